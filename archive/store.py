@@ -1,0 +1,501 @@
+"""The SQLite lineage store: one file per campaign, a reader for everything, a writer for the loop.
+
+WAL mode lets any number of readers (the CLI, a dashboard) inspect a file while the campaign
+loop writes to it. With `synchronous=NORMAL` a committed transaction survives a kill -9 of the
+writer (only a power cut can lose the last commits), which is what crash-safe resume relies on.
+"""
+
+import contextlib
+import difflib
+import hashlib
+import json
+import math
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from archive.errors import ArchiveError
+from archive.records import (
+    Campaign,
+    Evaluation,
+    EvaluationResult,
+    ModelCall,
+    ModelUsage,
+    NewProgram,
+    Program,
+    Summary,
+)
+from archive.sampling import weighted_choice
+from archive.schema import STATUSES, migrate
+
+ARCHIVE_FILE = "archive.sqlite"
+PROGRAM_STATUSES = ("pending", *STATUSES)
+
+_PROGRAM_COLUMNS = (
+    "id, code, code_hash, language, island, generation, model, prompt_template, edit_kind, "
+    "edit_text, diff, created_at, status, score, evaluator_version, n_children"
+)
+
+
+def code_hash(code: str) -> str:
+    """Hash of the code with trailing white space dropped, so re-indented copies still match."""
+    normal = "\n".join(line.rstrip() for line in code.strip().splitlines())
+    return hashlib.sha256(normal.encode()).hexdigest()
+
+
+def archive_path(run_dir: str | Path) -> Path:
+    return Path(run_dir) / ARCHIVE_FILE
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ArchiveError(
+            f"{path} is not a readable archive ({exc}): restore it from a backup or remove it"
+        ) from exc
+    if mode != "wal":
+        conn.close()
+        raise ArchiveError(f"{path} could not be switched to WAL mode (got {mode!r})")
+    return conn
+
+
+def _campaign_row(conn: sqlite3.Connection, path: Path) -> tuple:
+    try:
+        row = conn.execute(
+            "SELECT name, task, config_json, seed, evaluator_version, created_at, updated_at "
+            "FROM campaign WHERE id = 1"
+        ).fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"{path} is not a readable archive ({exc})") from exc
+    if row is None:
+        raise ArchiveError(
+            f"{path} has no campaign record: it was never initialised; remove it and start the "
+            "campaign again"
+        )
+    return row
+
+
+def _open_existing(path: Path, hint: str) -> sqlite3.Connection:
+    if not path.is_file():
+        raise ArchiveError(f"no archive at {path}: {hint}")
+    conn = _connect(path)
+    try:
+        migrate(conn)
+        _campaign_row(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class ArchiveReader:
+    """Read-only queries over one campaign's archive. Safe to use while a writer is running."""
+
+    def __init__(self, path: str | Path, *, _conn: sqlite3.Connection | None = None):
+        self.path = Path(path)
+        if _conn is None:
+            _conn = _open_existing(self.path, "check the run name (`discover runs` lists them)")
+            _conn.execute("PRAGMA query_only = ON")
+        self._conn = _conn
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _programs(self, where: str, params: Sequence[Any] = (), tail: str = "") -> list[Program]:
+        rows = self._conn.execute(
+            f"SELECT {_PROGRAM_COLUMNS} FROM programs WHERE {where} {tail}", params
+        ).fetchall()
+        if not rows:
+            return []
+        links: dict[int, dict[str, list[int]]] = {r[0]: {"parent": [], "inspiration": []}
+                                                  for r in rows}
+        ids = list(links)
+        for start in range(0, len(ids), 900):  # stay under SQLite's bound-variable limit
+            part = ids[start:start + 900]
+            for child, parent, role in self._conn.execute(
+                "SELECT child_id, parent_id, role FROM links "
+                f"WHERE child_id IN ({','.join('?' * len(part))}) "
+                "ORDER BY child_id, role, position",
+                part,
+            ):
+                links[child][role].append(parent)
+        return [
+            Program(
+                id=r[0], code=r[1], code_hash=r[2], language=r[3],
+                parents=tuple(links[r[0]]["parent"]),
+                inspirations=tuple(links[r[0]]["inspiration"]),
+                island=r[4], generation=r[5], model=r[6], prompt_template=r[7], edit_kind=r[8],
+                edit_text=r[9], diff=r[10], created_at=r[11], status=r[12], score=r[13],
+                evaluator_version=r[14], n_children=r[15],
+            )
+            for r in rows
+        ]
+
+    # -- the campaign ---------------------------------------------------------------------
+
+    def campaign(self) -> Campaign:
+        name, task, config, seed, version, created, updated = _campaign_row(self._conn, self.path)
+        return Campaign(name, task, json.loads(config), seed, version, created, updated)
+
+    # -- programs -------------------------------------------------------------------------
+
+    def program(self, program_id: int) -> Program:
+        found = self._programs("id = ?", (program_id,))
+        if not found:
+            count, low, high = self._conn.execute(
+                "SELECT count(*), min(id), max(id) FROM programs"
+            ).fetchone()
+            known = f"ids run from {low} to {high}" if count else "it holds no programs yet"
+            raise ArchiveError(f"no program {program_id} in {self.path}: {known}")
+        return found[0]
+
+    def programs(self, ids: Sequence[int]) -> list[Program]:
+        """The programs with these ids, in the order given (unknown ids are left out)."""
+        found: dict[int, Program] = {}
+        for start in range(0, len(ids), 900):
+            part = list(ids[start:start + 900])
+            found.update((p.id, p) for p in self._programs(
+                f"id IN ({','.join('?' * len(part))})", part))
+        return [found[i] for i in ids if i in found]
+
+    def ancestry(self, program_id: int) -> list[int]:
+        """Primary-parent chain from the seed down to the program, both ends included."""
+        self.program(program_id)
+        rows = self._conn.execute(
+            "WITH RECURSIVE up(id, depth) AS (SELECT ?, 0 UNION ALL "
+            "SELECT l.parent_id, up.depth + 1 FROM links l JOIN up ON l.child_id = up.id "
+            "WHERE l.role = 'parent' AND l.position = 0) "
+            "SELECT id FROM up ORDER BY depth DESC",
+            (program_id,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def count(self) -> int:
+        return self._conn.execute("SELECT count(*) FROM programs").fetchone()[0]
+
+    def find_by_hash(self, code: str) -> list[int]:
+        """Ids of archived programs with the same code (modulo trailing white space)."""
+        return [r[0] for r in self._conn.execute(
+            "SELECT id FROM programs WHERE code_hash = ? ORDER BY id", (code_hash(code),)
+        )]
+
+    def children(self, program_id: int) -> list[int]:
+        return [r[0] for r in self._conn.execute(
+            "SELECT child_id FROM links WHERE parent_id = ? AND role = 'parent' ORDER BY child_id",
+            (program_id,),
+        )]
+
+    def pending(self) -> list[Program]:
+        """Programs whose final evaluation never landed (in flight when a campaign stopped)."""
+        return self._programs("status = 'pending'", tail="ORDER BY id")
+
+    def evaluations(self, program_id: int) -> list[Evaluation]:
+        rows = self._conn.execute(
+            "SELECT id, stage, status, score, public_metrics, private_metrics, reason, "
+            "error_tail, duration_s, resources, evaluator_version, final, created_at "
+            "FROM evaluations WHERE program_id = ? ORDER BY id",
+            (program_id,),
+        ).fetchall()
+        return [
+            Evaluation(
+                id=r[0], program_id=program_id, stage=r[1], status=r[2], score=r[3],
+                public_metrics=json.loads(r[4]), private_metrics=json.loads(r[5]), reason=r[6],
+                error_tail=r[7], duration_s=r[8], resources=json.loads(r[9]),
+                evaluator_version=r[10], final=bool(r[11]), created_at=r[12],
+            )
+            for r in rows
+        ]
+
+    # -- ranking and parent sampling ------------------------------------------------------
+    # Each query reads a bounded slice of a partial index on ok programs of the campaign's
+    # current evaluator version: scores from an older evaluator are never ranked with new ones.
+
+    def _ranking(self, island: int | None, limit: int, columns: str) -> list[tuple]:
+        version = self.campaign().evaluator_version
+        where = "status = 'ok' AND evaluator_version = ?"
+        params: list[Any] = [version]
+        if island is not None:
+            where += " AND island = ?"
+            params.append(island)
+        return self._conn.execute(
+            f"SELECT {columns} FROM programs WHERE {where} ORDER BY score DESC, id LIMIT ?",
+            [*params, limit],
+        ).fetchall()
+
+    def best(self, island: int | None = None) -> Program | None:
+        rows = self._ranking(island, 1, "id")
+        return self.program(rows[0][0]) if rows else None
+
+    def top_k(self, k: int, island: int | None = None) -> list[Program]:
+        return self.programs([r[0] for r in self._ranking(island, k, "id")])
+
+    def sample_parent(
+        self, rng: random.Random, island: int | None = None, *, lam: float = 10.0,
+        pool: int = 1000,
+    ) -> Program | None:
+        """One parent drawn by the weighted rule (see `archive.sampling`) from the island's
+        `pool` best ok programs; None when the island has no ok program yet."""
+        rows = self._ranking(island, pool, "id, score, n_children")
+        if not rows:
+            return None
+        ids, scores, children = zip(*rows, strict=True)
+        return self.program(weighted_choice(rng, ids, scores, children, lam))
+
+    # -- reports --------------------------------------------------------------------------
+
+    def status_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(PROGRAM_STATUSES, 0)
+        counts.update(self._conn.execute("SELECT status, count(*) FROM programs GROUP BY status"))
+        return counts
+
+    def summary(self) -> Summary:
+        tokens_in, tokens_out, cost = self._conn.execute(
+            "SELECT coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
+            "coalesce(sum(cost), 0) FROM model_calls"
+        ).fetchone()
+        return Summary(self.campaign(), self.status_counts(), self.best(), tokens_in, tokens_out,
+                       cost)
+
+    def failures_by_reason(self, limit: int = 10) -> list[tuple[str, str, int]]:
+        """(status, reason, count) of failed programs, most frequent first."""
+        return self._conn.execute(
+            "SELECT p.status, coalesce(e.reason, '(no reason given)'), count(*) AS n "
+            "FROM programs p JOIN evaluations e ON e.program_id = p.id AND e.final = 1 "
+            "WHERE p.status NOT IN ('ok', 'pending') "
+            "GROUP BY p.status, e.reason ORDER BY n DESC, p.status LIMIT ?",
+            (limit,),
+        ).fetchall()
+
+    def model_usage(self) -> list[ModelUsage]:
+        rows = self._conn.execute(
+            "SELECT model, count(*), count(error), sum(tokens_in), sum(tokens_out), sum(cost), "
+            "avg(latency_s) FROM model_calls GROUP BY model ORDER BY sum(cost) DESC, model"
+        ).fetchall()
+        return [ModelUsage(*r) for r in rows]
+
+    def score_history(self) -> list[float]:
+        """Best score so far after each ok program, in the order they were created."""
+        version = self.campaign().evaluator_version
+        return [r[0] for r in self._conn.execute(
+            "SELECT max(score) OVER (ORDER BY id) FROM programs "
+            "WHERE status = 'ok' AND evaluator_version = ? ORDER BY id",
+            (version,),
+        )]
+
+    def lineage_rows(self) -> tuple[list[tuple], list[tuple[int, int, int]]]:
+        """Everything the lineage graph needs, in two table scans: node rows
+        (id, status, score, island, model, generation, edit_kind, created_at) and
+        parent edges (parent, child, position)."""
+        nodes = self._conn.execute(
+            "SELECT id, status, score, island, model, generation, edit_kind, created_at "
+            "FROM programs ORDER BY id"
+        ).fetchall()
+        edges = self._conn.execute(
+            "SELECT parent_id, child_id, position FROM links WHERE role = 'parent'"
+        ).fetchall()
+        return nodes, edges
+
+    def events(self, kind: str | None = None, limit: int = 100) -> list[tuple[float, str, Any]]:
+        """(created_at, kind, data) of the newest events, newest first."""
+        where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        return [(t, k, json.loads(d)) for t, k, d in self._conn.execute(
+            f"SELECT created_at, kind, data FROM events {where} ORDER BY id DESC LIMIT ?",
+            [*params, limit],
+        )]
+
+
+class ArchiveWriter(ArchiveReader):
+    """The campaign loop's handle: every write commits before it returns (or at the end of a
+    `batch()`), so nothing a later step depends on can be lost to a crash."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time,
+                 _conn: sqlite3.Connection | None = None):
+        if _conn is None:
+            _conn = _open_existing(Path(path), "create one with ArchiveWriter.create()")
+        super().__init__(path, _conn=_conn)
+        self._clock = clock
+        self._depth = 0
+
+    @classmethod
+    def create(
+        cls, path: str | Path, *, name: str, task: str, config: dict[str, Any], seed: int,
+        evaluator_version: str, clock: Callable[[], float] = time.time,
+    ) -> "ArchiveWriter":
+        path = Path(path)
+        if path.exists():
+            raise ArchiveError(
+                f"an archive already exists at {path}: resume it, or choose another run name"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(path)
+        try:
+            migrate(conn)
+            now = clock()
+            conn.execute(
+                "INSERT INTO campaign VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+                (name, task, json.dumps(config, sort_keys=True), seed, evaluator_version, now, now),
+            )
+        except BaseException:
+            conn.close()
+            path.unlink(missing_ok=True)
+            raise
+        return cls(path, clock=clock, _conn=conn)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group writes into one transaction: all of them land, or none do."""
+        if self._depth == 0:
+            self._conn.execute("BEGIN IMMEDIATE")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                self._conn.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            self._conn.execute(
+                "UPDATE campaign SET updated_at = ? WHERE id = 1", (self._clock(),)
+            )
+            self._conn.execute("COMMIT")
+
+    def set_evaluator_version(self, version: str) -> None:
+        """Record that scores from now on come from another evaluator; rankings switch to it."""
+        with self.batch():
+            old = self.campaign().evaluator_version
+            if old != version:
+                self._conn.execute(
+                    "UPDATE campaign SET evaluator_version = ? WHERE id = 1", (version,)
+                )
+                self._event("evaluator_changed", {"from": old, "to": version}, None)
+
+    def add_program(self, new: NewProgram) -> int:
+        with self.batch():
+            parents = [self.program(p) for p in new.parents]
+            generation = new.generation
+            if generation is None:
+                generation = 1 + max((p.generation for p in parents), default=-1)
+            diff = None
+            if parents:
+                diff = "".join(difflib.unified_diff(
+                    parents[0].code.splitlines(keepends=True), new.code.splitlines(keepends=True),
+                    f"program {parents[0].id}", "this program",
+                ))
+            program_id = self._conn.execute(
+                "INSERT INTO programs (code, code_hash, language, island, generation, model, "
+                "prompt_template, edit_kind, edit_text, diff, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (new.code, code_hash(new.code), new.language, new.island, generation, new.model,
+                 new.prompt_template, new.edit_kind, new.edit_text, diff, self._clock()),
+            ).lastrowid
+            with _unknown_program(self.path, new.inspirations):
+                self._conn.executemany(
+                    "INSERT INTO links VALUES (?, ?, ?, ?)",
+                    [(program_id, p, "parent", i) for i, p in enumerate(new.parents)]
+                    + [(program_id, p, "inspiration", i) for i, p in enumerate(new.inspirations)],
+                )
+        return program_id
+
+    def record_evaluation(self, program_id: int, result: EvaluationResult, *,
+                          final: bool = True) -> int:
+        """Store one stage's result. The program takes its status and score from the final
+        stage, or from any stage that did not pass (a failed stage ends the evaluation)."""
+        if result.status not in STATUSES:
+            raise ArchiveError(
+                f"unknown evaluation status {result.status!r}: use one of {', '.join(STATUSES)}"
+            )
+        if result.status == "ok" and final and (result.score is None
+                                                or not math.isfinite(result.score)):
+            raise ArchiveError(
+                f"program {program_id}: an ok final evaluation needs a finite score, got "
+                f"{result.score!r}; report it as invalid with a reason instead"
+            )
+        with self.batch():
+            version = self.campaign().evaluator_version
+            with _unknown_program(self.path, (program_id,)):
+                eval_id = self._conn.execute(
+                "INSERT INTO evaluations (program_id, stage, status, score, public_metrics, "
+                "private_metrics, reason, error_tail, duration_s, resources, evaluator_version, "
+                    "final, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (program_id, result.stage, result.status, _finite_or_none(result.score),
+                     _json(result.public_metrics), _json(result.private_metrics), result.reason,
+                     result.error_tail, result.duration_s, _json(result.resources), version,
+                     int(final), self._clock()),
+                ).lastrowid
+            if final or result.status != "ok":
+                self._conn.execute(
+                    "UPDATE programs SET status = ?, score = ?, evaluator_version = ? "
+                    "WHERE id = ?",
+                    (result.status, _finite_or_none(result.score), version, program_id),
+                )
+        return eval_id
+
+    def record_model_call(self, call: ModelCall) -> int:
+        with self.batch(), _unknown_program(self.path, [call.program_id or 0]):
+            return self._conn.execute(
+                "INSERT INTO model_calls (program_id, model, purpose, tokens_in, tokens_out, cost, "
+                "latency_s, raw_response, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (call.program_id, call.model, call.purpose, call.tokens_in, call.tokens_out,
+                 call.cost, call.latency_s, call.raw_response, call.error, self._clock()),
+            ).lastrowid
+
+    def log_event(self, kind: str, data: dict[str, Any] | None = None,
+                  program_id: int | None = None) -> int:
+        with self.batch():
+            return self._event(kind, data or {}, program_id)
+
+    def _event(self, kind: str, data: dict[str, Any], program_id: int | None) -> int:
+        return self._conn.execute(
+            "INSERT INTO events (kind, program_id, data, created_at) VALUES (?, ?, ?, ?)",
+            (kind, program_id, _json(data), self._clock()),
+        ).lastrowid
+
+
+@contextlib.contextmanager
+def _unknown_program(path: Path, ids: Sequence[int]) -> Iterator[None]:
+    """Turn a foreign-key failure into an error that names the ids the write referred to."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if "FOREIGN KEY" not in str(exc):
+            raise
+        raise ArchiveError(
+            f"unknown program id among {sorted(set(ids))} in {path}: refer only to archived ids"
+        ) from exc
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _json(value: dict[str, Any]) -> str:
+    """Metrics as strict JSON: NaN and infinities become null rather than invalid JSON."""
+    return json.dumps(_strict(value), sort_keys=True)
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value

@@ -1,0 +1,244 @@
+"""`discover`: the command line. Each command opens a campaign's archive, reads, renders, exits.
+
+Problems a user can fix (unknown run, bad id, corrupt file, refused export) print one line on
+stderr and exit 1; they never print a traceback.
+"""
+
+import difflib
+import functools
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+
+from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader
+from archive import lineage as lineage_graph
+from archive.synthetic import generate
+from discovery import export as exporting
+from discovery import views
+
+app = typer.Typer(
+    help="LLM-driven algorithm discovery: run campaigns, inspect their lineage, export results.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+console = Console(highlight=False)
+
+F = TypeVar("F", bound=Callable[..., None])
+
+RunArg = Annotated[str, typer.Argument(
+    help="A campaign: its name under the runs directory, its directory, or its archive.sqlite.")]
+
+
+def friendly(command: F) -> F:
+    """Turn the errors a user can fix into one line on stderr and exit code 1."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ArchiveError as exc:
+            typer.echo(f"error: {exc}", err=True)
+        except sqlite3.DatabaseError as exc:
+            typer.echo(f"error: the archive cannot be read ({exc}): it is damaged; restore it "
+                       "from a backup", err=True)
+        raise typer.Exit(1)
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    runs_dir: Annotated[Path, typer.Option(
+        envvar="DISCOVER_RUNS_DIR", help="Where campaigns live, one directory each.",
+    )] = Path("runs"),
+) -> None:
+    ctx.obj = runs_dir
+
+
+def open_run(ctx: typer.Context, run: str) -> ArchiveReader:
+    """Find a campaign by name, directory or file; an unknown one is a one-line error."""
+    given, named = Path(run), Path(ctx.obj) / run / ARCHIVE_FILE
+    for candidate in (given, given / ARCHIVE_FILE, named):
+        if candidate.is_file():
+            return ArchiveReader(candidate)
+    raise ArchiveError(
+        f"unknown run {run!r}: no {named} and no archive at {given}; "
+        "`discover runs` lists the campaigns"
+    )
+
+
+@app.command()
+@friendly
+def demo(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Run name for the generated campaign.")] = "demo",
+    programs: Annotated[int, typer.Option(min=1, help="How many programs to generate.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the generator.")] = 0,
+    force: Annotated[bool, typer.Option(help="Replace an earlier demo run of this name.")] = False,
+) -> None:
+    """Generate a synthetic campaign (real code, stand-in scores) and show it: no model needed."""
+    run_dir = Path(ctx.obj) / name
+    if run_dir.exists():
+        if not force:
+            raise ArchiveError(f"{run_dir} already exists: pass --force to replace it, or pick "
+                               "another name")
+        if not (run_dir / ARCHIVE_FILE).is_file():
+            raise ArchiveError(f"{run_dir} is not a campaign directory: refusing to replace it")
+        shutil.rmtree(run_dir)
+    with ArchiveReader(generate(run_dir, programs, seed=seed, name=name)) as reader:
+        console.print(views.status_view(reader))
+        graph = lineage_graph.build_graph(reader)
+        console.print(views.lineage_tree(graph, graph.graph["best"], depth=0))
+    console.print(f"\nNext: discover lineage {name} | discover show {name} <id> | "
+                  f"discover export {name} --best --out best_program.py")
+
+
+@app.command()
+@friendly
+def runs(
+    ctx: typer.Context,
+    directory: Annotated[Path | None, typer.Argument(
+        help="Directory of campaigns (default: the runs directory).")] = None,
+) -> None:
+    """List campaigns with their best score, counts by status, tokens, cost and last update."""
+    root = directory or Path(ctx.obj)
+    if not root.is_dir():
+        raise ArchiveError(f"no runs directory at {root}: start a campaign (e.g. `discover demo`) "
+                           "or name the directory that holds them")
+    rows: list[tuple[str, object]] = []
+    for path in sorted(root.glob(f"*/{ARCHIVE_FILE}")):
+        try:
+            with ArchiveReader(path) as reader:
+                rows.append((path.parent.name, reader.summary()))
+        except (ArchiveError, sqlite3.DatabaseError) as exc:
+            rows.append((path.parent.name, f"unreadable: {exc}"))
+    if not rows:
+        console.print(f"no campaigns in {root}")
+        return
+    rows.sort(key=lambda r: -r[1].campaign.updated_at if not isinstance(r[1], str) else 0)
+    console.print(views.runs_table(rows))
+
+
+@app.command()
+@friendly
+def status(ctx: typer.Context, run: RunArg) -> None:
+    """One campaign in detail: best program, score over time, failures, model usage and cost."""
+    with open_run(ctx, run) as reader:
+        console.print(views.status_view(reader))
+
+
+@app.command()
+@friendly
+def lineage(
+    ctx: typer.Context,
+    run: RunArg,
+    program: Annotated[int | None, typer.Option(
+        help="Program whose ancestry to follow (default: the best).")] = None,
+    depth: Annotated[int, typer.Option(
+        min=0, help="Levels of side branches shown off the ancestry, and below the program.")] = 1,
+    width: Annotated[int, typer.Option(min=0, help="Side branches shown per program.")] = 3,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="Write the whole graph instead: graphml, gexf, json or dot.")] = None,
+    out: Annotated[Path | None, typer.Option(help="File to write the graph to.")] = None,
+) -> None:
+    """Draw the lineage tree, best lineage highlighted, or write the graph to a file."""
+    if out is not None and fmt is None:
+        fmt = out.suffix.lstrip(".")
+    if fmt is not None:
+        if out is None:
+            raise ArchiveError(f"--format {fmt} writes a file: add --out FILE")
+        if fmt not in lineage_graph.GRAPH_FORMATS:
+            raise ArchiveError(f"unknown graph format {fmt!r}: use --format with one of "
+                               f"{', '.join(lineage_graph.GRAPH_FORMATS)}")
+    with open_run(ctx, run) as reader:
+        if program is not None:
+            reader.program(program)
+        graph = lineage_graph.build_graph(reader)
+    if fmt is not None:
+        lineage_graph.write_graph(graph, out, fmt)
+        console.print(f"wrote {graph.number_of_nodes()} programs and "
+                      f"{graph.number_of_edges()} edges to {out} ({fmt})")
+        return
+    focus = program if program is not None else graph.graph.get("best")
+    if focus is None:
+        raise ArchiveError(f"{run} has no program that evaluated ok yet: pass --program ID")
+    console.print(views.lineage_tree(graph, focus, depth=depth, width=width))
+    stats = lineage_graph.branching_stats(graph)
+    stones = lineage_graph.stepping_stones(graph, lineage_graph.ancestry(graph, focus))
+    console.print(
+        f"[dim]{stats.programs} programs, {stats.seeds} seeds, {stats.crossovers} crossovers, "
+        f"max generation {stats.max_generation}, mean {stats.mean_children:.2f} children per "
+        f"expanded program; stepping stones on this lineage: "
+        f"{', '.join(f'#{s}' for s in stones) or 'none'}[/]"
+    )
+
+
+@app.command()
+@friendly
+def show(
+    ctx: typer.Context, run: RunArg,
+    program_id: Annotated[int, typer.Argument(metavar="ID", help="Program id.")],
+) -> None:
+    """A program's code, status, metrics, error tail and parents."""
+    with open_run(ctx, run) as reader:
+        console.print(views.program_view(reader.program(program_id),
+                                         reader.evaluations(program_id)))
+
+
+@app.command()
+@friendly
+def diff(
+    ctx: typer.Context, run: RunArg,
+    a: Annotated[int, typer.Argument(help="Program id.")],
+    b: Annotated[int | None, typer.Argument(
+        help="Second program id (default: A's primary parent, diffed against A).")] = None,
+) -> None:
+    """Unified diff of two programs, or of a program against its parent."""
+    with open_run(ctx, run) as reader:
+        program = reader.program(a)
+        if b is None:
+            if program.parent_id is None:
+                raise ArchiveError(f"program {a} is a seed with no parent: name a second id")
+            old, new = reader.program(program.parent_id), program
+        else:
+            old, new = program, reader.program(b)
+    text = "".join(difflib.unified_diff(
+        old.code.splitlines(keepends=True), new.code.splitlines(keepends=True),
+        f"program {old.id}", f"program {new.id}",
+    ))
+    if not text:
+        console.print(f"programs {old.id} and {new.id} have the same code")
+        return
+    console.print(Syntax(text, "diff"))
+
+
+@app.command()
+@friendly
+def export(
+    ctx: typer.Context, run: RunArg,
+    best: Annotated[bool, typer.Option(help="Export the best program (the default).")] = False,
+    program_id: Annotated[int | None, typer.Option("--id", help="Export this program.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write a module, e.g. best_program.py.")] = None,
+    package: Annotated[Path | None, typer.Option(
+        help="Write an installable package into this directory instead.")] = None,
+    name: Annotated[str | None, typer.Option(help="Import name of the package.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing package directory.")] = False,
+) -> None:
+    """Write a program as an importable module (or package) with its provenance."""
+    if best and program_id is not None:
+        raise ArchiveError("--best and --id exclude each other: give one")
+    if (out is None) == (package is None):
+        raise ArchiveError("say where to write: exactly one of --out FILE.py or --package DIR")
+    with open_run(ctx, run) as reader:
+        if out is not None:
+            program = exporting.export_module(reader, program_id, out)
+            console.print(f"wrote program {program.id} (score {views.score_text(program.score)})"
+                          f" to {out}")
+        else:
+            program, module = exporting.export_package(reader, program_id, package, name, force)
+            console.print(f"wrote program {program.id} as package {module} in {package}: "
+                          f"pip install {package}")

@@ -1,0 +1,196 @@
+"""Turn an archived program into an importable Python module or a small installable package.
+
+The module is the program's code under a docstring that records where it came from, plus a
+`__provenance__` dict with the same facts for code that wants to check them. Every file is
+written atomically: a failed export leaves nothing behind and overwrites nothing.
+"""
+
+import ast
+import datetime as dt
+import importlib.metadata
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from archive import ArchiveError, ArchiveReader, Program
+from archive.atomic import atomic_write_text
+
+
+def exportable(reader: ArchiveReader, program_id: int | None) -> Program:
+    """The program to export (the best one when no id is given), refused unless it evaluated ok
+    with a finite score, so a broken program never masquerades as a result."""
+    if program_id is None:
+        best = reader.best()
+        if best is None:
+            raise ArchiveError(
+                f"{reader.path} has no program that evaluated ok yet: nothing to export"
+            )
+        return best
+    program = reader.program(program_id)
+    if program.status != "ok":
+        raise ArchiveError(
+            f"program {program.id} never evaluated ok (status: {program.status}): export an ok "
+            "program, e.g. with --best"
+        )
+    if program.score is None or not math.isfinite(program.score):
+        raise ArchiveError(
+            f"program {program.id} has no finite score ({program.score!r}): export another "
+            "program, e.g. with --best"
+        )
+    if program.language != "python":
+        raise ArchiveError(
+            f"program {program.id} is {program.language}, not Python: only Python exports as a "
+            "module"
+        )
+    return program
+
+
+def provenance(reader: ArchiveReader, program: Program) -> dict[str, Any]:
+    campaign = reader.campaign()
+    lineage = reader.ancestry(program.id)
+    final = [e for e in reader.evaluations(program.id) if e.final]
+    models = sorted({p.model for p in reader.programs(lineage) if p.model})
+    return {
+        "campaign": campaign.name,
+        "task": campaign.task,
+        "program_id": program.id,
+        "score": program.score,
+        "metrics": final[-1].public_metrics if final else {},
+        "lineage": lineage,
+        "models": models,
+        "evaluator_version": program.evaluator_version,
+        "created": _iso(program.created_at),
+        "exported": _iso(dt.datetime.now(dt.UTC).timestamp()),
+    }
+
+
+def module_source(reader: ArchiveReader, program: Program) -> str:
+    try:
+        tree = ast.parse(program.code)
+    except SyntaxError as exc:
+        raise ArchiveError(f"program {program.id}'s code does not parse ({exc})") from exc
+    code, own_doc = program.code, ast.get_docstring(tree, clean=False)
+    if own_doc is not None:  # fold the program's docstring into ours; two would break __future__
+        first = tree.body[0]
+        lines = code.splitlines(keepends=True)
+        code = "".join(lines[:first.lineno - 1] + lines[first.end_lineno:])
+    facts = provenance(reader, program)
+    summary = (own_doc.strip() if own_doc
+               else f"Program {program.id} of campaign {facts['campaign']}.")
+    doc = "\n".join([
+        summary,
+        "",
+        "Exported by discovery. Provenance:",
+        f"    campaign:          {facts['campaign']} (task {facts['task']})",
+        f"    program:           {program.id} (generation {program.generation}, "
+        f"island {program.island})",
+        f"    score:             {program.score!r}",
+        f"    metrics:           {json.dumps(facts['metrics'], sort_keys=True)}",
+        f"    lineage:           {' -> '.join(map(str, facts['lineage']))}",
+        f"    models:            {', '.join(facts['models']) or 'none (seed program)'}",
+        f"    evaluator version: {facts['evaluator_version']}",
+        f"    created:           {facts['created']}",
+        f"    exported:          {facts['exported']}",
+    ])
+    escaped = doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    source = (f'"""{escaped}\n"""\n\n{code.rstrip()}\n\n'
+              f"__provenance__ = {_literal(facts)}\n")
+    compile(source, f"<export of program {program.id}>", "exec")
+    return source
+
+
+def export_module(reader: ArchiveReader, program_id: int | None, out: Path) -> Program:
+    if out.suffix != ".py" or not out.stem.isidentifier():
+        raise ArchiveError(
+            f"{out} is not an importable module name: use a .py file named like a Python "
+            "identifier, e.g. best_program.py"
+        )
+    program = exportable(reader, program_id)
+    atomic_write_text(out, module_source(reader, program))
+    return program
+
+
+def export_package(reader: ArchiveReader, program_id: int | None, out_dir: Path,
+                   name: str | None = None, force: bool = False) -> tuple[Program, str]:
+    """Write `out_dir/pyproject.toml` and `out_dir/<name>/__init__.py`; returns the import name."""
+    program = exportable(reader, program_id)
+    name = name or _identifier(f"{reader.campaign().name}_program_{program.id}")
+    if not name.isidentifier():
+        raise ArchiveError(f"package name {name!r} is not a Python identifier: pick another --name")
+    if out_dir.exists() and not force:
+        raise ArchiveError(f"{out_dir} already exists: remove it or pass --force to replace it")
+    source = module_source(reader, program)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (staging / name).mkdir()
+        (staging / name / "__init__.py").write_text(source, encoding="utf-8")
+        (staging / "pyproject.toml").write_text(_pyproject(name, program, reader), "utf-8")
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            os.replace(out_dir, old / "pkg")
+            os.replace(staging, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return program, name
+
+
+def _pyproject(name: str, program: Program, reader: ArchiveReader) -> str:
+    campaign = reader.campaign().name
+    deps = ", ".join(json.dumps(d) for d in third_party_distributions(program.code))
+    return "\n".join([
+        "[build-system]",
+        'requires = ["setuptools>=61"]',
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[project]",
+        f'name = "{name.replace("_", "-")}"',
+        'version = "1.0.0"',
+        f"description = {json.dumps(f'Program {program.id} of discovery campaign {campaign}')}",
+        'requires-python = ">=3.11"',
+        f"dependencies = [{deps}]",
+        "",
+        "[tool.setuptools]",
+        f'packages = ["{name}"]',
+        "",
+    ])
+
+
+def third_party_distributions(code: str) -> list[str]:
+    """Distributions that provide the program's non-standard-library imports, as installed here
+    (falling back to the import name when none is installed)."""
+    roots = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            roots.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            roots.add(node.module.split(".")[0])
+    mapping = importlib.metadata.packages_distributions()
+    return sorted({
+        dist for root in roots - set(sys.stdlib_module_names) - {"__future__"}
+        for dist in mapping.get(root, [root])
+    })
+
+
+def _identifier(text: str) -> str:
+    ident = re.sub(r"\W+", "_", text).strip("_").lower()
+    return ident if ident[:1].isalpha() else f"p_{ident}"
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _literal(value: dict[str, Any]) -> str:
+    """A Python literal of the dict; json gives `true`/`null`, so go through repr instead."""
+    text = repr(value)
+    ast.literal_eval(text)
+    return text

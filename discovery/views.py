@@ -1,0 +1,205 @@
+"""Rich renderings of archive data for the terminal: tables, the lineage tree, sparklines."""
+
+import datetime as dt
+import math
+
+import networkx as nx
+from rich import box
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from archive import ArchiveReader, Evaluation, Program, Summary
+from archive.lineage import ancestry, best_lineage, primary_parent
+
+_SPARK = "▁▂▃▄▅▆▇█"
+_STATUS_STYLE = {"ok": "green", "pending": "yellow"}
+
+
+def when(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts).astimezone().strftime(fmt)
+
+
+def score_text(score: float | None) -> str:
+    return "-" if score is None else f"{score:.6g}"
+
+
+def status_style(status: str) -> str:
+    return _STATUS_STYLE.get(status, "red")
+
+
+def sparkline(values: list[float], width: int = 60) -> str:
+    """Down-sample to `width` points (evenly spaced) and map each to one of 8 block heights."""
+    if not values:
+        return ""
+    n = len(values)
+    picks = values if n <= width else [values[round(i * (n - 1) / (width - 1))]
+                                       for i in range(width)]
+    low, high = min(picks), max(picks)
+    span = high - low
+    return "".join(
+        _SPARK[min(7, int((v - low) / span * 8))] if span > 0 else _SPARK[3] for v in picks
+    )
+
+
+def runs_table(rows: list[tuple[str, Summary | str]]) -> Table:
+    """One row per campaign; a campaign that cannot be read shows its error instead of numbers."""
+    table = Table(title="campaigns", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("run")
+    table.add_column("task")
+    for column in ("ok/failed/pending", "best", "tokens", "cost $", "updated"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for name, summary in rows:
+        if isinstance(summary, str):
+            table.add_row(name, Text(summary, style="red"), *[""] * 5)
+            continue
+        counts = summary.counts
+        failed = sum(v for k, v in counts.items() if k not in ("ok", "pending"))
+        table.add_row(
+            name, summary.campaign.task, f"{counts['ok']}/{failed}/{counts['pending']}",
+            score_text(summary.best.score if summary.best else None),
+            f"{summary.tokens_in + summary.tokens_out:,}", f"{summary.cost:.2f}",
+            when(summary.campaign.updated_at, "%m-%d %H:%M"),
+        )
+    return table
+
+
+def status_view(reader: ArchiveReader) -> Group:
+    summary = reader.summary()
+    c = summary.campaign
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("campaign", f"{c.name}  ({reader.path})")
+    head.add_row("task", c.task)
+    head.add_row("seed", str(c.seed))
+    head.add_row("evaluator", c.evaluator_version)
+    head.add_row("created / updated", f"{when(c.created_at)} / {when(c.updated_at)}")
+    head.add_row("programs", "  ".join(
+        f"[{status_style(k)}]{k} {v}[/]" for k, v in summary.counts.items() if v
+    ) or "none yet")
+    head.add_row("tokens", f"{summary.tokens_in:,} in, {summary.tokens_out:,} out")
+    head.add_row("cost", f"${summary.cost:.4f}")
+    parts: list[RenderableType] = [Panel(head, title="status", expand=False)]
+
+    best = summary.best
+    if best is not None:
+        history = reader.score_history()
+        parts.append(Panel(Group(
+            Text(f"#{best.id}  score {score_text(best.score)}  generation {best.generation}  "
+                 f"island {best.island}  model {best.model or '-'}  edit {best.edit_kind or '-'}"),
+            Text(f"{sparkline(history)}  {score_text(history[0])} → {score_text(history[-1])} "
+                 f"over {len(history)} ok programs", style="cyan"),
+        ), title="best program and best score over time", expand=False))
+
+    failures = reader.failures_by_reason()
+    if failures:
+        table = Table(title="failures by reason", header_style="bold")
+        table.add_column("status")
+        table.add_column("reason")
+        table.add_column("programs", justify="right")
+        for status, reason, n in failures:
+            table.add_row(Text(status, style="red"), reason, str(n))
+        parts.append(table)
+
+    usage = reader.model_usage()
+    if usage:
+        table = Table(title="model usage", header_style="bold")
+        for column in ("model", "calls", "errors", "tokens in", "tokens out", "cost $",
+                       "mean latency s"):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for u in usage:
+            table.add_row(u.model, str(u.calls), str(u.errors), f"{u.tokens_in:,}",
+                          f"{u.tokens_out:,}", f"{u.cost:.4f}",
+                          "-" if u.mean_latency_s is None else f"{u.mean_latency_s:.2f}")
+        parts.append(table)
+    return Group(*parts)
+
+
+def _node_label(graph: nx.DiGraph, node: int, style: str) -> Text:
+    data = graph.nodes[node]
+    label = Text(f"#{node} ", style=style or "")
+    label.append(score_text(data.get("score")) if data["status"] == "ok" else data["status"],
+                 style=style or status_style(data["status"]))
+    extra = [f"g{data.get('generation', 0)}", f"island {data.get('island', 0)}"]
+    if data.get("model"):
+        extra.append(data["model"])
+    others = [p for p, _, pos in graph.in_edges(node, data="position") if pos]
+    if others:
+        extra.append("crossover with " + ", ".join(f"#{p}" for p in others))
+    label.append("  " + "  ".join(extra), style="dim")
+    if node == graph.graph.get("best"):
+        label.append("  ★ best", style="bold yellow")
+    return label
+
+
+def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3) -> Tree:
+    """The focus's ancestry from its seed down, always drawn in full; at each node on it, the
+    `width` best other children, expanded `depth` levels; below the focus, `depth` levels."""
+    path = ancestry(graph, focus)
+    on_path, on_best = set(path), set(best_lineage(graph))
+
+    def style(node: int) -> str:
+        if node in on_best:
+            return "bold yellow"
+        return "bold" if node in on_path else ""
+
+    def add(branch: Tree, node: int, levels: int) -> None:
+        kids = [c for c in graph.successors(node) if primary_parent(graph, c) == node]
+        others = sorted((c for c in kids if c not in on_path),
+                        key=lambda c: (-graph.nodes[c].get("score", -math.inf), c))
+        shown = others[:width] if levels > 0 else []
+        for child in shown:
+            add(branch.add(_node_label(graph, child, style(child))), child, levels - 1)
+        hidden = others[len(shown):]
+        if hidden:
+            best_hidden = max(graph.nodes[c].get("score", -math.inf) for c in hidden)
+            note = f"… {len(hidden)} more" + (
+                f" (best {score_text(best_hidden)})" if math.isfinite(best_hidden) else "")
+            branch.add(Text(note, style="dim"))
+        for child in kids:
+            if child in on_path:
+                add(branch.add(_node_label(graph, child, style(child))), child, depth)
+
+    tree = Tree(_node_label(graph, path[0], style(path[0])))
+    add(tree, path[0], depth)
+    return tree
+
+
+def program_view(program: Program, evaluations: list[Evaluation]) -> Group:
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("program", f"#{program.id}")
+    head.add_row("status", Text(program.status, style=status_style(program.status)))
+    head.add_row("score", score_text(program.score))
+    head.add_row("parent", ", ".join(f"#{p}" for p in program.parents) or "none (seed)")
+    if program.inspirations:
+        head.add_row("inspirations", ", ".join(f"#{p}" for p in program.inspirations))
+    head.add_row("island / generation", f"{program.island} / {program.generation}")
+    head.add_row("model", program.model or "-")
+    head.add_row("edit", program.edit_kind or "-")
+    head.add_row("evaluator", program.evaluator_version or "-")
+    head.add_row("created", when(program.created_at))
+    parts: list[RenderableType] = [Panel(head, title=f"program #{program.id}", expand=False)]
+
+    if evaluations:
+        table = Table(title="evaluations", header_style="bold")
+        for column in ("stage", "status", "score", "public metrics", "reason", "seconds"):
+            table.add_column(column)
+        for e in evaluations:
+            metrics = ", ".join(f"{k}={v}" for k, v in e.public_metrics.items())
+            table.add_row(e.stage, Text(e.status, style=status_style(e.status)),
+                          score_text(e.score), metrics, e.reason or "",
+                          "-" if e.duration_s is None else f"{e.duration_s:.2f}")
+        parts.append(table)
+        tails = [e.error_tail for e in evaluations if e.error_tail]
+        if tails:
+            parts.append(Panel(Text(tails[-1], style="red"), title="error tail", expand=False))
+    parts.append(Syntax(program.code, program.language, line_numbers=True, word_wrap=True))
+    return Group(*parts)

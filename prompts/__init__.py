@@ -1,0 +1,1 @@
+"""Prompt templates, shipped as package data: one folder per purpose, plain text files."""
