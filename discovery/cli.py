@@ -109,18 +109,20 @@ def runs(
     if not root.is_dir():
         raise ArchiveError(f"no runs directory at {root}: start a campaign (e.g. `discover demo`) "
                            "or name the directory that holds them")
-    rows: list[tuple[str, object]] = []
+    rows, unreadable = [], []
     for path in sorted(root.glob(f"*/{ARCHIVE_FILE}")):
         try:
             with ArchiveReader(path) as reader:
                 rows.append((path.parent.name, reader.summary()))
         except (ArchiveError, sqlite3.DatabaseError) as exc:
-            rows.append((path.parent.name, f"unreadable: {exc}"))
-    if not rows:
+            unreadable.append(f"{path.parent.name}: unreadable ({exc})")
+    if not rows and not unreadable:
         console.print(f"no campaigns in {root}")
-        return
-    rows.sort(key=lambda r: -r[1].campaign.updated_at if not isinstance(r[1], str) else 0)
-    console.print(views.runs_table(rows))
+    if rows:
+        rows.sort(key=lambda row: -row[1].campaign.updated_at)
+        console.print(views.runs_table(rows))
+    for line in unreadable:
+        console.print(line, style="red", soft_wrap=True)
 
 
 @app.command()

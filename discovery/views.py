@@ -47,17 +47,13 @@ def sparkline(values: list[float], width: int = 60) -> str:
     )
 
 
-def runs_table(rows: list[tuple[str, Summary | str]]) -> Table:
-    """One row per campaign; a campaign that cannot be read shows its error instead of numbers."""
+def runs_table(rows: list[tuple[str, Summary]]) -> Table:
     table = Table(title="campaigns", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("run")
     table.add_column("task")
     for column in ("ok/failed/pending", "best", "tokens", "cost $", "updated"):
         table.add_column(column, justify="right", no_wrap=True)
     for name, summary in rows:
-        if isinstance(summary, str):
-            table.add_row(name, Text(summary, style="red"), *[""] * 5)
-            continue
         counts = summary.counts
         failed = sum(v for k, v in counts.items() if k not in ("ok", "pending"))
         table.add_row(
@@ -123,7 +119,9 @@ def status_view(reader: ArchiveReader) -> Group:
 
 def _node_label(graph: nx.DiGraph, node: int, style: str) -> Text:
     data = graph.nodes[node]
-    label = Text(f"#{node} ", style=style or "")
+    label = Text(f"#{node} ", style=style)
+    if node == graph.graph.get("best"):
+        label.append("★ best ", style="bold yellow")
     label.append(score_text(data.get("score")) if data["status"] == "ok" else data["status"],
                  style=style or status_style(data["status"]))
     extra = [f"g{data.get('generation', 0)}", f"island {data.get('island', 0)}"]
@@ -133,14 +131,12 @@ def _node_label(graph: nx.DiGraph, node: int, style: str) -> Text:
     if others:
         extra.append("crossover with " + ", ".join(f"#{p}" for p in others))
     label.append("  " + "  ".join(extra), style="dim")
-    if node == graph.graph.get("best"):
-        label.append("  ★ best", style="bold yellow")
     return label
 
 
 def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3) -> Tree:
-    """The focus's ancestry from its seed down, always drawn in full; at each node on it, the
-    `width` best other children, expanded `depth` levels; below the focus, `depth` levels."""
+    """The focus's ancestry, seed first, one line a generation (so a deep lineage stays
+    narrow); under each of them its `width` best other children, expanded `depth` levels."""
     path = ancestry(graph, focus)
     on_path, on_best = set(path), set(best_lineage(graph))
 
@@ -149,25 +145,24 @@ def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3) 
             return "bold yellow"
         return "bold" if node in on_path else ""
 
-    def add(branch: Tree, node: int, levels: int) -> None:
-        kids = [c for c in graph.successors(node) if primary_parent(graph, c) == node]
-        others = sorted((c for c in kids if c not in on_path),
-                        key=lambda c: (-graph.nodes[c].get("score", -math.inf), c))
-        shown = others[:width] if levels > 0 else []
+    def add_side(branch: Tree, node: int, levels: int) -> None:
+        kids = sorted((c for c in graph.successors(node)
+                       if c not in on_path and primary_parent(graph, c) == node),
+                      key=lambda c: (-graph.nodes[c].get("score", -math.inf), c))
+        shown = kids[:width] if levels > 0 else []
         for child in shown:
-            add(branch.add(_node_label(graph, child, style(child))), child, levels - 1)
-        hidden = others[len(shown):]
+            add_side(branch.add(_node_label(graph, child, style(child))), child, levels - 1)
+        hidden = kids[len(shown):]
         if hidden:
             best_hidden = max(graph.nodes[c].get("score", -math.inf) for c in hidden)
             note = f"… {len(hidden)} more" + (
                 f" (best {score_text(best_hidden)})" if math.isfinite(best_hidden) else "")
             branch.add(Text(note, style="dim"))
-        for child in kids:
-            if child in on_path:
-                add(branch.add(_node_label(graph, child, style(child))), child, depth)
 
-    tree = Tree(_node_label(graph, path[0], style(path[0])))
-    add(tree, path[0], depth)
+    tree = Tree(Text(f"lineage of #{focus}: {len(path)} generations from seed #{path[0]}",
+                     style="bold"), guide_style="dim")
+    for node in path:
+        add_side(tree.add(_node_label(graph, node, style(node))), node, depth)
     return tree
 
 

@@ -1,0 +1,170 @@
+import json
+import shutil
+import sqlite3
+
+import networkx as nx
+import pytest
+
+from archive import ArchiveReader
+
+
+@pytest.fixture(scope="module")
+def demo(demo_runs):
+    with ArchiveReader(demo_runs / "demo" / "archive.sqlite") as reader:
+        return reader.best(), reader.summary()
+
+
+def one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_runs_lists_campaigns_and_survives_a_corrupt_one(cli, demo_runs, demo, tmp_path):
+    best, summary = demo
+    runs = tmp_path / "runs"
+    shutil.copytree(demo_runs / "demo", runs / "good")
+    (runs / "broken").mkdir()
+    (runs / "broken" / "archive.sqlite").write_bytes(b"garbage" * 500)
+    result = cli("runs", str(runs))
+    assert result.exit_code == 0, result.output
+    assert "good" in result.output and f"{best.score:.6g}" in result.output
+    failed = summary.total - summary.counts["ok"] - summary.counts["pending"]
+    assert f"{summary.counts['ok']}/{failed}/0" in result.output
+    assert "broken" in result.output and "unreadable" in result.output
+
+
+def test_runs_with_missing_directory(cli, tmp_path):
+    one_line_error(cli("runs", str(tmp_path / "none")), "no runs directory")
+
+
+def test_status(cli, demo):
+    best, summary = demo
+    result = cli("status", "demo")
+    assert result.exit_code == 0, result.output
+    assert f"#{best.id}" in result.output
+    assert any(ch in result.output for ch in "▁▂▃▄▅▆▇█")
+    assert "failures by reason" in result.output and "ZeroDivisionError" in result.output
+    assert "model usage" in result.output
+    assert f"${summary.cost:.4f}" in result.output
+
+
+def test_status_accepts_a_directory_or_the_file(cli, demo_runs):
+    for run in (demo_runs / "demo", demo_runs / "demo" / "archive.sqlite"):
+        assert cli("status", str(run)).exit_code == 0
+
+
+def test_lineage_tree_highlights_the_best(cli, demo):
+    best, _ = demo
+    result = cli("lineage", "demo")
+    assert result.exit_code == 0, result.output
+    assert f"#{best.id} " in result.output and "★ best" in result.output
+    assert "stepping stones on this lineage" in result.output
+
+
+def test_lineage_of_another_program_with_depth(cli, demo_runs):
+    with ArchiveReader(demo_runs / "demo" / "archive.sqlite") as reader:
+        # Crossover children are drawn under their primary parent only.
+        primary = {p.id: [k for k in reader.children(p.id) if reader.program(k).parent_id == p.id]
+                   for p in reader.top_k(300)}
+        parent_id, kids = next((p, k) for p, k in primary.items() if len(k) >= 2)
+    result = cli("lineage", "demo", "--program", str(parent_id), "--depth", "1", "--width", "50")
+    assert result.exit_code == 0, result.output
+    for kid in kids:
+        assert f"#{kid} " in result.output
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf", "json", "dot"])
+def test_lineage_writes_graph_files(cli, demo, tmp_path, fmt):
+    _, summary = demo
+    out = tmp_path / f"lineage.{fmt}"
+    result = cli("lineage", "demo", "--format", fmt, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    if fmt == "graphml":
+        assert nx.read_graphml(out).number_of_nodes() == summary.total
+    elif fmt == "json":
+        assert len(json.loads(out.read_text())["nodes"]) == summary.total
+    else:
+        assert out.stat().st_size > 0
+
+
+def test_lineage_format_errors(cli, tmp_path):
+    one_line_error(cli("lineage", "demo", "--format", "dot"), "--out")
+    one_line_error(cli("lineage", "demo", "--out", str(tmp_path / "g.png")), "'png'")
+    assert not (tmp_path / "g.png").exists()
+    one_line_error(cli("lineage", "demo", "--program", "999999"), "no program 999999")
+
+
+def test_show(cli, demo):
+    best, _ = demo
+    result = cli("show", "demo", str(best.id))
+    assert result.exit_code == 0, result.output
+    assert "def minimise" in result.output and "EVOLVE-BLOCK-START" in result.output
+    assert f"#{best.parent_id}" in result.output and "restarts=" in result.output
+
+
+def test_show_failed_program_has_error_tail(cli, demo_runs):
+    with ArchiveReader(demo_runs / "demo" / "archive.sqlite") as reader:
+        crashed = reader._conn.execute(
+            "SELECT id FROM programs WHERE status = 'crashed' LIMIT 1").fetchone()[0]
+    result = cli("show", "demo", str(crashed))
+    assert "error tail" in result.output and "per_restart = budget // RESTARTS" in result.output
+
+
+def test_diff_against_parent_and_between_two(cli, demo):
+    best, _ = demo
+    result = cli("diff", "demo", str(best.id))
+    assert result.exit_code == 0, result.output
+    assert f"--- program {best.parent_id}" in result.output
+    assert f"+++ program {best.id}" in result.output
+    result = cli("diff", "demo", "1", str(best.id))
+    assert "--- program 1" in result.output and "-STEP = 1.0" in result.output
+    assert "have the same code" in cli("diff", "demo", "1", "1").output
+
+
+def test_diff_of_a_seed_needs_a_second_id(cli):
+    one_line_error(cli("diff", "demo", "1"), "seed")
+
+
+@pytest.mark.parametrize("command", [["status"], ["lineage"], ["show", "1"], ["diff", "2"],
+                                     ["export", "--best", "--out", "x.py"]])
+def test_unknown_run(cli, command):
+    one_line_error(cli(command[0], "no-such-run", *command[1:]), "unknown run 'no-such-run'",
+                   "discover runs")
+
+
+def test_unknown_program(cli):
+    one_line_error(cli("show", "demo", "424242"), "no program 424242", "ids run from 1")
+
+
+def test_corrupt_and_newer_archives(cli, demo_runs, tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "garbage").mkdir(parents=True)
+    (runs / "garbage" / "archive.sqlite").write_bytes(b"\x00junk" * 1000)
+    one_line_error(cli("status", "garbage", runs_dir=runs), "not a readable archive")
+
+    shutil.copytree(demo_runs / "demo", runs / "future")
+    conn = sqlite3.connect(runs / "future" / "archive.sqlite")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    one_line_error(cli("status", "future", runs_dir=runs), "schema version 99", "upgrade")
+
+
+def test_damaged_pages_are_a_one_line_error(cli, demo_runs, tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(demo_runs / "demo", runs / "damaged")
+    path = runs / "damaged" / "archive.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(page * 3, len(data) - page, page * 2):  # keep page 1, wreck many others
+        data[offset:offset + 200] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+    result = cli("lineage", "damaged", runs_dir=runs)
+    one_line_error(result)
