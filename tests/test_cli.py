@@ -5,7 +5,8 @@ import sqlite3
 import networkx as nx
 import pytest
 
-from archive import ArchiveReader
+from archive import ArchiveReader, ArchiveWriter
+from discovery.views import sparkline
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +169,21 @@ def test_damaged_pages_are_a_one_line_error(cli, demo_runs, tmp_path):
     path.write_bytes(bytes(data))
     result = cli("lineage", "damaged", runs_dir=runs)
     one_line_error(result)
+
+
+def test_a_campaign_with_no_ok_program_yet(cli, tmp_path):
+    runs = tmp_path / "runs"
+    ArchiveWriter.create(runs / "fresh" / "archive.sqlite", name="fresh", task="t", config={},
+                         seed=1, evaluator_version="v").close()
+    assert "fresh" in cli("runs", runs_dir=runs).output
+    assert "none yet" in cli("status", "fresh", runs_dir=runs).output
+    one_line_error(cli("lineage", "fresh", runs_dir=runs), "--program")
+    one_line_error(cli("export", "fresh", "--best", "--out", str(tmp_path / "m.py"),
+                       runs_dir=runs), "nothing to export")
+
+
+def test_sparkline_tracks_the_series():
+    line = sparkline([float(i) for i in range(500)], width=40)
+    assert len(line) == 40 and line[0] == "▁" and line[-1] == "█"
+    assert list(line) == sorted(line)
+    assert sparkline([1.0, 1.0]) == "▄▄" and sparkline([]) == ""
