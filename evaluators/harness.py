@@ -1,0 +1,70 @@
+"""The in-sandbox side of an evaluation: load the candidate, call its entry point, send back
+its outputs as plain JSON. Runs as a standalone script (`python -I -B harness.py`) with only the
+standard library (and numpy if the candidate returns arrays), so the sandbox need not see this
+project at all.
+
+Protocol: the request arrives on stdin as JSON; messages go out on fd 3 as JSON lines
+(`call` for the task's oracle, then one `result` or `error`); oracle replies come in on fd 4.
+"""
+
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+_out = os.fdopen(3, "w", buffering=1)
+_replies = os.fdopen(4, "r")
+
+
+def _send(message):
+    _out.write(json.dumps(message, default=_plain, allow_nan=True) + "\n")
+    _out.flush()
+
+
+def _plain(value):
+    """numpy arrays and scalars become lists and numbers; anything else is refused."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"outputs must be plain data (numbers, strings, lists, dicts, arrays), "
+                    f"not {type(value).__name__}")
+
+
+def oracle(*args):
+    """Ask the task's trusted oracle: the arguments go out as plain data, the answer comes back."""
+    _send({"kind": "call", "request": list(args)})
+    reply = json.loads(_replies.readline() or '{"error": "the evaluator closed the channel"}')
+    if "error" in reply:
+        raise RuntimeError(reply["error"])
+    return reply["value"]
+
+
+def main():
+    request = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    try:
+        spec = importlib.util.spec_from_file_location("candidate", request["module"])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["candidate"] = module
+        spec.loader.exec_module(module)
+        entry = getattr(module, request["entry"], None)
+        if not callable(entry):
+            raise AttributeError(f"the program defines no function {request['entry']!r}")
+        kwargs = dict(request["inputs"])
+        if request.get("oracle_arg"):
+            kwargs[request["oracle_arg"]] = oracle
+        outputs = entry(**kwargs)
+        text = json.dumps({"kind": "result", "outputs": outputs}, default=_plain, allow_nan=True)
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt are the candidate's doing
+        _send({"kind": "error", "type": type(exc).__name__, "message": str(exc)[:2000],
+               "traceback": "".join(traceback.format_exception(exc))[-8000:]})
+        return
+    _out.write(text + "\n")
+    _out.flush()
+
+
+if __name__ == "__main__":
+    main()
+    sys.stdout.flush()
+    # Skip interpreter teardown: atexit hooks and finalizers the candidate registered do not run.
+    os._exit(0)

@@ -1,0 +1,424 @@
+"""Run one untrusted candidate program in isolation and bring back its outputs as plain data.
+
+Isolation levels, strongest first (the one in force is reported with every result):
+
+- `bwrap`: bubblewrap with every namespace unshared (user, pid, net, ipc, uts, cgroup), uid
+  65534 inside, an allowlist of read-only binds (system dirs, the Python installation), a tmpfs
+  `/tmp`, the scratch dir as the only writable place, a fresh `/proc` that shows no process of
+  ours, `--die-with-parent`, no capabilities.
+- `unshare`: util-linux `unshare` with new net, pid, ipc, uts and mount namespaces. The candidate
+  runs as the launching user: the file system is NOT protected beyond its permissions.
+- `rlimits`: resource limits, a scrubbed environment and a scratch cwd only.
+
+At every level: a scrubbed environment, a private scratch directory as cwd, rlimits on CPU
+time, address space, file size and open files, a pids cgroup per evaluation where the machine
+has one (it caps fork bombs, even for root, and lets us kill daemons that left the session),
+a wall-clock deadline after which the whole process tree is killed, and capped output.
+
+The candidate talks to the harness over two pipes only the harness set up: fd 3 (harness to
+us: JSON lines, `call` requests for the task's oracle and one `result` or `error`) and fd 4 (our
+replies to calls). A candidate can write to fd 3 itself, but anything it could say there it could
+equally return: scores are computed by the trusted scorer from the outputs, never taken from the
+candidate.
+"""
+
+import contextlib
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HARNESS = Path(__file__).with_name("harness.py")
+LEVELS = ("bwrap", "unshare", "rlimits")
+_NOBODY = 65534
+_READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_s: float = 30.0
+    cpu_s: float = 30.0
+    memory_mb: int = 4096
+    """Address space (RLIMIT_AS): generous, because numpy and torch reserve far more than they
+    touch."""
+    processes: int = 32
+    """Processes and threads in the evaluation's pids cgroup."""
+    file_mb: int = 64
+    output_kb: int = 64
+    """Kept of stdout and of stderr each (the tail); past 16x this the candidate is killed."""
+    result_mb: int = 64
+    """Largest message on the result channel."""
+
+
+@dataclass
+class Run:
+    """What came back from one sandboxed run."""
+
+    status: str
+    """ok, timeout, crashed or invalid (the archive's statuses)."""
+    outputs: Any = None
+    reason: str | None = None
+    error_tail: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    resources: dict[str, Any] = field(default_factory=dict)
+
+
+Oracle = Callable[[Any], Any]
+"""The task's trusted service to the candidate (e.g. evaluating a hidden objective): it gets the
+candidate's request as plain data and returns plain data, or raises to refuse."""
+
+
+def available_level() -> str:
+    """The strongest isolation level that works on this machine (checked once per process)."""
+    global _level_cache
+    if _level_cache is None:
+        _level_cache = next(
+            (lvl for lvl in LEVELS[:-1] if _probe(lvl)), LEVELS[-1]
+        )
+    return _level_cache
+
+
+_level_cache: str | None = None
+
+
+def _probe(level: str) -> bool:
+    try:
+        done = subprocess.run(_wrap(level, Path("/"), ["/bin/true"]), capture_output=True,
+                              timeout=20, env=_scrubbed_env(Path("/")))
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _scrubbed_env(home: Path) -> dict[str, str]:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _python_roots() -> list[Path]:
+    """What the interpreter needs to start and import installed packages, and nothing else."""
+    roots = {Path(sys.base_prefix), Path(sys.prefix), Path(sys.executable).resolve().parent}
+    return sorted(r for r in roots if r.exists())
+
+
+def _wrap(level: str, scratch: Path, argv: list[str]) -> list[str]:
+    if level == "bwrap":
+        cmd = ["bwrap", "--unshare-all", "--uid", str(_NOBODY), "--gid", str(_NOBODY),
+               "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+        for name, value in _scrubbed_env(Path("/scratch")).items():
+            cmd += ["--setenv", name, value]
+        cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+        for link in ("bin", "sbin", "lib", "lib64", "lib32"):
+            target = Path("/") / link
+            if target.is_symlink():
+                cmd += ["--symlink", os.readlink(target), str(target)]
+            elif target.is_dir():
+                cmd += ["--ro-bind", str(target), str(target)]
+        for root in _python_roots():
+            cmd += ["--ro-bind", str(root), str(root)]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                "--bind", str(scratch), "/scratch", "--chdir", "/scratch"]
+        return [*cmd, *argv]
+    if level == "unshare":
+        return ["unshare", "--net", "--pid", "--ipc", "--uts", "--mount", "--fork",
+                "--kill-child", "--mount-proc", *argv]
+    return argv
+
+
+class _PidsCgroup:
+    """A pids cgroup (v1 hierarchy, or v2 where pids is delegated) for one evaluation: caps the
+    number of tasks and lets us find and kill every process of the evaluation afterwards."""
+
+    def __init__(self, limit: int):
+        self.path: Path | None = None
+        base = _pids_base()
+        if base is None:
+            return
+        path = base / f"discovery-{uuid.uuid4().hex[:12]}"
+        try:
+            path.mkdir()
+            (path / "pids.max").write_text(str(limit))
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            return
+        self.path = path
+
+    def join(self) -> None:
+        """Called in the child between fork and exec."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def pids(self) -> list[int]:
+        if self.path is None:
+            return []
+        try:
+            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+    def peak(self) -> int | None:
+        with contextlib.suppress(OSError, ValueError):
+            if self.path is not None:
+                return int((self.path / "pids.peak").read_text())
+        return None
+
+    def kill_all(self) -> None:
+        """SIGKILL until empty: a fork bomb may still be forking while we kill."""
+        for _ in range(200):
+            pids = self.pids()
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.005)
+        if self.path is not None:
+            for _ in range(100):
+                try:
+                    self.path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.01)
+
+
+def _pids_base() -> Path | None:
+    v1 = Path("/sys/fs/cgroup/pids")
+    if (v1 / "cgroup.procs").exists() and os.access(v1, os.W_OK):
+        return v1
+    v2 = Path("/sys/fs/cgroup")
+    controllers = v2 / "cgroup.subtree_control"
+    with contextlib.suppress(OSError):
+        if "pids" in controllers.read_text().split() and os.access(v2, os.W_OK):
+            return v2
+    return None
+
+
+class Sandbox:
+    def __init__(self, level: str | None = None):
+        if level is not None and level not in LEVELS:
+            raise ValueError(f"unknown isolation level {level!r}: use one of {', '.join(LEVELS)}")
+        self.level = level or available_level()
+
+    def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = Limits(),
+            oracle: Oracle | None = None, oracle_arg: str | None = None) -> Run:
+        """Run `entry(**inputs)` of `code` (plus the oracle as keyword `oracle_arg`)."""
+        with _scratch() as scratch:
+            (scratch / "candidate.py").write_text(code, encoding="utf-8")
+            shutil.copy(HARNESS, scratch / "harness.py")
+            request = json.dumps({"module": "candidate.py", "entry": entry, "inputs": inputs,
+                                  "oracle_arg": oracle_arg})
+            cgroup = _PidsCgroup(limits.processes)
+            try:
+                run = self._launch(scratch, request, limits, cgroup, oracle)
+            finally:
+                cgroup.kill_all()
+            run.resources["isolation"] = self.level
+            run.resources["pids_cgroup"] = cgroup.path is not None
+            return run
+
+    def _launch(self, scratch: Path, request: str, limits: Limits, cgroup: _PidsCgroup,
+                oracle: Oracle | None) -> Run:
+        result_r, result_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+
+        def child_setup() -> None:  # runs in the child between fork and exec
+            os.dup2(result_w, 3)
+            os.dup2(reply_r, 4)
+            cgroup.join()
+            cpu = max(1, int(limits.cpu_s + 0.999))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            memory = limits.memory_mb * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            size = limits.file_mb * 2**20
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+        python = [sys.executable, "-I", "-B", "harness.py"]
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                _wrap(self.level, scratch, python), cwd=scratch,
+                env=_scrubbed_env(scratch), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, pass_fds=(3, 4), close_fds=True,
+                preexec_fn=child_setup, start_new_session=True,
+            )
+        finally:
+            os.close(result_w)
+            os.close(reply_r)
+        try:
+            return _Supervisor(proc, result_r, reply_w, limits, oracle, start).watch(request)
+        finally:
+            for fd in (result_r, reply_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="discovery-eval-"))
+    path.chmod(0o777)  # writable by uid 65534 inside the sandbox
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class _Supervisor:
+    """Feeds the request, serves oracle calls, collects output, enforces the deadline."""
+
+    def __init__(self, proc: subprocess.Popen, result_r: int, reply_w: int, limits: Limits,
+                 oracle: Oracle | None, start: float):
+        self.proc, self.result_r, self.reply_w = proc, result_r, reply_w
+        self.limits, self.oracle, self.start = limits, oracle, start
+        self.buffers = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray()}
+        self.seen = dict.fromkeys(self.buffers, 0)
+        self.messages: list[dict[str, Any]] = []
+        self.problem: tuple[str, str] | None = None
+
+    def watch(self, request: str) -> Run:
+        proc = self.proc
+        try:
+            proc.stdin.write(request.encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        pidfd = os.pidfd_open(proc.pid)
+        streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr",
+                   self.result_r: "result"}
+        deadline = self.start + self.limits.wall_s
+        exited = False
+        try:
+            while streams and self.problem is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    if not exited:
+                        self.problem = ("timeout", f"wall time limit of {self.limits.wall_s:g} s"
+                                                   " exceeded")
+                    break
+                watch = list(streams) + ([] if exited else [pidfd])
+                for fd in select.select(watch, [], [], left)[0]:
+                    if fd == pidfd:
+                        # Drain what is left, but do not wait on pipes a daemon keeps open.
+                        exited, deadline = True, min(deadline, time.monotonic() + 0.5)
+                        continue
+                    chunk = os.read(fd, _READ_CHUNK)
+                    if not chunk:
+                        del streams[fd]
+                        continue
+                    self._take(streams[fd], chunk)
+        finally:
+            os.close(pidfd)
+            # The group outlives its leader's exit until reaped, so this also reaches children
+            # left in the session (the pids cgroup catches those that left it).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            for pipe in (proc.stdout, proc.stderr):
+                pipe.close()
+        return self._outcome(usage)
+
+    def _take(self, stream: str, chunk: bytes) -> None:
+        self.seen[stream] += len(chunk)
+        buf = self.buffers[stream]
+        buf.extend(chunk)
+        if stream == "result":
+            if self.seen["result"] > self.limits.result_mb * 2**20:
+                self.problem = ("invalid", f"result larger than {self.limits.result_mb} MB")
+                return
+            while b"\n" in buf:
+                line, _, rest = bytes(buf).partition(b"\n")
+                buf[:] = rest
+                self._message(line)
+            return
+        keep = self.limits.output_kb * 1024
+        if len(buf) > keep:
+            del buf[:len(buf) - keep]
+        if self.seen[stream] > 16 * keep:
+            self.problem = ("crashed", f"output limit exceeded: more than {16 * keep // 1024} KB "
+                                       f"on {stream}")
+
+    def _message(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            self.problem = ("invalid", "malformed message on the result channel")
+            return
+        if not isinstance(message, dict):
+            self.problem = ("invalid", "malformed message on the result channel")
+        elif message.get("kind") == "call":
+            self._serve(message.get("request"))
+        else:
+            self.messages.append(message)
+
+    def _serve(self, request: Any) -> None:
+        if self.oracle is None:
+            reply: dict[str, Any] = {"error": "this task offers no oracle"}
+        else:
+            try:
+                reply = {"value": self.oracle(request)}
+            except Exception as exc:  # the oracle refusing is the candidate's problem
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
+            os.write(self.reply_w, (json.dumps(reply) + "\n").encode())
+        except (BrokenPipeError, OSError):
+            pass
+
+    def _outcome(self, usage: resource.struct_rusage) -> Run:
+        duration = time.monotonic() - self.start
+        stdout = self.buffers["stdout"].decode(errors="replace")
+        stderr = self.buffers["stderr"].decode(errors="replace")
+        resources = {"cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+                     "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                     "exit_code": self.proc.returncode}
+        run = Run("crashed", stdout=stdout, stderr=stderr, duration_s=round(duration, 4),
+                  resources=resources, error_tail=_tail(stderr))
+        code = self.proc.returncode
+        if self.problem is not None:
+            run.status, run.reason = self.problem
+        elif len(self.messages) > 1:
+            run.status, run.reason = "invalid", "more than one result message"
+        elif self.messages and self.messages[0].get("kind") == "error":
+            error = self.messages[0]
+            run.reason = _describe_error(error.get("type"), error.get("message"),
+                                         self.limits)
+            run.error_tail = _tail(str(error.get("traceback", ""))) or run.error_tail
+        elif code == -signal.SIGXCPU or code == -signal.SIGKILL and resources["cpu_s"] >= \
+                self.limits.cpu_s:
+            run.reason = f"CPU time limit of {self.limits.cpu_s:g} s exceeded"
+        elif code != 0:
+            run.reason = (f"killed by signal {signal.Signals(-code).name}" if code < 0
+                          else f"exited with code {code} before returning outputs")
+        elif not self.messages or self.messages[0].get("kind") != "result":
+            run.reason = "exited before returning outputs"
+        else:
+            run.status, run.outputs, run.error_tail = "ok", self.messages[0].get("outputs"), None
+        return run
+
+
+def _describe_error(kind: Any, message: Any, limits: Limits) -> str:
+    if kind == "MemoryError":
+        return f"MemoryError: memory limit of {limits.memory_mb} MB (address space) exceeded"
+    text = f"{kind}: {message}" if message else str(kind)
+    return text.splitlines()[0][:300] if text else "unknown error"
+
+
+def _tail(text: str, lines: int = 20) -> str | None:
+    text = text.strip()
+    return "\n".join(text.splitlines()[-lines:])[-4000:] if text else None

@@ -1,0 +1,49 @@
+"""What a task's trusted scorer returns, and the checks every scorer needs on untrusted outputs.
+
+Every check is written so that NaN fails it: `not (x <= limit)` rather than `x > limit`, because
+any comparison with NaN is false and a validator that only looks for violations lets NaN through
+(OpenEvolve's circle-packing validator accepted NaN coordinates exactly that way).
+"""
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class InvalidOutput(Exception):
+    """The candidate's outputs break the task's contract; the message is the reason recorded."""
+
+
+@dataclass(frozen=True)
+class Metrics:
+    score: float
+    public: dict[str, Any] = field(default_factory=dict)
+    """Shown to models in later prompts."""
+    private: dict[str, Any] = field(default_factory=dict)
+    """For reports only (held-out results, hidden tests)."""
+
+
+def finite_array(value: Any, name: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    """The value as a float array of the given shape (None matches any length), all finite."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidOutput(f"{name} is not an array of numbers ({exc})") from exc
+    if array.ndim != len(shape) or any(
+        want is not None and got != want for got, want in zip(array.shape, shape, strict=True)
+    ):
+        want_text = "x".join("?" if s is None else str(s) for s in shape)
+        raise InvalidOutput(f"{name} has shape {array.shape}, expected ({want_text})")
+    if not np.isfinite(array).all():
+        raise InvalidOutput(f"{name} contains non-finite values (NaN or infinity)")
+    return array
+
+
+def finite_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidOutput(f"{name} is not a number")
+    if not math.isfinite(value):
+        raise InvalidOutput(f"{name} is not finite ({value})")
+    return float(value)

@@ -1,0 +1,252 @@
+"""A task: a self-contained folder with a seed program, a description, a trusted scorer and a
+`task.toml` that says how candidates are run and scored, stage by stage.
+
+    evaluators/tasks/<name>/
+      task.toml        entry point, parameters, stages (cases, limits, thresholds), held-out stage
+      seed.py          the starting program, with EVOLVE-BLOCK-START / EVOLVE-BLOCK-END regions
+      description.md   what prompts tell the model about the task
+      scorer.py        trusted: score(stage, case, outputs, oracle) -> Metrics, optional oracle()
+
+The candidate sees only a stage case's `inputs`; its `secret` (seeds, hidden parameters) stays
+with the scorer and the oracle, in this process. The task's version hash covers every file in
+the folder plus the harness and scoring helpers, and is stored with every score.
+"""
+
+import ast
+import dataclasses
+import hashlib
+import importlib.util
+import statistics
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from archive.records import EvaluationResult
+from evaluators import sandbox as sandbox_module
+from evaluators import scoring
+from evaluators.sandbox import Limits, Sandbox
+from evaluators.scoring import InvalidOutput, Metrics
+
+TASKS_DIR = Path(__file__).with_name("tasks")
+
+
+class TaskError(Exception):
+    """A task folder that cannot be used; the message names the file and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LimitsConfig(_Strict):
+    wall_s: float = Field(Limits.wall_s, gt=0)
+    cpu_s: float = Field(Limits.cpu_s, gt=0)
+    memory_mb: int = Field(Limits.memory_mb, gt=0)
+    processes: int = Field(Limits.processes, gt=0)
+    file_mb: int = Field(Limits.file_mb, ge=0)
+    output_kb: int = Field(Limits.output_kb, gt=0)
+    result_mb: int = Field(Limits.result_mb, gt=0)
+
+
+class CaseConfig(_Strict):
+    name: str
+    inputs: dict[str, Any] = {}
+    """Passed to the candidate's entry point as keyword arguments."""
+    secret: dict[str, Any] = {}
+    """Seen only by the scorer and the oracle."""
+
+
+class StageConfig(_Strict):
+    name: str
+    cases: list[CaseConfig] = Field(min_length=1)
+    threshold: float | None = None
+    """A stage score below this stops the evaluation (status rejected) before later stages."""
+    limits: LimitsConfig = LimitsConfig()
+
+
+class TaskConfig(_Strict):
+    name: str
+    summary: str
+    entry: str
+    parameters: list[str] = []
+    """Keyword parameters the entry point must accept."""
+    oracle_arg: str | None = None
+    """Keyword under which the entry point receives the task's oracle, if the task has one."""
+    seed: str = "seed.py"
+    description: str = "description.md"
+    scorer: str = "scorer.py"
+    stages: list[StageConfig] = Field(min_length=1)
+    held_out: StageConfig | None = None
+    """Run only for reports; its results go into private metrics, never into prompts."""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    inputs: dict[str, Any]
+    secret: dict[str, Any]
+
+
+@dataclass
+class Task:
+    root: Path
+    config: TaskConfig
+    version: str
+    scorer: ModuleType
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def seed_code(self) -> str:
+        return (self.root / self.config.seed).read_text(encoding="utf-8")
+
+    @property
+    def description(self) -> str:
+        return (self.root / self.config.description).read_text(encoding="utf-8")
+
+    def static_check(self, code: str) -> str | None:
+        """Why the code cannot even be run (syntax, missing entry point, wrong signature), or
+        None. Parsing only: nothing of the candidate executes here."""
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as exc:
+            return f"syntax error at line {exc.lineno}: {exc.msg}"
+        entry = self.config.entry
+        defs = [n for n in tree.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == entry]
+        bound = defs or [n for n in ast.walk(tree) if isinstance(n, ast.Name)
+                         and n.id == entry and isinstance(n.ctx, ast.Store)] or [
+            a for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)
+            for a in n.names if (a.asname or a.name) == entry]
+        if not bound:
+            return f"the program defines no function {entry!r}"
+        if defs:
+            args = defs[-1].args
+            accepted = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+            wanted = [*self.config.parameters, *filter(None, [self.config.oracle_arg])]
+            missing = [p for p in wanted if p not in accepted]
+            if missing and args.kwarg is None:
+                return f"{entry}() must accept the parameters {', '.join(wanted)}"
+        return None
+
+    def evaluate(self, code: str, sandbox: Sandbox, *, held_out: bool = False,
+                 ) -> list[EvaluationResult]:
+        """Evaluate stage by stage; the last result is the final one. A stage that fails (or
+        scores under its threshold) ends the evaluation."""
+        reason = self.static_check(code)
+        if reason is not None:
+            return [EvaluationResult("static", "invalid", reason=reason)]
+        results = []
+        for stage in self.config.stages:
+            result = self._run_stage(stage, code, sandbox)
+            if result.status == "ok" and stage.threshold is not None \
+                    and not result.score >= stage.threshold:
+                result = dataclasses.replace(
+                    result, status="rejected",
+                    reason=f"score {result.score:.6g} below the {stage.name} stage's "
+                           f"threshold {stage.threshold:g}")
+            results.append(result)
+            if result.status != "ok":
+                return results
+        if held_out and self.config.held_out is not None:
+            extra = self._run_stage(self.config.held_out, code, sandbox)
+            private = dict(results[-1].private_metrics)
+            private["held_out_status"] = extra.status
+            private["held_out_score"] = extra.score
+            private.update({f"held_out_{k}": v for k, v in extra.public_metrics.items()})
+            private.update({f"held_out_{k}": v for k, v in extra.private_metrics.items()})
+            if extra.reason:
+                private["held_out_reason"] = extra.reason
+            results[-1] = dataclasses.replace(results[-1], private_metrics=private)
+        return results
+
+    def _run_stage(self, stage: StageConfig, code: str, sandbox: Sandbox) -> EvaluationResult:
+        limits = Limits(**stage.limits.model_dump())
+        scores, public, private = [], {}, {}
+        duration, cpu = 0.0, 0.0
+        resources: dict[str, Any] = {}
+        for case_config in stage.cases:
+            case = Case(case_config.name, case_config.inputs, case_config.secret)
+            make_oracle = getattr(self.scorer, "oracle", None)
+            oracle = make_oracle(stage.name, case) if make_oracle else None
+            run = sandbox.run(code, self.config.entry, case.inputs, limits, oracle=oracle,
+                              oracle_arg=self.config.oracle_arg if oracle else None)
+            duration += run.duration_s
+            cpu += run.resources.get("cpu_s", 0.0)
+            resources = {**run.resources, "cpu_s": round(cpu, 4)}
+            prefix = f"{case.name}: " if len(stage.cases) > 1 else ""
+            if run.status != "ok":
+                return EvaluationResult(stage.name, run.status, reason=prefix + run.reason,
+                                        error_tail=run.error_tail, duration_s=round(duration, 4),
+                                        resources=resources)
+            try:
+                metrics = self.scorer.score(stage.name, case, run.outputs, oracle)
+            except InvalidOutput as exc:
+                return EvaluationResult(stage.name, "invalid", reason=prefix + str(exc),
+                                        duration_s=round(duration, 4), resources=resources)
+            except Exception as exc:  # noqa: BLE001 - record, don't crash the campaign
+                return EvaluationResult(
+                    stage.name, "invalid",
+                    reason=f"{prefix}the scorer could not score these outputs "
+                           f"({type(exc).__name__}: {exc})",
+                    duration_s=round(duration, 4), resources=resources)
+            scores.append(metrics.score)
+            name = f"{case.name}_" if len(stage.cases) > 1 else ""
+            public.update({f"{name}{k}": v for k, v in metrics.public.items()})
+            private.update({f"{name}{k}": v for k, v in metrics.private.items()})
+        return EvaluationResult(stage.name, "ok", score=statistics.fmean(scores),
+                                public_metrics=public, private_metrics=private,
+                                duration_s=round(duration, 4), resources=resources)
+
+
+def task_names() -> list[str]:
+    return sorted(p.parent.name for p in TASKS_DIR.glob("*/task.toml"))
+
+
+def load_task(name_or_path: str | Path) -> Task:
+    """A shipped task by name, or a task folder given by path."""
+    root = Path(name_or_path)
+    if not (root / "task.toml").is_file():
+        root = TASKS_DIR / str(name_or_path)
+    if not (root / "task.toml").is_file():
+        raise TaskError(f"unknown task {str(name_or_path)!r}: use one of "
+                        f"{', '.join(task_names())} or a folder that holds a task.toml")
+    path = root / "task.toml"
+    try:
+        config = TaskConfig.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskError(f"{path} is not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise TaskError(f"{path}: {where}: {first['msg']}") from exc
+    for file in (config.seed, config.description, config.scorer):
+        if not (root / file).is_file():
+            raise TaskError(f"{path} names {file}, which is missing from {root}")
+    spec = importlib.util.spec_from_file_location(f"discovery_task_{config.name}", root /
+                                                  config.scorer)
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    if not callable(getattr(scorer, "score", None)):
+        raise TaskError(f"{root / config.scorer} defines no score(stage, case, outputs, oracle)")
+    return Task(root, config, version_hash(root), scorer)
+
+
+def version_hash(root: Path) -> str:
+    """sha256 over the task folder's files and the trusted code that runs and scores them."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in root.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    trusted = [Path(sandbox_module.HARNESS), Path(scoring.__file__)]
+    for path in [*files, *trusted]:
+        name = path.relative_to(root) if path.is_relative_to(root) else path.name
+        digest.update(f"{name}\0".encode())
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return f"{root.name}-{digest.hexdigest()[:16]}"
