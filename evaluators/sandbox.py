@@ -375,10 +375,8 @@ class _Supervisor:
                 reply = {"value": self.oracle(request)}
             except Exception as exc:  # the oracle refusing is the candidate's problem
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
-        try:
+        with contextlib.suppress(OSError):  # the candidate closed its end: its loss
             os.write(self.reply_w, (json.dumps(reply) + "\n").encode())
-        except (BrokenPipeError, OSError):
-            pass
 
     def _outcome(self, usage: resource.struct_rusage) -> Run:
         duration = time.monotonic() - self.start
@@ -399,8 +397,8 @@ class _Supervisor:
             run.reason = _describe_error(error.get("type"), error.get("message"),
                                          self.limits)
             run.error_tail = _tail(str(error.get("traceback", ""))) or run.error_tail
-        elif code == -signal.SIGXCPU or code == -signal.SIGKILL and resources["cpu_s"] >= \
-                self.limits.cpu_s:
+        elif code == -signal.SIGXCPU or (code == -signal.SIGKILL and resources["cpu_s"] >= \
+                self.limits.cpu_s):
             run.reason = f"CPU time limit of {self.limits.cpu_s:g} s exceeded"
         elif code != 0:
             run.reason = (f"killed by signal {signal.Signals(-code).name}" if code < 0

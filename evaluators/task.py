@@ -29,7 +29,7 @@ from archive.records import EvaluationResult
 from evaluators import sandbox as sandbox_module
 from evaluators import scoring
 from evaluators.sandbox import Limits, Sandbox
-from evaluators.scoring import InvalidOutput, Metrics
+from evaluators.scoring import InvalidOutput
 
 TASKS_DIR = Path(__file__).with_name("tasks")
 
@@ -190,7 +190,7 @@ class Task:
             except InvalidOutput as exc:
                 return EvaluationResult(stage.name, "invalid", reason=prefix + str(exc),
                                         duration_s=round(duration, 4), resources=resources)
-            except Exception as exc:  # noqa: BLE001 - record, don't crash the campaign
+            except Exception as exc:
                 return EvaluationResult(
                     stage.name, "invalid",
                     reason=f"{prefix}the scorer could not score these outputs "

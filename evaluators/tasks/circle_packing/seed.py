@@ -1,6 +1,7 @@
 """Circle packing: circles on a square grid, each as large as its cell allows."""
 import math
 
+
 # EVOLVE-BLOCK-START
 def construct_packing(n):
     """Return (centers, radii) for n circles in the unit square."""

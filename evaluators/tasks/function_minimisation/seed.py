@@ -1,6 +1,7 @@
 """Function minimisation: pure random search over the box."""
 import random
 
+
 # EVOLVE-BLOCK-START
 def minimise(f, dim, budget, seed):
     """Return the best of `budget` uniformly random points."""
