@@ -139,72 +139,85 @@ def _wrap(level: str, scratch: Path, argv: list[str]) -> list[str]:
     return argv
 
 
-class _PidsCgroup:
-    """A pids cgroup (v1 hierarchy, or v2 where pids is delegated) for one evaluation: caps the
-    number of tasks and lets us find and kill every process of the evaluation afterwards."""
+class _Cgroups:
+    """This evaluation's own cgroups: `pids` caps the number of tasks (a fork bomb stops there,
+    even as root) and lists every process of the evaluation so that all can be killed, daemons
+    included; `cpuacct` measures the CPU time of the whole tree, which wait4 cannot see through
+    bwrap's pid namespace. Either may be missing on a machine; the result says so."""
 
-    def __init__(self, limit: int):
-        self.path: Path | None = None
-        base = _pids_base()
-        if base is None:
+    def __init__(self, processes: int):
+        name = f"discovery-{uuid.uuid4().hex[:12]}"
+        v2 = _v2_base()
+        if v2 is not None:
+            self.pids = self.cpu = _make_group(v2 / name, {"pids.max": str(processes)})
             return
-        path = base / f"discovery-{uuid.uuid4().hex[:12]}"
-        try:
-            path.mkdir()
-            (path / "pids.max").write_text(str(limit))
-        except OSError:
-            with contextlib.suppress(OSError):
-                path.rmdir()
-            return
-        self.path = path
+        self.pids = _make_group(_v1_base("pids") / name, {"pids.max": str(processes)})
+        self.cpu = _make_group(_v1_base("cpuacct") / name, {})
 
     def join(self) -> None:
         """Called in the child between fork and exec."""
-        if self.path is not None:
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        for group in {self.pids, self.cpu} - {None}:
+            (group / "cgroup.procs").write_text(str(os.getpid()))
 
-    def pids(self) -> list[int]:
-        if self.path is None:
-            return []
-        try:
-            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-        except OSError:
-            return []
+    def members(self) -> list[int]:
+        with contextlib.suppress(OSError, TypeError):
+            return [int(p) for p in (self.pids / "cgroup.procs").read_text().split()]
+        return []
 
-    def peak(self) -> int | None:
-        with contextlib.suppress(OSError, ValueError):
-            if self.path is not None:
-                return int((self.path / "pids.peak").read_text())
+    def cpu_s(self) -> float | None:
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            if (self.cpu / "cpuacct.usage").exists():
+                return int((self.cpu / "cpuacct.usage").read_text()) / 1e9
+            stat = dict(line.split() for line in (self.cpu / "cpu.stat").read_text().splitlines())
+            return int(stat["usage_usec"]) / 1e6
         return None
 
     def kill_all(self) -> None:
-        """SIGKILL until empty: a fork bomb may still be forking while we kill."""
-        for _ in range(200):
-            pids = self.pids()
-            if not pids:
+        """SIGKILL until empty: a fork bomb may still be forking."""
+        for _ in range(500):
+            members = self.members()
+            if not members:
                 break
-            for pid in pids:
+            for pid in members:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.005)
-        if self.path is not None:
-            for _ in range(100):
+            time.sleep(0.002)
+
+    def remove(self) -> None:
+        for group in {self.pids, self.cpu} - {None}:
+            for _ in range(200):
                 try:
-                    self.path.rmdir()
+                    group.rmdir()
                     break
                 except OSError:
-                    time.sleep(0.01)
+                    time.sleep(0.005)
 
 
-def _pids_base() -> Path | None:
-    v1 = Path("/sys/fs/cgroup/pids")
-    if (v1 / "cgroup.procs").exists() and os.access(v1, os.W_OK):
-        return v1
-    v2 = Path("/sys/fs/cgroup")
-    controllers = v2 / "cgroup.subtree_control"
+def _make_group(path: Path, settings: dict[str, str]) -> Path | None:
+    if not path.parent.is_dir():
+        return None
+    try:
+        path.mkdir()
+        for name, value in settings.items():
+            (path / name).write_text(value)
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+        return None
+    return path
+
+
+def _v1_base(controller: str) -> Path:
+    return Path("/sys/fs/cgroup") / controller
+
+
+def _v2_base() -> Path | None:
+    """A pure cgroup v2 machine where we may create groups with the pids controller."""
+    root = Path("/sys/fs/cgroup")
     with contextlib.suppress(OSError):
-        if "pids" in controllers.read_text().split() and os.access(v2, os.W_OK):
-            return v2
+        if "pids" in (root / "cgroup.subtree_control").read_text().split() and \
+                os.access(root, os.W_OK):
+            return root
     return None
 
 
@@ -222,16 +235,20 @@ class Sandbox:
             shutil.copy(HARNESS, scratch / "harness.py")
             request = json.dumps({"module": "candidate.py", "entry": entry, "inputs": inputs,
                                   "oracle_arg": oracle_arg})
-            cgroup = _PidsCgroup(limits.processes)
+            cgroups = _Cgroups(limits.processes)
             try:
-                run = self._launch(scratch, request, limits, cgroup, oracle)
+                run = self._launch(scratch, request, limits, cgroups, oracle)
             finally:
-                cgroup.kill_all()
+                cgroups.kill_all()
+                cpu = cgroups.cpu_s()
+                cgroups.remove()
+            if cpu is not None:
+                run.resources["cpu_s"] = round(cpu, 4)
             run.resources["isolation"] = self.level
-            run.resources["pids_cgroup"] = cgroup.path is not None
+            run.resources["pids_cgroup"] = cgroups.pids is not None
             return run
 
-    def _launch(self, scratch: Path, request: str, limits: Limits, cgroup: _PidsCgroup,
+    def _launch(self, scratch: Path, request: str, limits: Limits, cgroups: _Cgroups,
                 oracle: Oracle | None) -> Run:
         result_r, result_w = os.pipe()
         reply_r, reply_w = os.pipe()
@@ -239,7 +256,7 @@ class Sandbox:
         def child_setup() -> None:  # runs in the child between fork and exec
             os.dup2(result_w, 3)
             os.dup2(reply_r, 4)
-            cgroup.join()
+            cgroups.join()
             cpu = max(1, int(limits.cpu_s + 0.999))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
             memory = limits.memory_mb * 2**20
@@ -397,17 +414,26 @@ class _Supervisor:
             run.reason = _describe_error(error.get("type"), error.get("message"),
                                          self.limits)
             run.error_tail = _tail(str(error.get("traceback", ""))) or run.error_tail
-        elif code == -signal.SIGXCPU or (code == -signal.SIGKILL and resources["cpu_s"] >= \
-                self.limits.cpu_s):
+        elif _signal_of(code) == signal.SIGXCPU:
             run.reason = f"CPU time limit of {self.limits.cpu_s:g} s exceeded"
+        elif _signal_of(code):
+            run.reason = f"killed by signal {signal.Signals(_signal_of(code)).name}"
         elif code != 0:
-            run.reason = (f"killed by signal {signal.Signals(-code).name}" if code < 0
-                          else f"exited with code {code} before returning outputs")
+            run.reason = f"exited with code {code} before returning outputs"
         elif not self.messages or self.messages[0].get("kind") != "result":
             run.reason = "exited before returning outputs"
         else:
             run.status, run.outputs, run.error_tail = "ok", self.messages[0].get("outputs"), None
         return run
+
+
+def _signal_of(code: int) -> int:
+    """The signal that ended the candidate: Popen reports -N, bwrap and shells exit 128 + N."""
+    if code < 0:
+        return -code
+    if 128 < code < 128 + signal.NSIG:
+        return code - 128
+    return 0
 
 
 def _describe_error(kind: Any, message: Any, limits: Limits) -> str:

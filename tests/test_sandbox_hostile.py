@@ -1,0 +1,328 @@
+"""Hostile candidates. Each must end as a clean, recorded outcome with a reason, with nothing
+leaked, nothing left running and nothing outside scratch changed. Keep this list growing."""
+
+import contextlib
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from evaluators.sandbox import LEVELS, Limits, Sandbox, available_level
+from evaluators.task import load_task
+
+FAST = Limits(wall_s=3, cpu_s=3)
+SECRET = "sk-discovery-test-0123456789"
+
+
+@pytest.fixture(scope="module")
+def bwrap():
+    if available_level() != "bwrap":
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the hostile suite under bubblewrap: .ci/run installs it")
+        pytest.skip("bubblewrap is not usable on this machine")
+    return Sandbox("bwrap")
+
+
+@pytest.fixture(autouse=True)
+def api_key_in_parent(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+
+
+def leftovers(marker: str) -> list[int]:
+    """Processes anywhere on the machine whose command line carries the marker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def run(sandbox: Sandbox, body: str, limits: Limits = FAST, **inputs):
+    code = "import os, sys, time, signal, socket, subprocess\n\ndef attack(**kw):\n" + "".join(
+        f"    {line}\n" for line in body.strip().splitlines())
+    return sandbox.run(code, "attack", inputs, limits)
+
+
+def test_infinite_loop_times_out(bwrap):
+    start = time.monotonic()
+    result = run(bwrap, "while True:\n    pass", Limits(wall_s=1.5, cpu_s=30))
+    assert result.status == "timeout" and "wall time limit of 1.5 s" in result.reason
+    assert time.monotonic() - start < 4
+
+
+def test_cpu_limit(bwrap):
+    result = run(bwrap, "while True:\n    pass", Limits(wall_s=10, cpu_s=1))
+    assert result.status == "crashed" and "CPU time limit" in result.reason
+    assert result.resources["cpu_s"] == pytest.approx(1.0, abs=0.5)
+
+
+def test_sleep_forever_times_out(bwrap):
+    result = run(bwrap, "time.sleep(10**6)", Limits(wall_s=1))
+    assert result.status == "timeout"
+
+
+def test_fork_bomb_is_capped_and_fully_killed(bwrap):
+    marker = "4242.0421"
+    body = f"""
+while True:
+    try:
+        if os.fork() == 0:
+            os.execv('/bin/sleep', ['sleep', '{marker}'])
+    except OSError:
+        pass
+"""
+    start = time.monotonic()
+    result = run(bwrap, body, Limits(wall_s=2, processes=32))
+    assert result.status in ("timeout", "crashed")
+    assert time.monotonic() - start < 10
+    assert leftovers(marker) == []
+    after = run(bwrap, "return 1")
+    assert after.status == "ok" and after.outputs == 1 and after.duration_s < 2
+
+
+def test_huge_allocation_is_a_memory_error(bwrap):
+    result = run(bwrap, "return len(bytearray(50 * 2**30))")
+    assert result.status == "crashed" and "MemoryError" in result.reason
+
+
+def test_cannot_write_outside_scratch(bwrap, tmp_path):
+    home = Path(os.path.expanduser("~"))
+    body = f"""
+done = []
+for path in ['/etc/discovery-pwned', '{home}/discovery-pwned', '/usr/discovery-pwned',
+             '{tmp_path}/pwned', '/tmp/ok-in-private-tmp', 'in-scratch.txt']:
+    try:
+        open(path, 'w').write('x')
+        done.append(path)
+    except OSError:
+        pass
+return done
+"""
+    result = run(bwrap, body)
+    assert result.status == "ok"
+    # Writes may land on the sandbox's own throwaway root (where /root is an empty tmpfs
+    # directory), never on the real one.
+    assert {"/etc/discovery-pwned", "/usr/discovery-pwned"}.isdisjoint(result.outputs)
+    assert "in-scratch.txt" in result.outputs
+    for path in ("/etc/discovery-pwned", home / "discovery-pwned", "/usr/discovery-pwned",
+                 tmp_path / "pwned"):
+        assert not Path(path).exists()
+
+
+def test_cannot_delete_files_outside_scratch(bwrap, tmp_path):
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    body = f"""
+import shutil
+for path in ['{victim}', '/etc/hostname']:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+shutil.rmtree('{tmp_path}', ignore_errors=True)
+return 'tried'
+"""
+    assert run(bwrap, body).outputs == "tried"
+    assert victim.read_text() == "keep me" and Path("/etc/hostname").exists()
+
+
+def test_no_network_even_to_loopback(bwrap):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(1.5)
+    port = server.getsockname()[1]
+    accepted = []
+
+    def accept():
+        with contextlib.suppress(OSError):
+            accepted.append(server.accept())
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    body = f"""
+try:
+    socket.create_connection(('127.0.0.1', {port}), timeout=1).sendall(b'stolen')
+    return 'connected'
+except OSError as exc:
+    return type(exc).__name__
+"""
+    result = run(bwrap, body)
+    thread.join()
+    server.close()
+    assert result.status == "ok" and result.outputs != "connected"
+    assert accepted == []
+
+
+def test_no_keys_in_environment_or_other_processes(bwrap):
+    body = """
+seen = [repr(dict(os.environ))]
+for pid in os.listdir('/proc'):
+    if pid.isdigit():
+        for name in ('environ', 'cmdline'):
+            try:
+                seen.append(open(f'/proc/{pid}/{name}', 'rb').read().decode(errors='replace'))
+            except OSError:
+                pass
+print('\\n'.join(seen))
+return seen
+"""
+    result = run(bwrap, body)
+    assert result.status == "ok"
+    assert SECRET not in repr(result.outputs) and SECRET not in result.stdout
+    assert "OPENAI_API_KEY" not in repr(result.outputs)
+
+
+def test_daemon_does_not_outlive_the_evaluation(bwrap):
+    marker = "4243.0421"
+    body = f"""
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv('/bin/sleep', ['sleep', '{marker}'])
+    os._exit(0)
+time.sleep(0.2)
+return 'spawned'
+"""
+    result = run(bwrap, body)
+    assert result.status == "ok" and result.outputs == "spawned"
+    assert leftovers(marker) == []
+
+
+def test_output_flood_is_cut_short(bwrap):
+    start = time.monotonic()
+    result = run(bwrap, "chunk = 'x' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(chunk)",
+                 Limits(wall_s=30))
+    assert result.status == "crashed" and "output limit exceeded" in result.reason
+    assert len(result.stdout) <= Limits.output_kb * 1024
+    assert time.monotonic() - start < 10
+
+
+def test_exit_before_outputs(bwrap):
+    result = run(bwrap, "os._exit(0)")
+    assert result.status == "crashed" and result.reason == "exited before returning outputs"
+    result = run(bwrap, "sys.exit(3)")
+    assert result.status == "crashed" and result.reason.startswith("SystemExit")
+
+
+def test_signalling_the_parent_and_everyone(bwrap):
+    result = run(bwrap, """
+for pid in (os.getppid(), 1, -1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+return 'still here'
+""")
+    # We are still running, and the result is recorded whatever the candidate managed to kill.
+    assert result.status in ("ok", "crashed")
+    assert run(bwrap, "return 2").outputs == 2
+
+
+def test_forged_result_messages_are_only_outputs(bwrap):
+    forged = run(bwrap, """
+out = os.fdopen(3, 'w')
+out.write('{"kind": "result", "outputs": [[0.5, 0.5], [0.5]], "score": 99}\\n')
+out.flush()
+os._exit(0)
+""")
+    assert forged.status == "ok" and forged.outputs == [[0.5, 0.5], [0.5]]
+    twice = run(bwrap, """
+os.write(3, b'{"kind": "result", "outputs": 1}\\n')
+return 2
+""")
+    assert twice.status == "invalid" and twice.reason == "more than one result message"
+    garbage = run(bwrap, "os.write(3, b'not json\\n')\nreturn 1")
+    assert garbage.status == "invalid" and "malformed" in garbage.reason
+
+
+def test_hidden_task_data_and_scorer_are_out_of_reach(bwrap):
+    task = load_task("function_minimisation")
+    body = f"""
+found = []
+for path in ['{task.root / "task.toml"}', '{task.root / "scorer.py"}']:
+    try:
+        found.append(open(path).read())
+    except OSError:
+        pass
+try:
+    import evaluators.scoring
+    found.append('imported the scorer')
+except ImportError:
+    pass
+return found
+"""
+    result = run(bwrap, body)
+    assert result.status == "ok" and result.outputs == []
+
+
+def test_monkeypatching_the_scorer_changes_nothing(bwrap):
+    task = load_task("circle_packing")
+    cheat = """
+import sys, types
+fake = types.ModuleType('evaluators.scoring')
+fake.finite_array = lambda value, name, shape: value
+sys.modules['evaluators.scoring'] = fake
+def construct_packing(n):
+    return [[0.5, 0.5]] * n, [0.5] * n
+"""
+    results = task.evaluate(cheat, bwrap)
+    assert results[-1].status == "invalid" and "overlap" in results[-1].reason
+
+
+def test_non_finite_outputs_are_rejected(bwrap):
+    task = load_task("circle_packing")
+    for value in ("float('nan')", "float('inf')"):
+        code = f"def construct_packing(n):\n    return [[{value}, 0.5]] * n, [0.1] * n\n"
+        result = task.evaluate(code, bwrap)[-1]
+        assert result.status == "invalid" and "non-finite" in result.reason
+
+
+def test_a_clean_run_after_the_hostile_suite_scores_as_before(bwrap):
+    task = load_task("circle_packing")
+    first = task.evaluate(task.seed_code, bwrap)[-1]
+    assert first.status == "ok" and first.score == pytest.approx(26 / 12)
+    assert first.duration_s < 2
+
+
+@pytest.mark.parametrize("level", [lvl for lvl in LEVELS if lvl != "bwrap"])
+def test_fallback_levels_contain_what_they_promise(level):
+    if level == "unshare" and shutil.which("unshare") is None:
+        pytest.skip("util-linux unshare is not installed")
+    sandbox = Sandbox(level)
+    result = run(sandbox, "return dict(os.environ)")
+    assert result.status == "ok" and SECRET not in repr(result.outputs)
+    assert result.resources["isolation"] == level
+    assert run(sandbox, "while True:\n    pass", Limits(wall_s=1)).status == "timeout"
+    assert "MemoryError" in run(sandbox, "return len(bytearray(50 * 2**30))").reason
+    assert run(sandbox, "os._exit(0)").reason == "exited before returning outputs"
+    marker = "4244.0421" if level == "unshare" else "4245.0421"
+    daemon = f"""
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv('/bin/sleep', ['sleep', '{marker}'])
+    os._exit(0)
+return 'spawned'
+"""
+    assert run(sandbox, daemon).outputs == "spawned"
+    assert leftovers(marker) == []
+    if result.resources["pids_cgroup"]:
+        bomb = f"""
+while True:
+    try:
+        if os.fork() == 0:
+            os.execv('/bin/sleep', ['sleep', '{marker}'])
+    except OSError:
+        pass
+"""
+        assert run(sandbox, bomb, Limits(wall_s=2, processes=32)).status in ("timeout", "crashed")
+        assert leftovers(marker) == []
