@@ -4,8 +4,10 @@ Problems a user can fix (unknown run, bad id, corrupt file, refused export) prin
 stderr and exit 1; they never print a traceback.
 """
 
+import dataclasses
 import difflib
 import functools
+import json
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -21,6 +23,8 @@ from archive import lineage as lineage_graph
 from archive.synthetic import generate
 from discovery import export as exporting
 from discovery import views
+from evaluators.sandbox import LEVELS, Sandbox
+from evaluators.task import TaskError, load_task, task_names
 
 app = typer.Typer(
     help="LLM-driven algorithm discovery: run campaigns, inspect their lineage, export results.",
@@ -40,7 +44,7 @@ def friendly(command: F) -> F:
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except ArchiveError as exc:
+        except (ArchiveError, TaskError) as exc:
             typer.echo(f"error: {exc}", err=True)
         except sqlite3.DatabaseError as exc:
             typer.echo(f"error: the archive cannot be read ({exc}): it is damaged; restore it "
@@ -244,3 +248,37 @@ def export(
             program, module = exporting.export_package(reader, program_id, package, name, force)
             console.print(f"wrote program {program.id} as package {module} in {package}: "
                           f"pip install {package}")
+
+
+@app.command("eval")
+@friendly
+def evaluate(
+    task: Annotated[str, typer.Argument(
+        help=f"A shipped task ({', '.join(task_names())}) or a task folder.")],
+    program: Annotated[Path | None, typer.Argument(
+        help="The program to score (default: the task's seed program).")] = None,
+    held_out: Annotated[bool, typer.Option(
+        help="Also run the held-out stage (reported as private metrics).")] = False,
+    isolation: Annotated[str | None, typer.Option(
+        help=f"Force an isolation level ({', '.join(LEVELS)}); default: the strongest here.",
+    )] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Score one program on a task in the sandbox, stage by stage. Exit code 1 if it fails."""
+    loaded = load_task(task)
+    if program is not None and not program.is_file():
+        raise TaskError(f"no program file at {program}: give the path of a Python file")
+    if isolation is not None and isolation not in LEVELS:
+        raise TaskError(f"unknown isolation level {isolation!r}: use one of {', '.join(LEVELS)}")
+    code = program.read_text(encoding="utf-8") if program else loaded.seed_code
+    sandbox = Sandbox(isolation)
+    results = loaded.evaluate(code, sandbox, held_out=held_out)
+    if as_json:
+        typer.echo(json.dumps({"task": loaded.name, "version": loaded.version,
+                               "isolation": sandbox.level,
+                               "results": [dataclasses.asdict(r) for r in results]}, indent=1))
+    else:
+        console.print(views.evaluation_view(loaded.name, loaded.version, sandbox.level,
+                                            str(program or "the seed program"), results))
+    if results[-1].status != "ok":
+        raise typer.Exit(1)

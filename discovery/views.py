@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from archive import ArchiveReader, Evaluation, Program, Summary
+from archive import ArchiveReader, Evaluation, EvaluationResult, Program, Summary
 from archive.lineage import ancestry, best_lineage, primary_parent
 
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -197,4 +197,48 @@ def program_view(program: Program, evaluations: list[Evaluation]) -> Group:
         if tails:
             parts.append(Panel(Text(tails[-1], style="red"), title="error tail", expand=False))
     parts.append(Syntax(program.code, program.language, line_numbers=True, word_wrap=True))
+    return Group(*parts)
+
+
+_ISOLATION_NOTE = {
+    "bwrap": "namespaces, read-only file system, no network",
+    "unshare": "namespaces; file system NOT protected",
+    "rlimits": "limits only; network and files NOT protected",
+}
+
+
+def evaluation_view(task: str, version: str, level: str, program: str,
+                    results: list[EvaluationResult]) -> Group:
+    final = results[-1]
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("task", f"{task}  (version {version})")
+    head.add_row("program", program)
+    head.add_row("isolation", Text(f"{level}: {_ISOLATION_NOTE[level]}",
+                                   style="" if level == "bwrap" else "bold red"))
+    head.add_row("result", Text(f"{final.status}  score {score_text(final.score)}",
+                                style=status_style(final.status)))
+    if final.reason:
+        head.add_row("reason", final.reason)
+    parts: list[RenderableType] = [Panel(head, title="evaluation", expand=False)]
+    table = Table(title="stages", header_style="bold")
+    for column in ("stage", "status", "score", "seconds", "cpu s", "reason"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r.stage, Text(r.status, style=status_style(r.status)), score_text(r.score),
+                      "-" if r.duration_s is None else f"{r.duration_s:.2f}",
+                      str(r.resources.get("cpu_s", "-")), r.reason or "")
+    parts.append(table)
+    for title, metrics in (("public metrics (shown to models)", final.public_metrics),
+                           ("private metrics (never shown to models)", final.private_metrics)):
+        if metrics:
+            grid = Table(title=title, header_style="bold", min_width=44)
+            grid.add_column("metric")
+            grid.add_column("value", justify="right")
+            for key, value in metrics.items():
+                grid.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+            parts.append(grid)
+    if final.error_tail:
+        parts.append(Panel(Text(final.error_tail, style="red"), title="error tail", expand=False))
     return Group(*parts)
