@@ -121,7 +121,9 @@ def _wrap(level: str, scratch: Path, argv: list[str]) -> list[str]:
                "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
         for name, value in _scrubbed_env(Path("/scratch")).items():
             cmd += ["--setenv", name, value]
-        cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+        # Mount order matters: a tmpfs mounted later would hide binds beneath it (a venv in /tmp).
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+                "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
         for link in ("bin", "sbin", "lib", "lib64", "lib32"):
             target = Path("/") / link
             if target.is_symlink():
@@ -130,8 +132,7 @@ def _wrap(level: str, scratch: Path, argv: list[str]) -> list[str]:
                 cmd += ["--ro-bind", str(target), str(target)]
         for root in _python_roots():
             cmd += ["--ro-bind", str(root), str(root)]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                "--bind", str(scratch), "/scratch", "--chdir", "/scratch"]
+        cmd += ["--bind", str(scratch), "/scratch", "--chdir", "/scratch"]
         return [*cmd, *argv]
     if level == "unshare":
         return ["unshare", "--net", "--pid", "--ipc", "--uts", "--mount", "--fork",
