@@ -13,8 +13,8 @@ import os
 import sys
 import traceback
 
-_out = os.fdopen(3, "w", buffering=1)
-_replies = os.fdopen(4, "r")
+_out = None
+_replies = None
 
 
 def _send(message):
@@ -39,9 +39,11 @@ def oracle(*args):
     return reply["value"]
 
 
-def main():
-    request = json.loads(sys.stdin.read())
-    sys.stdin.close()
+def serve(request):
+    """Run one request in this process (fresh, or a warm worker's forked child)."""
+    global _out, _replies
+    _out = os.fdopen(3, "w", buffering=1)
+    _replies = os.fdopen(4, "r")
     try:
         spec = importlib.util.spec_from_file_location("candidate", request["module"])
         module = importlib.util.module_from_spec(spec)
@@ -64,7 +66,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    serve(json.loads(sys.stdin.read()))
     sys.stdout.flush()
     # Skip interpreter teardown: atexit hooks and finalizers the candidate registered do not run.
     os._exit(0)

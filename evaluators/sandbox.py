@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 HARNESS = Path(__file__).with_name("harness.py")
 LEVELS = ("bwrap", "unshare", "rlimits")
@@ -61,6 +61,9 @@ class Limits:
     """Largest message on the result channel."""
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass
 class Run:
     """What came back from one sandboxed run."""
@@ -79,6 +82,16 @@ class Run:
 Oracle = Callable[[Any], Any]
 """The task's trusted service to the candidate (e.g. evaluating a hidden objective): it gets the
 candidate's request as plain data and returns plain data, or raises to refuse."""
+
+
+class Executor(Protocol):
+    """Runs candidates in isolation: a `Sandbox` (fresh process each time), a warm
+    `WorkerPool`, or the Ray executor. Thread-safe; `level` is the isolation in force."""
+
+    level: str
+
+    def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = ...,
+            oracle: Oracle | None = None, oracle_arg: str | None = None) -> Run: ...
 
 
 def available_level() -> str:
@@ -228,7 +241,7 @@ class Sandbox:
             raise ValueError(f"unknown isolation level {level!r}: use one of {', '.join(LEVELS)}")
         self.level = level or available_level()
 
-    def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = Limits(),
+    def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
             oracle: Oracle | None = None, oracle_arg: str | None = None) -> Run:
         """Run `entry(**inputs)` of `code` (plus the oracle as keyword `oracle_arg`)."""
         with _scratch() as scratch:
@@ -297,87 +310,34 @@ def _scratch() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-class _Supervisor:
-    """Feeds the request, serves oracle calls, collects output, enforces the deadline."""
+class Channel:
+    """Our side of the harness protocol: messages in on fd 3 (oracle calls served at once,
+    size-capped), oracle replies out on fd 4; then, with the exit code, the verdict."""
 
-    def __init__(self, proc: subprocess.Popen, result_r: int, reply_w: int, limits: Limits,
-                 oracle: Oracle | None, start: float):
-        self.proc, self.result_r, self.reply_w = proc, result_r, reply_w
-        self.limits, self.oracle, self.start = limits, oracle, start
-        self.buffers = {"stdout": bytearray(), "stderr": bytearray(), "result": bytearray()}
-        self.seen = dict.fromkeys(self.buffers, 0)
+    def __init__(self, reply_w: int, limits: Limits, oracle: Oracle | None):
+        self.reply_w, self.limits, self.oracle = reply_w, limits, oracle
+        self.buffer = bytearray()
+        self.size = 0
         self.messages: list[dict[str, Any]] = []
         self.problem: tuple[str, str] | None = None
 
-    def watch(self, request: str) -> Run:
-        proc = self.proc
-        try:
-            proc.stdin.write(request.encode())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        pidfd = os.pidfd_open(proc.pid)
-        streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr",
-                   self.result_r: "result"}
-        deadline = self.start + self.limits.wall_s
-        exited = False
-        try:
-            while streams and self.problem is None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    if not exited:
-                        self.problem = ("timeout", f"wall time limit of {self.limits.wall_s:g} s"
-                                                   " exceeded")
-                    break
-                watch = list(streams) + ([] if exited else [pidfd])
-                for fd in select.select(watch, [], [], left)[0]:
-                    if fd == pidfd:
-                        # Drain what is left, but do not wait on pipes a daemon keeps open.
-                        exited, deadline = True, min(deadline, time.monotonic() + 0.5)
-                        continue
-                    chunk = os.read(fd, _READ_CHUNK)
-                    if not chunk:
-                        del streams[fd]
-                        continue
-                    self._take(streams[fd], chunk)
-        finally:
-            os.close(pidfd)
-            # The group outlives its leader's exit until reaped, so this also reaches children
-            # left in the session (the pids cgroup catches those that left it).
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            for pipe in (proc.stdout, proc.stderr):
-                pipe.close()
-        return self._outcome(usage)
-
-    def _take(self, stream: str, chunk: bytes) -> None:
-        self.seen[stream] += len(chunk)
-        buf = self.buffers[stream]
-        buf.extend(chunk)
-        if stream == "result":
-            if self.seen["result"] > self.limits.result_mb * 2**20:
-                self.problem = ("invalid", f"result larger than {self.limits.result_mb} MB")
-                return
-            while b"\n" in buf:
-                line, _, rest = bytes(buf).partition(b"\n")
-                buf[:] = rest
-                self._message(line)
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limits.result_mb * 2**20:
+            self.problem = self.problem or ("invalid",
+                                            f"result larger than {self.limits.result_mb} MB")
             return
-        keep = self.limits.output_kb * 1024
-        if len(buf) > keep:
-            del buf[:len(buf) - keep]
-        if self.seen[stream] > 16 * keep:
-            self.problem = ("crashed", f"output limit exceeded: more than {16 * keep // 1024} KB "
-                                       f"on {stream}")
+        self.buffer.extend(chunk)
+        while self.problem is None and b"\n" in self.buffer:
+            line, _, rest = bytes(self.buffer).partition(b"\n")
+            self.buffer[:] = rest
+            self._message(line)
 
     def _message(self, line: bytes) -> None:
         try:
             message = json.loads(line)
         except ValueError:
-            self.problem = ("invalid", "malformed message on the result channel")
-            return
+            message = None
         if not isinstance(message, dict):
             self.problem = ("invalid", "malformed message on the result channel")
         elif message.get("kind") == "call":
@@ -396,27 +356,21 @@ class _Supervisor:
         with contextlib.suppress(OSError):  # the candidate closed its end: its loss
             os.write(self.reply_w, (json.dumps(reply) + "\n").encode())
 
-    def _outcome(self, usage: resource.struct_rusage) -> Run:
-        duration = time.monotonic() - self.start
-        stdout = self.buffers["stdout"].decode(errors="replace")
-        stderr = self.buffers["stderr"].decode(errors="replace")
-        resources = {"cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
-                     "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
-                     "exit_code": self.proc.returncode}
-        run = Run("crashed", stdout=stdout, stderr=stderr, duration_s=round(duration, 4),
-                  resources=resources, error_tail=_tail(stderr))
-        code = self.proc.returncode
+    def verdict(self, run: Run, code: int) -> Run:
+        """Fill in status, reason and outputs from what arrived and how the process ended."""
+        run.status, run.resources["exit_code"] = "crashed", code
         if self.problem is not None:
             run.status, run.reason = self.problem
         elif len(self.messages) > 1:
             run.status, run.reason = "invalid", "more than one result message"
         elif self.messages and self.messages[0].get("kind") == "error":
             error = self.messages[0]
-            run.reason = _describe_error(error.get("type"), error.get("message"),
-                                         self.limits)
-            run.error_tail = _tail(str(error.get("traceback", ""))) or run.error_tail
+            run.reason = _describe_error(error.get("type"), error.get("message"), self.limits)
+            run.error_tail = tail(str(error.get("traceback", ""))) or run.error_tail
         elif _signal_of(code) == signal.SIGXCPU:
             run.reason = f"CPU time limit of {self.limits.cpu_s:g} s exceeded"
+        elif _signal_of(code) == signal.SIGXFSZ:
+            run.reason = f"file size limit of {self.limits.file_mb} MB exceeded"
         elif _signal_of(code):
             run.reason = f"killed by signal {signal.Signals(_signal_of(code)).name}"
         elif code != 0:
@@ -426,6 +380,81 @@ class _Supervisor:
         else:
             run.status, run.outputs, run.error_tail = "ok", self.messages[0].get("outputs"), None
         return run
+
+
+def wall_time_problem(limits: Limits) -> tuple[str, str]:
+    return ("timeout", f"wall time limit of {limits.wall_s:g} s exceeded")
+
+
+def output_problem(stream: str, limits: Limits) -> tuple[str, str]:
+    return ("crashed", f"output limit exceeded: more than {16 * limits.output_kb} KB on {stream}")
+
+
+class _Supervisor:
+    """Feeds the request, collects output and messages, enforces the deadline."""
+
+    def __init__(self, proc: subprocess.Popen, result_r: int, reply_w: int, limits: Limits,
+                 oracle: Oracle | None, start: float):
+        self.proc, self.result_r, self.limits, self.start = proc, result_r, limits, start
+        self.channel = Channel(reply_w, limits, oracle)
+        self.output = {"stdout": bytearray(), "stderr": bytearray()}
+        self.seen = dict.fromkeys(self.output, 0)
+
+    def watch(self, request: str) -> Run:
+        proc = self.proc
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(request.encode())
+            proc.stdin.close()
+        pidfd = os.pidfd_open(proc.pid)
+        streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr",
+                   self.result_r: "result"}
+        deadline = self.start + self.limits.wall_s
+        exited = False
+        try:
+            while streams and self.channel.problem is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    if not exited:
+                        self.channel.problem = wall_time_problem(self.limits)
+                    break
+                watch = list(streams) + ([] if exited else [pidfd])
+                for fd in select.select(watch, [], [], left)[0]:
+                    if fd == pidfd:
+                        # Drain what is left, but do not wait on pipes a daemon keeps open.
+                        exited, deadline = True, min(deadline, time.monotonic() + 0.5)
+                        continue
+                    chunk = os.read(fd, _READ_CHUNK)
+                    if not chunk:
+                        del streams[fd]
+                    elif streams[fd] == "result":
+                        self.channel.feed(chunk)
+                    else:
+                        self._output(streams[fd], chunk)
+        finally:
+            os.close(pidfd)
+            # The group outlives its leader's exit until reaped, so this also reaches children
+            # left in the session (the pids cgroup catches those that left it).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            for pipe in (proc.stdout, proc.stderr):
+                pipe.close()
+        stderr = self.output["stderr"].decode(errors="replace")
+        run = Run("crashed", stdout=self.output["stdout"].decode(errors="replace"),
+                  stderr=stderr, duration_s=round(time.monotonic() - self.start, 4),
+                  resources={"cpu_s": round(usage.ru_utime + usage.ru_stime, 4)},
+                  error_tail=tail(stderr))
+        return self.channel.verdict(run, os.waitstatus_to_exitcode(status))
+
+    def _output(self, stream: str, chunk: bytes) -> None:
+        self.seen[stream] += len(chunk)
+        buf = self.output[stream]
+        buf.extend(chunk)
+        keep = self.limits.output_kb * 1024
+        if len(buf) > keep:
+            del buf[:len(buf) - keep]
+        if self.seen[stream] > 16 * keep:
+            self.channel.problem = output_problem(stream, self.limits)
 
 
 def _signal_of(code: int) -> int:
@@ -444,6 +473,6 @@ def _describe_error(kind: Any, message: Any, limits: Limits) -> str:
     return text.splitlines()[0][:300] if text else "unknown error"
 
 
-def _tail(text: str, lines: int = 20) -> str | None:
+def tail(text: str, lines: int = 20) -> str | None:
     text = text.strip()
     return "\n".join(text.splitlines()[-lines:])[-4000:] if text else None

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from archive.records import EvaluationResult
 from evaluators import sandbox as sandbox_module
 from evaluators import scoring
-from evaluators.sandbox import Limits, Sandbox
+from evaluators.sandbox import Executor, Limits
 from evaluators.scoring import InvalidOutput
 
 TASKS_DIR = Path(__file__).with_name("tasks")
@@ -135,7 +135,7 @@ class Task:
                 return f"{entry}() must accept the parameters {', '.join(wanted)}"
         return None
 
-    def evaluate(self, code: str, sandbox: Sandbox, *, held_out: bool = False,
+    def evaluate(self, code: str, sandbox: Executor, *, held_out: bool = False,
                  ) -> list[EvaluationResult]:
         """Evaluate stage by stage; the last result is the final one. A stage that fails (or
         scores under its threshold) ends the evaluation."""
@@ -166,7 +166,7 @@ class Task:
             results[-1] = dataclasses.replace(results[-1], private_metrics=private)
         return results
 
-    def _run_stage(self, stage: StageConfig, code: str, sandbox: Sandbox) -> EvaluationResult:
+    def _run_stage(self, stage: StageConfig, code: str, sandbox: Executor) -> EvaluationResult:
         limits = Limits(**stage.limits.model_dump())
         scores, public, private = [], {}, {}
         duration, cpu = 0.0, 0.0

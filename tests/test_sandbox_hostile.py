@@ -13,18 +13,25 @@ import pytest
 
 from evaluators.sandbox import LEVELS, Limits, Sandbox, available_level
 from evaluators.task import load_task
+from evaluators.workers import WorkerPool
 
 FAST = Limits(wall_s=3, cpu_s=3)
 SECRET = "sk-discovery-test-0123456789"
 
 
-@pytest.fixture(scope="module")
-def bwrap():
+@pytest.fixture(scope="module", params=["fresh", "warm"])
+def bwrap(request):
+    """Every attack runs twice: in a fresh sandboxed process, and in a warm worker (a forked
+    child of a long-lived fork server, which must come out of each attack clean)."""
     if available_level() != "bwrap":
         if os.environ.get("CI"):
             pytest.fail("CI must run the hostile suite under bubblewrap: .ci/run installs it")
         pytest.skip("bubblewrap is not usable on this machine")
-    return Sandbox("bwrap")
+    if request.param == "fresh":
+        yield Sandbox("bwrap")
+        return
+    with WorkerPool(size=1, preload=("numpy",)) as pool:
+        yield pool
 
 
 @pytest.fixture(autouse=True)
@@ -326,3 +333,26 @@ while True:
 """
         assert run(sandbox, bomb, Limits(wall_s=2, processes=32)).status in ("timeout", "crashed")
         assert leftovers(marker) == []
+
+
+def test_warm_worker_jobs_see_nothing_of_each_other():
+    if available_level() != "bwrap":
+        pytest.skip("warm workers need bubblewrap")
+    with WorkerPool(size=1, preload=()) as pool:
+        plant = pool.run("""
+import os, sys
+def attack():
+    open('/tmp/planted', 'w').write('x')
+    open('left-in-scratch', 'w').write('x')
+    sys.modules['json'].dumps = lambda *a, **k: 'poisoned'
+    return os.getcwd()
+""", "attack", {})
+        look = pool.run("""
+import json, os
+def attack():
+    return {'tmp': os.listdir('/tmp'), 'scratch': os.listdir('..'), 'json': json.dumps([1])}
+""", "attack", {})
+    # Poisoning json broke the planter's own result message (its loss), not the next job.
+    assert plant.status == "invalid" and look.status == "ok"
+    assert look.outputs["tmp"] == [] and look.outputs["json"] == "[1]"
+    assert not any(name.startswith("job-1") for name in look.outputs["scratch"])
