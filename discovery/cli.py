@@ -4,13 +4,14 @@ Problems a user can fix (unknown run, bad id, corrupt file, refused export) prin
 stderr and exit 1; they never print a traceback.
 """
 
+import contextlib
 import dataclasses
 import difflib
 import functools
 import json
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -23,8 +24,9 @@ from archive import lineage as lineage_graph
 from archive.synthetic import generate
 from discovery import export as exporting
 from discovery import views
-from evaluators.sandbox import LEVELS, Sandbox
+from evaluators.sandbox import LEVELS, Executor, Sandbox
 from evaluators.task import TaskError, load_task, task_names
+from evaluators.workers import WorkerPool
 
 app = typer.Typer(
     help="LLM-driven algorithm discovery: run campaigns, inspect their lineage, export results.",
@@ -250,6 +252,25 @@ def export(
                           f"pip install {package}")
 
 
+@contextlib.contextmanager
+def make_executor(kind: str, isolation: str | None, address: str | None) -> Iterator[Executor]:
+    if kind == "fresh":
+        yield Sandbox(isolation)
+    elif kind == "warm":
+        with WorkerPool(size=1, level=isolation) as pool:
+            yield pool
+    elif kind == "ray":
+        from evaluators.ray_executor import RayExecutor
+
+        ray_executor = RayExecutor(slots=1, address=address)
+        try:
+            yield ray_executor
+        finally:
+            ray_executor.close()
+    else:
+        raise TaskError(f"unknown executor {kind!r}: use fresh, warm or ray")
+
+
 @app.command("eval")
 @friendly
 def evaluate(
@@ -262,6 +283,11 @@ def evaluate(
     isolation: Annotated[str | None, typer.Option(
         help=f"Force an isolation level ({', '.join(LEVELS)}); default: the strongest here.",
     )] = None,
+    executor: Annotated[str, typer.Option(
+        help="fresh: a new sandboxed process per run; warm: a fork server with numpy loaded; "
+             "ray: Ray slots (pip install -e '.[ray]').")] = "fresh",
+    address: Annotated[str | None, typer.Option(
+        help="With --executor ray: the cluster to join (default: start a local one).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Score one program on a task in the sandbox, stage by stage. Exit code 1 if it fails."""
@@ -271,8 +297,8 @@ def evaluate(
     if isolation is not None and isolation not in LEVELS:
         raise TaskError(f"unknown isolation level {isolation!r}: use one of {', '.join(LEVELS)}")
     code = program.read_text(encoding="utf-8") if program else loaded.seed_code
-    sandbox = Sandbox(isolation)
-    results = loaded.evaluate(code, sandbox, held_out=held_out)
+    with make_executor(executor, isolation, address) as sandbox:
+        results = loaded.evaluate(code, sandbox, held_out=held_out)
     if as_json:
         typer.echo(json.dumps({"task": loaded.name, "version": loaded.version,
                                "isolation": sandbox.level,

@@ -215,8 +215,9 @@ def evaluation_view(task: str, version: str, level: str, program: str,
     head.add_column()
     head.add_row("task", f"{task}  (version {version})")
     head.add_row("program", program)
-    head.add_row("isolation", Text(f"{level}: {_ISOLATION_NOTE[level]}",
-                                   style="" if level == "bwrap" else "bold red"))
+    base = level.rsplit("/", 1)[-1]  # "ray/bwrap": Ray slots sandboxed with bwrap
+    head.add_row("isolation", Text(f"{level}: {_ISOLATION_NOTE[base]}",
+                                   style="" if base == "bwrap" else "bold red"))
     head.add_row("result", Text(f"{final.status}  score {score_text(final.score)}",
                                 style=status_style(final.status)))
     if final.reason:

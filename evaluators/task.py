@@ -29,7 +29,7 @@ from archive.records import EvaluationResult
 from evaluators import sandbox as sandbox_module
 from evaluators import scoring
 from evaluators.sandbox import Executor, Limits
-from evaluators.scoring import InvalidOutput
+from evaluators.scoring import InvalidOutput, Metrics
 
 TASKS_DIR = Path(__file__).with_name("tasks")
 
@@ -166,43 +166,63 @@ class Task:
             results[-1] = dataclasses.replace(results[-1], private_metrics=private)
         return results
 
-    def _run_stage(self, stage: StageConfig, code: str, sandbox: Executor) -> EvaluationResult:
-        limits = Limits(**stage.limits.model_dump())
+    def run_case(self, stage: StageConfig, case: Case, code: str,
+                 executor: Executor) -> "CaseResult":
+        """Run one case in the sandbox and score its outputs here, where the secret lives."""
+        make_oracle = getattr(self.scorer, "oracle", None)
+        oracle = make_oracle(stage.name, case) if make_oracle else None
+        run = executor.run(code, self.config.entry, case.inputs,
+                           Limits(**stage.limits.model_dump()), oracle=oracle,
+                           oracle_arg=self.config.oracle_arg if oracle else None)
+        result = CaseResult(run.status, run.reason, run.error_tail, run.duration_s,
+                            run.resources)
+        if run.status != "ok":
+            return result
+        try:
+            result.metrics = self.scorer.score(stage.name, case, run.outputs, oracle)
+        except InvalidOutput as exc:
+            result.status, result.reason = "invalid", str(exc)
+        except Exception as exc:  # a scorer bug must not take the campaign down: record it
+            result.status = "invalid"
+            result.reason = (f"the scorer could not score these outputs "
+                             f"({type(exc).__name__}: {exc})")
+        return result
+
+    def _run_stage(self, stage: StageConfig, code: str, executor: Executor) -> EvaluationResult:
+        # An executor with its own run_case (Ray) runs and scores each case where it runs.
+        run_case = getattr(executor, "run_case", None)
         scores, public, private = [], {}, {}
         duration, cpu = 0.0, 0.0
         resources: dict[str, Any] = {}
-        for case_config in stage.cases:
-            case = Case(case_config.name, case_config.inputs, case_config.secret)
-            make_oracle = getattr(self.scorer, "oracle", None)
-            oracle = make_oracle(stage.name, case) if make_oracle else None
-            run = sandbox.run(code, self.config.entry, case.inputs, limits, oracle=oracle,
-                              oracle_arg=self.config.oracle_arg if oracle else None)
-            duration += run.duration_s
-            cpu += run.resources.get("cpu_s", 0.0)
-            resources = {**run.resources, "cpu_s": round(cpu, 4)}
-            prefix = f"{case.name}: " if len(stage.cases) > 1 else ""
-            if run.status != "ok":
-                return EvaluationResult(stage.name, run.status, reason=prefix + run.reason,
-                                        error_tail=run.error_tail, duration_s=round(duration, 4),
-                                        resources=resources)
-            try:
-                metrics = self.scorer.score(stage.name, case, run.outputs, oracle)
-            except InvalidOutput as exc:
-                return EvaluationResult(stage.name, "invalid", reason=prefix + str(exc),
+        for config in stage.cases:
+            case = Case(config.name, config.inputs, config.secret)
+            result = (run_case(self, stage, case, code) if run_case
+                      else self.run_case(stage, case, code, executor))
+            duration += result.duration_s
+            cpu += result.resources.get("cpu_s", 0.0)
+            resources = {**result.resources, "cpu_s": round(cpu, 4)}
+            if result.status != "ok":
+                prefix = f"{case.name}: " if len(stage.cases) > 1 else ""
+                return EvaluationResult(stage.name, result.status, reason=prefix + result.reason,
+                                        error_tail=result.error_tail,
                                         duration_s=round(duration, 4), resources=resources)
-            except Exception as exc:
-                return EvaluationResult(
-                    stage.name, "invalid",
-                    reason=f"{prefix}the scorer could not score these outputs "
-                           f"({type(exc).__name__}: {exc})",
-                    duration_s=round(duration, 4), resources=resources)
-            scores.append(metrics.score)
+            scores.append(result.metrics.score)
             name = f"{case.name}_" if len(stage.cases) > 1 else ""
-            public.update({f"{name}{k}": v for k, v in metrics.public.items()})
-            private.update({f"{name}{k}": v for k, v in metrics.private.items()})
+            public.update({f"{name}{k}": v for k, v in result.metrics.public.items()})
+            private.update({f"{name}{k}": v for k, v in result.metrics.private.items()})
         return EvaluationResult(stage.name, "ok", score=statistics.fmean(scores),
                                 public_metrics=public, private_metrics=private,
                                 duration_s=round(duration, 4), resources=resources)
+
+
+@dataclass
+class CaseResult:
+    status: str
+    reason: str | None
+    error_tail: str | None
+    duration_s: float
+    resources: dict[str, Any]
+    metrics: Metrics | None = None
 
 
 def task_names() -> list[str]:

@@ -46,3 +46,13 @@ def test_eval_bad_input_is_one_line():
         result = discover(*args)
         assert result.exit_code == 1 and text in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_eval_on_a_warm_worker_scores_the_same():
+    fresh = json.loads(discover("eval", "function_minimisation", "--json").output)
+    warm = json.loads(discover("eval", "function_minimisation", "--json", "--executor",
+                               "warm").output)
+    assert [r["score"] for r in warm["results"]] == [r["score"] for r in fresh["results"]]
+    assert warm["results"][-1]["resources"]["worker"] == "warm"
+    one_line = discover("eval", "circle_packing", "--executor", "slurm")
+    assert one_line.exit_code == 1 and "unknown executor 'slurm'" in one_line.stderr

@@ -1,0 +1,56 @@
+"""The Ray executor against a local Ray instance started here (about 5 s to start)."""
+
+import shutil
+
+import pytest
+
+from evaluators.sandbox import Sandbox
+from evaluators.task import TaskError, load_task
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+
+from evaluators.ray_executor import RayExecutor  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def executor():
+    ex = RayExecutor(slots=2, init_kwargs={"num_cpus": 2})
+    yield ex
+    ex.close()
+    ray.shutdown()
+
+
+def test_ray_scores_match_the_local_executor(executor):
+    for name in ("circle_packing", "function_minimisation"):
+        task = load_task(name)
+        remote = task.evaluate(task.seed_code, executor, held_out=True)
+        local = task.evaluate(task.seed_code, Sandbox(), held_out=True)
+        assert [(r.stage, r.status, r.score) for r in remote] == \
+            [(r.stage, r.status, r.score) for r in local]
+        assert remote[-1].private_metrics == local[-1].private_metrics
+        assert remote[-1].resources["executor"] == "ray"
+    assert executor.level.startswith("ray/")
+
+
+def test_hostile_candidates_fail_cleanly_on_ray(executor, tmp_path):
+    root = tmp_path / "quick_packing"
+    shutil.copytree(load_task("circle_packing").root, root)
+    toml = root / "task.toml"
+    toml.write_text(toml.read_text().replace("limits = { wall_s = 20, cpu_s = 20 }",
+                                             "limits = { wall_s = 1, cpu_s = 20 }"))
+    task = load_task(root)
+    hang = "def construct_packing(n):\n    while True:\n        pass\n"
+    result = task.evaluate(hang, executor)[-1]
+    assert result.status == "timeout" and "wall time limit of 1 s" in result.reason
+    crash = "def construct_packing(n):\n    raise RuntimeError('nope')\n"
+    final = task.evaluate(crash, executor)[-1]
+    assert final.status == "crashed" and "RuntimeError: nope" in final.reason
+
+
+def test_a_node_with_other_task_files_is_refused(executor, tmp_path):
+    root = tmp_path / "drifting"
+    shutil.copytree(load_task("circle_packing").root, root)
+    task = load_task(root)
+    (root / "scorer.py").write_text((root / "scorer.py").read_text() + "\n# edited later\n")
+    with pytest.raises(TaskError, match="give every node the same task files"):
+        task.evaluate(task.seed_code, executor)
