@@ -79,9 +79,10 @@ def _kill_everything_else() -> None:
         time.sleep(0.002)
 
 
-def _wipe(job_dir: str) -> None:
+def _wipe(job_dir: str, keep: set[str]) -> None:
+    """Remove the job's files and what it left in /tmp (`keep`: mount points of our binds)."""
     shutil.rmtree(job_dir, ignore_errors=True)
-    for name in os.listdir("/tmp"):
+    for name in set(os.listdir("/tmp")) - keep:
         path = os.path.join("/tmp", name)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
@@ -94,6 +95,7 @@ def main() -> None:
     for name in sys.argv[1:]:
         importlib.import_module(name)
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    tmp_at_start = set(os.listdir("/tmp"))  # e.g. a venv under /tmp, bound read-only
     jobs = os.fdopen(5, "r")
     notices = os.fdopen(6, "w", buffering=1)
     notices.write(json.dumps({"kind": "ready", "preloaded": sys.argv[1:]}) + "\n")
@@ -125,7 +127,7 @@ def main() -> None:
                     outputs[f"{name}_bytes"] = size
             except OSError:
                 outputs[name], outputs[f"{name}_bytes"] = "", 0
-        _wipe(job["dir"])
+        _wipe(job["dir"], tmp_at_start)
         cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         notices.write(json.dumps({"kind": "exit", "code": os.waitstatus_to_exitcode(status),
                                   "timeout": timed_out, "cpu_s": round(cpu, 4),

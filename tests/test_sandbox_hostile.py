@@ -338,7 +338,13 @@ while True:
 def test_warm_worker_jobs_see_nothing_of_each_other():
     if available_level() != "bwrap":
         pytest.skip("warm workers need bubblewrap")
+    look_code = """
+import json, os
+def attack():
+    return {'tmp': os.listdir('/tmp'), 'scratch': os.listdir('..'), 'json': json.dumps([1])}
+"""
     with WorkerPool(size=1, preload=()) as pool:
+        before = pool.run(look_code, "attack", {})
         plant = pool.run("""
 import os, sys
 def attack():
@@ -347,12 +353,9 @@ def attack():
     sys.modules['json'].dumps = lambda *a, **k: 'poisoned'
     return os.getcwd()
 """, "attack", {})
-        look = pool.run("""
-import json, os
-def attack():
-    return {'tmp': os.listdir('/tmp'), 'scratch': os.listdir('..'), 'json': json.dumps([1])}
-""", "attack", {})
+        look = pool.run(look_code, "attack", {})
     # Poisoning json broke the planter's own result message (its loss), not the next job.
     assert plant.status == "invalid" and look.status == "ok"
-    assert look.outputs["tmp"] == [] and look.outputs["json"] == "[1]"
-    assert not any(name.startswith("job-1") for name in look.outputs["scratch"])
+    assert look.outputs["tmp"] == before.outputs["tmp"] and "planted" not in look.outputs["tmp"]
+    assert look.outputs["json"] == "[1]"
+    assert not any(name in ("job-1", "job-2") for name in look.outputs["scratch"])
