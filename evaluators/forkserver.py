@@ -48,7 +48,8 @@ def _child(job: dict) -> None:
         os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
     limits = job["limits"]
     used = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = int(used.ru_utime + used.ru_stime + limits["cpu_s"] + 0.999)
+    # RLIMIT_CPU is whole seconds of this process's time (a few ms so far, since the fork).
+    cpu = int(used.ru_utime + used.ru_stime) + max(1, round(limits["cpu_s"]))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     memory = _vm_bytes() + limits["memory_mb"] * 2**20  # the fork shares the warm imports
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
