@@ -52,6 +52,31 @@ def leftovers(marker: str) -> list[int]:
     return found
 
 
+def fork_bomb(marker: str) -> str:
+    """Fork forever; every child becomes a `sleep` whose argument marks it for `leftovers`."""
+    return f"""
+while True:
+    try:
+        if os.fork() == 0:
+            os.execv('/bin/sleep', ['sleep', '{marker}'])
+    except OSError:
+        pass
+"""
+
+
+def daemon(marker: str) -> str:
+    """Double-fork a marked `sleep` into its own session, then return normally."""
+    return f"""
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv('/bin/sleep', ['sleep', '{marker}'])
+    os._exit(0)
+time.sleep(0.2)
+return 'spawned'
+"""
+
+
 def run(sandbox: Sandbox, body: str, limits: Limits = FAST, **inputs):
     code = "import os, sys, time, signal, socket, subprocess\n\ndef attack(**kw):\n" + "".join(
         f"    {line}\n" for line in body.strip().splitlines())
@@ -78,16 +103,8 @@ def test_sleep_forever_times_out(bwrap):
 
 def test_fork_bomb_is_capped_and_fully_killed(bwrap):
     marker = "4242.0421"
-    body = f"""
-while True:
-    try:
-        if os.fork() == 0:
-            os.execv('/bin/sleep', ['sleep', '{marker}'])
-    except OSError:
-        pass
-"""
     start = time.monotonic()
-    result = run(bwrap, body, Limits(wall_s=2, processes=32))
+    result = run(bwrap, fork_bomb(marker), Limits(wall_s=2, processes=32))
     assert result.status in ("timeout", "crashed")
     assert time.monotonic() - start < 10
     assert leftovers(marker) == []
@@ -190,16 +207,7 @@ return seen
 
 def test_daemon_does_not_outlive_the_evaluation(bwrap):
     marker = "4243.0421"
-    body = f"""
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        os.execv('/bin/sleep', ['sleep', '{marker}'])
-    os._exit(0)
-time.sleep(0.2)
-return 'spawned'
-"""
-    result = run(bwrap, body)
+    result = run(bwrap, daemon(marker))
     assert result.status == "ok" and result.outputs == "spawned"
     assert leftovers(marker) == []
 
@@ -312,26 +320,11 @@ def test_fallback_levels_contain_what_they_promise(level):
     assert "MemoryError" in run(sandbox, "return len(bytearray(50 * 2**30))").reason
     assert run(sandbox, "os._exit(0)").reason == "exited before returning outputs"
     marker = "4244.0421" if level == "unshare" else "4245.0421"
-    daemon = f"""
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        os.execv('/bin/sleep', ['sleep', '{marker}'])
-    os._exit(0)
-return 'spawned'
-"""
-    assert run(sandbox, daemon).outputs == "spawned"
+    assert run(sandbox, daemon(marker)).outputs == "spawned"
     assert leftovers(marker) == []
     if result.resources["pids_cgroup"]:
-        bomb = f"""
-while True:
-    try:
-        if os.fork() == 0:
-            os.execv('/bin/sleep', ['sleep', '{marker}'])
-    except OSError:
-        pass
-"""
-        assert run(sandbox, bomb, Limits(wall_s=2, processes=32)).status in ("timeout", "crashed")
+        result = run(sandbox, fork_bomb(marker), Limits(wall_s=2, processes=32))
+        assert result.status in ("timeout", "crashed")
         assert leftovers(marker) == []
 
 
