@@ -14,6 +14,7 @@ from rich.tree import Tree
 
 from archive import ArchiveReader, Evaluation, EvaluationResult, Program, Summary
 from archive.lineage import ancestry, best_lineage, primary_parent
+from discovery.llm import Completion, ModelSpec
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _STATUS_STYLE = {"ok": "green", "pending": "yellow"}
@@ -243,3 +244,27 @@ def evaluation_view(task: str, version: str, level: str, program: str,
     if final.error_tail:
         parts.append(Panel(Text(final.error_tail, style="red"), title="error tail", expand=False))
     return Group(*parts)
+
+
+def models_table(rows: list[tuple[ModelSpec, str]]) -> Table:
+    table = Table(title="models", header_style="bold")
+    for column in ("model", "weight", "endpoint", "key from", "status"):
+        table.add_column(column)
+    for spec, status in rows:
+        table.add_row(spec.name, f"{spec.weight:g}", spec.api_base or "-",
+                      f"${spec.api_key_env}" if spec.api_key_env else "provider default",
+                      Text(status, style="green" if not status.startswith("not") else "red"))
+    return table
+
+
+def model_test_view(answer: Completion) -> Group:
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("model", answer.model)
+    head.add_row("latency", f"{answer.latency_s:.2f} s")
+    head.add_row("tokens", f"{answer.tokens_in} in, {answer.tokens_out} out")
+    head.add_row("cost", f"${answer.cost:.6f}")
+    head.add_row("attempts", str(len(answer.attempts)))
+    return Group(Panel(head, title="model test", expand=False),
+                 Panel(Text(answer.text), title="answer", expand=False))

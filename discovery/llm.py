@@ -1,0 +1,284 @@
+"""Model clients: any provider through litellm, with retries, concurrency limits and cost.
+
+A model is named as litellm names it (`gpt-4.1-mini`, `anthropic/claude-...`, `gemini/...`,
+`openai/<name>` plus `api_base` for any OpenAI-compatible server: vLLM, Ollama, llama.cpp);
+`embedded` is the offline default (`discovery.embedded`). Every attempt, failed ones included,
+comes back as an archive `ModelCall` so the campaign records it; keys are read from the
+environment at call time and never stored.
+
+litellm would fetch a remote cost map at import; `LITELLM_LOCAL_MODEL_COST_MAP` is set before it
+is imported (lazily: the import takes seconds), so nothing but the model endpoint is contacted.
+"""
+
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from archive.records import ModelCall
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+EMBEDDED = "embedded"
+Messages = list[dict[str, str]]
+
+
+class ModelSpec(BaseModel):
+    """One model as a campaign config names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = EMBEDDED
+    weight: float = Field(1.0, gt=0)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    """The environment variable that holds the key (default: the provider's usual one)."""
+    timeout_s: float = Field(120.0, gt=0)
+    max_concurrency: int = Field(4, ge=1)
+    """Calls in flight at once to this model's provider (shared by models on one endpoint)."""
+    max_retries: int = Field(4, ge=0)
+    backoff_s: float = Field(1.0, ge=0)
+    """First retry delay; doubled each retry, with full jitter, at least the server's
+    Retry-After."""
+    temperature: float = 0.7
+    max_tokens: int = Field(2048, gt=0)
+    price_in_per_mtok: float | None = None
+    """Dollars per million input tokens, for endpoints litellm has no price for."""
+    price_out_per_mtok: float | None = None
+
+
+class ModelError(Exception):
+    """A configuration problem the user must fix (unknown model, missing key): one line."""
+
+
+class CallFailed(Exception):
+    """Every attempt of a call failed; `attempts` holds what to record."""
+
+    def __init__(self, message: str, attempts: list[ModelCall]):
+        super().__init__(message)
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class Completion:
+    model: str
+    text: str
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    latency_s: float
+    attempts: tuple[ModelCall, ...]
+    """Every attempt, the successful last one included."""
+
+
+class ModelClient(Protocol):
+    spec: ModelSpec
+
+    def complete(self, messages: Messages, *, purpose: str = "propose",
+                 seed: int | None = None) -> Completion: ...
+
+
+class EmptyResponse(Exception):
+    """The server answered, but with no usable text (no choices, or empty content)."""
+
+
+_semaphores: dict[str, threading.BoundedSemaphore] = {}
+_semaphores_lock = threading.Lock()
+
+
+def _provider_semaphore(spec: ModelSpec) -> threading.BoundedSemaphore:
+    key = spec.api_base or (spec.name.split("/", 1)[0] if "/" in spec.name else "openai")
+    with _semaphores_lock:
+        return _semaphores.setdefault(key, threading.BoundedSemaphore(spec.max_concurrency))
+
+
+def _litellm() -> Any:
+    import litellm
+
+    litellm.suppress_debug_info = True  # it prints provider lists to stdout otherwise
+    return litellm
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+class LiteLLMClient:
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+        self._semaphore = _provider_semaphore(spec)
+
+    def api_key(self) -> str | None:
+        """The key for this model, from the environment; a missing one is a ModelError."""
+        spec = self.spec
+        if spec.api_key_env:
+            key = os.environ.get(spec.api_key_env)
+            if not key:
+                raise ModelError(f"model {spec.name} needs its API key in ${spec.api_key_env}: "
+                                 f"export {spec.api_key_env}=...")
+            return key
+        if spec.api_base:
+            return "not-needed"  # local OpenAI-compatible servers still want some key
+        check = _litellm().validate_environment(spec.name)
+        if check.get("missing_keys"):
+            names = ", ".join(f"${k}" for k in check["missing_keys"])
+            raise ModelError(f"model {spec.name} needs {names}: export it, or name another "
+                             "variable with api_key_env")
+        return None
+
+    def complete(self, messages: Messages, *, purpose: str = "propose",
+                 seed: int | None = None) -> Completion:
+        litellm = _litellm()
+        spec, attempts = self.spec, []
+        key = self.api_key()
+        for attempt in range(spec.max_retries + 1):
+            start = time.monotonic()
+            try:
+                with self._semaphore:
+                    response = litellm.completion(
+                        model=spec.name, messages=messages, api_base=spec.api_base,
+                        api_key=key, timeout=spec.timeout_s, temperature=spec.temperature,
+                        max_tokens=spec.max_tokens, num_retries=0,
+                        **({"seed": seed} if seed is not None else {}))
+                text, tokens_in, tokens_out = _parse(response)
+            except Exception as exc:
+                latency = time.monotonic() - start
+                attempts.append(ModelCall(spec.name, purpose, latency_s=round(latency, 4),
+                                          error=one_line(exc)))
+                fatal = _fatal(exc, spec)
+                if fatal is not None:
+                    raise fatal from exc
+                if attempt == spec.max_retries or not _retryable(exc):
+                    raise CallFailed(f"model {spec.name} failed after {attempt + 1} attempt(s): "
+                                     f"{one_line(exc)}", attempts) from exc
+                time.sleep(self._delay(attempt, exc))
+                continue
+            latency = round(time.monotonic() - start, 4)
+            cost = self._cost(response, tokens_in, tokens_out)
+            attempts.append(ModelCall(spec.name, purpose, tokens_in, tokens_out, cost, latency,
+                                      raw_response=text))
+            return Completion(spec.name, text, tokens_in, tokens_out, cost, latency,
+                              tuple(attempts))
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, exc: Exception) -> float:
+        """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
+        delay = random.uniform(0, self.spec.backoff_s * 2**attempt)
+        return max(delay, retry_after(exc) or 0.0)
+
+    def _cost(self, response: Any, tokens_in: int, tokens_out: int) -> float:
+        spec = self.spec
+        if spec.price_in_per_mtok is not None or spec.price_out_per_mtok is not None:
+            return ((spec.price_in_per_mtok or 0) * tokens_in
+                    + (spec.price_out_per_mtok or 0) * tokens_out) / 1e6
+        if spec.api_base:
+            return 0.0  # a self-hosted endpoint: no price unless the config gives one
+        try:
+            return float(_litellm().completion_cost(completion_response=response))
+        except Exception:  # litellm raises for models missing from its price table
+            return 0.0
+
+
+def _parse(response: Any) -> tuple[str, int, int]:
+    choices = getattr(response, "choices", None) or []
+    if not choices:
+        raise EmptyResponse("the server returned no choices")
+    text = choices[0].message.content or ""
+    if not text.strip():
+        raise EmptyResponse("the server returned an empty message")
+    usage = getattr(response, "usage", None)
+    return (text, int(getattr(usage, "prompt_tokens", 0) or 0),
+            int(getattr(usage, "completion_tokens", 0) or 0))
+
+
+def retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return float(headers.get("retry-after"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _retryable(exc: BaseException) -> bool:
+    litellm = _litellm()
+    if isinstance(exc, litellm.ContextWindowExceededError | litellm.ContentPolicyViolationError):
+        return False
+    return isinstance(exc, EmptyResponse | litellm.RateLimitError | litellm.Timeout
+                      | litellm.APIConnectionError | litellm.InternalServerError
+                      | litellm.ServiceUnavailableError | litellm.BadGatewayError
+                      | litellm.APIError | ValueError)
+
+
+def _fatal(exc: BaseException, spec: ModelSpec) -> ModelError | None:
+    """Errors no retry can fix, as the one-line message that names the fix."""
+    litellm = _litellm()
+    where = f" at {spec.api_base}" if spec.api_base else ""
+    if isinstance(exc, litellm.AuthenticationError):
+        variable = f"${spec.api_key_env}" if spec.api_key_env else "the provider's key variable"
+        return ModelError(f"model {spec.name}{where} refused the key: check {variable}")
+    if isinstance(exc, litellm.BadRequestError) and "LLM Provider NOT provided" in str(exc):
+        return ModelError(f"unknown model {spec.name!r}: name it as litellm does, e.g. "
+                          "gpt-4.1-mini, anthropic/<model>, or openai/<model> with api_base")
+    if isinstance(exc, litellm.NotFoundError):
+        return ModelError(f"model {spec.name}{where} was not found: check the name and api_base")
+    return None
+
+
+@dataclass
+class Budget:
+    """Running totals against hard caps; the campaign asks `exhausted()` before each proposal."""
+
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, call: ModelCall) -> None:
+        self.tokens += call.tokens_in + call.tokens_out
+        self.cost += call.cost
+
+    def exhausted(self) -> str | None:
+        """Why no new proposal may start, or None."""
+        if self.max_tokens is not None and self.tokens >= self.max_tokens:
+            return f"token budget of {self.max_tokens:,} spent ({self.tokens:,})"
+        if self.max_cost is not None and self.cost >= self.max_cost:
+            return f"cost budget of ${self.max_cost:.2f} spent (${self.cost:.4f})"
+        return None
+
+
+def make_client(spec: ModelSpec) -> ModelClient:
+    if spec.name == EMBEDDED:
+        from discovery.embedded import DEFAULT_SPEC, EmbeddedClient
+
+        # The small model's own defaults (temperature 0.2...) unless the config says otherwise.
+        given = {name: getattr(spec, name) for name in spec.model_fields_set}
+        return EmbeddedClient(DEFAULT_SPEC.model_copy(update=given))
+    return LiteLLMClient(spec)
+
+
+def load_specs(path: str | os.PathLike | None) -> list[ModelSpec]:
+    """The `[[models]]` of a TOML file (a campaign config or a models file); none: embedded."""
+    if path is None:
+        return [ModelSpec()]
+    import tomllib
+
+    from pydantic import ValidationError
+
+    try:
+        with open(path, "rb") as f:
+            entries = tomllib.load(f).get("models", [])
+        return [ModelSpec.model_validate(e) for e in entries] or [ModelSpec()]
+    except FileNotFoundError as exc:
+        raise ModelError(f"no config file at {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{path} is not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ModelError(f"{path}: models entry: {where}: {first['msg']}") from exc

@@ -1,0 +1,174 @@
+"""A mock OpenAI-compatible chat server on 127.0.0.1, for tests, benchmarks and demos.
+
+It speaks the real wire protocol (`POST /v1/chat/completions`, JSON or server-sent events when
+`stream` is true, `GET /v1/models`) and plays a script of faults before answering normally:
+
+    with MockServer(script=["429:2", "500", "ok"]) as server:
+        ...  # point a client at server.base_url ("http://127.0.0.1:PORT/v1")
+
+Script steps: `ok`, `429[:retry_after_s]`, `500`, `503`, `slow:SECONDS` (answer late),
+`hang` (never answer in time), `truncated` (cut the JSON body), `empty` (no choices),
+`blank` (a choice with empty content), `context` (400 context_length_exceeded), `401`.
+When the script runs out, every request is answered `ok` by `reply(messages)`.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = Callable[[list[dict[str, Any]]], str]
+
+
+def echo_reply(messages: list[dict[str, Any]]) -> str:
+    """A deterministic answer: a code block that mentions the last user message's length."""
+    last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    return f"```python\ndef answer():\n    return {len(str(last))}\n```"
+
+
+class MockServer:
+    def __init__(self, script: list[str] | None = None, reply: Reply = echo_reply,
+                 model: str = "mock-model"):
+        self.script = list(script or [])
+        self.reply = reply
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        """Every request received: path, headers and JSON body, for assertions."""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "MockServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _next_step(self) -> str:
+        with self._lock:
+            return self.script.pop(0) if self.script else "ok"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # keep test output clean
+                pass
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
+                      length: int | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body) if length is None else length))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _error(self, status: int, message: str, code: str,
+                       headers: dict[str, str] | None = None) -> None:
+                body = {"error": {"message": message, "type": code, "code": code}}
+                self._send(status, json.dumps(body).encode(), headers)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    body = {"object": "list", "data": [{"id": server.model, "object": "model",
+                                                        "owned_by": "mock"}]}
+                    self._send(200, json.dumps(body).encode())
+                else:
+                    self._error(404, f"no route {self.path}", "not_found")
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    self._error(400, "request body is not JSON", "invalid_request_error")
+                    return
+                with server._lock:
+                    server.requests.append({"path": self.path, "headers": dict(self.headers),
+                                            "body": body})
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._error(404, f"no route {self.path}", "not_found")
+                    return
+                self._answer(server._next_step(), body)
+
+            def _answer(self, step: str, body: dict[str, Any]) -> None:
+                kind, _, arg = step.partition(":")
+                if kind == "429":
+                    self._error(429, "Rate limit reached", "rate_limit_exceeded",
+                                {"Retry-After": arg or "1"})
+                elif kind in ("500", "503"):
+                    self._error(int(kind), "The server had an error", "server_error")
+                elif kind == "401":
+                    self._error(401, "Incorrect API key provided", "invalid_api_key")
+                elif kind == "context":
+                    self._error(400, "This model's maximum context length is 8192 tokens",
+                                "context_length_exceeded")
+                elif kind == "hang":
+                    server._stop.wait(60)
+                elif kind == "truncated":
+                    full = json.dumps(self._completion(body, server.reply(body["messages"])))
+                    cut = full[: len(full) // 2].encode()
+                    self._send(200, cut)
+                elif kind == "empty":
+                    payload = self._completion(body, "")
+                    payload["choices"] = []
+                    self._send(200, json.dumps(payload).encode())
+                elif kind == "blank":
+                    self._send(200, json.dumps(self._completion(body, "")).encode())
+                else:
+                    if kind == "slow":
+                        time.sleep(float(arg or 1))
+                    text = server.reply(body["messages"])
+                    if body.get("stream"):
+                        self._stream(body, text)
+                    else:
+                        self._send(200, json.dumps(self._completion(body, text)).encode())
+
+            def _usage(self, body: dict[str, Any], text: str) -> dict[str, int]:
+                prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
+                completion = len(text.split())
+                return {"prompt_tokens": prompt, "completion_tokens": completion,
+                        "total_tokens": prompt + completion}
+
+            def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+                return {"id": "chatcmpl-mock", "object": "chat.completion",
+                        "created": int(time.time()), "model": body.get("model", server.model),
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": text}}],
+                        "usage": self._usage(body, text)}
+
+            def _stream(self, body: dict[str, Any], text: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                base = {"id": "chatcmpl-mock", "object": "chat.completion.chunk",
+                        "created": int(time.time()), "model": body.get("model", server.model)}
+                words = text.split(" ")
+                pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+                for i, piece in enumerate(pieces):
+                    delta = {"content": piece} | ({"role": "assistant"} if i == 0 else {})
+                    chunk = base | {"choices": [{"index": 0, "delta": delta,
+                                                 "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                final = base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                                "usage": self._usage(body, text)}
+                self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+                self.wfile.flush()
+                self.close_connection = True
+
+        return Handler
