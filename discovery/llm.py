@@ -176,12 +176,11 @@ class LiteLLMClient:
         if spec.price_in_per_mtok is not None or spec.price_out_per_mtok is not None:
             return ((spec.price_in_per_mtok or 0) * tokens_in
                     + (spec.price_out_per_mtok or 0) * tokens_out) / 1e6
-        if spec.api_base:
-            return 0.0  # a self-hosted endpoint: no price unless the config gives one
-        try:
-            return float(_litellm().completion_cost(completion_response=response))
-        except Exception:  # litellm raises for models missing from its price table
-            return 0.0
+        try:  # litellm's local price table; it raises for models it has no price for
+            return float(_litellm().completion_cost(completion_response=response,
+                                                    model=spec.name))
+        except Exception:
+            return 0.0  # a self-hosted or unmapped model: free unless the config prices it
 
 
 def _parse(response: Any) -> tuple[str, int, int]:
@@ -197,12 +196,14 @@ def _parse(response: Any) -> tuple[str, int, int]:
 
 
 def retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    try:
-        return float(headers.get("retry-after"))
-    except (TypeError, ValueError):
-        return None
+    """The server's Retry-After in seconds (litellm keeps the real headers aside)."""
+    for headers in (getattr(exc, "litellm_response_headers", None),
+                    getattr(getattr(exc, "response", None), "headers", None)):
+        try:
+            return float((headers or {}).get("retry-after"))
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def _retryable(exc: BaseException) -> bool:
