@@ -2,11 +2,11 @@
 evaluation. Runs as a standalone script inside its own bubblewrap sandbox (pid namespace, no
 network, read-only file system), next to harness.py.
 
-Channels (all set up by the launcher before exec):
-  fd 3, fd 4   the evaluation protocol of harness.py, inherited by each child
-  fd 5         jobs from the launcher, one JSON line each (the child never has it)
-  fd 6         this server's notices to the launcher: ready, and each job's exit (never the
-               child's: it closes 5 and 6 before any candidate code runs)
+Channels (pipes set up by the launcher; their fd numbers are the first four arguments):
+  result, reply   the evaluation protocol of harness.py, inherited by each child
+  jobs            from the launcher, one JSON line each (the child never has it)
+  notices         this server's notices to the launcher: ready, and each job's exit (never the
+                  child's: it closes jobs and notices before any candidate code runs)
 
 The server never runs a torch op (a forked child would deadlock on its first matmul), makes
 itself non-dumpable so the candidate (same uid) cannot ptrace it or open its fds through /proc,
@@ -39,9 +39,9 @@ def _vm_bytes() -> int:
     return 0
 
 
-def _child(job: dict) -> None:
-    os.close(5)
-    os.close(6)
+def _child(job: dict, server_fds: tuple[int, int]) -> None:
+    for fd in server_fds:
+        os.close(fd)
     os.setsid()
     os.chdir(job["dir"])
     for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
@@ -93,20 +93,22 @@ def _wipe(job_dir: str, keep: set[str]) -> None:
 
 
 def main() -> None:
-    for name in sys.argv[1:]:
+    result_fd, reply_fd, jobs_fd, notices_fd = (int(a) for a in sys.argv[1:5])
+    preload = sys.argv[5:]
+    for name in preload:
         importlib.import_module(name)
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     tmp_at_start = set(os.listdir("/tmp"))  # e.g. a venv under /tmp, bound read-only
-    jobs = os.fdopen(5, "r")
-    notices = os.fdopen(6, "w", buffering=1)
-    notices.write(json.dumps({"kind": "ready", "preloaded": sys.argv[1:]}) + "\n")
+    jobs = os.fdopen(jobs_fd, "r")
+    notices = os.fdopen(notices_fd, "w", buffering=1)
+    notices.write(json.dumps({"kind": "ready", "preloaded": preload}) + "\n")
     for line in jobs:
-        job = json.loads(line)
+        job = {**json.loads(line), "channels": [result_fd, reply_fd]}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         pid = os.fork()
         if pid == 0:
             try:
-                _child(job)
+                _child(job, (jobs_fd, notices_fd))
             finally:
                 os._exit(0)
         pidfd = os.pidfd_open(pid)

@@ -3,8 +3,9 @@ its outputs as plain JSON. Runs as a standalone script (`python -I -B harness.py
 standard library (and numpy if the candidate returns arrays), so the sandbox need not see this
 project at all.
 
-Protocol: the request arrives on stdin as JSON; messages go out on fd 3 as JSON lines
-(`call` for the task's oracle, then one `result` or `error`); oracle replies come in on fd 4.
+Protocol: the request arrives on stdin as JSON, naming the two pipes in `channels`; messages go
+out on the first as JSON lines (`call` for the task's oracle, then one `result` or `error`);
+oracle replies come in on the second.
 """
 
 import importlib.util
@@ -42,8 +43,9 @@ def oracle(*args):
 def serve(request):
     """Run one request in this process (fresh, or a warm worker's forked child)."""
     global _out, _replies
-    _out = os.fdopen(3, "w", buffering=1)
-    _replies = os.fdopen(4, "r")
+    result_fd, reply_fd = request["channels"]
+    _out = os.fdopen(result_fd, "w", buffering=1)
+    _replies = os.fdopen(reply_fd, "r")
     try:
         spec = importlib.util.spec_from_file_location("candidate", request["module"])
         module = importlib.util.module_from_spec(spec)

@@ -15,11 +15,11 @@ time, address space, file size and open files, a pids cgroup per evaluation wher
 has one (it caps fork bombs, even for root, and lets us kill daemons that left the session),
 a wall-clock deadline after which the whole process tree is killed, and capped output.
 
-The candidate talks to the harness over two pipes only the harness set up: fd 3 (harness to
-us: JSON lines, `call` requests for the task's oracle and one `result` or `error`) and fd 4 (our
-replies to calls). A candidate can write to fd 3 itself, but anything it could say there it could
-equally return: scores are computed by the trusted scorer from the outputs, never taken from the
-candidate.
+The candidate talks to the harness over two pipes we set up (their fd numbers travel in the
+request): the result pipe (harness to us: JSON lines, `call` requests for the task's oracle and
+one `result` or `error`) and the reply pipe (our answers to calls). A candidate can write to the
+result pipe itself, but anything it could say there it could equally return: scores are
+computed by the trusted scorer from the outputs, never taken from the candidate.
 """
 
 import contextlib
@@ -247,8 +247,8 @@ class Sandbox:
         with _scratch() as scratch:
             (scratch / "candidate.py").write_text(code, encoding="utf-8")
             shutil.copy(HARNESS, scratch / "harness.py")
-            request = json.dumps({"module": "candidate.py", "entry": entry, "inputs": inputs,
-                                  "oracle_arg": oracle_arg})
+            request = {"module": "candidate.py", "entry": entry, "inputs": inputs,
+                       "oracle_arg": oracle_arg}
             cgroups = _Cgroups(limits.processes)
             try:
                 run = self._launch(scratch, request, limits, cgroups, oracle)
@@ -262,14 +262,13 @@ class Sandbox:
             run.resources["pids_cgroup"] = cgroups.pids is not None
             return run
 
-    def _launch(self, scratch: Path, request: str, limits: Limits, cgroups: _Cgroups,
+    def _launch(self, scratch: Path, request: dict[str, Any], limits: Limits,
+                cgroups: _Cgroups,
                 oracle: Oracle | None) -> Run:
         result_r, result_w = os.pipe()
         reply_r, reply_w = os.pipe()
 
         def child_setup() -> None:  # runs in the child between fork and exec
-            os.dup2(result_w, 3)
-            os.dup2(reply_r, 4)
             cgroups.join()
             cpu = max(1, int(limits.cpu_s + 0.999))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -286,14 +285,15 @@ class Sandbox:
             proc = subprocess.Popen(
                 _wrap(self.level, scratch, python), cwd=scratch,
                 env=_scrubbed_env(scratch), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, pass_fds=(3, 4), close_fds=True,
+                stderr=subprocess.PIPE, pass_fds=(result_w, reply_r), close_fds=True,
                 preexec_fn=child_setup, start_new_session=True,
             )
         finally:
             os.close(result_w)
             os.close(reply_r)
         try:
-            return _Supervisor(proc, result_r, reply_w, limits, oracle, start).watch(request)
+            return _Supervisor(proc, result_r, reply_w, limits, oracle, start).watch(
+                json.dumps({**request, "channels": [result_w, reply_r]}))
         finally:
             for fd in (result_r, reply_w):
                 with contextlib.suppress(OSError):
@@ -311,8 +311,8 @@ def _scratch() -> Iterator[Path]:
 
 
 class Channel:
-    """Our side of the harness protocol: messages in on fd 3 (oracle calls served at once,
-    size-capped), oracle replies out on fd 4; then, with the exit code, the verdict."""
+    """Our side of the harness protocol: messages in on the result pipe (oracle calls served at
+    once, size-capped), answers out on the reply pipe; then, with the exit code, the verdict."""
 
     def __init__(self, reply_w: int, limits: Limits, oracle: Oracle | None):
         self.reply_w, self.limits, self.oracle = reply_w, limits, oracle

@@ -74,18 +74,14 @@ class WarmWorker:
         notice_r, notice_w = os.pipe()
         child_ends = (result_w, reply_r, jobs_r, notice_w)
 
-        def child_setup() -> None:
-            for target, fd in zip((3, 4, 5, 6), child_ends, strict=True):
-                os.dup2(fd, target)
-            self.cgroups.join()
-
-        argv = [sys.executable, "-I", "-B", "forkserver.py", *self.preload]
+        argv = [sys.executable, "-I", "-B", "forkserver.py", *map(str, child_ends),
+                *self.preload]
         begin = time.monotonic()
         with open(self.root / "server.log", "wb") as log:
             self.proc = subprocess.Popen(
                 _wrap("bwrap", self.root, argv), cwd=self.root, env=_scrubbed_env(self.root),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                pass_fds=(3, 4, 5, 6), close_fds=True, preexec_fn=child_setup,
+                pass_fds=child_ends, close_fds=True, preexec_fn=self.cgroups.join,
                 start_new_session=True)
         for fd in child_ends:
             os.close(fd)

@@ -5,6 +5,8 @@ import contextlib
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -52,6 +54,13 @@ def leftovers(marker: str) -> list[int]:
     return found
 
 
+FIND_RESULT_FD = """
+def RESULT_FD():
+    harness = sys.modules.get('harness') or sys.modules['__main__']
+    return harness._out.fileno()
+"""
+
+
 def fork_bomb(marker: str) -> str:
     """Fork forever; every child becomes a `sleep` whose argument marks it for `leftovers`."""
     return f"""
@@ -78,7 +87,8 @@ return 'spawned'
 
 
 def run(sandbox: Sandbox, body: str, limits: Limits = FAST, **inputs):
-    code = "import os, sys, time, signal, socket, subprocess\n\ndef attack(**kw):\n" + "".join(
+    code = "import os, sys, time, signal, socket, subprocess\n" + FIND_RESULT_FD + \
+        "\ndef attack(**kw):\n" + "".join(
         f"    {line}\n" for line in body.strip().splitlines())
     return sandbox.run(code, "attack", inputs, limits)
 
@@ -244,18 +254,18 @@ return 'still here'
 
 def test_forged_result_messages_are_only_outputs(bwrap):
     forged = run(bwrap, """
-out = os.fdopen(3, 'w')
+out = os.fdopen(RESULT_FD(), 'w')
 out.write('{"kind": "result", "outputs": [[0.5, 0.5], [0.5]], "score": 99}\\n')
 out.flush()
 os._exit(0)
 """)
     assert forged.status == "ok" and forged.outputs == [[0.5, 0.5], [0.5]]
     twice = run(bwrap, """
-os.write(3, b'{"kind": "result", "outputs": 1}\\n')
+os.write(RESULT_FD(), b'{"kind": "result", "outputs": 1}\\n')
 return 2
 """)
     assert twice.status == "invalid" and twice.reason == "more than one result message"
-    garbage = run(bwrap, "os.write(3, b'not json\\n')\nreturn 1")
+    garbage = run(bwrap, "os.write(RESULT_FD(), b'not json\\n')\nreturn 1")
     assert garbage.status == "invalid" and "malformed" in garbage.reason
 
 
@@ -352,3 +362,20 @@ def attack():
     assert look.outputs["tmp"] == before.outputs["tmp"] and "planted" not in look.outputs["tmp"]
     assert look.outputs["json"] == "[1]"
     assert not any(name in ("job-1", "job-2") for name in look.outputs["scratch"])
+
+
+def test_runs_whatever_fds_the_launching_process_has_open():
+    """Regression: the pipes once had to be fds 3 and 4, and a parent with those closed (while
+    higher ones were open, as in a process that loaded a model) got EBADF."""
+    script = """
+import os
+held = [os.open('/dev/null', os.O_RDONLY) for _ in range(6)]
+os.close(3)
+os.close(4)
+from evaluators.sandbox import Sandbox
+print(Sandbox().run('def f():\\n    return 41 + 1\\n', 'f', {}).outputs)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "42"

@@ -1,0 +1,153 @@
+"""Model-layer figures: the embedded model (load time, tokens/s, peak memory, share of valid
+edits on 20 fixed edit prompts from the shipped tasks), and the litellm client's overhead per
+call and throughput against the mock OpenAI server, next to the raw openai SDK measured in the
+same run. Prints Markdown; asserts nothing.
+
+    .venv/bin/python bench/models_bench.py [--calls 200]
+"""
+
+import argparse
+import resource
+import statistics
+import threading
+import time
+
+from discovery.edits import EditError, block_text, rewrite_block
+from discovery.embedded import EmbeddedClient
+from discovery.llm import LiteLLMClient, ModelSpec
+from discovery.mock_server import MockServer
+from evaluators.sandbox import Sandbox
+from evaluators.task import load_task
+from prompts import render
+
+INSTRUCTIONS = {
+    "circle_packing": [
+        "Make the circles larger while keeping them inside the square.",
+        "Use a hexagonal arrangement of centers instead of a square grid.",
+        "Shrink each radius just enough that no two circles overlap, then grow them greedily.",
+        "Place the larger circles near the corners and smaller ones in the gaps.",
+        "Compute each radius as the distance to the nearest wall or neighbour.",
+        "Use numpy to build the centers as an array.",
+        "Offset every other row by half a cell.",
+        "Try several grid sizes and keep the one with the largest sum of radii.",
+        "Add a short local search that nudges centers to grow the radii.",
+        "Simplify the code without changing what it returns.",
+    ],
+    "function_minimisation": [
+        "Replace random search with a local search that adapts its step size.",
+        "Start from the best of a few random points, then refine around it.",
+        "Use coordinate descent: improve one coordinate at a time.",
+        "Shrink the search region around the best point found so far.",
+        "Use a (1+1) evolution strategy with the one-fifth success rule.",
+        "Keep points inside [-5, 5] by clipping every coordinate.",
+        "Spend half the budget exploring and half refining the best point.",
+        "Restart the search from a new random point when it stops improving.",
+        "Use numpy to sample candidate points.",
+        "Simplify the code without changing what it returns.",
+    ],
+}
+
+
+def embedded_figures() -> None:
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    client = EmbeddedClient()
+    sandbox = Sandbox()
+    valid = evaluated = improved = 0
+    tokens = seconds = 0.0
+    for name, instructions in INSTRUCTIONS.items():
+        task = load_task(name)
+        seed_score = task.evaluate(task.seed_code, sandbox)[-1].score
+        for number, instruction in enumerate(instructions):
+            messages = [
+                {"role": "system", "content": render("rewrite/system.md")},
+                {"role": "user", "content": render(
+                    "rewrite/user.md", task=task.config.summary,
+                    block=block_text(task.seed_code), instruction=instruction)},
+            ]
+            answer = client.complete(messages, seed=number)
+            tokens += answer.tokens_out
+            seconds += answer.latency_s
+            try:
+                program = rewrite_block(task.seed_code, answer.text)
+            except EditError:
+                continue
+            if task.static_check(program) is not None:
+                continue
+            valid += 1
+            final = task.evaluate(program, sandbox)[-1]
+            evaluated += final.status == "ok"
+            improved += final.status == "ok" and final.score > seed_score
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total = sum(len(v) for v in INSTRUCTIONS.values())
+    print("| embedded model (SmolLM2-135M-Instruct Q4_1, xllamacpp) | value |")
+    print("|---|---:|")
+    print(f"| load time | {client.load_s:.2f} s |")
+    print(f"| generation speed (prompt + decode, per output token) | {tokens / seconds:.1f} "
+          "tokens/s |")
+    print(f"| peak RSS of this process (before loading: {rss_before:.0f} MB) | {rss:.0f} MB |")
+    print(f"| valid whole-block rewrites (parse, entry point, signature) | {valid}/{total} |")
+    print(f"| of which evaluate ok in the sandbox | {evaluated}/{total} |")
+    print(f"| of which beat the seed program | {improved}/{total} |")
+
+
+def timed_calls(call, n: int) -> tuple[float, float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return statistics.median(times) * 1000, times[int(0.95 * (n - 1))] * 1000
+
+
+def throughput(call, threads: int, total: int) -> float:
+    counter = iter(range(total))
+
+    def work() -> None:
+        for _ in counter:
+            call()
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return total / (time.perf_counter() - start)
+
+
+def client_figures(calls: int) -> None:
+    import openai
+
+    messages = [{"role": "user", "content": "hello"}]
+    with MockServer() as server:
+        ours = LiteLLMClient(ModelSpec(name="openai/mock-model", api_base=server.base_url,
+                                       max_concurrency=16))
+        sdk = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
+        ours.complete(messages)
+        sdk.chat.completions.create(model="mock-model", messages=messages)
+        rows = {
+            "discovery LiteLLMClient (litellm)": lambda: ours.complete(messages),
+            "raw openai SDK (baseline)": lambda: sdk.chat.completions.create(
+                model="mock-model", messages=messages),
+        }
+        print("\n| client, against the mock server on 127.0.0.1 | median ms | p95 ms "
+              "| calls/s, 1 thread | 4 threads | 16 threads |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, call in rows.items():
+            median, p95 = timed_calls(call, calls)
+            rates = [throughput(call, n, calls) for n in (1, 4, 16)]
+            print(f"| {name} | {median:.2f} | {p95:.2f} | "
+                  + " | ".join(f"{r:.0f}" for r in rates) + " |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    args = parser.parse_args()
+    embedded_figures()
+    client_figures(args.calls)
+
+
+if __name__ == "__main__":
+    main()

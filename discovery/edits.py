@@ -1,0 +1,64 @@
+"""Turning a model's answer into a new program: the whole-block rewrite.
+
+The model is shown the code between `# EVOLVE-BLOCK-START` and `# EVOLVE-BLOCK-END` and answers
+with a replacement in a fenced code block; the replacement goes between the markers, which stay
+exactly where they were (ShinkaEvolve issue #183 silently corrupted them). This is the one edit
+format small models manage (SmolLM2 produced no valid SEARCH/REPLACE diff in 21 tries).
+"""
+
+import re
+
+START, END = "# EVOLVE-BLOCK-START", "# EVOLVE-BLOCK-END"
+_FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
+
+
+class EditError(Exception):
+    """The answer cannot become a program; the message is the reason given back to the model."""
+
+
+def evolve_block(program: str) -> tuple[int, int]:
+    """Line indices (start marker, end marker) of the program's single EVOLVE-BLOCK."""
+    lines = program.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == START]
+    ends = [i for i, line in enumerate(lines) if line.strip() == END]
+    if len(starts) != 1 or len(ends) != 1 or not starts[0] < ends[0]:
+        raise EditError(f"the program needs exactly one {START} ... {END} region")
+    return starts[0], ends[0]
+
+
+def block_text(program: str) -> str:
+    start, end = evolve_block(program)
+    return "\n".join(program.splitlines()[start + 1:end])
+
+
+def extract_code(answer: str) -> str:
+    """The longest fenced code block of the answer (a bare answer counts as code only if it is
+    nothing but code: it parses)."""
+    blocks = [b.strip("\n") for b in _FENCE.findall(answer)]
+    if blocks:
+        return max(blocks, key=len)
+    if "```" not in answer:
+        try:
+            compile(answer, "<answer>", "exec")
+            return answer.strip("\n")
+        except SyntaxError:
+            pass
+    raise EditError("the answer has no ```python code block: reply with one code block")
+
+
+def rewrite_block(program: str, answer: str) -> str:
+    """The program with its EVOLVE-BLOCK replaced by the answer's code."""
+    start, end = evolve_block(program)
+    code = extract_code(answer)
+    if START in code or END in code:  # the model echoed the whole program: keep its block only
+        code = block_text(code)
+    lines = program.splitlines()
+    new = "\n".join([*lines[:start + 1], code, *lines[end:]]) + "\n"
+    try:
+        compile(new, "<candidate>", "exec")
+    except SyntaxError as exc:
+        raise EditError(f"the new code has a syntax error at line {exc.lineno}: {exc.msg}") \
+            from exc
+    if new.strip() == program.strip():
+        raise EditError("the new code is identical to the old: change something")
+    return new
