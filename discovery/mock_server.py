@@ -62,6 +62,7 @@ class MockServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else delayed ACKs add 40 ms to every answer
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
