@@ -201,6 +201,15 @@ class ArchiveReader:
             (program_id,),
         )]
 
+    def child_failures(self, program_id: int, limit: int = 3) -> list[str]:
+        """Reasons the newest failed children of a program failed, newest first."""
+        return [r[0] for r in self._conn.execute(
+            "SELECT coalesce(e.reason, p.status) FROM links l "
+            "JOIN programs p ON p.id = l.child_id "
+            "JOIN evaluations e ON e.program_id = p.id AND e.final = 1 "
+            "WHERE l.parent_id = ? AND l.role = 'parent' AND p.status NOT IN ('ok', 'pending') "
+            "ORDER BY p.id DESC LIMIT ?", (program_id, limit))]
+
     def pending(self) -> list[Program]:
         """Programs whose final evaluation never landed (in flight when a campaign stopped)."""
         return self._programs("status = 'pending'", tail="ORDER BY id")
@@ -273,12 +282,17 @@ class ArchiveReader:
                        cost)
 
     def failures_by_reason(self, limit: int = 10) -> list[tuple[str, str, int]]:
-        """(status, reason, count) of failed programs, most frequent first."""
+        """(status, reason, count) of failed programs, most frequent first. Reasons keep their
+        variable details in a trailing parenthesis ("circle 3 leaves the square (x = 1.02)"),
+        which is left out of the grouping."""
         return self._conn.execute(
-            "SELECT p.status, coalesce(e.reason, '(no reason given)'), count(*) AS n "
-            "FROM programs p JOIN evaluations e ON e.program_id = p.id AND e.final = 1 "
-            "WHERE p.status NOT IN ('ok', 'pending') "
-            "GROUP BY p.status, e.reason ORDER BY n DESC, p.status LIMIT ?",
+            "SELECT status, reason, count(*) AS n FROM ("
+            "  SELECT p.status AS status, CASE WHEN instr(e.reason, ' (') > 0"
+            "    THEN substr(e.reason, 1, instr(e.reason, ' (') - 1)"
+            "    ELSE coalesce(e.reason, '(no reason given)') END AS reason"
+            "  FROM programs p JOIN evaluations e ON e.program_id = p.id AND e.final = 1"
+            "  WHERE p.status NOT IN ('ok', 'pending'))"
+            " GROUP BY status, reason ORDER BY n DESC, status LIMIT ?",
             (limit,),
         ).fetchall()
 

@@ -61,8 +61,8 @@ def embedded_figures() -> None:
             messages = [
                 {"role": "system", "content": render("rewrite/system.md")},
                 {"role": "user", "content": render(
-                    "rewrite/user.md", task=task.config.summary,
-                    block=block_text(task.seed_code), instruction=instruction)},
+                    "rewrite/user.md", task=task.config.summary, score=f"{seed_score:.6g}",
+                    block=block_text(task.seed_code), context="", instruction=instruction)},
             ]
             answer = client.complete(messages, seed=number)
             tokens += answer.tokens_out

@@ -19,11 +19,13 @@ import typer
 from rich.console import Console
 from rich.syntax import Syntax
 
-from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader
+from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader, archive_path
 from archive import lineage as lineage_graph
 from archive.synthetic import generate
 from discovery import export as exporting
 from discovery import views
+from discovery.campaign import Campaign, valid_edit_rate
+from discovery.config import ConfigError, load_config
 from discovery.llm import CallFailed, ModelError, ModelSpec, load_specs, make_client
 from evaluators.sandbox import LEVELS, Executor, Sandbox
 from evaluators.task import TaskError, load_task, task_names
@@ -47,7 +49,7 @@ def friendly(command: F) -> F:
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (ArchiveError, TaskError, ModelError) as exc:
+        except (ArchiveError, TaskError, ModelError, ConfigError) as exc:
             typer.echo(f"error: {exc}", err=True)
         except sqlite3.DatabaseError as exc:
             typer.echo(f"error: the archive cannot be read ({exc}): it is damaged; restore it "
@@ -354,3 +356,80 @@ def models(
             status = f"not usable: {exc}"
         rows.append((spec, status))
     console.print(views.models_table(rows))
+
+
+def _progress(mode: str) -> Callable[[dict], None]:
+    def show(event: dict) -> None:
+        if mode == "jsonl":
+            typer.echo(json.dumps(event, default=str))
+        elif mode == "quiet":
+            return
+        elif event.get("event") == "stopped":
+            console.print(f"[bold]stopped:[/] {event['reason']}; best "
+                          f"{views.score_text(event['best'])}")
+        elif "n" in event:
+            op = event["op"] + (f"({event['model']})" if event.get("model") else "")
+            what = (f"#{event['program']} {event['status']} {views.score_text(event['score'])}"
+                    if event["program"] else f"no program: {event['reason']}")
+            style = views.status_style(event["status"]) if event["program"] else "red"
+            console.print(f"[dim]{event['n']:>5}[/] island {event['island']} {op:<24} "
+                          f"[{style}]{what}[/]  best {views.score_text(event['best'])}",
+                          soft_wrap=True)
+    return show
+
+
+def _run_and_report(campaign: Campaign, progress: str) -> None:
+    try:
+        campaign.run()
+    finally:
+        campaign.close()
+    if progress == "rich":
+        with ArchiveReader(archive_path(campaign.run_dir)) as reader:
+            console.print(views.status_view(reader))
+            valid, proposals = valid_edit_rate(reader)
+            if proposals:
+                console.print(f"valid edits: {valid}/{proposals} model proposals")
+        console.print(f"campaign in {campaign.run_dir}; best program exported to "
+                      f"{campaign.run_dir / 'best' / 'best_program.py'}")
+
+
+@app.command()
+@friendly
+def run(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help=f"A shipped task ({', '.join(task_names())}) or "
+                                             "a task folder.")],
+    config: Annotated[Path | None, typer.Option(help="Campaign config (TOML).")] = None,
+    name: Annotated[str | None, typer.Option(help="Run name (default: task-date-time).")] = None,
+    iterations: Annotated[int | None, typer.Option(help="Iteration budget.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of every random choice.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override any config field: --set selection.islands=4")] = None,
+    progress: Annotated[str, typer.Option(help="rich, quiet or jsonl.")] = "rich",
+) -> None:
+    """Run a discovery campaign on a task (default model: the embedded one, offline)."""
+    overrides = list(set_ or [])
+    for key, value in (("name", name), ("budgets.iterations", iterations), ("seed", seed)):
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")
+    if not any(o.startswith("runs_dir=") for o in overrides):
+        overrides.append(f"runs_dir={json.dumps(str(ctx.obj))}")
+    campaign = Campaign.start(load_config(task, config, overrides), _progress(progress))
+    _run_and_report(campaign, progress)
+
+
+@app.command()
+@friendly
+def resume(
+    ctx: typer.Context, run_name: Annotated[str, typer.Argument(metavar="RUN", help=(
+        "The campaign: its name under the runs directory, or its directory."))],
+    iterations: Annotated[int | None, typer.Option(
+        help="A new total iteration budget.")] = None,
+    progress: Annotated[str, typer.Option(help="rich, quiet or jsonl.")] = "rich",
+) -> None:
+    """Continue a stopped or killed campaign: in-flight work is redone, nothing duplicated."""
+    with open_run(ctx, run_name) as reader:
+        run_dir = reader.path.parent
+        budgets = dict(reader.campaign().config.get("budgets", {}))
+    overrides = {"budgets": {**budgets, "iterations": iterations}} if iterations else None
+    _run_and_report(Campaign.resume(run_dir, _progress(progress), overrides), progress)

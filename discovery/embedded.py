@@ -18,7 +18,8 @@ from archive.records import ModelCall
 from discovery.llm import CallFailed, Completion, Messages, ModelError, ModelSpec, one_line
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_SPEC = ModelSpec(name="embedded", temperature=0.2, max_tokens=1024, max_concurrency=1)
+# Short answers: a whole block fits in 384 tokens, and the small model rambles past it.
+DEFAULT_SPEC = ModelSpec(name="embedded", temperature=0.2, max_tokens=384, max_concurrency=1)
 
 
 def model_path() -> Path:

@@ -254,6 +254,10 @@ class Budget:
 
 
 def make_client(spec: ModelSpec) -> ModelClient:
+    if spec.name.startswith("scripted:"):
+        from discovery.transcripts import Scripted
+
+        return Scripted(spec, spec.name.removeprefix("scripted:"))
     if spec.name == EMBEDDED:
         from discovery.embedded import DEFAULT_SPEC, EmbeddedClient
 

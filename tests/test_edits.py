@@ -44,8 +44,8 @@ def test_longest_block_wins_and_bare_code_counts():
 def test_rewrite_prompt_template_fills_in():
     from prompts import render
 
-    text = render("rewrite/user.md", task="Pack circles.", block="x = 1",
-                  instruction="Make it faster.")
+    text = render("rewrite/user.md", task="Pack circles.", block="x = 1", score="1",
+                  context="", instruction="Make it faster.")
     assert "Pack circles." in text and "```python\nx = 1\n```" in text and "$" not in text
     with pytest.raises(KeyError, match="instruction"):
         render("rewrite/user.md", task="t", block="b")

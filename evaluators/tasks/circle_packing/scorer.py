@@ -22,20 +22,21 @@ def validate(n: int, outputs) -> tuple[np.ndarray, np.ndarray]:
     radii = finite_array(outputs[1], "radii", (n,))
     negative = np.flatnonzero(~(radii >= 0))
     if negative.size:
-        raise InvalidOutput(f"circle {negative[0]} has a negative radius ({radii[negative[0]]})")
+        raise InvalidOutput(f"a circle has a negative radius (circle {negative[0]}: "
+                            f"{radii[negative[0]]})")
     inside = (centers - radii[:, None] >= -TOLERANCE) & (centers + radii[:, None] <= 1 + TOLERANCE)
     outside = np.flatnonzero(~inside.all(axis=1))
     if outside.size:
         i = outside[0]
-        raise InvalidOutput(f"circle {i} (center {centers[i].tolist()}, radius {radii[i]}) "
-                            "leaves the unit square")
+        raise InvalidOutput(f"a circle leaves the unit square (circle {i}: center "
+                            f"{centers[i].tolist()}, radius {radii[i]})")
     gaps = np.linalg.norm(centers[:, None, :] - centers[None, :, :], axis=-1) - (
         radii[:, None] + radii[None, :])
     i, j = np.triu_indices(n, k=1)
     bad = np.flatnonzero(~(gaps[i, j] >= -TOLERANCE))
     if bad.size:
         a, b = i[bad[0]], j[bad[0]]
-        raise InvalidOutput(f"circles {a} and {b} overlap by {-gaps[a, b]:.3g}")
+        raise InvalidOutput(f"two circles overlap (circles {a} and {b}, by {-gaps[a, b]:.3g})")
     return centers, radii
 
 

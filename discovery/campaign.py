@@ -1,0 +1,376 @@
+"""The discovery loop: select a parent, ask a model (or a non-LLM operator) for a child, check
+the edit, evaluate it in the sandbox, record everything, repeat.
+
+Iteration n is planned from the archive in the main thread with its own random stream
+(`seed:n`), run (model call, edit checks, sandbox evaluation) in a worker thread, and committed
+in ONE archive transaction together with an `iteration` event. So a kill -9 at any moment loses
+only iterations in flight, and `resume` redoes exactly the numbers that have no event, with the
+same random streams: nothing is lost, nothing duplicated.
+"""
+
+import concurrent.futures as cf
+import difflib
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive import (
+    ArchiveReader,
+    ArchiveWriter,
+    EvaluationResult,
+    ModelCall,
+    NewProgram,
+    Program,
+    archive_path,
+)
+from archive.atomic import atomic_write_text
+from discovery.config import CampaignConfig, ConfigError
+from discovery.edits import EditError, block_text, rewrite_block
+from discovery.ensemble import Ensemble
+from discovery.export import export_module
+from discovery.llm import Budget, CallFailed, Messages, ModelClient, make_client
+from discovery.operators import tune_constants
+from discovery.selection import select_parent
+from evaluators.sandbox import Executor, Sandbox
+from evaluators.task import Task, load_task
+from evaluators.workers import WorkerPool
+from prompts import render
+
+INSTRUCTIONS = render("rewrite/instructions.txt").split("\n")
+
+
+@dataclass
+class Plan:
+    n: int
+    island: int
+    op: str
+    """seed, restart, tune, llm, migration."""
+    parent: Program | None = None
+    inspirations: list[Program] = field(default_factory=list)
+    model: str | None = None
+    neighbours: list[Program] = field(default_factory=list)
+    """The island's best programs, for the novelty check."""
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    code: str | None = None
+    results: list[EvaluationResult] = field(default_factory=list)
+    calls: list[ModelCall] = field(default_factory=list)
+    answer: str | None = None
+    reason: str | None = None
+    """Why no program came of this iteration (a failed edit or model call)."""
+    turns: int = 0
+
+
+class Campaign:
+    def __init__(self, config: CampaignConfig, run_dir: Path, writer: ArchiveWriter,
+                 task: Task, log: Callable[[dict[str, Any]], None]):
+        self.config, self.run_dir, self.writer, self.task, self.log = (config, run_dir, writer,
+                                                                       task, log)
+        self.clients: dict[str, ModelClient] = {s.name: make_client(s) for s in config.models}
+        done = writer.events("iteration", limit=10**9)
+        self.done = {d["n"] for _, _, d in done}
+        last_state = next((d["ensemble"] for _, _, d in done if "ensemble" in d), None)
+        self.ensemble = Ensemble(config.models, last_state)
+        summary = writer.summary()
+        self.budget = Budget(config.budgets.tokens, config.budgets.cost,
+                             summary.tokens_in + summary.tokens_out, summary.cost)
+        self.best = summary.best
+        self.since_best = 0
+        self.island_best: dict[int, tuple[float, int]] = {}
+        self._readers = threading.local()
+
+    # -- start and resume -----------------------------------------------------------------
+
+    @classmethod
+    def start(cls, config: CampaignConfig, log: Callable[[dict[str, Any]], None]) -> "Campaign":
+        task = load_task(config.task)
+        name = config.name or f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        config = config.model_copy(update={"name": name})
+        run_dir = Path(config.runs_dir) / name
+        writer = ArchiveWriter.create(archive_path(run_dir), name=name, task=task.name,
+                                      config=config.model_dump(mode="json"), seed=config.seed,
+                                      evaluator_version=task.version)
+        atomic_write_text(run_dir / "campaign.json", json.dumps(config.model_dump(mode="json"),
+                                                                indent=1) + "\n")
+        writer.log_event("campaign_started", {"task_root": str(task.root)})
+        return cls(config, run_dir, writer, task, log)
+
+    @classmethod
+    def resume(cls, run_dir: Path, log: Callable[[dict[str, Any]], None],
+               overrides: dict[str, Any] | None = None) -> "Campaign":
+        writer = ArchiveWriter(archive_path(run_dir))
+        stored = writer.campaign().config
+        try:
+            config = CampaignConfig.model_validate({**stored, **(overrides or {})})
+        except Exception as exc:
+            raise ConfigError(f"{run_dir}: the stored config no longer validates ({exc})") \
+                from exc
+        task = load_task(config.task)
+        if task.version != writer.campaign().evaluator_version:
+            writer.set_evaluator_version(task.version)  # old scores stop being compared
+            log({"event": "evaluator_changed", "version": task.version})
+        writer.log_event("campaign_resumed", {"done": len(writer.events("iteration", 10**9))})
+        return cls(config, run_dir, writer, task, log)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Run until a budget or stop rule says stop; returns why it stopped."""
+        budgets = self.config.budgets
+        start = time.monotonic()
+        todo = iter(self._numbers())
+        pool_executor = self._executor()
+        reason = "budget: iterations"
+        try:
+            with cf.ThreadPoolExecutor(self.config.concurrency) as threads:
+                running: set[cf.Future] = set()
+                while True:
+                    stop = self._stop_reason(start)
+                    if stop is None:
+                        while len(running) < self.config.concurrency:
+                            n = next(todo, None)
+                            if n is None or len(self.done) + len(running) >= \
+                                    (budgets.iterations or 10**12):
+                                break
+                            plan = self._plan(n)
+                            running.add(threads.submit(self._work, plan, pool_executor))
+                    else:
+                        reason = stop
+                    if not running:
+                        break
+                    finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    for future in finished:
+                        self._commit(future.result())
+        except KeyboardInterrupt:
+            reason = "interrupted (Ctrl-C): finished iterations are committed"
+        finally:
+            if hasattr(pool_executor, "close"):
+                pool_executor.close()
+        self._finish(reason)
+        return reason
+
+    def _numbers(self):
+        """Iteration numbers still to do: gaps left by a crash first, then onwards."""
+        highest = max(self.done, default=-1)
+        yield from (n for n in range(highest + 1) if n not in self.done)
+        n = highest + 1
+        while True:
+            yield n
+            n += 1
+
+    def _executor(self) -> Executor:
+        return WorkerPool(size=self.config.concurrency) if self.config.executor == "warm" \
+            else Sandbox()
+
+    def _stop_reason(self, start: float) -> str | None:
+        budgets = self.config.budgets
+        if budgets.iterations is not None and len(self.done) >= budgets.iterations:
+            return "budget: iterations"
+        if budgets.wall_s is not None and time.monotonic() - start >= budgets.wall_s:
+            return "budget: wall time"
+        spent = self.budget.exhausted()
+        if spent:
+            return f"budget: {spent}"
+        if budgets.target is not None and self.best is not None and \
+                self.best.score >= budgets.target:
+            return f"target score {budgets.target:g} reached"
+        if budgets.patience is not None and self.since_best >= budgets.patience:
+            return f"no improvement in {budgets.patience} iterations"
+        return None
+
+    # -- planning (main thread: reads the archive) ----------------------------------------
+
+    def _plan(self, n: int) -> Plan:
+        config, writer = self.config, self.writer
+        rng = random.Random(f"{config.seed}:{n}")
+        islands = config.selection.islands
+        island = n % islands
+        if n < islands:
+            return Plan(n, island, "seed")
+        every = config.selection.migration_every
+        if islands > 1 and every and n % every == 0:
+            source = writer.best((island - 1) % islands)
+            if source is not None:
+                return Plan(n, island, "migration", parent=source)
+        parent = select_parent(writer, config.selection, island, rng)
+        if parent is None:
+            return Plan(n, island, "restart")
+        draw = rng.random()
+        if draw < config.edits.tune_share:
+            return Plan(n, island, "tune", parent=parent)
+        if draw < config.edits.tune_share + config.edits.restart_share:
+            return Plan(n, island, "restart")
+        neighbours = writer.top_k(5, island)
+        inspirations = [p for p in writer.top_k(3) if p.id != parent.id][:1]
+        return Plan(n, island, "llm", parent, inspirations, self.ensemble.choose(rng),
+                    neighbours)
+
+    # -- working (worker thread: model, edit checks, sandbox; no archive writes) ----------
+
+    def _work(self, plan: Plan, executor: Executor) -> Outcome:
+        outcome = Outcome(plan)
+        task = self.task
+        if plan.op in ("seed", "restart"):
+            outcome.code = task.seed_code
+        elif plan.op == "migration":
+            outcome.code = plan.parent.code
+            return outcome  # scored already: its evaluation is copied at commit
+        elif plan.op == "tune":
+            try:
+                outcome.code = tune_constants(plan.parent.code, random.Random(
+                    f"{self.config.seed}:{plan.n}:tune"))
+            except EditError as exc:
+                outcome.reason = str(exc)
+                return outcome
+        else:
+            self._propose(outcome)
+            if outcome.code is None:
+                return outcome
+        outcome.results = task.evaluate(outcome.code, executor)
+        return outcome
+
+    def _propose(self, outcome: Outcome) -> None:
+        plan, config = outcome.plan, self.config
+        client = self.clients[plan.model]
+        messages = self._messages(plan)
+        for turn in range(1 + config.edits.repair_turns):
+            outcome.turns = turn + 1
+            try:
+                completion = client.complete(messages, purpose="repair" if turn else "propose",
+                                             seed=plan.n * 7 + turn)
+            except CallFailed as exc:
+                outcome.calls.extend(exc.attempts)
+                outcome.reason = f"model call failed: {exc}"
+                return
+            outcome.calls.extend(completion.attempts)
+            outcome.answer = completion.text
+            try:
+                code = rewrite_block(plan.parent.code, completion.text)
+                self._check_novelty(code, plan)
+                problem = self.task.static_check(code)
+                if problem is not None:
+                    raise EditError(problem)
+            except EditError as exc:
+                outcome.reason = str(exc)
+                messages = [*messages, {"role": "assistant", "content": completion.text},
+                            {"role": "user", "content": render("rewrite/repair.md",
+                                                               reason=str(exc))}]
+                continue
+            outcome.code, outcome.reason = code, None
+            return
+
+    def _messages(self, plan: Plan) -> Messages:
+        parent = plan.parent
+        evaluations = self._reader().evaluations(parent.id)
+        metrics = next((e.public_metrics for e in reversed(evaluations) if e.final), {})
+        context = []
+        if metrics:
+            context.append("Its metrics: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float)
+                                                       else f"{k}={v}"
+                                                       for k, v in metrics.items()))
+        for other in plan.inspirations:
+            context.append(f"A program with score {other.score:.6g} used this block:\n"
+                           f"```python\n{block_text(other.code)}\n```")
+        failures = self._reader().child_failures(parent.id, 3)
+        if failures:
+            context.append("Recent changes to this code failed: " + "; ".join(failures))
+        rng = random.Random(f"{self.config.seed}:{plan.n}:instruction")
+        user = render("rewrite/user.md", task=self.task.description.strip(),
+                      score=f"{parent.score:.6g}", block=block_text(parent.code),
+                      context="\n".join(context) + ("\n" if context else ""),
+                      instruction=rng.choice(INSTRUCTIONS))
+        return [{"role": "system", "content": render("rewrite/system.md")},
+                {"role": "user", "content": user}]
+
+    def _reader(self) -> ArchiveReader:
+        """A read connection per worker thread (SQLite connections are not shared)."""
+        reader = getattr(self._readers, "reader", None)
+        if reader is None:
+            reader = self._readers.reader = ArchiveReader(self.writer.path)
+        return reader
+
+    def _check_novelty(self, code: str, plan: Plan) -> None:
+        same = self._reader().find_by_hash(code)
+        if same:
+            raise EditError(f"the new code is an exact duplicate of archived program {same[0]}: "
+                            "change the logic, not the layout")
+        threshold = self.config.edits.novelty_threshold
+        for other in plan.neighbours:
+            ratio = difflib.SequenceMatcher(None, code, other.code, autojunk=False).ratio()
+            if ratio >= threshold:
+                raise EditError(f"the new code is too similar to program {other.id} "
+                                f"(similarity {ratio:.3f}): make a real change")
+
+    # -- committing (main thread: one transaction per iteration) ---------------------------
+
+    def _commit(self, outcome: Outcome) -> None:
+        plan, writer = outcome.plan, self.writer
+        program_id, final = None, None
+        with writer.batch():
+            if outcome.code is not None and (outcome.results or plan.op == "migration"):
+                program_id = writer.add_program(NewProgram(
+                    outcome.code, parents=(plan.parent.id,) if plan.parent else (),
+                    inspirations=tuple(p.id for p in plan.inspirations), island=plan.island,
+                    model=plan.model, prompt_template="rewrite" if plan.op == "llm" else None,
+                    edit_kind=plan.op, edit_text=outcome.answer))
+                results = outcome.results or [self._copied_result(plan.parent)]
+                for i, result in enumerate(results):
+                    writer.record_evaluation(program_id, result, final=i == len(results) - 1)
+                final = results[-1]
+            for call in outcome.calls:
+                writer.record_model_call(ModelCall(**{**call.__dict__,
+                                                      "program_id": program_id}))
+                self.budget.add(call)
+            improved = (final is not None and final.status == "ok" and plan.parent is not None
+                        and plan.parent.score is not None and final.score > plan.parent.score)
+            if plan.model is not None:
+                self.ensemble.update(plan.model, 1.0 if improved else 0.0)
+            event = {"n": plan.n, "op": plan.op, "island": plan.island, "model": plan.model,
+                     "program": program_id, "turns": outcome.turns,
+                     "valid_edit": outcome.code is not None if plan.op == "llm" else None,
+                     "status": final.status if final else "no program",
+                     "score": final.score if final else None,
+                     "reason": outcome.reason or (final.reason if final else None),
+                     "ensemble": self.ensemble.state()}
+            writer.log_event("iteration", event, program_id)
+        self.done.add(plan.n)
+        new_best = writer.best()
+        if new_best is not None and (self.best is None or new_best.id != self.best.id):
+            self.best, self.since_best = new_best, 0
+            export_module(writer, new_best.id, self.run_dir / "best" / "best_program.py")
+        else:
+            self.since_best += 1
+        self.log({**event, "best": self.best.score if self.best else None})
+
+    @staticmethod
+    def _copied_result(parent: Program) -> EvaluationResult:
+        return EvaluationResult("migrated", parent.status, parent.score,
+                                reason=f"copy of program {parent.id}")
+
+    def _finish(self, reason: str) -> None:
+        held_out = None
+        if self.best is not None and self.task.config.held_out is not None:
+            final = self.task.evaluate(self.best.code, Sandbox(), held_out=True)[-1]
+            held_out = {k: v for k, v in final.private_metrics.items()
+                        if k.startswith("held_out")}
+        self.writer.log_event("campaign_stopped", {"reason": reason, "held_out": held_out},
+                              self.best.id if self.best else None)
+        self.log({"event": "stopped", "reason": reason,
+                  "best": self.best.score if self.best else None, "held_out": held_out})
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def valid_edit_rate(reader: ArchiveReader) -> tuple[int, int]:
+    """(valid edits, model proposals) over the campaign's LLM iterations."""
+    events = [d for _, _, d in reader.events("iteration", limit=10**9) if d.get("op") == "llm"]
+    return sum(1 for d in events if d.get("valid_edit")), len(events)

@@ -1,0 +1,139 @@
+"""Campaigns end to end: a scripted model (hand-written answers), real sandboxed evaluation,
+the real archive; kill -9 and resume of a real subprocess; the embedded model for a few turns."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from archive import ArchiveReader
+from discovery.campaign import valid_edit_rate
+from discovery.cli import app
+
+SCRIPT = Path(__file__).parent / "data" / "circle_packing_script.jsonl"
+SCRIPTED = ["--set", f'models=[{{name="scripted:{SCRIPT}"}}]', "--set", "edits.tune_share=0",
+            "--set", "edits.restart_share=0", "--set", "executor=\"fresh\""]
+
+
+def discover(runs: Path, *args: str):
+    return CliRunner().invoke(app, ["--runs-dir", str(runs), *args])
+
+
+def test_scripted_circle_packing_campaign_improves_on_its_seed(tmp_path):
+    result = discover(tmp_path, "run", "circle_packing", "--name", "c", "--iterations", "8",
+                      "--progress", "jsonl", *SCRIPTED)
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    with ArchiveReader(tmp_path / "c" / "archive.sqlite") as reader:
+        best = reader.best()
+        seed_score = reader.program(1).score
+        assert best.score > seed_score
+        assert best.score == pytest.approx(2.5 + 0.1 * (2 ** 0.5 - 1))
+        assert best.edit_kind == "llm" and best.parent_id is not None
+        assert reader.ancestry(best.id)[0] in (1, 2)
+        iterations = reader.events("iteration", limit=100)
+        assert sorted(d["n"] for _, _, d in iterations) == list(range(8))
+        valid, proposals = valid_edit_rate(reader)
+        assert proposals > 0 and 0 < valid <= proposals
+        repaired = [d for _, _, d in iterations if d["turns"] == 2]
+        assert repaired, "the answer without code got a repair turn"
+        failures = dict(((s, r), n) for s, r, n in reader.failures_by_reason())
+        assert ("invalid", "two circles overlap") in failures
+        config = reader.campaign().config
+        assert config["budgets"]["iterations"] == 8 and config["edits"]["tune_share"] == 0
+    assert events[-1]["event"] == "stopped" and events[-1]["held_out"]["held_out_status"] == "ok"
+    exported = tmp_path / "c" / "best" / "best_program.py"
+    check = subprocess.run([sys.executable, "-I", "-c",
+                            f"import sys; sys.path.insert(0, {str(exported.parent)!r})\n"
+                            "import best_program as b; print(b.__provenance__['score'])"],
+                           capture_output=True, text=True, timeout=60)
+    assert float(check.stdout) == pytest.approx(best.score)
+
+
+def test_same_seed_same_campaign(tmp_path):
+    for name in ("a", "b"):
+        assert discover(tmp_path, "run", "circle_packing", "--name", name, "--iterations", "6",
+                        "--progress", "quiet", *SCRIPTED).exit_code == 0
+    runs = []
+    for name in ("a", "b"):
+        with ArchiveReader(tmp_path / name / "archive.sqlite") as reader:
+            runs.append([(p.code, p.parents, p.status, p.score, p.island)
+                         for p in reader.programs(range(1, reader.count() + 1))])
+    assert runs[0] == runs[1]
+
+
+def test_kill_minus_nine_then_resume_loses_and_duplicates_nothing(tmp_path):
+    cmd = [sys.executable, "-m", "discovery", "--runs-dir", str(tmp_path), "run",
+           "circle_packing", "--name", "k", "--iterations", "14", "--progress", "jsonl",
+           *SCRIPTED]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    committed = 0
+    for line in child.stdout:
+        if line.startswith("{") and "n" in json.loads(line):
+            committed += 1
+        if committed == 5:
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait()
+    assert child.returncode == -signal.SIGKILL
+    with ArchiveReader(tmp_path / "k" / "archive.sqlite") as reader:
+        before = reader.count()
+        done = sorted(d["n"] for _, _, d in reader.events("iteration", limit=100))
+    assert 5 <= len(done) < 14
+    result = discover(tmp_path, "resume", "k", "--progress", "quiet")
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "k" / "archive.sqlite") as reader:
+        numbers = sorted(d["n"] for _, _, d in reader.events("iteration", limit=100))
+        assert numbers == list(range(14))  # every iteration exactly once
+        assert reader.count() >= before
+        programs = {d["program"] for _, _, d in reader.events("iteration", limit=100)} - {None}
+        assert len(programs) == reader.count()  # each program belongs to one iteration
+        assert reader.events("campaign_resumed")
+
+
+def test_config_mistakes_are_one_line_errors(tmp_path):
+    typo = discover(tmp_path, "run", "circle_packing", "--set", "selection.islnds=3")
+    assert typo.exit_code == 1 and "did you mean 'islands'?" in typo.stderr
+    unknown = discover(tmp_path, "run", "no_such_task")
+    assert unknown.exit_code == 1 and "unknown task 'no_such_task'" in unknown.stderr
+    garbage = tmp_path / "c.toml"
+    garbage.write_text("this is = not [toml")
+    bad = discover(tmp_path, "run", "circle_packing", "--config", str(garbage))
+    assert bad.exit_code == 1 and "is not valid TOML" in bad.stderr
+    assert not any(tmp_path.glob("*/archive.sqlite"))
+
+
+def test_a_model_that_answers_only_garbage_keeps_the_campaign_going(tmp_path):
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text(json.dumps({"text": "no code here, sorry"}) + "\n")
+    result = discover(tmp_path, "run", "circle_packing", "--name", "j", "--iterations", "5",
+                      "--progress", "quiet", "--set", f'models=[{{name="scripted:{junk}"}}]',
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "j" / "archive.sqlite") as reader:
+        assert valid_edit_rate(reader) == (0, 3)
+        reasons = [d["reason"] for _, _, d in reader.events("iteration") if d["op"] == "llm"]
+        assert all("no ```python code block" in r for r in reasons)
+
+
+@pytest.mark.skipif(os.environ.get("DISCOVERY_SKIP_EMBEDDED") == "1", reason="opted out")
+def test_embedded_model_short_campaign_records_its_valid_edit_rate(tmp_path):
+    pytest.importorskip("xllamacpp")
+    start = time.monotonic()
+    result = discover(tmp_path, "run", "function_minimisation", "--name", "e",
+                      "--iterations", "4", "--progress", "quiet", "--set",
+                      "selection.islands=1", "--set", "edits.tune_share=0", "--set",
+                      "edits.restart_share=0", "--set", "edits.repair_turns=0")
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "e" / "archive.sqlite") as reader:
+        valid, proposals = valid_edit_rate(reader)
+        assert proposals == 3 and 0 <= valid <= 3
+        assert reader.model_usage()[0].model == "embedded"
+        assert reader.best() is not None
+    assert time.monotonic() - start < 300
