@@ -48,4 +48,4 @@ def test_rewrite_prompt_template_fills_in():
                   context="", instruction="Make it faster.")
     assert "Pack circles." in text and "```python\nx = 1\n```" in text and "$" not in text
     with pytest.raises(KeyError, match="instruction"):
-        render("rewrite/user.md", task="t", block="b")
+        render("rewrite/user.md", task="t", block="b", score="1", context="")
