@@ -1,7 +1,7 @@
 """Model-layer figures: the embedded model (load time, tokens/s, peak memory, share of valid
-edits on 20 fixed edit prompts from the shipped tasks), and the litellm client's overhead per
-call and throughput against the mock OpenAI server, next to the raw openai SDK measured in the
-same run. Prints Markdown; asserts nothing.
+edits on 20 fixed edit prompts: each shipped task's 10 `ideas`), and the litellm client's
+overhead per call and throughput against the mock OpenAI server, next to the raw openai SDK
+measured in the same run. Prints Markdown; asserts nothing.
 
     .venv/bin/python bench/models_bench.py [--calls 200]
 """
@@ -20,32 +20,8 @@ from evaluators.sandbox import Sandbox
 from evaluators.task import load_task
 from prompts import render
 
-INSTRUCTIONS = {
-    "circle_packing": [
-        "Make the circles larger while keeping them inside the square.",
-        "Use a hexagonal arrangement of centers instead of a square grid.",
-        "Shrink each radius just enough that no two circles overlap, then grow them greedily.",
-        "Place the larger circles near the corners and smaller ones in the gaps.",
-        "Compute each radius as the distance to the nearest wall or neighbour.",
-        "Use numpy to build the centers as an array.",
-        "Offset every other row by half a cell.",
-        "Try several grid sizes and keep the one with the largest sum of radii.",
-        "Add a short local search that nudges centers to grow the radii.",
-        "Simplify the code without changing what it returns.",
-    ],
-    "function_minimisation": [
-        "Replace random search with a local search that adapts its step size.",
-        "Start from the best of a few random points, then refine around it.",
-        "Use coordinate descent: improve one coordinate at a time.",
-        "Shrink the search region around the best point found so far.",
-        "Use a (1+1) evolution strategy with the one-fifth success rule.",
-        "Keep points inside [-5, 5] by clipping every coordinate.",
-        "Spend half the budget exploring and half refining the best point.",
-        "Restart the search from a new random point when it stops improving.",
-        "Use numpy to sample candidate points.",
-        "Simplify the code without changing what it returns.",
-    ],
-}
+TASKS = ("circle_packing", "function_minimisation")
+
 
 
 def embedded_figures() -> None:
@@ -54,8 +30,9 @@ def embedded_figures() -> None:
     sandbox = Sandbox()
     valid = evaluated = improved = 0
     tokens = seconds = 0.0
-    for name, instructions in INSTRUCTIONS.items():
+    for name in TASKS:
         task = load_task(name)
+        instructions = task.config.ideas
         seed_score = task.evaluate(task.seed_code, sandbox)[-1].score
         for number, instruction in enumerate(instructions):
             messages = [
@@ -78,7 +55,7 @@ def embedded_figures() -> None:
             evaluated += final.status == "ok"
             improved += final.status == "ok" and final.score > seed_score
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    total = sum(len(v) for v in INSTRUCTIONS.values())
+    total = sum(len(load_task(name).config.ideas) for name in TASKS)
     print("| embedded model (SmolLM2-135M-Instruct Q4_1, xllamacpp) | value |")
     print("|---|---:|")
     print(f"| load time | {client.load_s:.2f} s |")

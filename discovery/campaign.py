@@ -286,7 +286,7 @@ class Campaign:
         user = render("rewrite/user.md", task=self.task.description.strip(),
                       score=f"{parent.score:.6g}", block=block_text(parent.code),
                       context="\n".join(context) + ("\n" if context else ""),
-                      instruction=rng.choice(INSTRUCTIONS))
+                      instruction=rng.choice(self.task.config.ideas or INSTRUCTIONS))
         return [{"role": "system", "content": render("rewrite/system.md")},
                 {"role": "user", "content": user}]
 

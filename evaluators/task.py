@@ -2,7 +2,8 @@
 `task.toml` that says how candidates are run and scored, stage by stage.
 
     evaluators/tasks/<name>/
-      task.toml        entry point, parameters, stages (cases, limits, thresholds), held-out stage
+      task.toml        entry point, parameters, ideas for prompts, stages (cases, limits,
+                       thresholds), held-out stage
       seed.py          the starting program, with EVOLVE-BLOCK-START / EVOLVE-BLOCK-END regions
       description.md   what prompts tell the model about the task
       scorer.py        trusted: score(stage, case, outputs, oracle) -> Metrics, optional oracle()
@@ -79,6 +80,8 @@ class TaskConfig(_Strict):
     seed: str = "seed.py"
     description: str = "description.md"
     scorer: str = "scorer.py"
+    ideas: list[str] = []
+    """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
     stages: list[StageConfig] = Field(min_length=1)
     held_out: StageConfig | None = None
     """Run only for reports; its results go into private metrics, never into prompts."""
