@@ -24,7 +24,7 @@ from archive import lineage as lineage_graph
 from archive.synthetic import generate
 from discovery import export as exporting
 from discovery import views
-from discovery.campaign import Campaign, valid_edit_rate
+from discovery.campaign import Campaign
 from discovery.config import ConfigError, load_config
 from discovery.llm import CallFailed, ModelError, ModelSpec, load_specs, make_client
 from evaluators.sandbox import LEVELS, Executor, Sandbox
@@ -386,9 +386,6 @@ def _run_and_report(campaign: Campaign, progress: str) -> None:
     if progress == "rich":
         with ArchiveReader(archive_path(campaign.run_dir)) as reader:
             console.print(views.status_view(reader))
-            valid, proposals = valid_edit_rate(reader)
-            if proposals:
-                console.print(f"valid edits: {valid}/{proposals} model proposals")
         console.print(f"campaign in {campaign.run_dir}; best program exported to "
                       f"{campaign.run_dir / 'best' / 'best_program.py'}")
 

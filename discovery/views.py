@@ -82,6 +82,15 @@ def status_view(reader: ArchiveReader) -> Group:
     ) or "none yet")
     head.add_row("tokens", f"{summary.tokens_in:,} in, {summary.tokens_out:,} out")
     head.add_row("cost", f"${summary.cost:.4f}")
+    iterations = [d for _, _, d in reader.events("iteration", limit=10**9)]
+    proposals = [d for d in iterations if d.get("op") == "llm"]
+    if iterations:
+        valid = sum(1 for d in proposals if d.get("valid_edit"))
+        head.add_row("iterations", f"{len(iterations)}; valid edits {valid}/{len(proposals)} "
+                                   "model proposals")
+    stopped = reader.events("campaign_stopped", limit=1)
+    if stopped:
+        head.add_row("last stop", str(stopped[0][2].get("reason")))
     parts: list[RenderableType] = [Panel(head, title="status", expand=False)]
 
     best = summary.best

@@ -116,6 +116,9 @@ def test_a_model_that_answers_only_garbage_keeps_the_campaign_going(tmp_path):
                       "--progress", "quiet", "--set", f'models=[{{name="scripted:{junk}"}}]',
                       "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
     assert result.exit_code == 0, result.output
+    status = discover(tmp_path, "status", "j")
+    assert "valid edits 0/3 model proposals" in status.output
+    assert "last stop          budget: iterations" in status.output
     with ArchiveReader(tmp_path / "j" / "archive.sqlite") as reader:
         assert valid_edit_rate(reader) == (0, 3)
         reasons = [d["reason"] for _, _, d in reader.events("iteration") if d["op"] == "llm"]
