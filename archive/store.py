@@ -149,6 +149,10 @@ class ArchiveReader:
 
     # -- the campaign ---------------------------------------------------------------------
 
+    def _version(self) -> str:
+        """The campaign's current evaluator version (read each time: a writer may change it)."""
+        return self.campaign().evaluator_version
+
     def campaign(self) -> Campaign:
         name, task, config, seed, version, created, updated = _campaign_row(self._conn, self.path)
         return Campaign(name, task, json.loads(config), seed, version, created, updated)
@@ -236,7 +240,7 @@ class ArchiveReader:
     # current evaluator version: scores from an older evaluator are never ranked with new ones.
 
     def _ranking(self, island: int | None, limit: int, columns: str) -> list[tuple]:
-        version = self.campaign().evaluator_version
+        version = self._version()
         where = "status = 'ok' AND evaluator_version = ?"
         params: list[Any] = [version]
         if island is not None:
@@ -305,7 +309,7 @@ class ArchiveReader:
 
     def score_history(self) -> list[float]:
         """Best score so far after each ok program, in the order they were created."""
-        version = self.campaign().evaluator_version
+        version = self._version()
         return [r[0] for r in self._conn.execute(
             "SELECT max(score) OVER (ORDER BY id) FROM programs "
             "WHERE status = 'ok' AND evaluator_version = ? ORDER BY id",
@@ -345,6 +349,10 @@ class ArchiveWriter(ArchiveReader):
         super().__init__(path, _conn=_conn)
         self._clock = clock
         self._depth = 0
+        self._cached_version = super()._version()
+
+    def _version(self) -> str:
+        return self._cached_version  # only this writer changes it: see set_evaluator_version
 
     @classmethod
     def create(
@@ -400,6 +408,7 @@ class ArchiveWriter(ArchiveReader):
                     "UPDATE campaign SET evaluator_version = ? WHERE id = 1", (version,)
                 )
                 self._event("evaluator_changed", {"from": old, "to": version}, None)
+        self._cached_version = version
 
     def add_program(self, new: NewProgram) -> int:
         with self.batch():
@@ -443,7 +452,7 @@ class ArchiveWriter(ArchiveReader):
                 f"{result.score!r}; report it as invalid with a reason instead"
             )
         with self.batch():
-            version = self.campaign().evaluator_version
+            version = self._version()
             with _unknown_program(self.path, (program_id,)):
                 eval_id = self._conn.execute(
                 "INSERT INTO evaluations (program_id, stage, status, score, public_metrics, "

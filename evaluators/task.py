@@ -15,6 +15,7 @@ the folder plus the harness and scoring helpers, and is stored with every score.
 
 import ast
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import statistics
@@ -105,11 +106,11 @@ class Task:
     def name(self) -> str:
         return self.config.name
 
-    @property
+    @functools.cached_property
     def seed_code(self) -> str:
         return (self.root / self.config.seed).read_text(encoding="utf-8")
 
-    @property
+    @functools.cached_property
     def description(self) -> str:
         return (self.root / self.config.description).read_text(encoding="utf-8")
 

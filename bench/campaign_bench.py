@@ -1,0 +1,111 @@
+"""Framework cost of one campaign iteration as the archive grows: an instant model (answers a
+valid rewrite at once) and an instant executor (no sandbox), so what is left is ours: planning
+(parent selection, inspirations, context), the edit and novelty checks, scoring, the one-
+transaction commit, and the best-program export. CPU time per iteration at 1k, 10k and 100k
+archived programs. Prints Markdown; asserts nothing.
+
+    .venv/bin/python bench/campaign_bench.py [--sizes 1000 10000 100000] [--iterations 200]
+"""
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from archive import EvaluationResult, NewProgram
+from archive.records import ModelCall
+from discovery.campaign import Campaign
+from discovery.config import load_config
+from discovery.llm import Completion
+from evaluators.sandbox import DEFAULT_LIMITS, Limits, Run
+
+SEED = "# EVOLVE-BLOCK-START\ndef f():\n    return {value!r}\n# EVOLVE-BLOCK-END\n"
+
+
+def trivial_task(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "task.toml").write_text(
+        'name = "bench"\nsummary = "Return a large number."\nentry = "f"\n'
+        '[[stages]]\nname = "only"\ncases = [{ name = "c" }]\n')
+    (root / "seed.py").write_text(SEED.format(value=0.0))
+    (root / "description.md").write_text("Return a large number.\n")
+    (root / "scorer.py").write_text(
+        "from evaluators.scoring import Metrics, finite_number\n\n"
+        "def score(stage, case, outputs, oracle):\n"
+        "    return Metrics(finite_number(outputs, 'f()'), {'value': outputs})\n")
+    return root
+
+
+class InstantModel:
+    """Answers every prompt at once with a new, valid block."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.rng = random.Random(0)
+
+    def complete(self, messages, *, purpose="propose", seed=None) -> Completion:
+        text = f"```python\ndef f():\n    return {self.rng.random():.12f}\n```"
+        call = ModelCall(self.spec.name, purpose, 100, 20, 0.0, 0.0, raw_response=text)
+        return Completion(self.spec.name, text, 100, 20, 0.0, 0.0, (call,))
+
+
+class InstantExecutor:
+    """Reads the returned constant from the code instead of running it."""
+
+    level = "none"
+
+    def run(self, code: str, entry: str, inputs: dict, limits: Limits = DEFAULT_LIMITS,
+            oracle=None, oracle_arg=None) -> Run:
+        value = float(code.split("return ", 1)[1].split("\n", 1)[0])
+        return Run("ok", outputs=value, resources={"cpu_s": 0.0})
+
+    def close(self) -> None:
+        pass
+
+
+def prefill(campaign: Campaign, n: int, rng: random.Random) -> None:
+    writer, version_islands = campaign.writer, campaign.config.selection.islands
+    with writer.batch():
+        for i in range(n):
+            parents = (rng.randrange(1, i + 1),) if i >= version_islands else ()
+            pid = writer.add_program(NewProgram(SEED.format(value=rng.random()), parents=parents,
+                                                island=i % version_islands, edit_kind="llm"))
+            writer.record_evaluation(pid, EvaluationResult("only", "ok", score=rng.random()))
+            writer.log_event("iteration", {"n": i, "op": "llm", "program": pid}, pid)
+
+
+def measure(root: Path, n: int, iterations: int) -> str:
+    task_root = trivial_task(root / "task")
+    root.joinpath("runs").mkdir()
+    config = load_config(str(task_root), None, [
+        f"runs_dir={str(root / 'runs')!r}", "name='b'", 'models=[{name="instant"}]',
+        f"budgets.iterations={n + iterations}", "executor='fresh'", "edits.tune_share=0",
+        "edits.restart_share=0"])
+    campaign = Campaign.start(config, lambda event: None)
+    prefill(campaign, n, random.Random(1))
+    campaign.done = set(range(n))
+    campaign.clients = {"instant": InstantModel(config.models[0])}
+    campaign._executor = InstantExecutor
+    cpu, wall = time.process_time(), time.perf_counter()
+    campaign.run()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    campaign.close()
+    per = 1000 / iterations
+    return f"| {n:,} | {iterations} | {cpu * per:.2f} | {wall * per:.2f} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--iterations", type=int, default=200)
+    args = parser.parse_args()
+    print("| archived programs | iterations timed | CPU ms per iteration | wall ms per iteration |")
+    print("|---:|---:|---:|---:|")
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(measure(Path(tmp), n, args.iterations), flush=True)
+
+
+if __name__ == "__main__":
+    main()
