@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from discovery.llm import ModelSpec
+from evaluators.task import validation_message
 
 
 class ConfigError(Exception):
@@ -130,4 +131,4 @@ def _explain(exc: ValidationError, path: str | Path | None) -> str:
         return f"{prefix}unknown field {where!r}{hint}"
     if first["type"] == "missing" and where == "task":
         return f"{prefix}no task: name one, e.g. `discover run circle_packing`"
-    return f"{prefix}{where}: {first['msg']}"
+    return f"{prefix}{validation_message(exc)}"

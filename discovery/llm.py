@@ -275,6 +275,8 @@ def load_specs(path: str | os.PathLike | None) -> list[ModelSpec]:
 
     from pydantic import ValidationError
 
+    from evaluators.task import validation_message
+
     try:
         with open(path, "rb") as f:
             entries = tomllib.load(f).get("models", [])
@@ -284,6 +286,4 @@ def load_specs(path: str | os.PathLike | None) -> list[ModelSpec]:
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"{path} is not valid TOML: {exc}") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ModelError(f"{path}: models entry: {where}: {first['msg']}") from exc
+        raise ModelError(f"{path}: models entry: {validation_message(exc)}") from exc

@@ -247,9 +247,7 @@ def load_task(name_or_path: str | Path) -> Task:
     except tomllib.TOMLDecodeError as exc:
         raise TaskError(f"{path} is not valid TOML: {exc}") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise TaskError(f"{path}: {where}: {first['msg']}") from exc
+        raise TaskError(f"{path}: {validation_message(exc)}") from exc
     for file in (config.seed, config.description, config.scorer):
         if not (root / file).is_file():
             raise TaskError(f"{path} names {file}, which is missing from {root}")
@@ -260,6 +258,12 @@ def load_task(name_or_path: str | Path) -> Task:
     if not callable(getattr(scorer, "score", None)):
         raise TaskError(f"{root / config.scorer} defines no score(stage, case, outputs, oracle)")
     return Task(root, config, version_hash(root), scorer)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """The first problem pydantic found, as `field.path: what is wrong` (one line)."""
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
 def version_hash(root: Path) -> str:
