@@ -49,7 +49,7 @@ class Plan:
     n: int
     island: int
     op: str
-    """seed, restart, tune, llm, migration."""
+    """seed, restart, tune, llm, migration, reseed."""
     parent: Program | None = None
     inspirations: list[Program] = field(default_factory=list)
     model: str | None = None
@@ -84,7 +84,8 @@ class Campaign:
                              summary.tokens_in + summary.tokens_out, summary.cost)
         self.best = summary.best
         self.since_best = 0
-        self.island_best: dict[int, tuple[float, int]] = {}
+        self.stale: dict[int, int] = {}
+        """Per island: its iterations since its best last improved (counted from this start)."""
         self._readers = threading.local()
 
     # -- start and resume -----------------------------------------------------------------
@@ -195,11 +196,16 @@ class Campaign:
         island = n % islands
         if n < islands:
             return Plan(n, island, "seed")
-        every = config.selection.migration_every
+        every, stagnation = config.selection.migration_every, config.selection.stagnation
         if islands > 1 and every and n % every == 0:
             source = writer.best((island - 1) % islands)
             if source is not None:
                 return Plan(n, island, "migration", parent=source)
+        if islands > 1 and stagnation and self.stale.get(island, 0) >= stagnation:
+            self.stale[island] = 0
+            source = writer.best()
+            if source is not None and source.island != island:
+                return Plan(n, island, "reseed", parent=source)  # a stuck island restarts
         parent = select_parent(writer, config.selection, island, rng)
         if parent is None:
             return Plan(n, island, "restart")
@@ -220,7 +226,7 @@ class Campaign:
         task = self.task
         if plan.op in ("seed", "restart"):
             outcome.code = task.seed_code
-        elif plan.op == "migration":
+        elif plan.op in ("migration", "reseed"):
             outcome.code = plan.parent.code
             return outcome  # scored already: its evaluation is copied at commit
         elif plan.op == "tune":
@@ -315,7 +321,8 @@ class Campaign:
         plan, writer = outcome.plan, self.writer
         program_id, final = None, None
         with writer.batch():
-            if outcome.code is not None and (outcome.results or plan.op == "migration"):
+            copied = plan.op in ("migration", "reseed")
+            if outcome.code is not None and (outcome.results or copied):
                 program_id = writer.add_program(NewProgram(
                     outcome.code, parents=(plan.parent.id,) if plan.parent else (),
                     inspirations=tuple(p.id for p in plan.inspirations), island=plan.island,
@@ -342,6 +349,9 @@ class Campaign:
                      "ensemble": self.ensemble.state()}
             writer.log_event("iteration", event, program_id)
         self.done.add(plan.n)
+        island_best = writer.best(plan.island)
+        improved_island = island_best is not None and island_best.id == program_id
+        self.stale[plan.island] = 0 if improved_island else self.stale.get(plan.island, 0) + 1
         new_best = writer.best()
         if new_best is not None and (self.best is None or new_best.id != self.best.id):
             self.best, self.since_best = new_best, 0

@@ -140,3 +140,26 @@ def test_embedded_model_short_campaign_records_its_valid_edit_rate(tmp_path):
         assert reader.model_usage()[0].model == "embedded"
         assert reader.best() is not None
     assert time.monotonic() - start < 300
+
+
+def test_a_stuck_island_is_reseeded_and_elites_migrate(tmp_path):
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text(json.dumps({"text": "no code"}) + "\n")
+    result = discover(tmp_path, "run", "circle_packing", "--name", "s", "--iterations", "16",
+                      "--progress", "quiet", "--set", f'models=[{{name="scripted:{junk}"}}]',
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
+                      "--set", "selection.stagnation=3", "--set", "selection.migration_every=10",
+                      "--set", "edits.repair_turns=0")
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "s" / "archive.sqlite") as reader:
+        ops = {d["n"]: d["op"] for _, _, d in reader.events("iteration", limit=100)}
+        copies = [reader.program(d["program"]) for _, _, d in reader.events("iteration", 100)
+                  if d["op"] in ("reseed", "migration")]
+    assert "reseed" in ops.values() and ops[10] == "migration"
+    for copy in copies:
+        assert copy.status == "ok" and copy.island != reader_island(tmp_path, copy.parent_id)
+
+
+def reader_island(tmp_path, program_id):
+    with ArchiveReader(tmp_path / "s" / "archive.sqlite") as reader:
+        return reader.program(program_id).island
