@@ -30,7 +30,7 @@ from archive import (
 )
 from archive.atomic import atomic_write_text
 from discovery.config import CampaignConfig, ConfigError
-from discovery.edits import EditError, block_text, rewrite_block
+from discovery.edits import EditError, apply_diff, block_text, rewrite_block
 from discovery.ensemble import Ensemble
 from discovery.export import export_module
 from discovery.llm import Budget, CallFailed, Messages, ModelClient, make_client
@@ -53,6 +53,8 @@ class Plan:
     parent: Program | None = None
     inspirations: list[Program] = field(default_factory=list)
     model: str | None = None
+    edit_format: str = "rewrite"
+    """rewrite, diff or crossover (then inspirations[0] is the second parent)."""
     neighbours: list[Program] = field(default_factory=list)
     """The island's best programs, for the novelty check."""
 
@@ -216,8 +218,12 @@ class Campaign:
             return Plan(n, island, "restart")
         neighbours = writer.top_k(5, island)
         inspirations = [p for p in writer.top_k(3) if p.id != parent.id][:1]
-        return Plan(n, island, "llm", parent, inspirations, self.ensemble.choose(rng),
-                    neighbours)
+        model = self.ensemble.choose(rng)
+        mix = self.clients[model].spec.edit_mix
+        formats = [f for f in mix if mix[f] > 0 and (f != "crossover" or inspirations)]
+        edit_format = rng.choices(formats, weights=[mix[f] for f in formats], k=1)[0] \
+            if formats else "rewrite"
+        return Plan(n, island, "llm", parent, inspirations, model, edit_format, neighbours)
 
     # -- working (worker thread: model, edit checks, sandbox; no archive writes) ----------
 
@@ -259,16 +265,17 @@ class Campaign:
             outcome.calls.extend(completion.attempts)
             outcome.answer = completion.text
             try:
-                code = rewrite_block(plan.parent.code, completion.text)
+                apply = apply_diff if plan.edit_format == "diff" else rewrite_block
+                code = apply(plan.parent.code, completion.text)
                 self._check_novelty(code, plan)
                 problem = self.task.static_check(code)
                 if problem is not None:
                     raise EditError(problem)
             except EditError as exc:
                 outcome.reason = str(exc)
+                repair = "diff/repair.md" if plan.edit_format == "diff" else "rewrite/repair.md"
                 messages = [*messages, {"role": "assistant", "content": completion.text},
-                            {"role": "user", "content": render("rewrite/repair.md",
-                                                               reason=str(exc))}]
+                            {"role": "user", "content": render(repair, reason=str(exc))}]
                 continue
             outcome.code, outcome.reason = code, None
             return
@@ -282,19 +289,25 @@ class Campaign:
             context.append("Its metrics: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float)
                                                        else f"{k}={v}"
                                                        for k, v in metrics.items()))
-        for other in plan.inspirations:
+        crossover = plan.edit_format == "crossover"
+        for other in [] if crossover else plan.inspirations:
             context.append(f"A program with score {other.score:.6g} used this block:\n"
                            f"```python\n{block_text(other.code)}\n```")
         failures = self._reader().child_failures(parent.id, 3)
         if failures:
             context.append("Recent changes to this code failed: " + "; ".join(failures))
         rng = random.Random(f"{self.config.seed}:{plan.n}:instruction")
-        user = render("rewrite/user.md", task=self.task.description.strip(),
-                      score=f"{parent.score:.6g}", block=block_text(parent.code),
-                      context="\n".join(context) + ("\n" if context else ""),
-                      instruction=rng.choice(self.task.config.ideas or INSTRUCTIONS))
-        return [{"role": "system", "content": render("rewrite/system.md")},
-                {"role": "user", "content": user}]
+        values = {"task": self.task.description.strip(), "score": f"{parent.score:.6g}",
+                  "block": block_text(parent.code),
+                  "context": "\n".join(context) + ("\n" if context else ""),
+                  "instruction": rng.choice(self.task.config.ideas or INSTRUCTIONS)}
+        if crossover:
+            other = plan.inspirations[0]
+            values.update(other_score=f"{other.score:.6g}", other_block=block_text(other.code))
+        folder = plan.edit_format
+        system = "diff/system.md" if folder == "diff" else "rewrite/system.md"
+        return [{"role": "system", "content": render(system)},
+                {"role": "user", "content": render(f"{folder}/user.md", **values)}]
 
     def _reader(self) -> ArchiveReader:
         """A read connection per worker thread (SQLite connections are not shared)."""
@@ -323,11 +336,17 @@ class Campaign:
         with writer.batch():
             copied = plan.op in ("migration", "reseed")
             if outcome.code is not None and (outcome.results or copied):
+                crossover = plan.op == "llm" and plan.edit_format == "crossover"
+                parents = (plan.parent.id,) if plan.parent else ()
+                if crossover:
+                    parents += (plan.inspirations[0].id,)
                 program_id = writer.add_program(NewProgram(
-                    outcome.code, parents=(plan.parent.id,) if plan.parent else (),
-                    inspirations=tuple(p.id for p in plan.inspirations), island=plan.island,
-                    model=plan.model, prompt_template="rewrite" if plan.op == "llm" else None,
-                    edit_kind=plan.op, edit_text=outcome.answer))
+                    outcome.code, parents=parents,
+                    inspirations=() if crossover else tuple(p.id for p in plan.inspirations),
+                    island=plan.island, model=plan.model,
+                    prompt_template=plan.edit_format if plan.op == "llm" else None,
+                    edit_kind=plan.edit_format if plan.op == "llm" else plan.op,
+                    edit_text=outcome.answer))
                 results = outcome.results or [self._copied_result(plan.parent)]
                 for i, result in enumerate(results):
                     writer.record_evaluation(program_id, result, final=i == len(results) - 1)
@@ -341,6 +360,7 @@ class Campaign:
             if plan.model is not None:
                 self.ensemble.update(plan.model, 1.0 if improved else 0.0)
             event = {"n": plan.n, "op": plan.op, "island": plan.island, "model": plan.model,
+                     "edit_format": plan.edit_format if plan.op == "llm" else None,
                      "program": program_id, "turns": outcome.turns,
                      "valid_edit": outcome.code is not None if plan.op == "llm" else None,
                      "status": final.status if final else "no program",

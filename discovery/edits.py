@@ -1,9 +1,13 @@
-"""Turning a model's answer into a new program: the whole-block rewrite.
+"""Turning a model's answer into a new program, in one of two formats.
 
-The model is shown the code between `# EVOLVE-BLOCK-START` and `# EVOLVE-BLOCK-END` and answers
-with a replacement in a fenced code block; the replacement goes between the markers, which stay
-exactly where they were (ShinkaEvolve issue #183 silently corrupted them). This is the one edit
-format small models manage (SmolLM2 produced no valid SEARCH/REPLACE diff in 21 tries).
+- `rewrite`: the model answers with the whole new block in a fenced code block; it goes between
+  `# EVOLVE-BLOCK-START` and `# EVOLVE-BLOCK-END`. The one format small models manage (SmolLM2
+  produced no valid SEARCH/REPLACE diff in 21 tries).
+- `diff`: SEARCH/REPLACE blocks, each SEARCH text found exactly once inside the EVOLVE-BLOCK and
+  replaced there; cheaper in tokens for capable models on long programs.
+
+Either way the markers stay exactly where they were (ShinkaEvolve issue #183 silently corrupted
+them) and the code outside the block is never touched.
 """
 
 import re
@@ -46,6 +50,29 @@ def extract_code(answer: str) -> str:
     raise EditError("the answer has no ```python code block: reply with one code block")
 
 
+_DIFF = re.compile(r"<<<<<<< SEARCH\n(.*?)\n?=======\n(.*?)\n?>>>>>>> REPLACE", re.DOTALL)
+
+
+def apply_diff(program: str, answer: str) -> str:
+    """The program with every SEARCH/REPLACE block of the answer applied inside its block."""
+    start, end = evolve_block(program)
+    lines = program.splitlines()
+    block = "\n".join(lines[start + 1:end])
+    edits = _DIFF.findall(answer)
+    if not edits:
+        raise EditError("the answer has no <<<<<<< SEARCH / ======= / >>>>>>> REPLACE block")
+    for search, replace in edits:
+        if START in replace or END in replace:
+            raise EditError("a REPLACE text contains an EVOLVE-BLOCK marker: leave them alone")
+        found = block.count(search) if search.strip() else 0
+        if found != 1:
+            first = search.strip().splitlines()[0] if search.strip() else ""
+            raise EditError(f"a SEARCH text matches {found} times in the block, it must match "
+                            f"exactly once (it begins {first[:60]!r})")
+        block = block.replace(search, replace, 1)
+    return _assemble(program, [*lines[:start + 1], block, *lines[end:]])
+
+
 def rewrite_block(program: str, answer: str) -> str:
     """The program with its EVOLVE-BLOCK replaced by the answer's code."""
     start, end = evolve_block(program)
@@ -53,7 +80,11 @@ def rewrite_block(program: str, answer: str) -> str:
     if START in code or END in code:  # the model echoed the whole program: keep its block only
         code = block_text(code)
     lines = program.splitlines()
-    new = "\n".join([*lines[:start + 1], code, *lines[end:]]) + "\n"
+    return _assemble(program, [*lines[:start + 1], code, *lines[end:]])
+
+
+def _assemble(program: str, lines: list[str]) -> str:
+    new = "\n".join(lines) + "\n"
     try:
         compile(new, "<candidate>", "exec")
     except SyntaxError as exc:

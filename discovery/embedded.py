@@ -19,7 +19,9 @@ from discovery.llm import CallFailed, Completion, Messages, ModelError, ModelSpe
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Short answers: a whole block fits in 384 tokens, and the small model rambles past it.
-DEFAULT_SPEC = ModelSpec(name="embedded", temperature=0.2, max_tokens=384, max_concurrency=1)
+# Whole-block rewrites only: it produced no valid SEARCH/REPLACE diff in 21 tries.
+DEFAULT_SPEC = ModelSpec(name="embedded", temperature=0.2, max_tokens=384, max_concurrency=1,
+                         edit_mix={"rewrite": 1.0})
 
 
 def model_path() -> Path:

@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +49,10 @@ class ModelSpec(BaseModel):
     price_in_per_mtok: float | None = None
     """Dollars per million input tokens, for endpoints litellm has no price for."""
     price_out_per_mtok: float | None = None
+    edit_mix: dict[Literal["rewrite", "diff", "crossover"], float] = Field(
+        default_factory=lambda: {"rewrite": 0.5, "diff": 0.4, "crossover": 0.1})
+    """How this model's proposals are asked for: whole-block rewrites, SEARCH/REPLACE diffs,
+    crossovers of two parents (weights)."""
 
 
 class ModelError(Exception):

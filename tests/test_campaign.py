@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,13 @@ from discovery.campaign import valid_edit_rate
 from discovery.cli import app
 
 SCRIPT = Path(__file__).parent / "data" / "circle_packing_script.jsonl"
-SCRIPTED = ["--set", f'models=[{{name="scripted:{SCRIPT}"}}]', "--set", "edits.tune_share=0",
+SCRIPTED = ["--set", f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]',
+            "--set", "edits.tune_share=0",
             "--set", "edits.restart_share=0", "--set", "executor=\"fresh\""]
+
+
+def junk_model(path: Path) -> str:
+    return f'models=[{{name="scripted:{path}", edit_mix={{rewrite=1.0}}}}]'
 
 
 def discover(runs: Path, *args: str):
@@ -35,7 +39,7 @@ def test_scripted_circle_packing_campaign_improves_on_its_seed(tmp_path):
         seed_score = reader.program(1).score
         assert best.score > seed_score
         assert best.score == pytest.approx(2.5 + 0.1 * (2 ** 0.5 - 1))
-        assert best.edit_kind == "llm" and best.parent_id is not None
+        assert best.edit_kind == "rewrite" and best.parent_id is not None
         assert reader.ancestry(best.id)[0] in (1, 2)
         iterations = reader.events("iteration", limit=100)
         assert sorted(d["n"] for _, _, d in iterations) == list(range(8))
@@ -113,7 +117,7 @@ def test_a_model_that_answers_only_garbage_keeps_the_campaign_going(tmp_path):
     junk = tmp_path / "junk.jsonl"
     junk.write_text(json.dumps({"text": "no code here, sorry"}) + "\n")
     result = discover(tmp_path, "run", "circle_packing", "--name", "j", "--iterations", "5",
-                      "--progress", "quiet", "--set", f'models=[{{name="scripted:{junk}"}}]',
+                      "--progress", "quiet", "--set", junk_model(junk),
                       "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
     assert result.exit_code == 0, result.output
     status = discover(tmp_path, "status", "j")
@@ -128,7 +132,6 @@ def test_a_model_that_answers_only_garbage_keeps_the_campaign_going(tmp_path):
 @pytest.mark.skipif(os.environ.get("DISCOVERY_SKIP_EMBEDDED") == "1", reason="opted out")
 def test_embedded_model_short_campaign_records_its_valid_edit_rate(tmp_path):
     pytest.importorskip("xllamacpp")
-    start = time.monotonic()
     result = discover(tmp_path, "run", "function_minimisation", "--name", "e",
                       "--iterations", "4", "--progress", "quiet", "--set",
                       "selection.islands=1", "--set", "edits.tune_share=0", "--set",
@@ -139,14 +142,13 @@ def test_embedded_model_short_campaign_records_its_valid_edit_rate(tmp_path):
         assert proposals == 3 and 0 <= valid <= 3
         assert reader.model_usage()[0].model == "embedded"
         assert reader.best() is not None
-    assert time.monotonic() - start < 300
 
 
 def test_a_stuck_island_is_reseeded_and_elites_migrate(tmp_path):
     junk = tmp_path / "junk.jsonl"
     junk.write_text(json.dumps({"text": "no code"}) + "\n")
     result = discover(tmp_path, "run", "circle_packing", "--name", "s", "--iterations", "16",
-                      "--progress", "quiet", "--set", f'models=[{{name="scripted:{junk}"}}]',
+                      "--progress", "quiet", "--set", junk_model(junk),
                       "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
                       "--set", "selection.stagnation=3", "--set", "selection.migration_every=10",
                       "--set", "edits.repair_turns=0")
@@ -163,3 +165,24 @@ def test_a_stuck_island_is_reseeded_and_elites_migrate(tmp_path):
 def reader_island(tmp_path, program_id):
     with ArchiveReader(tmp_path / "s" / "archive.sqlite") as reader:
         return reader.program(program_id).island
+
+
+def test_diff_and_crossover_formats_in_a_campaign(tmp_path):
+    script = tmp_path / "mixed.jsonl"
+    diff = ("<<<<<<< SEARCH\n    radii = [cell / 2] * n\n=======\n"
+            "    radii = [cell / 2 - 1e-6] * n\n>>>>>>> REPLACE")
+    good = json.loads(SCRIPT.read_text().splitlines()[1])["text"]
+    script.write_text(json.dumps({"text": diff}) + "\n" + json.dumps({"text": good}) + "\n")
+    model = f'models=[{{name="scripted:{script}", edit_mix={{diff=1.0, crossover=1.0}}}}]'
+    result = discover(tmp_path, "run", "circle_packing", "--name", "m", "--iterations", "12",
+                      "--progress", "quiet", "--set", model, "--set", "edits.tune_share=0",
+                      "--set", "edits.restart_share=0", "--set", "selection.islands=1",
+                      "--set", "executor='fresh'")
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "m" / "archive.sqlite") as reader:
+        programs = reader.programs(range(1, reader.count() + 1))
+    diffs = [p for p in programs if p.edit_kind == "diff"]
+    crossovers = [p for p in programs if p.edit_kind == "crossover"]
+    assert diffs and "cell / 2 - 1e-6" in diffs[0].code
+    assert diffs[0].code.count("# EVOLVE-BLOCK-START") == 1
+    assert crossovers and all(len(p.parents) == 2 for p in crossovers)

@@ -1,6 +1,6 @@
 import pytest
 
-from discovery.edits import EditError, block_text, extract_code, rewrite_block
+from discovery.edits import EditError, apply_diff, block_text, extract_code, rewrite_block
 from evaluators.task import load_task
 
 SEED = load_task("circle_packing").seed_code
@@ -49,3 +49,28 @@ def test_rewrite_prompt_template_fills_in():
     assert "Pack circles." in text and "```python\nx = 1\n```" in text and "$" not in text
     with pytest.raises(KeyError, match="instruction"):
         render("rewrite/user.md", task="t", block="b", score="1", context="")
+
+
+def diff(search: str, replace: str) -> str:
+    return f"<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE"
+
+
+def test_diff_applies_inside_the_block_only():
+    first = diff("    radii = [cell / 2] * n", "    radii = [cell / 3] * n")
+    second = diff("    k = math.ceil(math.sqrt(n))", "    k = math.ceil(n ** 0.5)")
+    new = apply_diff(SEED, f"Sure:\n{first}\n{second}")
+    assert "cell / 3" in new and "n ** 0.5" in new and "import math" in new
+    assert new.count("# EVOLVE-BLOCK-END") == 1
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    ("no edits here", "no <<<<<<< SEARCH"),
+    (diff("    nothing like this", "x = 1"), "matches 0 times"),
+    (diff("import math", "import os"), "matches 0 times"),  # outside the block
+    (diff("cell", "size"), "matches 4 times"),
+    (diff("    radii = [cell / 2] * n", "# EVOLVE-BLOCK-END"), "contains an EVOLVE-BLOCK marker"),
+    (diff("    radii = [cell / 2] * n", "    radii = [cell / 2] * n"), "identical"),
+])
+def test_diff_failures_say_why(answer, reason):
+    with pytest.raises(EditError, match=reason):
+        apply_diff(SEED, answer)
