@@ -86,6 +86,7 @@ class Campaign:
                              summary.tokens_in + summary.tokens_out, summary.cost)
         self.best = summary.best
         self.since_best = 0
+        self.insights = next((d["insights"] for _, _, d in writer.events("scratchpad", 1)), "")
         self.stale: dict[int, int] = {}
         """Per island: its iterations since its best last improved (counted from this start)."""
         self._readers = threading.local()
@@ -296,6 +297,8 @@ class Campaign:
         failures = self._reader().child_failures(parent.id, 3)
         if failures:
             context.append("Recent changes to this code failed: " + "; ".join(failures))
+        if self.insights:
+            context.append(f"Insights from the search so far:\n{self.insights}")
         rng = random.Random(f"{self.config.seed}:{plan.n}:instruction")
         values = {"task": self.task.description.strip(), "score": f"{parent.score:.6g}",
                   "block": block_text(parent.code),
@@ -379,6 +382,41 @@ class Campaign:
         else:
             self.since_best += 1
         self.log({**event, "best": self.best.score if self.best else None})
+        every = self.config.edits.scratchpad_every
+        if every and len(self.done) % every == 0 and plan.n >= self.config.selection.islands:
+            self._scratchpad(plan.n)
+
+    def _scratchpad(self, n: int) -> None:
+        """Distil the archive into a few insights for later prompts (one model call)."""
+        writer = self.writer
+        lines = [f"best score {self.best.score:.6g}" if self.best else "no valid program yet"]
+        lines += [f"top program {p.id}: score {p.score:.6g}, made by {p.edit_kind}"
+                  for p in writer.top_k(3)]
+        lines += [f"{count} programs {status}: {reason}"
+                  for status, reason, count in writer.failures_by_reason(5)]
+        window = max(self.config.edits.scratchpad_every, 20)
+        recent = [d for _, _, d in writer.events("iteration", limit=window)
+                  if d.get("op") == "llm"]
+        refused = [d["reason"] for d in recent if not d.get("valid_edit") and d.get("reason")]
+        lines += [f"refused edit: {reason}" for reason in refused[:5]]
+        model = self.ensemble.choose(random.Random(f"{self.config.seed}:{n}:scratchpad"))
+        messages = [{"role": "user", "content": render(
+            "scratchpad/user.md", task=self.task.config.summary, history="\n".join(lines))}]
+        try:
+            answer = self.clients[model].complete(messages, purpose="scratchpad", seed=n)
+            calls, text = list(answer.attempts), answer.text
+        except CallFailed as exc:
+            calls, text = exc.attempts, None
+        insights = "\n".join(line.strip() for line in (text or "").splitlines()
+                             if line.strip().startswith("- "))[:1500]
+        with writer.batch():
+            for call in calls:
+                writer.record_model_call(call)
+                self.budget.add(call)
+            if insights:
+                writer.log_event("scratchpad", {"after": n, "insights": insights})
+        if insights:
+            self.insights = insights
 
     @staticmethod
     def _copied_result(parent: Program) -> EvaluationResult:

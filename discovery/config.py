@@ -47,6 +47,9 @@ class Edits(_Section):
     """Share of iterations that tune the numeric constants of the parent (no model call)."""
     restart_share: float = Field(0.02, ge=0, le=1)
     """Share of iterations that restart from the seed program (no model call)."""
+    scratchpad_every: int = Field(20, ge=0)
+    """Every this many iterations a model call distils the archive into a few insights that
+    later prompts show (ShinkaEvolve's meta-scratchpad); 0: never."""
 
 
 class Budgets(_Section):

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from archive import ArchiveReader
-from discovery.campaign import valid_edit_rate
+from discovery.campaign import Campaign, valid_edit_rate
 from discovery.cli import app
 
 SCRIPT = Path(__file__).parent / "data" / "circle_packing_script.jsonl"
@@ -186,3 +186,28 @@ def test_diff_and_crossover_formats_in_a_campaign(tmp_path):
     assert diffs and "cell / 2 - 1e-6" in diffs[0].code
     assert diffs[0].code.count("# EVOLVE-BLOCK-START") == 1
     assert crossovers and all(len(p.parents) == 2 for p in crossovers)
+
+
+def test_scratchpad_insights_are_stored_and_reach_later_prompts(tmp_path):
+    script = tmp_path / "insightful.jsonl"
+    script.write_text(json.dumps({"text": "- grids waste space\n- try hexagons\nno code"}) + "\n")
+    result = discover(tmp_path, "run", "circle_packing", "--name", "p", "--iterations", "9",
+                      "--progress", "quiet", "--set", junk_model(script),
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
+                      "--set", "edits.scratchpad_every=4", "--set", "edits.repair_turns=0")
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "p" / "archive.sqlite") as reader:
+        pads = reader.events("scratchpad")
+        purposes = [r[0] for r in reader._conn.execute("SELECT purpose FROM model_calls")]
+    assert pads and pads[0][2]["insights"] == "- grids waste space\n- try hexagons"
+    assert "scratchpad" in purposes
+
+    campaign = Campaign.resume(tmp_path / "p", lambda event: None)
+    try:
+        parent = campaign.writer.best()
+        plan = campaign._plan(100)
+        plan.parent, plan.edit_format, plan.inspirations = parent, "rewrite", []
+        prompt = campaign._messages(plan)[1]["content"]
+    finally:
+        campaign.close()
+    assert "Insights from the search so far:\n- grids waste space" in prompt
