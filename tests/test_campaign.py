@@ -25,6 +25,16 @@ def junk_model(path: Path) -> str:
     return f'models=[{{name="scripted:{path}", edit_mix={{rewrite=1.0}}}}]'
 
 
+def run_scripted(runs: Path, name: str, iterations: int, model: str, *settings: str):
+    """A quiet circle-packing campaign with model proposals only (no tuning, no restarts)."""
+    extra = [arg for setting in settings for arg in ("--set", setting)]
+    result = discover(runs, "run", "circle_packing", "--name", name, "--iterations",
+                      str(iterations), "--progress", "quiet", "--set", model,
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0", *extra)
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def discover(runs: Path, *args: str):
     return CliRunner().invoke(app, ["--runs-dir", str(runs), *args])
 
@@ -116,10 +126,7 @@ def test_config_mistakes_are_one_line_errors(tmp_path):
 def test_a_model_that_answers_only_garbage_keeps_the_campaign_going(tmp_path):
     junk = tmp_path / "junk.jsonl"
     junk.write_text(json.dumps({"text": "no code here, sorry"}) + "\n")
-    result = discover(tmp_path, "run", "circle_packing", "--name", "j", "--iterations", "5",
-                      "--progress", "quiet", "--set", junk_model(junk),
-                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
-    assert result.exit_code == 0, result.output
+    run_scripted(tmp_path, "j", 5, junk_model(junk))
     status = discover(tmp_path, "status", "j")
     assert "valid edits 0/3 model proposals" in status.output
     assert "last stop          budget: iterations" in status.output
@@ -147,12 +154,8 @@ def test_embedded_model_short_campaign_records_its_valid_edit_rate(tmp_path):
 def test_a_stuck_island_is_reseeded_and_elites_migrate(tmp_path):
     junk = tmp_path / "junk.jsonl"
     junk.write_text(json.dumps({"text": "no code"}) + "\n")
-    result = discover(tmp_path, "run", "circle_packing", "--name", "s", "--iterations", "16",
-                      "--progress", "quiet", "--set", junk_model(junk),
-                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
-                      "--set", "selection.stagnation=3", "--set", "selection.migration_every=10",
-                      "--set", "edits.repair_turns=0")
-    assert result.exit_code == 0, result.output
+    run_scripted(tmp_path, "s", 16, junk_model(junk), "selection.stagnation=3",
+                 "selection.migration_every=10", "edits.repair_turns=0")
     with ArchiveReader(tmp_path / "s" / "archive.sqlite") as reader:
         ops = {d["n"]: d["op"] for _, _, d in reader.events("iteration", limit=100)}
         copies = [reader.program(d["program"]) for _, _, d in reader.events("iteration", 100)
@@ -174,11 +177,7 @@ def test_diff_and_crossover_formats_in_a_campaign(tmp_path):
     good = json.loads(SCRIPT.read_text().splitlines()[1])["text"]
     script.write_text(json.dumps({"text": diff}) + "\n" + json.dumps({"text": good}) + "\n")
     model = f'models=[{{name="scripted:{script}", edit_mix={{diff=1.0, crossover=1.0}}}}]'
-    result = discover(tmp_path, "run", "circle_packing", "--name", "m", "--iterations", "12",
-                      "--progress", "quiet", "--set", model, "--set", "edits.tune_share=0",
-                      "--set", "edits.restart_share=0", "--set", "selection.islands=1",
-                      "--set", "executor='fresh'")
-    assert result.exit_code == 0, result.output
+    run_scripted(tmp_path, "m", 12, model, "selection.islands=1", "executor='fresh'")
     with ArchiveReader(tmp_path / "m" / "archive.sqlite") as reader:
         programs = reader.programs(range(1, reader.count() + 1))
     diffs = [p for p in programs if p.edit_kind == "diff"]
@@ -191,11 +190,8 @@ def test_diff_and_crossover_formats_in_a_campaign(tmp_path):
 def test_scratchpad_insights_are_stored_and_reach_later_prompts(tmp_path):
     script = tmp_path / "insightful.jsonl"
     script.write_text(json.dumps({"text": "- grids waste space\n- try hexagons\nno code"}) + "\n")
-    result = discover(tmp_path, "run", "circle_packing", "--name", "p", "--iterations", "9",
-                      "--progress", "quiet", "--set", junk_model(script),
-                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
-                      "--set", "edits.scratchpad_every=4", "--set", "edits.repair_turns=0")
-    assert result.exit_code == 0, result.output
+    run_scripted(tmp_path, "p", 9, junk_model(script), "edits.scratchpad_every=4",
+                 "edits.repair_turns=0")
     with ArchiveReader(tmp_path / "p" / "archive.sqlite") as reader:
         pads = reader.events("scratchpad")
         purposes = [r[0] for r in reader._conn.execute("SELECT purpose FROM model_calls")]
