@@ -291,7 +291,11 @@ class Campaign:
                                                        else f"{k}={v}"
                                                        for k, v in metrics.items()))
         crossover = plan.edit_format == "crossover"
-        for other in [] if crossover else plan.inspirations:
+        shown = [] if crossover else plan.inspirations
+        if self.config.selection.strategy == "whole_archive":  # ADAS: the archive in context
+            shown = [p for p in self._reader().top_k(self.config.selection.archive_context + 1)
+                     if p.id != parent.id][:self.config.selection.archive_context]
+        for other in shown:
             context.append(f"A program with score {other.score:.6g} used this block:\n"
                            f"```python\n{block_text(other.code)}\n```")
         failures = self._reader().child_failures(parent.id, 3)

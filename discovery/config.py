@@ -30,6 +30,8 @@ class Selection(_Section):
     """Exponent of the power_law rule: rank r is drawn with weight r ** -power."""
     pool: int = Field(64, ge=1)
     """How many of an island's best programs selection looks at."""
+    archive_context: int = Field(8, ge=1)
+    """With whole_archive (ADAS): how many of the archive's best programs the prompt shows."""
     islands: int = Field(2, ge=1)
     migration_every: int = Field(20, ge=0)
     """Every this many iterations an island's best is copied to the next island (0: never)."""

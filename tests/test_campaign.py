@@ -207,3 +207,20 @@ def test_scratchpad_insights_are_stored_and_reach_later_prompts(tmp_path):
     finally:
         campaign.close()
     assert "Insights from the search so far:\n- grids waste space" in prompt
+
+
+def test_whole_archive_strategy_puts_the_archive_in_the_prompt(tmp_path):
+    model = f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]'
+    run_scripted(tmp_path, "w", 8, model, "selection.strategy='whole_archive'",
+                 "selection.archive_context=3", "executor='fresh'")
+    campaign = Campaign.resume(tmp_path / "w", lambda event: None)
+    try:
+        best = campaign.writer.best()
+        others = [p for p in campaign.writer.top_k(4) if p.id != best.id][:3]
+        plan = campaign._plan(102 + best.island)  # on the best's island, not a migration turn
+        assert plan.parent.id == best.id  # whole_archive builds on the best
+        plan.edit_format = "rewrite"
+        prompt = campaign._messages(plan)[1]["content"]
+    finally:
+        campaign.close()
+    assert prompt.count("A program with score") == len(others) >= 2
