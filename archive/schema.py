@@ -125,34 +125,38 @@ def schema_version(conn: sqlite3.Connection) -> int:
 def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
     """Bring the file up to the newest version this code knows; returns the version it had.
 
-    Refuses a file written by a newer release rather than reading columns it may misread.
+    Refuses a file written by a newer release rather than reading columns it may misread, and
+    a SQLite file that is not an archive. Every decision is taken again under the write lock:
+    another process (a reader opening the file a writer is creating) may migrate meanwhile.
     """
     found = schema_version(conn)
     latest = len(migrations)
-    if found > latest:
-        raise ArchiveError(
-            f"archive schema version {found} is newer than this discovery supports ({latest}): "
-            "upgrade discovery to read it"
-        )
-    if found == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-        raise ArchiveError(
-            "this SQLite file holds tables but no archive schema version: it is not a discovery "
-            "archive; point at a run directory's archive.sqlite"
-        )
-    while schema_version(conn) < latest:
+    if found == latest:
+        return found  # the common case: no lock taken
+    while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            # Read again under the write lock: another process may have migrated meanwhile.
             version = schema_version(conn)
-            if version < latest:
-                for statement in _statements(migrations[version]):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {version + 1}")
+            if version > latest:
+                raise ArchiveError(
+                    f"archive schema version {version} is newer than this discovery supports "
+                    f"({latest}): upgrade discovery to read it"
+                )
+            if version == latest:
+                conn.execute("COMMIT")
+                return found
+            if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise ArchiveError(
+                    "this SQLite file holds tables but no archive schema version: it is not a "
+                    "discovery archive; point at a run directory's archive.sqlite"
+                )
+            for statement in _statements(migrations[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return found
 
 
 def _statements(script: str) -> list[str]:
