@@ -121,8 +121,9 @@ class Campaign:
         if task.version != writer.campaign().evaluator_version:
             writer.set_evaluator_version(task.version)  # old scores stop being compared
             log({"event": "evaluator_changed", "version": task.version})
-        writer.log_event("campaign_resumed", {"done": len(writer.events("iteration", 10**9))})
-        return cls(config, run_dir, writer, task, log)
+        campaign = cls(config, run_dir, writer, task, log)
+        writer.log_event("campaign_resumed", {"done": len(campaign.done)})
+        return campaign
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -440,9 +441,3 @@ class Campaign:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def valid_edit_rate(reader: ArchiveReader) -> tuple[int, int]:
-    """(valid edits, model proposals) over the campaign's LLM iterations."""
-    events = [d for _, _, d in reader.events("iteration", limit=10**9) if d.get("op") == "llm"]
-    return sum(1 for d in events if d.get("valid_edit")), len(events)

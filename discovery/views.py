@@ -48,6 +48,13 @@ def sparkline(values: list[float], width: int = 60) -> str:
     )
 
 
+def iteration_counts(reader: ArchiveReader) -> tuple[int, int, int]:
+    """(iterations, valid edits, model proposals) of a campaign, from its iteration events."""
+    events = [d for _, _, d in reader.events("iteration", limit=10**9)]
+    proposals = [d for d in events if d.get("op") == "llm"]
+    return len(events), sum(1 for d in proposals if d.get("valid_edit")), len(proposals)
+
+
 def runs_table(rows: list[tuple[str, Summary]]) -> Table:
     table = Table(title="campaigns", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("run")
@@ -82,11 +89,9 @@ def status_view(reader: ArchiveReader) -> Group:
     ) or "none yet")
     head.add_row("tokens", f"{summary.tokens_in:,} in, {summary.tokens_out:,} out")
     head.add_row("cost", f"${summary.cost:.4f}")
-    iterations = [d for _, _, d in reader.events("iteration", limit=10**9)]
-    proposals = [d for d in iterations if d.get("op") == "llm"]
+    iterations, valid, proposals = iteration_counts(reader)
     if iterations:
-        valid = sum(1 for d in proposals if d.get("valid_edit"))
-        head.add_row("iterations", f"{len(iterations)}; valid edits {valid}/{len(proposals)} "
+        head.add_row("iterations", f"{iterations}; valid edits {valid}/{proposals} "
                                    "model proposals")
     stopped = reader.events("campaign_stopped", limit=1)
     if stopped:

@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from archive import ArchiveReader
-from discovery.campaign import Campaign, valid_edit_rate
+from discovery.campaign import Campaign
 from discovery.cli import app
+from discovery.views import iteration_counts
 
 SCRIPT = Path(__file__).parent / "data" / "circle_packing_script.jsonl"
 SCRIPTED = ["--set", f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]',
@@ -53,7 +54,7 @@ def test_scripted_circle_packing_campaign_improves_on_its_seed(tmp_path):
         assert reader.ancestry(best.id)[0] in (1, 2)
         iterations = reader.events("iteration", limit=100)
         assert sorted(d["n"] for _, _, d in iterations) == list(range(8))
-        valid, proposals = valid_edit_rate(reader)
+        _, valid, proposals = iteration_counts(reader)
         assert proposals > 0 and 0 < valid <= proposals
         repaired = [d for _, _, d in iterations if d["turns"] == 2]
         assert repaired, "the answer without code got a repair turn"
@@ -131,7 +132,7 @@ def test_a_model_that_answers_only_garbage_keeps_the_campaign_going(tmp_path):
     assert "valid edits 0/3 model proposals" in status.output
     assert "last stop          budget: iterations" in status.output
     with ArchiveReader(tmp_path / "j" / "archive.sqlite") as reader:
-        assert valid_edit_rate(reader) == (0, 3)
+        assert iteration_counts(reader)[1:] == (0, 3)
         reasons = [d["reason"] for _, _, d in reader.events("iteration") if d["op"] == "llm"]
         assert all("no ```python code block" in r for r in reasons)
 
@@ -145,7 +146,7 @@ def test_embedded_model_short_campaign_records_its_valid_edit_rate(tmp_path):
                       "edits.restart_share=0", "--set", "edits.repair_turns=0")
     assert result.exit_code == 0, result.output
     with ArchiveReader(tmp_path / "e" / "archive.sqlite") as reader:
-        valid, proposals = valid_edit_rate(reader)
+        _, valid, proposals = iteration_counts(reader)
         assert proposals == 3 and 0 <= valid <= 3
         assert reader.model_usage()[0].model == "embedded"
         assert reader.best() is not None
