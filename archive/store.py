@@ -151,7 +151,8 @@ class ArchiveReader:
 
     def _version(self) -> str:
         """The campaign's current evaluator version (read each time: a writer may change it)."""
-        return self.campaign().evaluator_version
+        return self._conn.execute("SELECT evaluator_version FROM campaign WHERE id = 1"
+                                  ).fetchone()[0]
 
     def campaign(self) -> Campaign:
         name, task, config, seed, version, created, updated = _campaign_row(self._conn, self.path)
@@ -307,6 +308,17 @@ class ArchiveReader:
         ).fetchall()
         return [ModelUsage(*r) for r in rows]
 
+    def scored(self) -> Iterator[tuple[int, int, float, int, dict[str, Any]]]:
+        """(id, island, score, code length, final public metrics) of every ok program of the
+        current evaluator version: one scan, for rebuilding in-memory indexes on resume."""
+        for pid, island, score, length, metrics in self._conn.execute(
+            "SELECT p.id, p.island, p.score, length(p.code), e.public_metrics FROM programs p "
+            "JOIN evaluations e ON e.program_id = p.id AND e.final = 1 "
+            "WHERE p.status = 'ok' AND p.evaluator_version = ? ORDER BY p.id",
+            (self._version(),),
+        ):
+            yield pid, island, score, length, json.loads(metrics or "{}")
+
     def score_history(self) -> list[float]:
         """Best score so far after each ok program, in the order they were created."""
         version = self._version()
@@ -387,17 +399,18 @@ class ArchiveWriter(ArchiveReader):
         self._depth += 1
         try:
             yield
+            if self._depth == 1:
+                self._conn.execute(
+                    "UPDATE campaign SET updated_at = ? WHERE id = 1", (self._clock(),)
+                )
+                self._conn.execute("COMMIT")
         except BaseException:
-            self._depth -= 1
-            if self._depth == 0:
+            # After some errors (a full disk) SQLite has rolled the transaction back itself.
+            if self._depth == 1 and self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
-        self._depth -= 1
-        if self._depth == 0:
-            self._conn.execute(
-                "UPDATE campaign SET updated_at = ? WHERE id = 1", (self._clock(),)
-            )
-            self._conn.execute("COMMIT")
+        finally:
+            self._depth -= 1
 
     def set_evaluator_version(self, version: str) -> None:
         """Record that scores from now on come from another evaluator; rankings switch to it."""

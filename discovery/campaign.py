@@ -2,16 +2,21 @@
 the edit, evaluate it in the sandbox, record everything, repeat.
 
 Iteration n is planned from the archive in the main thread with its own random stream
-(`seed:n`), run (model call, edit checks, sandbox evaluation) in a worker thread, and committed
-in ONE archive transaction together with an `iteration` event. So a kill -9 at any moment loses
+(`seed:n`), proposed (model call, edit checks, repair and reflexion turns) in one thread pool,
+evaluated in the sandbox in another (so N proposals and M evaluations are in flight, with no
+generation barrier), and committed in ONE archive transaction together with an `iteration`
+event. So a kill -9 at any moment loses
 only iterations in flight, and `resume` redoes exactly the numbers that have no event, with the
 same random streams: nothing is lost, nothing duplicated.
 """
 
 import concurrent.futures as cf
 import difflib
+import errno
 import json
+import math
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import (
+    ArchiveError,
     ArchiveReader,
     ArchiveWriter,
     EvaluationResult,
@@ -35,7 +41,8 @@ from discovery.ensemble import Ensemble
 from discovery.export import export_module
 from discovery.llm import Budget, CallFailed, Messages, ModelClient, make_client
 from discovery.operators import tune_constants
-from discovery.selection import select_parent
+from discovery.selection import EliteGrid, select_parent
+from discovery.transcripts import Recorder, Replayer
 from evaluators.sandbox import Executor, Sandbox
 from evaluators.task import Task, load_task
 from evaluators.workers import WorkerPool
@@ -69,6 +76,13 @@ class Outcome:
     reason: str | None = None
     """Why no program came of this iteration (a failed edit or model call)."""
     turns: int = 0
+    evaluations: int = 0
+    """Sandbox evaluations spent (a tuning iteration spends several, records its best)."""
+
+    @property
+    def needs_evaluation(self) -> bool:
+        return self.plan.op == "tune" or (
+            self.code is not None and self.plan.op not in ("migration", "reseed"))
 
 
 class Campaign:
@@ -76,7 +90,7 @@ class Campaign:
                  task: Task, log: Callable[[dict[str, Any]], None]):
         self.config, self.run_dir, self.writer, self.task, self.log = (config, run_dir, writer,
                                                                        task, log)
-        self.clients: dict[str, ModelClient] = {s.name: make_client(s) for s in config.models}
+        self.clients: dict[str, ModelClient] = {s.name: self._client(s) for s in config.models}
         done = writer.events("iteration", limit=10**9)
         self.done = {d["n"] for _, _, d in done}
         last_state = next((d["ensemble"] for _, _, d in done if "ensemble" in d), None)
@@ -89,7 +103,20 @@ class Campaign:
         self.insights = next((d["insights"] for _, _, d in writer.events("scratchpad", 1)), "")
         self.stale: dict[int, int] = {}
         """Per island: its iterations since its best last improved (counted from this start)."""
+        self.island_best = {i: p.score for i in range(config.selection.islands)
+                            if (p := writer.best(i)) is not None}
         self._readers = threading.local()
+        self.grid = EliteGrid.rebuild(writer, task.config.descriptors) \
+            if config.selection.strategy == "map_elites" else None
+        self.broken: str | None = None
+        """Why the task cannot be searched (its seed program fails), when it cannot."""
+
+    def _client(self, spec) -> ModelClient:
+        if self.config.replay is not None:
+            return Replayer(spec, self.config.replay)
+        client = make_client(spec)
+        return Recorder(client, self.run_dir / "transcript.jsonl") if self.config.transcript \
+            else client
 
     # -- start and resume -----------------------------------------------------------------
 
@@ -129,36 +156,57 @@ class Campaign:
 
     def run(self) -> str:
         """Run until a budget or stop rule says stop; returns why it stopped."""
-        budgets = self.config.budgets
+        parallel, budget = self.config.parallel, self.config.budgets.iterations or 10**12
+        # With one proposer and one evaluator, iterations run strictly one after another.
+        in_flight = parallel.proposals + parallel.evaluations - 1
         start = time.monotonic()
-        todo = iter(self._numbers())
-        pool_executor = self._executor()
+        todo = self._numbers()
+        executor = self._executor()
         reason = "budget: iterations"
+        self.log({"event": "started", "done": len(self.done), "budgets":
+                  self.config.budgets.model_dump(), "best": self.best.score if self.best
+                  else None})
         try:
-            with cf.ThreadPoolExecutor(self.config.concurrency) as threads:
-                running: set[cf.Future] = set()
+            with cf.ThreadPoolExecutor(parallel.proposals, "propose") as proposers, \
+                    cf.ThreadPoolExecutor(parallel.evaluations, "evaluate") as evaluators:
+                proposing: set[cf.Future] = set()
+                evaluating: set[cf.Future] = set()
                 while True:
                     stop = self._stop_reason(start)
                     if stop is None:
-                        while len(running) < self.config.concurrency:
-                            n = next(todo, None)
-                            if n is None or len(self.done) + len(running) >= \
-                                    (budgets.iterations or 10**12):
-                                break
-                            plan = self._plan(n)
-                            running.add(threads.submit(self._work, plan, pool_executor))
+                        while (len(proposing) < parallel.proposals
+                               and len(proposing) + len(evaluating) < in_flight
+                               and len(self.done) + len(proposing) + len(evaluating) < budget):
+                            plan = self._plan(next(todo))
+                            proposing.add(proposers.submit(self._propose_stage, plan))
                     else:
                         reason = stop
-                    if not running:
+                    if not proposing and not evaluating:
                         break
-                    finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    finished, _ = cf.wait(proposing | evaluating,
+                                          return_when=cf.FIRST_COMPLETED)
                     for future in finished:
-                        self._commit(future.result())
+                        outcome = future.result()
+                        if future in proposing:
+                            proposing.discard(future)
+                            if outcome.needs_evaluation:
+                                evaluating.add(evaluators.submit(self._evaluate_stage, outcome,
+                                                                 executor))
+                                continue
+                        else:
+                            evaluating.discard(future)
+                        self._commit(outcome)
         except KeyboardInterrupt:
             reason = "interrupted (Ctrl-C): finished iterations are committed"
+        except (sqlite3.OperationalError, OSError) as exc:
+            if not _disk_full(exc):
+                raise
+            raise ArchiveError(
+                f"the disk is full ({exc}): every finished iteration is committed; free space, "
+                f"then `discover resume {self.run_dir}`") from exc
         finally:
-            if hasattr(pool_executor, "close"):
-                pool_executor.close()
+            if hasattr(executor, "close"):
+                executor.close()
         self._finish(reason)
         return reason
 
@@ -172,11 +220,13 @@ class Campaign:
             n += 1
 
     def _executor(self) -> Executor:
-        return WorkerPool(size=self.config.concurrency) if self.config.executor == "warm" \
-            else Sandbox()
+        return WorkerPool(size=self.config.parallel.evaluations) \
+            if self.config.executor == "warm" else Sandbox()
 
     def _stop_reason(self, start: float) -> str | None:
         budgets = self.config.budgets
+        if self.broken is not None:
+            return self.broken
         if budgets.iterations is not None and len(self.done) >= budgets.iterations:
             return "budget: iterations"
         if budgets.wall_s is not None and time.monotonic() - start >= budgets.wall_s:
@@ -210,7 +260,7 @@ class Campaign:
             source = writer.best()
             if source is not None and source.island != island:
                 return Plan(n, island, "reseed", parent=source)  # a stuck island restarts
-        parent = select_parent(writer, config.selection, island, rng)
+        parent = select_parent(writer, config.selection, island, rng, self.grid)
         if parent is None:
             return Plan(n, island, "restart")
         draw = rng.random()
@@ -229,27 +279,41 @@ class Campaign:
 
     # -- working (worker thread: model, edit checks, sandbox; no archive writes) ----------
 
-    def _work(self, plan: Plan, executor: Executor) -> Outcome:
+    def _propose_stage(self, plan: Plan) -> Outcome:
         outcome = Outcome(plan)
-        task = self.task
         if plan.op in ("seed", "restart"):
-            outcome.code = task.seed_code
+            outcome.code = self.task.seed_code
         elif plan.op in ("migration", "reseed"):
-            outcome.code = plan.parent.code
-            return outcome  # scored already: its evaluation is copied at commit
-        elif plan.op == "tune":
-            try:
-                outcome.code = tune_constants(plan.parent.code, random.Random(
-                    f"{self.config.seed}:{plan.n}:tune"))
-            except EditError as exc:
-                outcome.reason = str(exc)
-                return outcome
-        else:
+            outcome.code = plan.parent.code  # scored already: its evaluation is copied at commit
+        elif plan.op == "llm":
             self._propose(outcome)
-            if outcome.code is None:
-                return outcome
-        outcome.results = task.evaluate(outcome.code, executor)
         return outcome
+
+    def _evaluate_stage(self, outcome: Outcome, executor: Executor) -> Outcome:
+        if outcome.plan.op == "tune":
+            self._tune(outcome, executor)
+        else:
+            outcome.results = self.task.evaluate(outcome.code, executor)
+            outcome.evaluations = 1
+        return outcome
+
+    def _tune(self, outcome: Outcome, executor: Executor) -> None:
+        """CMA-ES over the parent's float constants; the best setting becomes the child."""
+        tried: dict[str, list[EvaluationResult]] = {}
+
+        def score(code: str) -> float | None:
+            results = tried[code] = self.task.evaluate(code, executor)
+            return results[-1].score if results[-1].status == "ok" else None
+
+        try:
+            tuned = tune_constants(outcome.plan.parent.code, score,
+                                   self.config.seed * 1_000_003 + outcome.plan.n,
+                                   self.config.edits.tune_evaluations)
+        except EditError as exc:
+            outcome.reason = str(exc)
+            return
+        code = tuned.code if tuned.score > -math.inf else next(iter(tried))
+        outcome.code, outcome.results, outcome.evaluations = code, tried[code], tuned.evaluations
 
     def _propose(self, outcome: Outcome) -> None:
         plan, config = outcome.plan, self.config
@@ -280,7 +344,38 @@ class Campaign:
                             {"role": "user", "content": render(repair, reason=str(exc))}]
                 continue
             outcome.code, outcome.reason = code, None
+            self._reflect(outcome, [*messages, {"role": "assistant", "content": completion.text}],
+                          client)
             return
+
+    def _reflect(self, outcome: Outcome, messages: Messages, client: ModelClient) -> None:
+        """ADAS's reflexion: the model reviews its own proposal before it is run and may revise
+        it; a revision that does not pass the edit checks leaves the last good version."""
+        plan = outcome.plan
+        diff = plan.edit_format == "diff"
+        for turn in range(self.config.edits.reflexion_rounds):
+            outcome.turns += 1
+            prompt = render("reflexion/diff.md", block=block_text(outcome.code)) if diff \
+                else render("reflexion/rewrite.md")
+            messages = [*messages, {"role": "user", "content": prompt}]
+            try:
+                completion = client.complete(messages, purpose="reflexion",
+                                             seed=plan.n * 7 + 100 + turn)
+            except CallFailed as exc:
+                outcome.calls.extend(exc.attempts)
+                return
+            outcome.calls.extend(completion.attempts)
+            messages = [*messages, {"role": "assistant", "content": completion.text}]
+            try:
+                code = (apply_diff if diff else rewrite_block)(outcome.code, completion.text)
+                self._check_novelty(code, plan)
+                if self.task.static_check(code) is not None:
+                    continue
+            except EditError:
+                continue
+            outcome.code = code
+            outcome.answer = f"{outcome.answer}\n\n[after reflexion round {turn + 1}]\n" \
+                             f"{completion.text}"
 
     def _messages(self, plan: Plan) -> Messages:
         parent = plan.parent
@@ -330,8 +425,14 @@ class Campaign:
             raise EditError(f"the new code is an exact duplicate of archived program {same[0]}: "
                             "change the logic, not the layout")
         threshold = self.config.edits.novelty_threshold
+        matcher = difflib.SequenceMatcher(None, autojunk=False)
+        matcher.set_seq2(code)  # difflib caches its index of the second sequence
         for other in plan.neighbours:
-            ratio = difflib.SequenceMatcher(None, code, other.code, autojunk=False).ratio()
+            matcher.set_seq1(other.code)
+            # the quick ratios are upper bounds: most neighbours are ruled out without a match
+            if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
+                continue
+            ratio = matcher.ratio()
             if ratio >= threshold:
                 raise EditError(f"the new code is too similar to program {other.id} "
                                 f"(similarity {ratio:.3f}): make a real change")
@@ -374,19 +475,30 @@ class Campaign:
                      "status": final.status if final else "no program",
                      "score": final.score if final else None,
                      "reason": outcome.reason or (final.reason if final else None),
+                     "evaluations": outcome.evaluations,
                      "ensemble": self.ensemble.state()}
             writer.log_event("iteration", event, program_id)
         self.done.add(plan.n)
-        island_best = writer.best(plan.island)
-        improved_island = island_best is not None and island_best.id == program_id
-        self.stale[plan.island] = 0 if improved_island else self.stale.get(plan.island, 0) + 1
-        new_best = writer.best()
-        if new_best is not None and (self.best is None or new_best.id != self.best.id):
-            self.best, self.since_best = new_best, 0
-            export_module(writer, new_best.id, self.run_dir / "best" / "best_program.py")
+        ok = final is not None and final.status == "ok"
+        island_best = self.island_best.get(plan.island)
+        if ok and (island_best is None or final.score > island_best):
+            self.island_best[plan.island], self.stale[plan.island] = final.score, 0
+        else:
+            self.stale[plan.island] = self.stale.get(plan.island, 0) + 1
+        if ok and self.grid is not None:
+            self.grid.place(program_id, plan.island, final.score, len(outcome.code),
+                            final.public_metrics)
+        if ok and (self.best is None or final.score > self.best.score):
+            self.best, self.since_best = writer.program(program_id), 0
+            export_module(writer, program_id, self.run_dir / "best" / "best_program.py")
         else:
             self.since_best += 1
-        self.log({**event, "best": self.best.score if self.best else None})
+            if plan.op in ("seed", "restart") and self.best is None and final is not None:
+                self.broken = (f"the task's seed program fails its evaluation ({final.status}: "
+                               f"{final.reason}): fix the task or its environment, then "
+                               f"`discover resume {self.run_dir}`")
+        self.log({**event, "best": self.best.score if self.best else None,
+                  "tokens": self.budget.tokens, "cost": self.budget.cost})
         every = self.config.edits.scratchpad_every
         if every and len(self.done) % every == 0 and plan.n >= self.config.selection.islands:
             self._scratchpad(plan.n)
@@ -441,3 +553,10 @@ class Campaign:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or \
+            "full" in str(exc)
+    return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)

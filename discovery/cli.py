@@ -17,6 +17,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.syntax import Syntax
 
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader, archive_path
@@ -358,36 +359,50 @@ def models(
     console.print(views.models_table(rows))
 
 
-def _progress(mode: str) -> Callable[[dict], None]:
-    def show(event: dict) -> None:
-        if mode == "jsonl":
+PROGRESS_HELP = ("rich (a live panel on a terminal, one line per iteration otherwise), lines, "
+                 "quiet or jsonl.")
+
+
+class _Progress:
+    """Where a campaign's log events go: a Rich live panel, plain lines, JSON lines or nowhere."""
+
+    def __init__(self, mode: str):
+        if mode not in ("rich", "lines", "quiet", "jsonl"):
+            raise typer.BadParameter(f"--progress {mode!r}: use {PROGRESS_HELP}")
+        self.mode = mode
+        self.view = views.CampaignProgress()
+        self.live = Live(self.view, console=console, refresh_per_second=4, transient=False) \
+            if mode == "rich" and console.is_terminal else None
+
+    def __call__(self, event: dict) -> None:
+        if self.mode == "jsonl":
             typer.echo(json.dumps(event, default=str))
-        elif mode == "quiet":
-            return
-        elif event.get("event") == "stopped":
+        elif self.live is not None:
+            self.view.update(event)
+        elif self.mode != "quiet" and event.get("event") == "stopped":
             console.print(f"[bold]stopped:[/] {event['reason']}; best "
                           f"{views.score_text(event['best'])}")
-        elif "n" in event:
-            op = event["op"] + (f"({event['model']})" if event.get("model") else "")
-            what = (f"#{event['program']} {event['status']} {views.score_text(event['score'])}"
-                    if event["program"] else f"no program: {event['reason']}")
-            style = views.status_style(event["status"]) if event["program"] else "red"
-            console.print(f"[dim]{event['n']:>5}[/] island {event['island']} {op:<24} "
-                          f"[{style}]{what}[/]  best {views.score_text(event['best'])}",
-                          soft_wrap=True)
-    return show
+        elif self.mode != "quiet" and "n" in event:
+            console.print(views.iteration_line(event), soft_wrap=True)
 
 
-def _run_and_report(campaign: Campaign, progress: str) -> None:
+def _run_and_report(campaign: Campaign, progress: _Progress) -> None:
     try:
-        campaign.run()
+        if progress.live is not None:
+            with progress.live:
+                campaign.run()
+        else:
+            campaign.run()
     finally:
         campaign.close()
-    if progress == "rich":
+    if progress.mode in ("rich", "lines"):
         with ArchiveReader(archive_path(campaign.run_dir)) as reader:
             console.print(views.status_view(reader))
         console.print(f"campaign in {campaign.run_dir}; best program exported to "
                       f"{campaign.run_dir / 'best' / 'best_program.py'}")
+    if campaign.broken is not None:
+        typer.echo(f"error: {campaign.broken}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -402,7 +417,7 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Seed of every random choice.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override any config field: --set selection.islands=4")] = None,
-    progress: Annotated[str, typer.Option(help="rich, quiet or jsonl.")] = "rich",
+    progress: Annotated[str, typer.Option(help=PROGRESS_HELP)] = "rich",
 ) -> None:
     """Run a discovery campaign on a task (default model: the embedded one, offline)."""
     overrides = list(set_ or [])
@@ -411,8 +426,8 @@ def run(
             overrides.append(f"{key}={json.dumps(value)}")
     if not any(o.startswith("runs_dir=") for o in overrides):
         overrides.append(f"runs_dir={json.dumps(str(ctx.obj))}")
-    campaign = Campaign.start(load_config(task, config, overrides), _progress(progress))
-    _run_and_report(campaign, progress)
+    shown = _Progress(progress)
+    _run_and_report(Campaign.start(load_config(task, config, overrides), shown), shown)
 
 
 @app.command()
@@ -422,11 +437,12 @@ def resume(
         "The campaign: its name under the runs directory, or its directory."))],
     iterations: Annotated[int | None, typer.Option(
         help="A new total iteration budget.")] = None,
-    progress: Annotated[str, typer.Option(help="rich, quiet or jsonl.")] = "rich",
+    progress: Annotated[str, typer.Option(help=PROGRESS_HELP)] = "rich",
 ) -> None:
     """Continue a stopped or killed campaign: in-flight work is redone, nothing duplicated."""
     with open_run(ctx, run_name) as reader:
         run_dir = reader.path.parent
         budgets = dict(reader.campaign().config.get("budgets", {}))
     overrides = {"budgets": {**budgets, "iterations": iterations}} if iterations else None
-    _run_and_report(Campaign.resume(run_dir, _progress(progress), overrides), progress)
+    shown = _Progress(progress)
+    _run_and_report(Campaign.resume(run_dir, shown, overrides), shown)

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from discovery.llm import ModelSpec
 from evaluators.task import validation_message
@@ -23,7 +23,8 @@ class _Section(BaseModel):
 
 
 class Selection(_Section):
-    strategy: Literal["weighted", "power_law", "greedy", "whole_archive"] = "weighted"
+    strategy: Literal["weighted", "power_law", "map_elites", "greedy", "whole_archive"] = \
+        "weighted"
     lam: float = Field(10.0, gt=0)
     """lambda of the weighted rule sigmoid(lambda * (s - median) / MAD) / (1 + children)."""
     power: float = Field(1.5, gt=0)
@@ -45,13 +46,30 @@ class Edits(_Section):
     """How often a failed edit's reason is handed back to the model for another try."""
     novelty_threshold: float = Field(0.995, gt=0, le=1)
     """A proposal this similar (difflib ratio) to one of its island's best programs is refused."""
+    reflexion_rounds: int = Field(0, ge=0)
+    """ADAS's reflexion: after a valid proposal, this many turns in which the model reviews it
+    and may revise it before it is run (each one more model call)."""
     tune_share: float = Field(0.2, ge=0, le=1)
-    """Share of iterations that tune the numeric constants of the parent (no model call)."""
+    """Share of iterations that tune the float constants of the parent with CMA-ES (no model
+    call)."""
+    tune_evaluations: int = Field(8, ge=1)
+    """Sandbox evaluations one tuning iteration may spend; its best setting is archived."""
     restart_share: float = Field(0.02, ge=0, le=1)
     """Share of iterations that restart from the seed program (no model call)."""
     scratchpad_every: int = Field(20, ge=0)
     """Every this many iterations a model call distils the archive into a few insights that
     later prompts show (ShinkaEvolve's meta-scratchpad); 0: never."""
+
+
+class Parallel(_Section):
+    """Model calls and evaluations overlap, with no generation barrier: while M programs are in
+    the sandbox, N more are being proposed. With 1 and 1, iterations run one after the other and
+    a campaign replays exactly from its seed (and recorded model answers)."""
+
+    proposals: int = Field(1, ge=1)
+    """Model calls (with their edit checks and repair turns) in flight."""
+    evaluations: int = Field(1, ge=1)
+    """Sandbox evaluations in flight (the warm worker pool's size)."""
 
 
 class Budgets(_Section):
@@ -74,9 +92,23 @@ class CampaignConfig(_Section):
     selection: Selection = Selection()
     edits: Edits = Edits()
     budgets: Budgets = Budgets()
-    concurrency: int = Field(1, ge=1)
-    """Iterations in flight at once (each: propose, then evaluate). 1 is fully deterministic."""
+    parallel: Parallel = Parallel()
     executor: Literal["warm", "fresh"] = "warm"
+    transcript: bool = True
+    """Record every model exchange to runs/<name>/transcript.jsonl (what `replay` reads)."""
+    replay: str | None = None
+    """A transcript to answer every model call from, instead of the models: with one proposer
+    and one evaluator, the campaign replays to the same archive."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_configs(cls, data: Any) -> Any:
+        """Archives written before `parallel` existed stored `concurrency`; they still resume."""
+        if isinstance(data, dict) and "concurrency" in data:
+            data = dict(data)
+            n = data.pop("concurrency")
+            data.setdefault("parallel", {"proposals": n, "evaluations": n})
+        return data
 
 
 def load_config(task: str | None, path: str | Path | None = None,

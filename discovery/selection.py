@@ -1,16 +1,23 @@
-"""Parent selection strategies over one island of the archive (each reads a bounded slice of the
-ranking index, so a draw costs the same at 100 or 100k programs)."""
+"""Parent selection strategies over one island of the archive. Each draw costs the same at 100
+or 100k programs: the ranked ones read a bounded slice of the ranking index, MAP-Elites keeps
+its grid of cell elites in memory (rebuilt by one scan on resume)."""
 
 import random
+from dataclasses import dataclass, field
+from typing import Any
 
 from archive import ArchiveReader, Program
 from discovery.config import Selection
+from evaluators.task import DescriptorConfig
 
 
 def select_parent(reader: ArchiveReader, config: Selection, island: int,
-                  rng: random.Random) -> Program | None:
+                  rng: random.Random, grid: "EliteGrid | None" = None) -> Program | None:
     if config.strategy == "weighted":
         return reader.sample_parent(rng, island, lam=config.lam, pool=config.pool)
+    if config.strategy == "map_elites" and grid is not None:
+        elite = grid.choose(island, rng)
+        return reader.program(elite) if elite is not None else None
     top = reader.top_k(config.pool, island)
     if not top:
         return None
@@ -18,3 +25,51 @@ def select_parent(reader: ArchiveReader, config: Selection, island: int,
         return top[0]  # hill climbing; ADAS builds on its best, with the archive in context
     weights = [(rank + 1) ** -config.power for rank in range(len(top))]  # power_law
     return rng.choices(top, weights=weights, k=1)[0]
+
+
+@dataclass
+class EliteGrid:
+    """MAP-Elites (Mouret & Clune 2015): the behaviour space is cut into cells by the task's
+    descriptors; each cell keeps its best program (its elite), and a parent is an elite drawn
+    uniformly over the occupied cells, so a niche with a modest score is explored as often as
+    the best one."""
+
+    descriptors: list[DescriptorConfig]
+    elites: dict[int, dict[tuple[int, ...], tuple[float, int]]] = field(default_factory=dict)
+    """island -> cell -> (score, program id)."""
+
+    @classmethod
+    def rebuild(cls, reader: ArchiveReader, descriptors: list[DescriptorConfig]) -> "EliteGrid":
+        grid = cls(descriptors)
+        for program_id, island, score, length, metrics in reader.scored():
+            grid.place(program_id, island, score, length, metrics)
+        return grid
+
+    def cell(self, code_length: int, metrics: dict[str, Any]) -> tuple[int, ...] | None:
+        """The program's cell, or None when a descriptor metric is missing or not a number."""
+        cell = []
+        for d in self.descriptors:
+            value = code_length if d.name == "code_length" else metrics.get(d.name)
+            if not isinstance(value, int | float) or value != value:
+                return None
+            position = int((value - d.low) / (d.high - d.low) * d.bins)
+            cell.append(min(max(position, 0), d.bins - 1))
+        return tuple(cell)
+
+    def place(self, program_id: int, island: int, score: float, code_length: int,
+              metrics: dict[str, Any]) -> bool:
+        """Make the program its cell's elite if it beats the one there; True if it did."""
+        cell = self.cell(code_length, metrics)
+        if cell is None:
+            return False
+        cells = self.elites.setdefault(island, {})
+        if cell in cells and cells[cell][0] >= score:
+            return False
+        cells[cell] = (score, program_id)
+        return True
+
+    def choose(self, island: int, rng: random.Random) -> int | None:
+        cells = self.elites.get(island)
+        if not cells:
+            return None
+        return cells[rng.choice(sorted(cells))][1]

@@ -1,7 +1,9 @@
 """Rich renderings of archive data for the terminal: tables, the lineage tree, sparklines."""
 
+import collections
 import datetime as dt
 import math
+import time
 
 import networkx as nx
 from rich import box
@@ -282,3 +284,82 @@ def model_test_view(answer: Completion) -> Group:
     head.add_row("attempts", str(len(answer.attempts)))
     return Group(Panel(head, title="model test", expand=False),
                  Panel(Text(answer.text), title="answer", expand=False))
+
+
+class CampaignProgress:
+    """The live view of a running campaign, fed the campaign's log events: best score,
+    evaluations/s, valid-edit rate, failures by reason, tokens, cost and the ETA of the budget
+    that will end it first."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock, self.start = clock, clock()
+        self.done = self.at_start = 0
+        self.budgets: dict = {}
+        self.best: float | None = None
+        self.evaluations = self.proposals = self.valid = 0
+        self.tokens, self.cost = 0, 0.0
+        self.failures: collections.Counter[str] = collections.Counter()
+        self.recent: collections.deque[Text] = collections.deque(maxlen=6)
+        self.stopped: str | None = None
+
+    def update(self, event: dict) -> None:
+        if event.get("event") == "started":
+            self.done = self.at_start = event["done"]
+            self.budgets, self.best = event["budgets"], event["best"]
+        elif event.get("event") == "stopped":
+            self.stopped, self.best = event["reason"], event["best"]
+        elif "n" in event:
+            self.done += 1
+            self.best, self.tokens, self.cost = event["best"], event["tokens"], event["cost"]
+            self.evaluations += event.get("evaluations", 0)
+            if event["op"] == "llm":
+                self.proposals += 1
+                self.valid += bool(event["valid_edit"])
+            if event["status"] not in ("ok", "migrated") and event["reason"]:
+                self.failures[f"{event['status']}: {event['reason'].split(' (')[0]}"] += 1
+            self.recent.append(iteration_line(event))
+
+    def eta(self) -> str:
+        """Time left by the iteration budget at the current pace, or the wall budget's."""
+        elapsed = self.clock() - self.start
+        left = []
+        if self.budgets.get("iterations") and self.done > self.at_start:
+            pace = elapsed / (self.done - self.at_start)
+            left.append(max(0, self.budgets["iterations"] - self.done) * pace)
+        if self.budgets.get("wall_s"):
+            left.append(max(0.0, self.budgets["wall_s"] - elapsed))
+        return f"{min(left):.0f} s" if left else "-"
+
+    def __rich__(self) -> RenderableType:
+        elapsed = max(self.clock() - self.start, 1e-9)
+        head = Table.grid(padding=(0, 2))
+        head.add_row("iterations", f"{self.done}" + (
+            f" / {self.budgets['iterations']}" if self.budgets.get("iterations") else ""),
+            "ETA", self.eta())
+        head.add_row("best score", Text(score_text(self.best), style="bold green"),
+                     "evaluations/s", f"{self.evaluations / elapsed:.2f}")
+        head.add_row("valid edits", f"{self.valid}/{self.proposals}" + (
+            f" ({self.valid / self.proposals:.0%})" if self.proposals else ""),
+            "tokens / cost", f"{self.tokens:,} / ${self.cost:.4f}")
+        parts: list[RenderableType] = [head]
+        if self.failures:
+            failures = Table("failures", "count", box=box.SIMPLE, header_style="bold")
+            for reason, count in self.failures.most_common(4):
+                failures.add_row(Text(reason, style="red", overflow="ellipsis", no_wrap=True),
+                                 str(count))
+            parts.append(failures)
+        parts.extend(self.recent)
+        if self.stopped:
+            parts.append(Text(f"stopped: {self.stopped}", style="bold"))
+        return Panel(Group(*parts), title="campaign", expand=False)
+
+
+def iteration_line(event: dict) -> Text:
+    """One committed iteration as one line: number, island, operator, outcome, best so far."""
+    op = event["op"] + (f"({event['model']})" if event.get("model") else "")
+    what = (f"#{event['program']} {event['status']} {score_text(event['score'])}"
+            if event["program"] else f"no program: {event['reason']}")
+    style = status_style(event["status"]) if event["program"] else "red"
+    return Text.assemble((f"{event['n']:>5}", "dim"), f" island {event['island']} {op:<24} ",
+                         (what, style), f"  best {score_text(event['best'])}",
+                         no_wrap=True, overflow="ellipsis")

@@ -70,6 +70,17 @@ class StageConfig(_Strict):
     limits: LimitsConfig = LimitsConfig()
 
 
+class DescriptorConfig(_Strict):
+    """One axis of the MAP-Elites grid: `code_length` (characters of the program) or a public
+    metric of the final stage, cut into `bins` equal cells between `low` and `high` (values
+    outside land in the end cells)."""
+
+    name: str
+    low: float = 0.0
+    high: float
+    bins: int = Field(8, ge=1)
+
+
 class TaskConfig(_Strict):
     name: str
     summary: str
@@ -83,6 +94,8 @@ class TaskConfig(_Strict):
     scorer: str = "scorer.py"
     ideas: list[str] = []
     """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
+    descriptors: list[DescriptorConfig] = [DescriptorConfig(name="code_length", high=4000)]
+    """The axes of the MAP-Elites grid (selection strategy map_elites)."""
     stages: list[StageConfig] = Field(min_length=1)
     held_out: StageConfig | None = None
     """Run only for reports; its results go into private metrics, never into prompts."""

@@ -3,18 +3,22 @@ the real archive; kill -9 and resume of a real subprocess; the embedded model fo
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
-from archive import ArchiveReader
+from archive import ArchiveError, ArchiveReader
 from discovery.campaign import Campaign
 from discovery.cli import app
-from discovery.views import iteration_counts
+from discovery.mock_server import MockServer
+from discovery.views import CampaignProgress, iteration_counts
+from evaluators.task import TASKS_DIR
 
 SCRIPT = Path(__file__).parent / "data" / "circle_packing_script.jsonl"
 SCRIPTED = ["--set", f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]',
@@ -225,3 +229,103 @@ def test_whole_archive_strategy_puts_the_archive_in_the_prompt(tmp_path):
     finally:
         campaign.close()
     assert prompt.count("A program with score") == len(others) >= 2
+
+
+def test_an_evaluator_that_fails_every_program_stops_the_campaign_with_the_reason(tmp_path):
+    task = tmp_path / "broken_task"
+    shutil.copytree(TASKS_DIR / "circle_packing", task)
+    scorer = task / "scorer.py"
+    good = scorer.read_text()
+    scorer.write_text(good + "\n\ndef score(stage, case, outputs, oracle):\n"
+                             "    raise RuntimeError('scorer bug')\n")
+    result = discover(tmp_path, "run", str(task), "--name", "b", "--iterations", "10",
+                      "--progress", "quiet", *SCRIPTED)
+    assert result.exit_code == 1
+    assert "seed program fails its evaluation (invalid: the scorer could not score these " \
+           "outputs (RuntimeError: scorer bug))" in result.stderr
+    assert "discover resume" in result.stderr
+    status = discover(tmp_path, "status", "b")
+    assert "the scorer could not score these outputs" in status.output
+    with ArchiveReader(tmp_path / "b" / "archive.sqlite") as reader:
+        assert reader.count() == 1 and reader.best() is None  # the first seed fails: stop
+
+    scorer.write_text(good)  # the task is mended: resume picks up under the new version
+    result = discover(tmp_path, "resume", "b", "--progress", "quiet")
+    assert result.exit_code == 0, result.stderr
+    with ArchiveReader(tmp_path / "b" / "archive.sqlite") as reader:
+        assert sorted(d["n"] for _, _, d in reader.events("iteration", 100)) == list(range(10))
+        assert reader.best() is not None and reader.events("evaluator_changed")
+
+
+def test_a_full_disk_stops_with_a_clear_error_and_resume_loses_nothing(tmp_path):
+    run_scripted(tmp_path, "d", 3, f'models=[{{name="scripted:{SCRIPT}"}}]',
+                 "executor='fresh'")
+    campaign = Campaign.resume(tmp_path / "d", lambda event: None,
+                               {"budgets": {"iterations": 8}})
+    pages = campaign.writer._conn.execute("PRAGMA page_count").fetchone()[0]
+    campaign.writer._conn.execute(f"PRAGMA max_page_count = {pages}")  # no room to grow
+    try:
+        with pytest.raises(ArchiveError, match=r"the disk is full \(database or disk is full\)"
+                                               r": every finished iteration is committed"):
+            campaign.run()
+    finally:
+        campaign.close()
+    with ArchiveReader(tmp_path / "d" / "archive.sqlite") as reader:
+        done = sorted(d["n"] for _, _, d in reader.events("iteration"))
+    assert done == list(range(len(done))) and 3 <= len(done) < 8  # the room left, then stop
+    result = discover(tmp_path, "resume", "d", "--iterations", "8", "--progress", "quiet")
+    assert result.exit_code == 0, result.stderr
+    with ArchiveReader(tmp_path / "d" / "archive.sqlite") as reader:
+        iterations = reader.events("iteration", 100)
+        assert sorted(d["n"] for _, _, d in iterations) == list(range(8))
+        assert len({d["program"] for _, _, d in iterations} - {None}) == reader.count()
+
+
+def test_a_hosted_model_campaign_replays_from_its_transcript_to_the_same_archive(
+        tmp_path, monkeypatch):
+    answers = [json.loads(line)["text"] for line in SCRIPT.read_text().splitlines()]
+    answers.append("- equal circles waste the corners\n- keep every circle inside")
+    served = iter(range(10**6))
+
+    def reply(messages):
+        return answers[next(served) % len(answers)]
+
+    monkeypatch.setenv("MOCK_KEY", "sk-test")
+    settings = ("selection.islands=1", "executor='fresh'", "edits.scratchpad_every=3")
+    with MockServer(reply=reply) as server:
+        model = (f'models=[{{name="openai/mock-model", api_base="{server.base_url}", '
+                 'api_key_env="MOCK_KEY", edit_mix={rewrite=1.0}}]')
+        run_scripted(tmp_path, "hosted", 7, model, *settings)
+    transcript = tmp_path / "hosted" / "transcript.jsonl"
+    assert len(transcript.read_text().splitlines()) >= 6  # every exchange, scratchpad included
+    run_scripted(tmp_path, "replayed", 7, model, *settings,  # the server is gone now
+                 f"replay={json.dumps(str(transcript))}")
+    archives = []
+    for name in ("hosted", "replayed"):
+        with ArchiveReader(tmp_path / name / "archive.sqlite") as reader:
+            archives.append([(p.code, p.parents, p.status, p.score, p.edit_text)
+                             for p in reader.programs(range(1, reader.count() + 1))])
+            archives[-1].append([d["insights"] for _, _, d in reader.events("scratchpad")])
+    assert archives[0] == archives[1]
+    assert len(archives[0]) > 3 and archives[0][-1]  # programs, then the scratchpad insights
+
+
+def test_live_view_shows_best_rate_failures_tokens_and_eta(tmp_path):
+    now = [100.0]
+    view = CampaignProgress(clock=lambda: now[0])
+    view.update({"event": "started", "done": 2, "budgets": {"iterations": 12}, "best": 1.0})
+    for n, (status, reason) in enumerate([("ok", None), ("invalid", "two circles overlap (0, 1)"),
+                                          ("no program", "no ```python code block")], start=2):
+        now[0] += 2.0
+        view.update({"n": n, "op": "llm", "island": 0, "model": "m", "program": n if
+                     status != "no program" else None, "status": status, "score": None,
+                     "reason": reason, "valid_edit": status != "no program",
+                     "evaluations": int(status != "no program"), "best": 2.5,
+                     "tokens": 1234, "cost": 0.05})
+    console = Console(record=True, width=120, force_terminal=False)
+    console.print(view)
+    text = console.export_text()
+    assert "5 / 12" in text and "ETA" in text and "14 s" in text  # 7 left at 2 s each
+    assert "2.5" in text and "0.33" in text  # best; 2 evaluations in 6 s
+    assert "2/3 (67%)" in text and "1,234 / $0.0500" in text
+    assert "invalid: two circles overlap" in text and "no program: no ```python" in text

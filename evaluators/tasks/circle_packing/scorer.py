@@ -44,7 +44,8 @@ def score(stage, case, outputs, oracle):
     n = case.inputs["n"]
     _, radii = validate(n, outputs)
     total = float(radii.sum())
-    public = {"sum_radii": total, "n": n}
+    spread = float(radii.std() / radii.mean()) if total > 0 else 0.0
+    public = {"sum_radii": total, "n": n, "radius_spread": spread}
     if n in BEST_KNOWN:
         public["fraction_of_best_known"] = total / BEST_KNOWN[n]
     return Metrics(total, public)

@@ -1,0 +1,166 @@
+"""Side by side with OpenEvolve, in one run: the same instant mock model server (OpenAI wire
+protocol on 127.0.0.1) and the same trivial evaluator (return a constant), iterations per
+second of each framework as its archive passes 100 and 1000 programs, and their ratio.
+
+OpenEvolve runs from its own venv (its dependencies must not touch ours):
+
+    python3 -m venv /tmp/oevenv && /tmp/oevenv/bin/pip install openevolve==0.4.0
+    .venv/bin/python bench/openevolve_bench.py --openevolve-python /tmp/oevenv/bin/python
+
+Each framework stamps the time of every evaluation; a rate "at 100 programs" is taken over
+the evaluations numbered 50 to 150 (at 1000: 900 to 1000). Both run one proposal and one
+evaluation at a time, with their default settings otherwise. Ours goes through the real stack:
+litellm to the mock server, the warm sandbox pool, the SQLite archive. Prints Markdown; asserts
+nothing.
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from campaign_bench import trivial_task
+
+from discovery.campaign import Campaign
+from discovery.config import load_config
+from discovery.mock_server import MockServer
+
+OPENEVOLVE_RUNNER = textwrap.dedent("""
+    import sys, time
+    from openevolve import run_evolution
+    from openevolve.config import Config, LLMModelConfig
+    work, api_base, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    config = Config()
+    config.llm.models = [LLMModelConfig(name="mock-model", api_base=api_base, api_key="x")]
+    config.llm.api_base = api_base
+    config.llm.retries, config.llm.timeout = 0, 30
+    config.diff_based_evolution = False  # the mock answers whole programs, as it does for us
+    config.evaluator.cascade_evaluation = False
+    config.evaluator.parallel_evaluations = 1
+    config.checkpoint_interval = 10**9
+    config.log_level = "WARNING"
+    result = run_evolution(work + "/initial.py", work + "/evaluator.py", config,
+                           iterations=iterations, output_dir=work + "/out", cleanup=False)
+    print("best", result.best_score)
+""")
+
+OPENEVOLVE_EVALUATOR = textwrap.dedent("""
+    import time
+    STAMPS = {stamps!r}
+    def evaluate(program_path):
+        with open(STAMPS, "a") as f:
+            f.write(f"{{time.time()}}\\n")
+        code = open(program_path).read()
+        value = float(code.split("return ", 1)[1].split()[0])
+        return {{"combined_score": value}}
+""")
+
+INITIAL = "# EVOLVE-BLOCK-START\ndef f():\n    return 0.0\n# EVOLVE-BLOCK-END\n"
+
+
+def reply_factory():
+    rng = random.Random(0)
+
+    def reply(messages):
+        return f"```python\ndef f():\n    return {rng.random():.12f}\n```"
+    return reply
+
+
+def rate(stamps: list[float], first: int, last: int) -> float | None:
+    """Evaluations per second between evaluation number `first` and `last` (1-based)."""
+    if len(stamps) < last:
+        return None
+    return (last - first) / (stamps[last - 1] - stamps[first - 1])
+
+
+def run_openevolve(python: str, api_base: str, iterations: int, work: Path) -> dict:
+    stamps = work / "stamps.txt"
+    (work / "initial.py").write_text(INITIAL)
+    (work / "evaluator.py").write_text(OPENEVOLVE_EVALUATOR.format(stamps=str(stamps)))
+    (work / "runner.py").write_text(OPENEVOLVE_RUNNER)
+    start = time.perf_counter()
+    child = subprocess.Popen([python, str(work / "runner.py"), str(work), api_base,
+                              str(iterations)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "OPENAI_API_KEY": "x"})
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    out, err = child.stdout.read(), child.stderr.read()
+    if status != 0:
+        raise SystemExit(f"OpenEvolve failed (exit {status}):\n{err[-3000:]}")
+    times = [float(x) for x in stamps.read_text().split()]
+    return {"stamps": times, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "best": out.strip().split()[-1]}
+
+
+def run_ours(api_base: str, iterations: int, work: Path) -> dict:
+    stamps: list[float] = []
+
+    def log(event: dict) -> None:
+        if "n" in event and event.get("evaluations"):
+            stamps.append(time.time())
+
+    os.environ["MOCK_KEY"] = "x"
+    config = load_config(str(trivial_task(work / "task")), None, [
+        f"runs_dir={str(work / 'runs')!r}", "name='ours'",
+        f'models=[{{name="openai/mock-model", api_base="{api_base}", api_key_env="MOCK_KEY", '
+        'edit_mix={rewrite=1.0}}]', f"budgets.iterations={iterations}",
+        "edits.tune_share=0", "edits.restart_share=0", "edits.scratchpad_every=0"])
+    campaign = Campaign.start(config, log)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    campaign.run()
+    wall = time.perf_counter() - start
+    campaign.close()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+           + children_after.ru_utime + children_after.ru_stime
+           - children.ru_utime - children.ru_stime)
+    best = campaign.best.score if campaign.best else None
+    return {"stamps": stamps, "wall": wall, "cpu": cpu, "best": best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--openevolve-python", default="/tmp/oevenv/bin/python")
+    parser.add_argument("--iterations", type=int, default=1000)
+    args = parser.parse_args()
+    windows = [(50, 150, "100"), (args.iterations - 100, args.iterations,
+                                  f"{args.iterations}")]
+    with MockServer(reply=reply_factory()) as server, tempfile.TemporaryDirectory() as tmp:
+        results = {}
+        for name, runner in (("discovery", lambda w: run_ours(server.base_url,
+                                                               args.iterations, w)),
+                             ("OpenEvolve 0.4.0", lambda w: run_openevolve(
+                                 args.openevolve_python, server.base_url, args.iterations, w))):
+            work = Path(tmp) / name.split()[0]
+            work.mkdir()
+            results[name] = runner(work)
+            print(f"{name}: {len(results[name]['stamps'])} evaluations in "
+                  f"{results[name]['wall']:.1f} s, {results[name]['cpu']:.1f} s CPU "
+                  f"(with child processes), best {results[name]['best']}", file=sys.stderr)
+    ours, peer = results["discovery"], results["OpenEvolve 0.4.0"]
+    print("| programs | discovery iterations/s | OpenEvolve iterations/s | ratio |")
+    print("|---:|---:|---:|---:|")
+    for first, last, label in windows:
+        a, b = rate(ours["stamps"], first, last), rate(peer["stamps"], first, last)
+        ratio = f"{a / b:.1f}x" if a and b else "-"
+        print(f"| {label} | {a or 0:.1f} | {b or 0:.2f} | {ratio} |")
+    for name, r in results.items():
+        n = max(len(r["stamps"]), 1)
+        print(f"\n{name}: {r['cpu'] / n * 1000:.1f} ms CPU per iteration over the whole run "
+              f"({n} iterations, {r['wall']:.1f} s wall)")
+    print(json.dumps({k: {"wall": v["wall"], "cpu": v["cpu"], "n": len(v["stamps"])}
+                      for k, v in results.items()}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
