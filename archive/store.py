@@ -55,7 +55,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     try:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _switch_to_wal(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise ArchiveError(
@@ -65,6 +65,20 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise ArchiveError(f"{path} could not be switched to WAL mode (got {mode!r})")
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> str:
+    """Switching a new file to WAL takes an exclusive lock; when a reader opens the file while
+    its writer creates it, one of them gets SQLITE_BUSY at once (SQLite's deadlock avoidance
+    skips the busy timeout), so the switch is retried for up to two seconds."""
+    for attempt in range(200):
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            time.sleep(0.01)
+    raise AssertionError("unreachable")
 
 
 def _campaign_row(conn: sqlite3.Connection, path: Path) -> tuple:
@@ -286,19 +300,23 @@ class ArchiveReader:
         return Summary(self.campaign(), self.status_counts(), self.best(), tokens_in, tokens_out,
                        cost)
 
-    def failures_by_reason(self, limit: int = 10) -> list[tuple[str, str, int]]:
-        """(status, reason, count) of failed programs, most frequent first. Reasons keep their
-        variable details in a trailing parenthesis ("circle 3 leaves the square (x = 1.02)"),
-        which is left out of the grouping."""
+    def failures_by_reason(self, limit: int = 10, recent: int | None = None
+                           ) -> list[tuple[str, str, int]]:
+        """(status, reason, count) of failed programs (of the newest `recent` programs, if
+        given: a bounded read), most frequent first. Reasons keep their variable details in a
+        trailing parenthesis ("circle 3 leaves the square (x = 1.02)"), which is left out of the
+        grouping."""
+        first = 0 if recent is None else self._conn.execute(
+            "SELECT coalesce(max(id), 0) FROM programs").fetchone()[0] - recent
         return self._conn.execute(
             "SELECT status, reason, count(*) AS n FROM ("
             "  SELECT p.status AS status, CASE WHEN instr(e.reason, ' (') > 0"
             "    THEN substr(e.reason, 1, instr(e.reason, ' (') - 1)"
             "    ELSE coalesce(e.reason, '(no reason given)') END AS reason"
             "  FROM programs p JOIN evaluations e ON e.program_id = p.id AND e.final = 1"
-            "  WHERE p.status NOT IN ('ok', 'pending'))"
+            "  WHERE p.id > ? AND p.status NOT IN ('ok', 'pending'))"
             " GROUP BY status, reason ORDER BY n DESC, status LIMIT ?",
-            (limit,),
+            (first, limit),
         ).fetchall()
 
     def model_usage(self) -> list[ModelUsage]:

@@ -11,7 +11,6 @@ same random streams: nothing is lost, nothing duplicated.
 """
 
 import concurrent.futures as cf
-import difflib
 import errno
 import json
 import math
@@ -40,6 +39,7 @@ from discovery.edits import EditError, apply_diff, block_text, rewrite_block
 from discovery.ensemble import Ensemble
 from discovery.export import export_module
 from discovery.llm import Budget, CallFailed, Messages, ModelClient, make_client
+from discovery.novelty import NoveltyError, make_novelty
 from discovery.operators import tune_constants
 from discovery.selection import EliteGrid, select_parent
 from discovery.transcripts import Recorder, Replayer
@@ -108,6 +108,9 @@ class Campaign:
         self._readers = threading.local()
         self.grid = EliteGrid.rebuild(writer, task.config.descriptors) \
             if config.selection.strategy == "map_elites" else None
+        edits = config.edits
+        self.novelty = make_novelty(edits.novelty_threshold, edits.novelty_embedding,
+                                    edits.embedding_threshold)
         self.broken: str | None = None
         """Why the task cannot be searched (its seed program fails), when it cannot."""
 
@@ -333,7 +336,7 @@ class Campaign:
             try:
                 apply = apply_diff if plan.edit_format == "diff" else rewrite_block
                 code = apply(plan.parent.code, completion.text)
-                self._check_novelty(code, plan)
+                self._check_novelty(code, plan, outcome)
                 problem = self.task.static_check(code)
                 if problem is not None:
                     raise EditError(problem)
@@ -368,7 +371,7 @@ class Campaign:
             messages = [*messages, {"role": "assistant", "content": completion.text}]
             try:
                 code = (apply_diff if diff else rewrite_block)(outcome.code, completion.text)
-                self._check_novelty(code, plan)
+                self._check_novelty(code, plan, outcome)
                 if self.task.static_check(code) is not None:
                     continue
             except EditError:
@@ -419,23 +422,16 @@ class Campaign:
             reader = self._readers.reader = ArchiveReader(self.writer.path)
         return reader
 
-    def _check_novelty(self, code: str, plan: Plan) -> None:
+    def _check_novelty(self, code: str, plan: Plan, outcome: Outcome) -> None:
         same = self._reader().find_by_hash(code)
         if same:
             raise EditError(f"the new code is an exact duplicate of archived program {same[0]}: "
                             "change the logic, not the layout")
-        threshold = self.config.edits.novelty_threshold
-        matcher = difflib.SequenceMatcher(None, autojunk=False)
-        matcher.set_seq2(code)  # difflib caches its index of the second sequence
-        for other in plan.neighbours:
-            matcher.set_seq1(other.code)
-            # the quick ratios are upper bounds: most neighbours are ruled out without a match
-            if matcher.real_quick_ratio() < threshold or matcher.quick_ratio() < threshold:
-                continue
-            ratio = matcher.ratio()
-            if ratio >= threshold:
-                raise EditError(f"the new code is too similar to program {other.id} "
-                                f"(similarity {ratio:.3f}): make a real change")
+        try:
+            outcome.calls.extend(self.novelty.check(code, plan.neighbours))
+        except NoveltyError as exc:
+            outcome.calls.extend(exc.calls)
+            raise
 
     # -- committing (main thread: one transaction per iteration) ---------------------------
 
@@ -510,7 +506,7 @@ class Campaign:
         lines += [f"top program {p.id}: score {p.score:.6g}, made by {p.edit_kind}"
                   for p in writer.top_k(3)]
         lines += [f"{count} programs {status}: {reason}"
-                  for status, reason, count in writer.failures_by_reason(5)]
+                  for status, reason, count in writer.failures_by_reason(5, recent=500)]
         window = max(self.config.edits.scratchpad_every, 20)
         recent = [d for _, _, d in writer.events("iteration", limit=window)
                   if d.get("op") == "llm"]

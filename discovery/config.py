@@ -46,6 +46,10 @@ class Edits(_Section):
     """How often a failed edit's reason is handed back to the model for another try."""
     novelty_threshold: float = Field(0.995, gt=0, le=1)
     """A proposal this similar (difflib ratio) to one of its island's best programs is refused."""
+    novelty_embedding: ModelSpec | None = None
+    """An embedding model (as litellm names it, e.g. openai/text-embedding-3-small) to judge
+    similarity by cosine of embeddings instead of by text."""
+    embedding_threshold: float = Field(0.99, gt=0, le=1)
     reflexion_rounds: int = Field(0, ge=0)
     """ADAS's reflexion: after a valid proposal, this many turns in which the model reviews it
     and may revise it before it is run (each one more model call)."""

@@ -14,6 +14,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -137,19 +138,47 @@ class LiteLLMClient:
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None) -> Completion:
-        litellm = _litellm()
+        spec = self.spec
+
+        def request(key: str | None) -> tuple[Any, str, int, int]:
+            response = _litellm().completion(
+                model=spec.name, messages=messages, api_base=spec.api_base, api_key=key,
+                timeout=spec.timeout_s, temperature=spec.temperature,
+                max_tokens=spec.max_tokens, num_retries=0,
+                **({"seed": seed} if seed is not None else {}))
+            return (response, *_parse(response))
+
+        _, text, tokens_in, tokens_out, cost, latency, attempts = self._call(purpose, request)
+        return Completion(spec.name, text, tokens_in, tokens_out, cost, latency, attempts)
+
+    def embed(self, texts: list[str], *, purpose: str = "embedding"
+              ) -> tuple[list[list[float]], tuple[ModelCall, ...]]:
+        """One vector per text from an embedding model, with the attempts to record."""
+        spec, vectors = self.spec, []
+
+        def request(key: str | None) -> tuple[Any, str, int, int]:
+            response = _litellm().embedding(model=spec.name, input=texts, api_base=spec.api_base,
+                                            api_key=key, timeout=spec.timeout_s)
+            data = sorted(response.data, key=lambda d: d["index"])
+            if len(data) != len(texts):
+                raise EmptyResponse(f"{len(data)} embeddings for {len(texts)} texts")
+            vectors[:] = [list(d["embedding"]) for d in data]
+            usage = getattr(response, "usage", None)
+            return response, "", int(getattr(usage, "prompt_tokens", 0) or 0), 0
+
+        return vectors, self._call(purpose, request)[-1]
+
+    def _call(self, purpose: str, request: Callable[[str | None], tuple[Any, str, int, int]]
+              ) -> tuple[Any, str, int, int, float, float, tuple[ModelCall, ...]]:
+        """One request with retries: backoff on what a retry can fix, a ModelError for what
+        only the user can fix, CallFailed (with every attempt) when the retries run out."""
         spec, attempts = self.spec, []
         key = self.api_key()
         for attempt in range(spec.max_retries + 1):
             start = time.monotonic()
             try:
                 with self._semaphore:
-                    response = litellm.completion(
-                        model=spec.name, messages=messages, api_base=spec.api_base,
-                        api_key=key, timeout=spec.timeout_s, temperature=spec.temperature,
-                        max_tokens=spec.max_tokens, num_retries=0,
-                        **({"seed": seed} if seed is not None else {}))
-                text, tokens_in, tokens_out = _parse(response)
+                    response, text, tokens_in, tokens_out = request(key)
             except Exception as exc:
                 latency = time.monotonic() - start
                 attempts.append(ModelCall(spec.name, purpose, latency_s=round(latency, 4),
@@ -165,9 +194,8 @@ class LiteLLMClient:
             latency = round(time.monotonic() - start, 4)
             cost = self._cost(response, tokens_in, tokens_out)
             attempts.append(ModelCall(spec.name, purpose, tokens_in, tokens_out, cost, latency,
-                                      raw_response=text))
-            return Completion(spec.name, text, tokens_in, tokens_out, cost, latency,
-                              tuple(attempts))
+                                      raw_response=text or None))
+            return response, text, tokens_in, tokens_out, cost, latency, tuple(attempts)
         raise AssertionError("unreachable")
 
     def _delay(self, attempt: int, exc: Exception) -> float:

@@ -10,11 +10,14 @@ Script steps: `ok`, `429[:retry_after_s]`, `500`, `503`, `slow:SECONDS` (answer 
 `hang` (never answer in time), `truncated` (cut the JSON body), `empty` (no choices),
 `blank` (a choice with empty content), `context` (400 context_length_exceeded), `401`.
 When the script runs out, every request is answered `ok` by `reply(messages)`.
+`POST /v1/embeddings` answers hashed character-trigram vectors (see `trigram_embedding`).
 """
 
 import json
+import math
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +29,16 @@ def echo_reply(messages: list[dict[str, Any]]) -> str:
     """A deterministic answer: a code block that mentions the last user message's length."""
     last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
     return f"```python\ndef answer():\n    return {len(str(last))}\n```"
+
+
+def trigram_embedding(text: str, dims: int = 256) -> list[float]:
+    """A deterministic stand-in for an embedding model: hashed character-trigram counts, unit
+    length, so near-identical code gets cosine similarity near 1."""
+    vector = [0.0] * dims
+    for i in range(len(text) - 2):
+        vector[zlib.crc32(text[i:i + 3].encode()) % dims] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 class MockServer:
@@ -100,10 +113,27 @@ class MockServer:
                 with server._lock:
                     server.requests.append({"path": self.path, "headers": dict(self.headers),
                                             "body": body})
+                if self.path.rstrip("/").endswith("/embeddings"):
+                    self._embeddings(body)
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._error(404, f"no route {self.path}", "not_found")
                     return
                 self._answer(server._next_step(), body)
+
+            def _embeddings(self, body: dict[str, Any]) -> None:
+                texts = body.get("input")
+                texts = [texts] if isinstance(texts, str) else texts
+                if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+                    self._error(400, "input must be a string or a list of strings",
+                                "invalid_request_error")
+                    return
+                data = [{"object": "embedding", "index": i, "embedding": trigram_embedding(t)}
+                        for i, t in enumerate(texts)]
+                tokens = sum(len(t.split()) for t in texts)
+                self._send(200, json.dumps({
+                    "object": "list", "data": data, "model": body.get("model", server.model),
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}).encode())
 
             def _answer(self, step: str, body: dict[str, Any]) -> None:
                 kind, _, arg = step.partition(":")

@@ -8,9 +8,12 @@ import random
 import pytest
 from test_campaign import SCRIPT, run_scripted
 
-from archive import ArchiveReader
+from archive import ArchiveReader, Program
 from discovery.campaign import Campaign
 from discovery.edits import EditError
+from discovery.llm import ModelSpec
+from discovery.mock_server import MockServer
+from discovery.novelty import NoveltyError, TextNovelty, make_novelty
 from discovery.operators import tune_constants
 from discovery.selection import EliteGrid
 from evaluators.task import DescriptorConfig
@@ -122,3 +125,28 @@ def test_separate_proposal_and_evaluation_pools_run_every_iteration_once(tmp_pat
         assert sorted(d["n"] for d in iterations) == list(range(12))
         assert len(programs) == reader.count() and reader.best().score > reader.program(1).score
         assert reader.campaign().config["parallel"] == {"proposals": 3, "evaluations": 2}
+
+
+def test_embedding_novelty_refuses_a_renamed_copy_through_a_real_embeddings_endpoint(tmp_path):
+    renamed = GOOD.replace("centers", "points")  # text differs a lot, meaning does not
+    with MockServer() as server:
+        spec = ModelSpec(name="openai/mock-embed", api_base=server.base_url, max_retries=0)
+        novelty = make_novelty(0.995, spec, 0.95)  # the mock's vectors: 0.96 for the copy
+        original = Program(id=7, code=GOOD, code_hash="", language="python", parents=(),
+                           inspirations=(), island=0, generation=1, model=None,
+                           prompt_template=None, edit_kind=None, edit_text=None, diff=None,
+                           created_at=0.0, status="ok", score=2.5, evaluator_version="v",
+                           n_children=0)
+        assert TextNovelty(0.995).check(renamed, [original]) == []  # the text check passes it
+        with pytest.raises(NoveltyError, match=r"too similar to program 7 \(embedding") as exc:
+            novelty.check(renamed, [original])
+        assert exc.value.calls[0].purpose == "embedding" and exc.value.calls[0].tokens_in > 0
+        calls = novelty.check(GRID, [original])  # a different program passes; 7 is cached
+        assert len(server.requests) == 2 and len(server.requests[1]["body"]["input"]) == 1
+        assert calls and calls[0].error is None
+    # an endpoint that is down: the text check stands in, the failed call is recorded
+    down = spec.model_copy(update={"api_base": "http://127.0.0.1:9/v1"})  # the discard port
+    calls = make_novelty(0.995, down, 0.95).check(GRID, [original])
+    assert len(calls) == 1 and "Connection" in calls[0].error
+    with pytest.raises(EditError, match=r"too similar to program 7 \(similarity 1.000"):
+        make_novelty(0.995, down, 0.95).check(GOOD, [original])
