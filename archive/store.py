@@ -319,6 +319,15 @@ class ArchiveReader:
             (first, limit),
         ).fetchall()
 
+    def best_by_operator(self) -> list[tuple[str, float, int]]:
+        """(edit kind, best score, ok programs) per operator that made ok programs of the
+        current evaluator version, best first: how far model edits got past tuning, restarts
+        and the seed."""
+        return self._conn.execute(
+            "SELECT coalesce(edit_kind, '-'), max(score), count(*) FROM programs "
+            "WHERE status = 'ok' AND evaluator_version = ? GROUP BY edit_kind "
+            "ORDER BY max(score) DESC", (self._version(),)).fetchall()
+
     def model_usage(self) -> list[ModelUsage]:
         rows = self._conn.execute(
             "SELECT model, count(*), count(error), sum(tokens_in), sum(tokens_out), sum(cost), "

@@ -35,7 +35,15 @@ from archive import (
 )
 from archive.atomic import atomic_write_text
 from discovery.config import CampaignConfig, ConfigError
-from discovery.edits import EditError, apply_diff, block_text, rewrite_block
+from discovery.edits import (
+    END,
+    START,
+    EditError,
+    apply_diff,
+    block_text,
+    evolve_block,
+    rewrite_block,
+)
 from discovery.ensemble import Ensemble
 from discovery.export import export_module
 from discovery.llm import Budget, CallFailed, Messages, ModelClient, make_client
@@ -44,7 +52,7 @@ from discovery.operators import tune_constants
 from discovery.selection import EliteGrid, select_parent
 from discovery.transcripts import Recorder, Replayer
 from evaluators.sandbox import Executor, Sandbox
-from evaluators.task import Task, load_task
+from evaluators.task import Task, TaskError, load_task
 from evaluators.workers import WorkerPool
 from prompts import render
 
@@ -111,6 +119,7 @@ class Campaign:
         edits = config.edits
         self.novelty = make_novelty(edits.novelty_threshold, edits.novelty_embedding,
                                     edits.embedding_threshold)
+        self._tops: dict[tuple[int, int | None], list[Program]] = {}
         self.broken: str | None = None
         """Why the task cannot be searched (its seed program fails), when it cannot."""
 
@@ -125,7 +134,7 @@ class Campaign:
 
     @classmethod
     def start(cls, config: CampaignConfig, log: Callable[[dict[str, Any]], None]) -> "Campaign":
-        task = load_task(config.task)
+        task = _searchable(load_task(config.task))
         name = config.name or f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         config = config.model_copy(update={"name": name})
         run_dir = Path(config.runs_dir) / name
@@ -147,7 +156,7 @@ class Campaign:
         except Exception as exc:
             raise ConfigError(f"{run_dir}: the stored config no longer validates ({exc})") \
                 from exc
-        task = load_task(config.task)
+        task = _searchable(load_task(config.task))
         if task.version != writer.campaign().evaluator_version:
             writer.set_evaluator_version(task.version)  # old scores stop being compared
             log({"event": "evaluator_changed", "version": task.version})
@@ -271,14 +280,27 @@ class Campaign:
             return Plan(n, island, "tune", parent=parent)
         if draw < config.edits.tune_share + config.edits.restart_share:
             return Plan(n, island, "restart")
-        neighbours = writer.top_k(5, island)
-        inspirations = [p for p in writer.top_k(3) if p.id != parent.id][:1]
+        neighbours = self._top_k(5, island)
+        inspirations = [p for p in self._top_k(2) if p.id != parent.id][:1]  # the best
+        # and a diverse one: a good program of another island (or further down this one)
+        others = [i for i in range(islands) if i != island]
+        pool = self._top_k(8, rng.choice(others)) if others else self._top_k(16, island)[4:]
+        seen = {parent.code, *(p.code for p in inspirations)}
+        diverse = [p for p in pool if p.code not in seen]
+        inspirations += [rng.choice(diverse)] if diverse else []
         model = self.ensemble.choose(rng)
         mix = self.clients[model].spec.edit_mix
         formats = [f for f in mix if mix[f] > 0 and (f != "crossover" or inspirations)]
         edit_format = rng.choices(formats, weights=[mix[f] for f in formats], k=1)[0] \
             if formats else "rewrite"
         return Plan(n, island, "llm", parent, inspirations, model, edit_format, neighbours)
+
+    def _top_k(self, k: int, island: int | None = None) -> list[Program]:
+        """The archive's (or an island's) k best, cached until a commit could change them."""
+        top = self._tops.get((k, island))
+        if top is None:
+            top = self._tops[(k, island)] = self.writer.top_k(k, island)
+        return top
 
     # -- working (worker thread: model, edit checks, sandbox; no archive writes) ----------
 
@@ -481,6 +503,10 @@ class Campaign:
             self.island_best[plan.island], self.stale[plan.island] = final.score, 0
         else:
             self.stale[plan.island] = self.stale.get(plan.island, 0) + 1
+        if ok:
+            for (k, island), top in list(self._tops.items()):
+                if island in (None, plan.island) and (len(top) < k or final.score >= top[-1].score):
+                    del self._tops[(k, island)]
         if ok and self.grid is not None:
             self.grid.place(program_id, plan.island, final.score, len(outcome.code),
                             final.public_metrics)
@@ -556,3 +582,17 @@ def _disk_full(exc: BaseException) -> bool:
         return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or \
             "full" in str(exc)
     return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _searchable(task: Task) -> Task:
+    """A task whose seed the edits can work on; else a TaskError before anything is written."""
+    seed = task.root / task.config.seed
+    try:
+        evolve_block(task.seed_code)
+    except EditError as exc:
+        raise TaskError(f"{seed}: {exc}; mark the code the model may change with a line "
+                        f"{START} before it and a line {END} after it") from exc
+    problem = task.static_check(task.seed_code)
+    if problem is not None:
+        raise TaskError(f"{seed}: {problem}")
+    return task

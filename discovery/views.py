@@ -95,6 +95,10 @@ def status_view(reader: ArchiveReader) -> Group:
     if iterations:
         head.add_row("iterations", f"{iterations}; valid edits {valid}/{proposals} "
                                    "model proposals")
+    operators = reader.best_by_operator()
+    if operators:
+        head.add_row("best by operator", "  ".join(f"{kind} {score_text(score)} ({n})"
+                                                   for kind, score, n in operators))
     stopped = reader.events("campaign_stopped", limit=1)
     if stopped:
         head.add_row("last stop", str(stopped[0][2].get("reason")))

@@ -66,6 +66,8 @@ def test_scripted_circle_packing_campaign_improves_on_its_seed(tmp_path):
         assert ("invalid", "two circles overlap") in failures
         config = reader.campaign().config
         assert config["budgets"]["iterations"] == 8 and config["edits"]["tune_share"] == 0
+        operators = {kind: score for kind, score, _ in reader.best_by_operator()}
+        assert operators["rewrite"] == best.score > operators["seed"] == seed_score
     assert events[-1]["event"] == "stopped" and events[-1]["held_out"]["held_out_status"] == "ok"
     exported = tmp_path / "c" / "best" / "best_program.py"
     check = subprocess.run([sys.executable, "-I", "-c",
@@ -125,6 +127,14 @@ def test_config_mistakes_are_one_line_errors(tmp_path):
     garbage.write_text("this is = not [toml")
     bad = discover(tmp_path, "run", "circle_packing", "--config", str(garbage))
     assert bad.exit_code == 1 and "is not valid TOML" in bad.stderr
+    unmarked = tmp_path / "unmarked"
+    shutil.copytree(TASKS_DIR / "circle_packing", unmarked)
+    seed = unmarked / "seed.py"
+    seed.write_text("".join(line for line in seed.read_text().splitlines(keepends=True)
+                            if "EVOLVE-BLOCK" not in line))
+    no_markers = discover(tmp_path, "run", str(unmarked))
+    assert no_markers.exit_code == 1 and "seed.py: the program needs exactly one # EVOLVE-BLOCK" \
+        "-START ... # EVOLVE-BLOCK-END region; mark the code" in no_markers.stderr
     assert not any(tmp_path.glob("*/archive.sqlite"))
 
 

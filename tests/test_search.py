@@ -150,3 +150,19 @@ def test_embedding_novelty_refuses_a_renamed_copy_through_a_real_embeddings_endp
     assert len(calls) == 1 and "Connection" in calls[0].error
     with pytest.raises(EditError, match=r"too similar to program 7 \(similarity 1.000"):
         make_novelty(0.995, down, 0.95).check(GOOD, [original])
+
+
+def test_prompts_get_the_best_program_and_a_diverse_one_from_another_island(tmp_path):
+    run_scripted(tmp_path, "i", 10, scripted_model(tmp_path, GOOD, GRID), "executor='fresh'")
+    campaign = Campaign.resume(tmp_path / "i", lambda event: None)
+    try:
+        plans = [p for p in map(campaign._plan, range(200, 240)) if p.op == "llm"]
+        assert plans and all(1 <= len(p.inspirations) <= 2 for p in plans)
+        paired = [p for p in plans if len(p.inspirations) == 2]
+        assert paired and all(p.inspirations[1].island != p.island for p in paired)
+        assert all(p.inspirations[1].code not in (p.parent.code, p.inspirations[0].code)
+                   for p in paired)
+        prompt = campaign._messages(paired[0])[1]["content"]
+        assert prompt.count("A program with score") == 2 or paired[0].edit_format == "crossover"
+    finally:
+        campaign.close()
