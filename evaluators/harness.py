@@ -47,6 +47,8 @@ def serve(request):
     _out = os.fdopen(result_fd, "w", buffering=1)
     _replies = os.fdopen(reply_fd, "r")
     try:
+        # the task's support modules lie next to the candidate (python -I leaves its dir out)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(request["module"])))
         spec = importlib.util.spec_from_file_location("candidate", request["module"])
         module = importlib.util.module_from_spec(spec)
         sys.modules["candidate"] = module

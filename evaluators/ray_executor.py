@@ -81,7 +81,7 @@ class RayExecutor:
 
     def run(self, code: str, entry: str, inputs: dict[str, Any],
             limits: Limits = DEFAULT_LIMITS, oracle: Oracle | None = None,
-            oracle_arg: str | None = None) -> Run:
+            oracle_arg: str | None = None, files: dict[str, str] | None = None) -> Run:
         raise TaskError("the Ray executor runs whole task cases (Task.evaluate), not bare runs")
 
     def close(self) -> None:

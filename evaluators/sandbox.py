@@ -91,7 +91,18 @@ class Executor(Protocol):
     level: str
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = ...,
-            oracle: Oracle | None = None, oracle_arg: str | None = None) -> Run: ...
+            oracle: Oracle | None = None, oracle_arg: str | None = None,
+            files: dict[str, str] | None = None) -> Run:
+        """`files`: trusted modules written next to the candidate, so it can import them."""
+        ...
+
+
+def write_files(directory: Path, files: dict[str, str]) -> None:
+    """The candidate and the task's support modules, side by side in its working directory."""
+    for name, text in files.items():
+        if Path(name).name != name:
+            raise ValueError(f"support file {name!r} must be a plain file name")
+        (directory / name).write_text(text, encoding="utf-8")
 
 
 def available_level() -> str:
@@ -242,10 +253,11 @@ class Sandbox:
         self.level = level or available_level()
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
-            oracle: Oracle | None = None, oracle_arg: str | None = None) -> Run:
+            oracle: Oracle | None = None, oracle_arg: str | None = None,
+            files: dict[str, str] | None = None) -> Run:
         """Run `entry(**inputs)` of `code` (plus the oracle as keyword `oracle_arg`)."""
         with _scratch() as scratch:
-            (scratch / "candidate.py").write_text(code, encoding="utf-8")
+            write_files(scratch, {**(files or {}), "candidate.py": code})
             shutil.copy(HARNESS, scratch / "harness.py")
             request = {"module": "candidate.py", "entry": entry, "inputs": inputs,
                        "oracle_arg": oracle_arg}

@@ -7,6 +7,8 @@
       seed.py          the starting program, with EVOLVE-BLOCK-START / EVOLVE-BLOCK-END regions
       description.md   what prompts tell the model about the task
       scorer.py        trusted: score(stage, case, outputs, oracle) -> Metrics, optional oracle()
+                       and inputs(stage, case) (computed inputs, e.g. a flattened game)
+      support modules  trusted helpers (task.toml `support`) the candidate may import
 
 The candidate sees only a stage case's `inputs`; its `secret` (seeds, hidden parameters) stays
 with the scorer and the oracle, in this process. The task's version hash covers every file in
@@ -92,6 +94,9 @@ class TaskConfig(_Strict):
     seed: str = "seed.py"
     description: str = "description.md"
     scorer: str = "scorer.py"
+    support: list[str] = []
+    """Trusted modules of the task folder written next to the candidate, which may import them
+    (e.g. the CFR engine that calls the candidate's update rule)."""
     ideas: list[str] = []
     """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
     descriptors: list[DescriptorConfig] = [DescriptorConfig(name="code_length", high=4000)]
@@ -122,6 +127,11 @@ class Task:
     @functools.cached_property
     def seed_code(self) -> str:
         return (self.root / self.config.seed).read_text(encoding="utf-8")
+
+    @functools.cached_property
+    def support_files(self) -> dict[str, str]:
+        return {name: (self.root / name).read_text(encoding="utf-8")
+                for name in self.config.support}
 
     @functools.cached_property
     def description(self) -> str:
@@ -188,9 +198,13 @@ class Task:
         """Run one case in the sandbox and score its outputs here, where the secret lives."""
         make_oracle = getattr(self.scorer, "oracle", None)
         oracle = make_oracle(stage.name, case) if make_oracle else None
-        run = executor.run(code, self.config.entry, case.inputs,
+        # a scorer may compute a case's inputs (a flattened game) instead of listing them
+        make_inputs = getattr(self.scorer, "inputs", None)
+        inputs = make_inputs(stage.name, case) if make_inputs else case.inputs
+        run = executor.run(code, self.config.entry, inputs,
                            Limits(**stage.limits.model_dump()), oracle=oracle,
-                           oracle_arg=self.config.oracle_arg if oracle else None)
+                           oracle_arg=self.config.oracle_arg if oracle else None,
+                           files=self.support_files)
         result = CaseResult(run.status, run.reason, run.error_tail, run.duration_s,
                             run.resources)
         if run.status != "ok":
@@ -261,7 +275,7 @@ def load_task(name_or_path: str | Path) -> Task:
         raise TaskError(f"{path} is not valid TOML: {exc}") from exc
     except ValidationError as exc:
         raise TaskError(f"{path}: {validation_message(exc)}") from exc
-    for file in (config.seed, config.description, config.scorer):
+    for file in (config.seed, config.description, config.scorer, *config.support):
         if not (root / file).is_file():
             raise TaskError(f"{path} names {file}, which is missing from {root}")
     spec = importlib.util.spec_from_file_location(f"discovery_task_{config.name}", root /

@@ -43,6 +43,7 @@ from evaluators.sandbox import (
     output_problem,
     tail,
     wall_time_problem,
+    write_files,
 )
 
 FORKSERVER = Path(__file__).with_name("forkserver.py")
@@ -128,7 +129,8 @@ class WarmWorker:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
-            oracle: Oracle | None = None, oracle_arg: str | None = None) -> Run:
+            oracle: Oracle | None = None, oracle_arg: str | None = None,
+            files: dict[str, str] | None = None) -> Run:
         if not self.alive:
             self.stop()
             self.start()
@@ -136,7 +138,7 @@ class WarmWorker:
         job_dir = self.root / f"job-{self.jobs}"
         job_dir.mkdir()
         job_dir.chmod(0o777)
-        (job_dir / "candidate.py").write_text(code, encoding="utf-8")
+        write_files(job_dir, {**(files or {}), "candidate.py": code})
         if self.cgroups.pids is not None:
             (self.cgroups.pids / "pids.max").write_text(str(limits.processes + 4))
         job = {"dir": job_dir.name, "module": "candidate.py", "entry": entry, "inputs": inputs,
@@ -212,14 +214,15 @@ class WorkerPool:
         return self._idle.get()
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
-            oracle: Oracle | None = None, oracle_arg: str | None = None) -> Run:
+            oracle: Oracle | None = None, oracle_arg: str | None = None,
+            files: dict[str, str] | None = None) -> Run:
         if self._fresh is not None:
-            run = self._fresh.run(code, entry, inputs, limits, oracle, oracle_arg)
+            run = self._fresh.run(code, entry, inputs, limits, oracle, oracle_arg, files)
             run.resources["worker"] = "fresh (warm workers need bwrap)"
             return run
         worker = self._worker()
         try:
-            return worker.run(code, entry, inputs, limits, oracle, oracle_arg)
+            return worker.run(code, entry, inputs, limits, oracle, oracle_arg, files)
         finally:
             self._idle.put(worker)
 
