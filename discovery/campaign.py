@@ -595,4 +595,5 @@ def _searchable(task: Task) -> Task:
     problem = task.static_check(task.seed_code)
     if problem is not None:
         raise TaskError(f"{seed}: {problem}")
+    task.prepare()
     return task

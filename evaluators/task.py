@@ -7,7 +7,8 @@
       seed.py          the starting program, with EVOLVE-BLOCK-START / EVOLVE-BLOCK-END regions
       description.md   what prompts tell the model about the task
       scorer.py        trusted: score(stage, case, outputs, oracle) -> Metrics, optional oracle()
-                       and inputs(stage, case) (computed inputs, e.g. a flattened game)
+                       and inputs(stage, case) (computed inputs, e.g. a flattened game),
+                       prepare(stages) (checks before a campaign starts)
       support modules  trusted helpers (task.toml `support`) the candidate may import
 
 The candidate sees only a stage case's `inputs`; its `secret` (seeds, hidden parameters) stays
@@ -136,6 +137,18 @@ class Task:
     @functools.cached_property
     def description(self) -> str:
         return (self.root / self.config.description).read_text(encoding="utf-8")
+
+    def prepare(self) -> None:
+        """The scorer's own checks of its cases before a campaign starts (games that load,
+        data that exists), as a TaskError naming the problem."""
+        prepare = getattr(self.scorer, "prepare", None)
+        if prepare is None:
+            return
+        try:
+            prepare([*self.config.stages, *([self.config.held_out] if self.config.held_out
+                                           else [])])
+        except ValueError as exc:
+            raise TaskError(f"{self.root / self.config.scorer}: {exc}") from exc
 
     def static_check(self, code: str) -> str | None:
         """Why the code cannot even be run (syntax, missing entry point, wrong signature), or

@@ -53,12 +53,17 @@ class Game:
             hi = self.levels[d + 1] if d + 1 < len(self.levels) else n
             parents = self.parent[lo:hi]
             starts = np.flatnonzero(np.r_[True, parents[1:] != parents[:-1]])
-            self.groups.append((lo, hi, starts, parents[starts]))
+            self.groups.append((lo, hi, starts, parents[starts], np.arange(lo, hi),
+                                self.mover[lo:hi]))
         self.representative = np.zeros(self.num_infosets, dtype=np.int64)
         decisions = np.flatnonzero(self.player >= 0)
         self.representative[self.infoset[decisions]] = decisions
-        self.terminal = self.player == -2
         self.legal_count = self.mask.sum(axis=1, keepdims=True)
+        self.acting = np.flatnonzero(self.player >= 0)
+        self.children = np.flatnonzero(self.decision)
+        self.child_parent = self.parent[self.children]
+        self.child_player = self.player[self.child_parent]
+        self.child_index = self.edge_index[self.children]
 
     @classmethod
     def from_arrays(cls, data: dict[str, Any]) -> "Game":
@@ -85,16 +90,17 @@ class Game:
 
     def reach(self, probs: np.ndarray) -> np.ndarray:
         """reach[h, p]: player p's (column P: chance's) contribution to reaching h."""
-        reach = np.ones((len(self.parent), self.num_players + 1))
-        for lo, hi, _, _ in reversed(self.groups):
+        reach = np.empty((len(self.parent), self.num_players + 1))
+        reach[0] = 1.0
+        for lo, hi, _, _, rows, mover in reversed(self.groups):
             reach[lo:hi] = reach[self.parent[lo:hi]]
-            reach[np.arange(lo, hi), self.mover[lo:hi]] *= probs[lo:hi]
+            reach[rows, mover] *= probs[lo:hi]
         return reach
 
     def values(self, probs: np.ndarray) -> np.ndarray:
         """values[h, p]: player p's expected utility below h."""
         values = self.utility.copy()
-        for lo, hi, starts, parents in self.groups:
+        for lo, hi, starts, parents, _, _ in self.groups:
             weighted = probs[lo:hi, None] * values[lo:hi]
             values[parents] = np.add.reduceat(weighted, starts, axis=0)
         return values
@@ -102,10 +108,11 @@ class Game:
     def counterfactual_reach(self, reach: np.ndarray) -> np.ndarray:
         """For each history, the reach of everyone but the player who acts there (chance
         included): the weight of its values in that player's counterfactual values."""
-        others = reach.copy()
-        acting = np.flatnonzero(self.player >= 0)
-        others[acting, self.player[acting]] = 1.0
-        return others.prod(axis=1)
+        others = np.zeros(len(reach))
+        rows = reach[self.acting]
+        rows[np.arange(len(rows)), self.player[self.acting]] = 1.0
+        others[self.acting] = rows.prod(axis=1)
+        return others
 
     def instant_regrets(self, policy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(regret[I, a], own reach of each infoset, root values) of one CFR iteration."""
@@ -113,11 +120,9 @@ class Game:
         reach = self.reach(probs)
         values = self.values(probs)
         others = self.counterfactual_reach(reach)
-        children = np.flatnonzero(self.decision)
-        parents = self.parent[children]
-        acting = self.player[parents]
+        children, parents, acting = self.children, self.child_parent, self.child_player
         gain = others[parents] * (values[children, acting] - values[parents, acting])
-        regret = np.bincount(self.edge_index[children], weights=gain,
+        regret = np.bincount(self.child_index, weights=gain,
                              minlength=self.mask.size).reshape(self.mask.shape)
         own = reach[self.representative, self.infoset_player]
         return regret, own, values[0]

@@ -1,0 +1,30 @@
+"""Baseline: Discounted CFR (Brown & Sandholm 2019), alpha=1.5, beta=0, gamma=2: positive regrets
+scaled by t^a/(t^a+1), negative by 1/2, the average by (t/(t+1))^2 each iteration."""
+import numpy as np
+from cfr_engine import run
+
+
+# EVOLVE-BLOCK-START
+def regret_matching(cumulative, mask):
+    positive = np.maximum(cumulative, 0.0) * mask
+    total = positive.sum(axis=1, keepdims=True)
+    uniform = mask / mask.sum(axis=1, keepdims=True)
+    return np.where(total > 0, positive / np.where(total > 0, total, 1.0), uniform)
+
+
+ALPHA, BETA, GAMMA = 1.5, 0.0, 2.0
+
+
+def step(state, t, regret, policy, mask):
+    cumulative = state.get("regret", 0.0) + regret
+    positive = t**ALPHA / (t**ALPHA + 1)
+    negative = t**BETA / (t**BETA + 1)
+    cumulative = np.where(cumulative > 0, cumulative * positive, cumulative * negative)
+    state["regret"] = cumulative
+    # the average is discounted by (t / (t + 1)) ** gamma each iteration: weight t ** gamma
+    return regret_matching(cumulative, mask), float(t) ** GAMMA
+# EVOLVE-BLOCK-END
+
+
+def solve(game, checkpoints, alternating):
+    return run(game, step, checkpoints, alternating)

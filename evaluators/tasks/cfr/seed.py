@@ -1,0 +1,29 @@
+"""A counterfactual regret minimisation update rule. The seed is CFR+ (Tammelin 2014): regrets
+accumulated and floored at zero (regret matching plus), linear averaging. cfr_engine (trusted,
+next to this file) runs the game and calls `step`; it never shows the rule the game or the
+number of iterations."""
+import numpy as np
+from cfr_engine import run
+
+
+# EVOLVE-BLOCK-START
+def step(state, t, regret, policy, mask):
+    """One update of a set of information sets (rows) at iteration t.
+
+    regret: this iteration's instantaneous counterfactual regret of each (row, action);
+    policy: the rows' policy just played; mask: their legal actions (bool); state: a dict kept
+    between calls. Returns (next policy: rows x actions, non-negative, summing to 1 over the
+    legal actions; weight of the policy just played in the average: a number or one per row).
+    """
+    cumulative = np.maximum(state.get("regret", 0.0) + regret, 0.0)
+    state["regret"] = cumulative
+    positive = cumulative * mask
+    total = positive.sum(axis=1, keepdims=True)
+    uniform = mask / mask.sum(axis=1, keepdims=True)
+    next_policy = np.where(total > 0, positive / np.where(total > 0, total, 1.0), uniform)
+    return next_policy, float(t)
+# EVOLVE-BLOCK-END
+
+
+def solve(game, checkpoints, alternating):
+    return run(game, step, checkpoints, alternating)
