@@ -105,6 +105,29 @@ class Game:
             values[parents] = np.add.reduceat(weighted, starts, axis=0)
         return values
 
+    def update_reach(self, reach: np.ndarray, probs: np.ndarray, who: int) -> None:
+        """Recompute column `who` of `reach` alone: a player's reach depends on its own moves
+        only, so after one player's policy changes (alternating updates) only its column does."""
+        column = reach[:, who]
+        for lo, hi, _, _, _, mover in reversed(self.groups):
+            column[lo:hi] = column[self.parent[lo:hi]] * np.where(mover == who, probs[lo:hi],
+                                                                  1.0)
+
+    def player_regrets(self, probs: np.ndarray, reach: np.ndarray, player: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """(regret[I, a], own reach[I]) over `player`'s information sets only: its values
+        column alone, bottom-up."""
+        values = self.utility[:, player].copy()
+        for lo, hi, starts, parents, _, _ in self.groups:
+            values[parents] = np.add.reduceat(probs[lo:hi] * values[lo:hi], starts)
+        mine = self.child_player == player
+        children, parents = self.children[mine], self.child_parent[mine]
+        others = np.delete(reach[parents], player, axis=1).prod(axis=1)
+        gain = others * (values[children] - values[parents])
+        regret = np.bincount(self.child_index[mine], weights=gain,
+                             minlength=self.mask.size).reshape(self.mask.shape)
+        return regret, reach[self.representative, self.infoset_player]
+
     def counterfactual_reach(self, reach: np.ndarray) -> np.ndarray:
         """For each history, the reach of everyone but the player who acts there (chance
         included): the weight of its values in that player's counterfactual values."""
@@ -194,10 +217,15 @@ def run(data: dict[str, Any], step, checkpoints: list[int], alternating: bool = 
     states: list[dict[str, Any]] = [{} for _ in groups]
     policy = game.uniform()
     numerator = np.zeros(game.mask.shape)
+    probs = game.edge_probs(policy)
+    reach = game.reach(probs)
     out = {}
     for t in range(1, max(checkpoints) + 1):
-        for rows, mask, state in zip(groups, masks, states, strict=True):
-            regret, own, _ = game.instant_regrets(policy)
+        for who, rows, mask, state in zip(players, groups, masks, states, strict=True):
+            if who is None:
+                regret, own, _ = game.instant_regrets(policy)
+            else:
+                regret, own = game.player_regrets(probs, reach, who)
             played = policy[rows]
             result = step(state, t, _frozen(regret[rows]), _frozen(played.copy()), mask)
             if not isinstance(result, tuple) or len(result) != 2:
@@ -213,6 +241,9 @@ def run(data: dict[str, Any], step, checkpoints: list[int], alternating: bool = 
             numerator[rows] += (weight.reshape(-1, 1) if weight.ndim else weight) \
                 * own[rows, None] * played
             policy[rows] = new
+            if who is not None:
+                probs = game.edge_probs(policy)
+                game.update_reach(reach, probs, who)
         if t in checkpoints:
             out[str(t)] = average(numerator, game).tolist()
     return {"average_policies": out}
