@@ -192,6 +192,15 @@ class RuleError(ValueError):
     """The update rule returned something the engine cannot use."""
 
 
+def regret_matching(cumulative: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Play each legal action in proportion to its positive cumulative regret (uniformly when
+    none is positive): the policy of CFR (Hart & Mas-Colell's regret matching)."""
+    positive = np.maximum(cumulative, 0.0) * mask
+    total = positive.sum(axis=1, keepdims=True)
+    uniform = mask / mask.sum(axis=1, keepdims=True)
+    return np.where(total > 0, positive / np.where(total > 0, total, 1.0), uniform)
+
+
 def average(numerator: np.ndarray, game: Game) -> np.ndarray:
     total = numerator.sum(axis=1, keepdims=True)
     return np.where(total > 0, numerator / np.where(total > 0, total, 1), game.uniform())

@@ -3,7 +3,7 @@ accumulated and floored at zero (regret matching plus), linear averaging. cfr_en
 next to this file) runs the game and calls `step`; it never shows the rule the game or the
 number of iterations."""
 import numpy as np
-from cfr_engine import run
+from cfr_engine import regret_matching, run
 
 
 # EVOLVE-BLOCK-START
@@ -15,13 +15,9 @@ def step(state, t, regret, policy, mask):
     between calls. Returns (next policy: rows x actions, non-negative, summing to 1 over the
     legal actions; weight of the policy just played in the average: a number or one per row).
     """
-    cumulative = np.maximum(state.get("regret", 0.0) + regret, 0.0)
+    cumulative = np.maximum(state.get("regret", 0.0) + regret, 0.0)  # regret matching plus
     state["regret"] = cumulative
-    positive = cumulative * mask
-    total = positive.sum(axis=1, keepdims=True)
-    uniform = mask / mask.sum(axis=1, keepdims=True)
-    next_policy = np.where(total > 0, positive / np.where(total > 0, total, 1.0), uniform)
-    return next_policy, float(t)
+    return regret_matching(cumulative, mask), float(t)  # linear averaging
 # EVOLVE-BLOCK-END
 
 

@@ -1,17 +1,9 @@
 """Baseline: Discounted CFR (Brown & Sandholm 2019), alpha=1.5, beta=0, gamma=2: positive regrets
 scaled by t^a/(t^a+1), negative by 1/2, the average by (t/(t+1))^2 each iteration."""
 import numpy as np
-from cfr_engine import run
-
+from cfr_engine import regret_matching, run
 
 # EVOLVE-BLOCK-START
-def regret_matching(cumulative, mask):
-    positive = np.maximum(cumulative, 0.0) * mask
-    total = positive.sum(axis=1, keepdims=True)
-    uniform = mask / mask.sum(axis=1, keepdims=True)
-    return np.where(total > 0, positive / np.where(total > 0, total, 1.0), uniform)
-
-
 ALPHA, BETA, GAMMA = 1.5, 0.0, 2.0
 
 
