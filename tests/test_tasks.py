@@ -168,8 +168,11 @@ def test_bad_task_files_are_one_line_errors(tmp_path, edit, message):
 
 
 def test_unknown_task():
-    with pytest.raises(TaskError, match="unknown task 'nope': use one of circle_packing"):
+    with pytest.raises(TaskError, match="unknown task 'nope': use one of ") as info:
         load_task("nope")
+    for name in ("cfr", "circle_packing", "function_minimisation"):
+        assert name in str(info.value)
+    assert "task.toml" in str(info.value)
 
 
 def test_numpy_outputs_travel_as_plain_data(packing, sandbox):
