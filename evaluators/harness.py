@@ -32,9 +32,20 @@ def _plain(value):
 
 
 def oracle(*args):
-    """Ask the task's trusted oracle: the arguments go out as plain data, the answer comes back."""
-    _send({"kind": "call", "request": list(args)})
-    reply = json.loads(_replies.readline() or '{"error": "the evaluator closed the channel"}')
+    """Ask the task's trusted oracle: the arguments go out as plain data, the answer comes back.
+
+    Each call carries a fresh random id that its reply echoes: a reply left in the pipe by an
+    earlier job of a warm worker (one that called and died without reading) is skipped, never
+    taken for this call's answer."""
+    token = os.urandom(16).hex()
+    _send({"kind": "call", "id": token, "request": list(args)})
+    while True:
+        line = _replies.readline()
+        if not line:
+            raise RuntimeError("the evaluator closed the oracle channel")
+        reply = json.loads(line)
+        if reply.get("id") == token:
+            break
     if "error" in reply:
         raise RuntimeError(reply["error"])
     return reply["value"]

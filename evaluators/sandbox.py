@@ -326,12 +326,16 @@ class Channel:
     """Our side of the harness protocol: messages in on the result pipe (oracle calls served at
     once, size-capped), answers out on the reply pipe; then, with the exit code, the verdict."""
 
-    def __init__(self, reply_w: int, limits: Limits, oracle: Oracle | None):
+    def __init__(self, reply_w: int, limits: Limits, oracle: Oracle | None, deadline: float):
         self.reply_w, self.limits, self.oracle = reply_w, limits, oracle
+        self.deadline = deadline
         self.buffer = bytearray()
         self.size = 0
         self.messages: list[dict[str, Any]] = []
         self.problem: tuple[str, str] | None = None
+        self.stuck = False
+        """A reply was left half-written in the pipe (the candidate stopped reading): a warm
+        worker must not serve another job through that pipe."""
 
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -353,20 +357,36 @@ class Channel:
         if not isinstance(message, dict):
             self.problem = ("invalid", "malformed message on the result channel")
         elif message.get("kind") == "call":
-            self._serve(message.get("request"))
+            self._serve(message)
         else:
             self.messages.append(message)
 
-    def _serve(self, request: Any) -> None:
+    def _serve(self, message: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"id": message.get("id")}
         if self.oracle is None:
-            reply: dict[str, Any] = {"error": "this task offers no oracle"}
+            reply["error"] = "this task offers no oracle"
         else:
             try:
-                reply = {"value": self.oracle(request)}
+                reply["value"] = self.oracle(message.get("request"))
             except Exception as exc:  # the oracle refusing is the candidate's problem
-                reply = {"error": f"{type(exc).__name__}: {exc}"}
-        with contextlib.suppress(OSError):  # the candidate closed its end: its loss
-            os.write(self.reply_w, (json.dumps(reply) + "\n").encode())
+                reply["error"] = f"{type(exc).__name__}: {exc}"
+        self._write(memoryview((json.dumps(reply) + "\n").encode()))
+
+    def _write(self, data: memoryview) -> None:
+        """Write a reply larger than the pipe holds without trusting the candidate to read it:
+        a candidate that asks and never reads runs into the wall-clock deadline, not us into a
+        blocked write."""
+        os.set_blocking(self.reply_w, False)
+        while data:
+            try:
+                data = data[os.write(self.reply_w, data):]
+            except BlockingIOError:
+                left = self.deadline - time.monotonic()
+                if left <= 0 or not select.select([], [self.reply_w], [], left)[1]:
+                    self.problem, self.stuck = wall_time_problem(self.limits), True
+                    return
+            except OSError:  # the candidate closed its end: its loss
+                return
 
     def verdict(self, run: Run, code: int) -> Run:
         """Fill in status, reason and outputs from what arrived and how the process ended."""
@@ -408,7 +428,7 @@ class _Supervisor:
     def __init__(self, proc: subprocess.Popen, result_r: int, reply_w: int, limits: Limits,
                  oracle: Oracle | None, start: float):
         self.proc, self.result_r, self.limits, self.start = proc, result_r, limits, start
-        self.channel = Channel(reply_w, limits, oracle)
+        self.channel = Channel(reply_w, limits, oracle, start + limits.wall_s)
         self.output = {"stdout": bytearray(), "stderr": bytearray()}
         self.seen = dict.fromkeys(self.output, 0)
 

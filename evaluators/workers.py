@@ -145,10 +145,12 @@ class WarmWorker:
                "oracle_arg": oracle_arg, "limits": dataclasses.asdict(limits)}
         start = time.monotonic()
         os.write(self.jobs_w, (json.dumps(job) + "\n").encode())
-        channel = Channel(self.reply_w, limits, oracle)
+        channel = Channel(self.reply_w, limits, oracle, start + limits.wall_s)
         notice = self._supervise(channel, start + limits.wall_s + _BACKSTOP_S)
         run = Run("crashed", duration_s=round(time.monotonic() - start, 4),
                   resources={"isolation": "bwrap", "worker": "warm"})
+        if channel.stuck and notice is not None and notice["kind"] != "died":
+            self.stop()  # half a reply is still in the pipe the next job would read
         if notice is None or notice["kind"] == "died":  # replace the worker
             self.stop()
             if notice is not None:

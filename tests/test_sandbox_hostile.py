@@ -269,6 +269,38 @@ return 2
     assert garbage.status == "invalid" and "malformed" in garbage.reason
 
 
+def test_asking_the_oracle_and_never_reading_the_answer_times_out(bwrap):
+    """The answer (4 MB) is far larger than a pipe holds: our side must not block on it."""
+    code = "import os, sys, time\n" + FIND_RESULT_FD + """
+def attack(ask):
+    os.write(RESULT_FD(), b'{"kind": "call", "id": "x", "request": [1]}\\n')
+    time.sleep(60)
+"""
+    start = time.monotonic()
+    result = bwrap.run(code, "attack", {}, Limits(wall_s=2), oracle=lambda _: "x" * 2**22,
+                       oracle_arg="ask")
+    assert result.status == "timeout" and time.monotonic() - start < 10
+    assert bwrap.run("def f(ask):\n    return len(ask(1))\n", "f", {}, FAST,
+                     oracle=lambda _: "y" * 2**20, oracle_arg="ask").outputs == 2**20
+
+
+def test_an_unread_oracle_answer_is_not_the_next_jobs_answer(bwrap):
+    """A job that asks and exits leaves its answer in a warm worker's pipe; the next job's
+    call must get its own answer."""
+    code = "import os, sys\n" + FIND_RESULT_FD + """
+def attack(ask):
+    os.write(RESULT_FD(), b'{"kind": "call", "id": "stale", "request": ["first"]}\\n')
+    os._exit(0)
+"""
+    def echo(request):
+        return request[0]
+
+    assert bwrap.run(code, "attack", {}, FAST, oracle=echo, oracle_arg="ask").status == "crashed"
+    second = bwrap.run("def f(ask):\n    return ask('second')\n", "f", {}, FAST, oracle=echo,
+                       oracle_arg="ask")
+    assert second.status == "ok" and second.outputs == "second"
+
+
 def test_hidden_task_data_and_scorer_are_out_of_reach(bwrap):
     task = load_task("function_minimisation")
     body = f"""
