@@ -47,3 +47,13 @@ def finite_number(value: Any, name: str) -> float:
     if not math.isfinite(value):
         raise InvalidOutput(f"{name} is not finite ({value})")
     return float(value)
+
+
+def log_checkpoints(losses: dict[int, float], name: str, floor: float = 1e-15) -> Metrics:
+    """Score = mean over checkpoints of -log10(loss), each loss public as `<name>_<t>`.
+
+    A mean over several checkpoints, not the last one alone, so that a rule that shines only at
+    the final checkpoint (e.g. by averaging late) does not win; losses under `floor` count as
+    the floor, where float64 stops telling them apart."""
+    logs = [-math.log10(max(value, floor)) for value in losses.values()]
+    return Metrics(sum(logs) / len(logs), {f"{name}_{t}": v for t, v in losses.items()})

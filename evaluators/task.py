@@ -98,6 +98,9 @@ class TaskConfig(_Strict):
     support: list[str] = []
     """Trusted modules of the task folder written next to the candidate, which may import them
     (e.g. the CFR engine that calls the candidate's update rule)."""
+    trusted: list[str] = []
+    """Trusted modules outside the folder that the scorer imports (paths relative to it, e.g.
+    another task's engine); they count in the version hash like the folder's own files."""
     ideas: list[str] = []
     """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
     descriptors: list[DescriptorConfig] = [DescriptorConfig(name="code_length", high=4000)]
@@ -288,7 +291,8 @@ def load_task(name_or_path: str | Path) -> Task:
         raise TaskError(f"{path} is not valid TOML: {exc}") from exc
     except ValidationError as exc:
         raise TaskError(f"{path}: {validation_message(exc)}") from exc
-    for file in (config.seed, config.description, config.scorer, *config.support):
+    for file in (config.seed, config.description, config.scorer, *config.support,
+                 *config.trusted):
         if not (root / file).is_file():
             raise TaskError(f"{path} names {file}, which is missing from {root}")
     spec = importlib.util.spec_from_file_location(f"discovery_task_{config.name}", root /
@@ -297,7 +301,7 @@ def load_task(name_or_path: str | Path) -> Task:
     spec.loader.exec_module(scorer)
     if not callable(getattr(scorer, "score", None)):
         raise TaskError(f"{root / config.scorer} defines no score(stage, case, outputs, oracle)")
-    return Task(root, config, version_hash(root), scorer)
+    return Task(root, config, version_hash(root, config.trusted), scorer)
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -306,13 +310,14 @@ def validation_message(exc: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
-def version_hash(root: Path) -> str:
+def version_hash(root: Path, trusted: list[str] = ()) -> str:
     """sha256 over the task folder's files and the trusted code that runs and scores them."""
     digest = hashlib.sha256()
     files = sorted(p for p in root.rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
-    trusted = [Path(sandbox_module.HARNESS), Path(scoring.__file__)]
-    for path in [*files, *trusted]:
+    shared = [root / name for name in trusted]
+    common = [Path(sandbox_module.HARNESS), Path(scoring.__file__)]
+    for path in [*files, *shared, *common]:
         name = path.relative_to(root) if path.is_relative_to(root) else path.name
         digest.update(f"{name}\0".encode())
         digest.update(path.read_bytes())

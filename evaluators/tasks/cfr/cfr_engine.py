@@ -152,8 +152,9 @@ class Game:
 
     # -- exploitability ----------------------------------------------------------------------
 
-    def best_response_value(self, policy: np.ndarray, player: int) -> float:
-        """Exact value of a best response of `player` to `policy` (the others' part of it).
+    def best_response(self, policy: np.ndarray, player: int) -> tuple[float, np.ndarray]:
+        """Exact value of a best response of `player` to `policy` (the others' part of it),
+        and that best response: one action slot per information set (only `player`'s count).
 
         The responder's choices change neither the others' nor chance's reach, so each pass
         takes the best action at every one of its information sets given the values below,
@@ -173,7 +174,7 @@ class Game:
                             minlength=self.mask.size).reshape(self.mask.shape)
             best = np.where(self.mask, q, -np.inf).argmax(axis=1)
             if np.array_equal(best[mine], choice[mine]):
-                return float(values[0])
+                return float(values[0]), best
             choice = best
             current = policy.copy()
             current[mine] = 0.0
@@ -184,7 +185,7 @@ class Game:
         """Sum over players of what a best response gains against `policy` (OpenSpiel's
         NashConv); exploitability is this over the number of players."""
         on_policy = self.values(self.edge_probs(policy))[0]
-        return float(sum(self.best_response_value(policy, p) - on_policy[p]
+        return float(sum(self.best_response(policy, p)[0] - on_policy[p]
                          for p in range(self.num_players)))
 
 

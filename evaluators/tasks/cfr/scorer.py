@@ -3,8 +3,6 @@ sent as the case's inputs), then measures the exploitability (NashConv / players
 every average policy the candidate's run returned. The candidate never scores itself."""
 
 import functools
-import math
-import statistics
 import sys
 from pathlib import Path
 
@@ -13,10 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the engine and games, shared w
 from cfr_engine import RuleError, check_policy
 from cfr_games import flatten
 
-from evaluators.scoring import InvalidOutput, Metrics, finite_array
-
-FLOOR = 1e-15
-"""Exploitability below this counts as this (-log10 = 15): float64 cannot tell them apart."""
+from evaluators.scoring import InvalidOutput, finite_array, log_checkpoints
 
 
 @functools.cache
@@ -36,19 +31,13 @@ def inputs(stage, case) -> dict:
     return {**case.inputs, "game": _arrays(case.inputs["game"])}
 
 
-def exploitability(name: str, policy) -> float:
-    """NashConv / players of a policy (rows: the game's information sets, flattened)."""
-    game = flatten(name).game
-    return game.nash_conv(policy) / game.num_players
-
-
 def score(stage, case, outputs, oracle):
     name = case.inputs["game"]
     game = flatten(name).game
     policies = outputs.get("average_policies") if isinstance(outputs, dict) else None
     if not isinstance(policies, dict):
         raise InvalidOutput("solve must return the engine's {'average_policies': ...}")
-    logs, public = [], {}
+    losses = {}
     for checkpoint in case.inputs["checkpoints"]:
         what = f"the average policy at iteration {checkpoint}"
         policy = finite_array(policies.get(str(checkpoint)), what, game.mask.shape)
@@ -56,7 +45,5 @@ def score(stage, case, outputs, oracle):
             check_policy(policy, game.mask, what)
         except RuleError as exc:
             raise InvalidOutput(str(exc)) from exc
-        value = game.nash_conv(policy) / game.num_players
-        public[f"exploitability_{checkpoint}"] = value
-        logs.append(-math.log10(max(value, FLOOR)))
-    return Metrics(statistics.fmean(logs), public)
+        losses[checkpoint] = game.nash_conv(policy) / game.num_players
+    return log_checkpoints(losses, "exploitability")

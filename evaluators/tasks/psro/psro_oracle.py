@@ -1,0 +1,123 @@
+"""The trusted side of PSRO with exact best responses and exact payoffs (evaluator process).
+
+The candidate's process sends one meta-strategy per iteration (see psro_loop.py); this object,
+the task's oracle, turns it into the joint policy it stands for, measures that policy's exact
+exploitability, adds every player's exact best response to its population and answers with
+the meta-game's new entries. The scorer reads the exploitabilities recorded here: nothing the
+candidate computes is taken on trust.
+
+Game arrays come from the CFR task's flattening (cfr_games.py) and engine (cfr_engine.py):
+  - a population member of player p is a policy over p's information sets; its realization
+    weights (own reach) at terminals R_p[z, k] and at information sets r_p[I, k] are kept;
+  - the meta-game is U[i, k_0, ..., k_{n-1}] = sum_z c(z) u_i(z) prod_p R_p[z, k_p], c(z) the
+    chance reach: exact expected payoffs, computed only for entries that involve a new member;
+  - a meta-strategy sigma_p stands for the behaviour policy (Kuhn's theorem, as OpenSpiel's
+    PolicyAggregator) pi_p(I, a) = sum_k sigma_k r_k(I) pi_k(I, a) / sum_k sigma_k r_k(I);
+  - exploitability = (sum_p BR_p(pi) - u_p(pi)) / n, best responses exact (cfr_engine).
+As in OpenSpiel's PSRO, a best response joins its population even when an equal one is
+already there: with duplicates kept, the Uniform meta-solver is fictitious play.
+"""
+
+from string import ascii_lowercase
+
+import numpy as np
+from cfr_engine import Game
+from psro_loop import check_meta_strategy, new_entries, pack
+
+
+class PSRO:
+    def __init__(self, game: Game, iterations: int, max_entries: int = 20_000_000):
+        self.game, self.iterations, self.max_entries = game, iterations, max_entries
+        n = game.num_players
+        self.rows = [np.flatnonzero(game.infoset_player == p) for p in range(n)]
+        self.terminals = np.flatnonzero(game.player == -2)
+        uniform = game.uniform()
+        reach = game.reach(game.edge_probs(uniform))
+        self.chance_utility = reach[self.terminals, n, None] * game.utility[self.terminals]
+        capacity = iterations + 1
+        self.policies = [np.zeros((capacity, len(rows), game.num_actions)) for rows in self.rows]
+        self.infoset_reach = [np.zeros((capacity, len(rows))) for rows in self.rows]
+        self.terminal_reach = [np.zeros((len(self.terminals), capacity)) for _ in range(n)]
+        self.sizes = [0] * n
+        for p in range(n):
+            self._add(p, uniform[self.rows[p]], reach[:, p])
+        self.payoffs = self._grow((0,) * n)
+        self.exploitability: dict[int, float] = {}
+        """Exploitability of the joint policy of each iteration's meta-strategy."""
+        self.t = 0
+        self.started = False
+
+    def __call__(self, request: list) -> object:
+        if request == ["start"]:
+            if self.started:
+                raise ValueError("PSRO has started already")
+            self.started = True
+            return self.payoffs.tolist()
+        if not self.started or self.t >= self.iterations:
+            raise ValueError("send psro('start') first, then one meta-strategy per iteration")
+        if len(request) != 1:
+            raise TypeError("psro takes one argument: the meta-strategy (a list per player)")
+        sigma = check_meta_strategy(request[0], tuple(self.sizes))
+        self.t += 1
+        joint = self.joint_policy(sigma)
+        on_policy = self.game.values(self.game.edge_probs(joint))[0]
+        responses = [self.game.best_response(joint, p) for p in range(self.game.num_players)]
+        self.exploitability[self.t] = float(sum(value - on_policy[p] for p, (value, _)
+                                                in enumerate(responses))) / len(responses)
+        if self.t == self.iterations:
+            return {"done": True}
+        old = tuple(self.sizes)
+        for p, (_, choice) in enumerate(responses):
+            self._add_best_response(p, choice)
+        self.payoffs = self._grow(old)
+        new = self.payoffs[:, new_entries(old, self.sizes)]
+        return {"done": False, "sizes": list(self.sizes), "new": pack(new)}
+
+    def joint_policy(self, sigma: list[np.ndarray]) -> np.ndarray:
+        """The behaviour policy each player's mixture stands for, all players in one array."""
+        joint = self.game.uniform()
+        for p, rows in enumerate(self.rows):
+            k = self.sizes[p]
+            weight = sigma[p][:, None] * self.infoset_reach[p][:k]  # sigma_k r_k(I)
+            total = weight.sum(axis=0)
+            mixed = np.einsum("ki,kia->ia", weight, self.policies[p][:k])
+            reached = total > 0
+            joint[rows[reached]] = mixed[reached] / total[reached, None]
+        return joint
+
+    def _add_best_response(self, p: int, choice: np.ndarray) -> None:
+        rows = self.rows[p]
+        pure = np.zeros((len(rows), self.game.num_actions))
+        pure[np.arange(len(rows)), choice[rows]] = 1.0
+        policy = self.game.uniform()
+        policy[rows] = pure
+        self._add(p, pure, self.game.reach(self.game.edge_probs(policy))[:, p])
+
+    def _add(self, p: int, policy: np.ndarray, own_reach: np.ndarray) -> None:
+        k = self.sizes[p]
+        self.policies[p][k] = policy
+        self.infoset_reach[p][k] = own_reach[self.game.representative[self.rows[p]]]
+        self.terminal_reach[p][:, k] = own_reach[self.terminals]
+        self.sizes[p] = k + 1
+
+    def _grow(self, old: tuple[int, ...]) -> np.ndarray:
+        """The meta-game over the current populations, with only the entries that involve a
+        new member computed: per player p, the slab where p's member is new and every earlier
+        player's is old (these slabs cover the new entries once each)."""
+        n = self.game.num_players
+        entries = n * int(np.prod(self.sizes))
+        if entries > self.max_entries:
+            raise ValueError(f"the meta-game would have {entries:,} entries, more than "
+                             f"{self.max_entries:,}: use fewer PSRO iterations or a smaller game")
+        grown = np.zeros((n, *self.sizes))
+        if any(old):
+            grown[(slice(None), *(slice(0, k) for k in old))] = self.payoffs
+        letters = ascii_lowercase[:n]
+        spec = f"zy,{','.join(f'z{c}' for c in letters)}->y{letters}"
+        for p in range(n):
+            ranges = [slice(0, old[q]) if q < p else slice(old[q], self.sizes[q]) if q == p
+                      else slice(0, self.sizes[q]) for q in range(n)]
+            factors = [self.terminal_reach[q][:, ranges[q]] for q in range(n)]
+            grown[(slice(None), *ranges)] = np.einsum(spec, self.chance_utility, *factors,
+                                                      optimize=True)
+        return grown
