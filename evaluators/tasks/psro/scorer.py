@@ -6,8 +6,8 @@ secret: the candidate is not told which game it plays or for how long."""
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "cfr")]  # task.toml `trusted`: the CFR game code
+sys.path.insert(0, str(Path(__file__).parents[1] / "cfr"))  # task.toml `trusted`: CFR's games
+sys.path.insert(0, str(Path(__file__).parent))
 
 from cfr_games import flatten
 from psro_oracle import PSRO

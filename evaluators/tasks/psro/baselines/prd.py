@@ -1,22 +1,23 @@
 """PSRO with projected replicator dynamics (Lanctot et al. 2017): replicator dynamics on the
-meta-game, each probability projected back above a floor gamma / K so no member is ever
-dropped for good; warm-started from the last iteration's meta-strategy."""
+meta-game from the uniform distribution, each probability projected back above a floor
+gamma / K so no member is ever dropped for good. Replicator dynamics cycle in zero-sum games;
+the average over the second half of the trajectory is the meta-strategy (as OpenSpiel's
+average_over_last_n_strategies)."""
 import numpy as np
 from psro_loop import member_payoffs, run
 
 
 # EVOLVE-BLOCK-START
 def meta_solver(state, t, payoffs, steps=1000, dt=0.01, gamma=1e-6):
-    sizes = payoffs.shape[1:]
-    sigma = [np.r_[old, np.full(k - len(old), 1.0 / k)] for old, k in
-             zip(state.get("sigma", [np.zeros(0)] * len(sizes)), sizes, strict=True)]
-    sigma = [s / s.sum() for s in sigma]
-    for _ in range(steps):
+    sigma = [np.full(k, 1.0 / k) for k in payoffs.shape[1:]]
+    total = [np.zeros_like(s) for s in sigma]
+    for step in range(steps):
         values = member_payoffs(payoffs, sigma)
         sigma = [project(s + dt * s * (v - s @ v), gamma / len(s))
                  for s, v in zip(sigma, values, strict=True)]
-    state["sigma"] = sigma
-    return sigma
+        if step >= steps // 2:
+            total = [a + s for a, s in zip(total, sigma, strict=True)]
+    return [a / a.sum() for a in total]
 
 
 def project(x, floor):

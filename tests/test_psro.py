@@ -1,0 +1,209 @@
+"""The PSRO task against OpenSpiel: exact meta-game payoffs, the joint policy a meta-strategy
+stands for and its exploitability (OpenSpiel's PolicyAggregator and nash_conv), meta-solvers
+that misbehave, bad games, baselines, and a scripted campaign that beats its Uniform seed."""
+
+import importlib.util
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pyspiel = pytest.importorskip("pyspiel")
+
+from open_spiel.python.algorithms import expected_game_score  # noqa: E402
+from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
+from open_spiel.python.algorithms.policy_aggregator import PolicyAggregator  # noqa: E402
+from test_campaign import discover  # noqa: E402
+
+from archive import ArchiveReader  # noqa: E402
+from evaluators.sandbox import Sandbox  # noqa: E402
+from evaluators.task import TASKS_DIR, TaskError, load_task  # noqa: E402
+
+TASK = TASKS_DIR / "psro"
+sys.path[:0] = [str(TASK), str(TASKS_DIR / "cfr")]
+from cfr_games import flatten, spiel_policy  # noqa: E402
+from psro_loop import run  # noqa: E402
+from psro_oracle import PSRO  # noqa: E402
+
+GOOFSPIEL4 = "goofspiel(num_cards=4,imp_info=True,points_order=descending)"
+
+
+def drive(psro: PSRO, solver) -> dict:
+    """What the sandbox does, JSON transport included, in this process."""
+    return run(solver, lambda *args: json.loads(json.dumps(psro(json.loads(json.dumps(args))))))
+
+
+def solver_of(name: str):
+    path = TASK / "seed.py" if name == "uniform" else TASK / "baselines" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"solver_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.meta_solver
+
+
+def recording_random_solver(seen: list):
+    rng = np.random.default_rng(3)
+
+    def solver(state, t, payoffs):
+        sigma = [rng.dirichlet(np.ones(k)) for k in payoffs.shape[1:]]
+        seen.append((payoffs.copy(), sigma))
+        return sigma
+    return solver
+
+
+@pytest.mark.parametrize("name", ["kuhn_poker", "kuhn_poker(players=3)", "leduc_poker",
+                                  GOOFSPIEL4])
+def test_meta_game_and_exploitability_equal_openspiels(name):
+    flat = flatten(name)
+    game = flat.game
+    psro, seen = PSRO(game, 5), []
+    assert drive(psro, recording_random_solver(seen)) == {"iterations": 5}
+    n = game.num_players
+    # population members as OpenSpiel policies (a member only fixes its own player's rows),
+    # on the game as the task plays it (a simultaneous-move one turned turn-based)
+    spiel_game = spiel_policy(flat, name, game.uniform())[0]
+    members = [[spiel_policy(flat, name, _member(psro, p, k))[1] for k in range(psro.sizes[p])]
+               for p in range(n)]
+    final, _ = seen[-1]
+    assert final.shape == (n, *([5] * n))  # the uniform policy and 4 best responses each
+    rng = np.random.default_rng(0)
+    for _ in range(12):  # the candidate's tensor, after transport, holds the exact payoffs
+        index = tuple(int(rng.integers(k)) for k in final.shape[1:])
+        values = expected_game_score.policy_value(
+            spiel_game.new_initial_state(), [members[p][index[p]] for p in range(n)])
+        assert final[(slice(None), *index)] == pytest.approx(values, abs=1e-12)
+    aggregator = PolicyAggregator(spiel_game)
+    for t, (payoffs, sigma) in enumerate(seen, start=1):
+        k = payoffs.shape[1]
+        joint = aggregator.aggregate(range(n), [m[:k] for m in members],
+                                     [list(s) for s in sigma])
+        expected = spiel_exploitability.nash_conv(spiel_game, joint) / n
+        assert psro.exploitability[t] == pytest.approx(expected, abs=1e-12)
+
+
+def _member(psro: PSRO, p: int, k: int) -> np.ndarray:
+    policy = psro.game.uniform()
+    policy[psro.rows[p]] = psro.policies[p][k]
+    return policy
+
+
+def test_the_nash_meta_solver_is_exact_double_oracle_on_kuhn():
+    psro = PSRO(flatten("kuhn_poker").game, 12)
+    drive(psro, solver_of("nash"))
+    assert psro.exploitability[1] == pytest.approx(0.4583333333333333)
+    assert psro.exploitability[12] < 1e-12  # double oracle has converged to a Nash equilibrium
+    uniform = PSRO(flatten("kuhn_poker").game, 12)
+    drive(uniform, solver_of("uniform"))
+    assert uniform.exploitability[12] > 0.05  # fictitious play is much slower
+
+
+@pytest.mark.parametrize("name", ["prd", "rm"])
+def test_equilibrium_seeking_baselines_beat_uniform_on_leduc(name):
+    def curve(solver):
+        psro = PSRO(flatten("leduc_poker").game, 40)
+        drive(psro, solver)
+        return psro.exploitability
+    uniform, other = curve(solver_of("uniform")), curve(solver_of(name))
+    assert other[40] < uniform[40]
+
+
+BAD_SOLVERS = {
+    "short": ("return [np.ones(1)]", "one distribution per player (2)"),
+    "shape": ("return [np.ones(k + 1) / (k + 1) for k in payoffs.shape[1:]]", "has shape"),
+    "negative": ("return [np.r_[2.0, -np.ones(k - 1)] if k > 1 else np.ones(1) "
+                 "for k in payoffs.shape[1:]]", "negative or non-finite"),
+    "nan": ("return [np.full(k, np.nan) for k in payoffs.shape[1:]]", "negative or non-finite"),
+    "sum": ("return [np.ones(k) for k in payoffs.shape[1:]]", "not 1"),
+    "mutates": ("payoffs[0] = 0\n    return []", "read-only"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SOLVERS)
+def test_a_misbehaving_meta_solver_is_rejected_with_the_reason(case):
+    task = load_task("psro")
+    body, reason = BAD_SOLVERS[case]
+    result = task.evaluate(with_solver(task.seed_code, body), Sandbox())[0]
+    assert result.stage == "smoke" and result.status == "crashed"
+    assert reason in result.reason
+
+
+def with_solver(code: str, body: str) -> str:
+    return re.sub(r"(def meta_solver\(state, t, payoffs\):\n).*?(# EVOLVE-BLOCK-END)",
+                  lambda m: f"{m.group(1)}    {body}\n{m.group(2)}", code, flags=re.DOTALL)
+
+
+def test_the_oracle_cannot_be_bypassed():
+    """Stopping early, restarting, or skipping the protocol: never a score."""
+    task = load_task("psro")
+    early = task.seed_code.replace("    return run(meta_solver, psro)",
+                                   "    psro('start')\n    psro([[1.0], [1.0]])\n"
+                                   "    return {'iterations': 10}")
+    result = task.evaluate(early, Sandbox())[0]
+    assert result.status == "invalid" and "stopped PSRO after 1 of 10 iterations" in result.reason
+    twice = task.seed_code.replace("    return run(meta_solver, psro)",
+                                   "    psro('start')\n    return psro('start')")
+    result = task.evaluate(twice, Sandbox())[0]
+    assert result.status == "crashed" and "PSRO has started already" in result.reason
+    psro = PSRO(flatten("kuhn_poker").game, 3)
+    with pytest.raises(ValueError, match="send psro\\('start'\\) first"):
+        psro([[[1.0], [1.0]]])
+
+
+def test_the_meta_game_size_is_capped_before_memory_runs_out():
+    psro = PSRO(flatten("kuhn_poker(players=3)").game, 30, max_entries=3 * 4 ** 3)
+    with pytest.raises(ValueError, match="the meta-game would have 375 entries, more than 192"):
+        drive(psro, solver_of("uniform"))
+
+
+def test_bad_game_strings_are_clear_errors_before_anything_runs(tmp_path):
+    task = copy_task(tmp_path)
+    toml = task / "task.toml"
+    toml.write_text(toml.read_text().replace('game = "kuhn_poker",', 'game = "kuhn_pokr",'))
+    with pytest.raises(TaskError, match=r"scorer\.py: OpenSpiel cannot load game 'kuhn_pokr'"):
+        load_task(task).prepare()
+
+
+def copy_task(root: Path) -> Path:
+    """A copy of the PSRO task, with the CFR task it borrows its game code from beside it."""
+    shutil.copytree(TASKS_DIR / "cfr", root / "cfr", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(TASK, root / "psro_copy", ignore=shutil.ignore_patterns("__pycache__"))
+    return root / "psro_copy"
+
+
+def test_version_covers_the_borrowed_cfr_code(tmp_path):
+    task = copy_task(tmp_path)
+    before = load_task(task).version
+    engine = tmp_path / "cfr" / "cfr_engine.py"
+    engine.write_text(engine.read_text() + "\n# changed\n")
+    assert load_task(task).version != before
+
+
+def test_scripted_psro_campaign_beats_its_uniform_seed(tmp_path):
+    task = copy_task(tmp_path)
+    toml = task / "task.toml"
+    text = toml.read_text()
+    start, end = text.index('[[stages]]\nname = "train"'), text.index("# Reported apart")
+    train = ('[[stages]]\nname = "train"\nlimits = { wall_s = 120, cpu_s = 120 }\ncases = [\n'
+             '  { name = "leduc2", secret = { game = "leduc_poker", checkpoints = [10, 25, 50] } },'
+             '\n  { name = "goofspiel4", secret = { game = "' + GOOFSPIEL4.replace('"', '\\"')
+             + '", checkpoints = [10, 25, 50] } },\n]\n\n')
+    text = text[:start] + train + text[end:]
+    toml.write_text(text[:text.index("[held_out]")])
+    rm = (TASK / "baselines" / "rm.py").read_text()
+    block = rm.split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
+    block = block.replace("rounds=1000", "rounds=300")
+    script = tmp_path / "answers.jsonl"
+    script.write_text(json.dumps({"text": f"```python\n{block}```"}) + "\n")
+    result = discover(tmp_path, "run", str(task), "--name", "p", "--iterations", "3",
+                      "--progress", "quiet", "--set", "selection.islands=1",
+                      "--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
+    assert result.exit_code == 0, result.stderr
+    with ArchiveReader(tmp_path / "p" / "archive.sqlite") as reader:
+        seed, best = reader.program(1), reader.best()
+        assert best.id != seed.id and "rounds=300" in best.code
+        assert best.score > seed.score + 0.3
