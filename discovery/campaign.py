@@ -568,8 +568,9 @@ class Campaign:
             final = self.task.evaluate(self.best.code, Sandbox(), held_out=True)[-1]
             held_out = {k: v for k, v in final.private_metrics.items()
                         if k.startswith("held_out")}
-        self.writer.log_event("campaign_stopped", {"reason": reason, "held_out": held_out},
-                              self.best.id if self.best else None)
+        best = self.best.id if self.best else None
+        self.writer.log_event("campaign_stopped", {"reason": reason, "held_out": held_out,
+                                                   "program": best}, best)
         self.log({"event": "stopped", "reason": reason,
                   "best": self.best.score if self.best else None, "held_out": held_out})
 

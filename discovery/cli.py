@@ -24,6 +24,7 @@ from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader, archive_path
 from archive import lineage as lineage_graph
 from archive.synthetic import generate
 from discovery import export as exporting
+from discovery import report as reporting
 from discovery import views
 from discovery.campaign import Campaign
 from discovery.config import ConfigError, load_config
@@ -312,6 +313,27 @@ def evaluate(
                                             str(program or "the seed program"), results))
     if results[-1].status != "ok":
         raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def report(
+    ctx: typer.Context, run: RunArg,
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write the plots and report.md (default: <run>/report).")] = None,
+    isolation: Annotated[str | None, typer.Option(
+        help=f"Force an isolation level ({', '.join(LEVELS)}); default: the strongest here.",
+    )] = None,
+) -> None:
+    """Plot the best program's curves (e.g. exploitability) against the task's baselines."""
+    with open_run(ctx, run) as reader:
+        task = load_task(reader.campaign().config["task"])
+        where = out or reader.path.parent / "report"
+        with make_executor("warm", isolation, None) as sandbox:
+            written = reporting.write_report(reader, task, sandbox, where,
+                                             say=lambda text: console.print(f"evaluating {text}"))
+    console.print((where / "report.md").read_text())
+    console.print("wrote " + ", ".join(str(p) for p in written))
 
 
 @app.command()

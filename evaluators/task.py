@@ -103,6 +103,9 @@ class TaskConfig(_Strict):
     another task's engine); they count in the version hash like the folder's own files."""
     ideas: list[str] = []
     """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
+    report_curve: str | None = None
+    """A public metric family `<name>_<t>` (one per case and checkpoint t) that
+    `discover report` plots against t on a log scale, e.g. exploitability."""
     descriptors: list[DescriptorConfig] = [DescriptorConfig(name="code_length", high=4000)]
     """The axes of the MAP-Elites grid (selection strategy map_elites)."""
     stages: list[StageConfig] = Field(min_length=1)

@@ -182,17 +182,20 @@ def test_version_covers_the_borrowed_cfr_code(tmp_path):
     assert load_task(task).version != before
 
 
-def test_scripted_psro_campaign_beats_its_uniform_seed(tmp_path):
+def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
     task = copy_task(tmp_path)
     toml = task / "task.toml"
     text = toml.read_text()
-    start, end = text.index('[[stages]]\nname = "train"'), text.index("# Reported apart")
-    train = ('[[stages]]\nname = "train"\nlimits = { wall_s = 120, cpu_s = 120 }\ncases = [\n'
-             '  { name = "leduc2", secret = { game = "leduc_poker", checkpoints = [10, 25, 50] } },'
-             '\n  { name = "goofspiel4", secret = { game = "' + GOOFSPIEL4.replace('"', '\\"')
-             + '", checkpoints = [10, 25, 50] } },\n]\n\n')
-    text = text[:start] + train + text[end:]
-    toml.write_text(text[:text.index("[held_out]")])
+    start = text.index('[[stages]]\nname = "train"')
+    game = GOOFSPIEL4.replace('"', '\\"')
+    toml.write_text(
+        text[:start] + '[[stages]]\nname = "train"\nlimits = { wall_s = 120, cpu_s = 120 }\n'
+        'cases = [\n'
+        '  { name = "leduc2", secret = { game = "leduc_poker", checkpoints = [10, 25, 50] } },\n'
+        f'  {{ name = "goofspiel4", secret = {{ game = "{game}", checkpoints = [10, 25, 50] }} }},'
+        '\n]\n\n[held_out]\nname = "held_out"\ncases = [\n'
+        '  { name = "kuhn3", secret = { game = "kuhn_poker(players=3)", checkpoints = [5, 10] } },'
+        '\n]\n')
     rm = (TASK / "baselines" / "rm.py").read_text()
     block = rm.split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
     block = block.replace("rounds=1000", "rounds=300")
@@ -207,3 +210,26 @@ def test_scripted_psro_campaign_beats_its_uniform_seed(tmp_path):
         seed, best = reader.program(1), reader.best()
         assert best.id != seed.id and "rounds=300" in best.code
         assert best.score > seed.score + 0.3
+
+    result = discover(tmp_path, "report", "p")
+    assert result.exit_code == 0, result.stderr
+    report = tmp_path / "p" / "report"
+    for kind in ("train", "held_out"):
+        png = (report / f"exploitability_{kind}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    text = (report / "report.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()
+            if line.startswith("| ") and "---" not in line and "program" not in line}
+    # held-out curves of the best come from the campaign's own held-out run (not re-run)
+    assert f"best (#{best.id}): held_out" not in result.stdout
+    assert set(rows) == {f"best (#{best.id})", "seed", "nash", "prd", "rm"}
+    seed_train = rows["seed"].split(" | ")
+    assert float(seed_train[1]) < float(rows[f"best (#{best.id})"].split(" | ")[1])
+    assert "(worse)" in seed_train[2]
+    assert all(re.search(r"\((tie|better|worse)\)", rows[name]) for name in ("prd", "rm"))
+    assert "- nash, kuhn3: crashed" in text and "two-player meta-games only" in text
+    again = discover(tmp_path, "report", "p")
+    assert again.exit_code == 0 and "evaluating" not in again.stdout  # baselines cached
+    toml.write_text(toml.read_text().replace("[10, 25, 50]", "[10, 50]"))
+    stale = discover(tmp_path, "report", "p")
+    assert stale.exit_code == 1 and "curves would not compare" in stale.stderr

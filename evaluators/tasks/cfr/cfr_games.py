@@ -3,8 +3,10 @@
 Any extensive-form OpenSpiel game given by its load string works: `kuhn_poker(players=3)`,
 `leduc_poker`, `liars_dice(dice_sides=5,numdice=1)`; a simultaneous-move game such as
 `goofspiel(...)` is played turn-based (OpenSpiel's own conversion), so its players act in turn
-without seeing each other's move. Histories are laid out breadth-first: each depth is one
-contiguous range, children grouped by parent, which is what the engine's passes need.
+without seeing each other's move. One breadth-first walk of the tree records, for every
+information set, its player's last sequence before it and, for every terminal, each player's
+last sequence and the chance probability times the utilities: the sequence form the engine
+works on (the histories themselves are not kept).
 """
 
 import functools
@@ -48,56 +50,61 @@ def flatten(name: str, max_histories: int = 2_000_000) -> Flat:
                             pyspiel.GameType.Utility.GENERAL_SUM):
         raise GameError(f"game {name!r} has no per-player utilities")
     players = spiel_game.num_players()
-    parent, slot, chance, player, infoset, utility = [], [], [], [], [], []
-    levels: list[int] = []
     index: dict[tuple[int, str], int] = {}
     keys: list[str] = []
     actions: list[list[int]] = []
-    queue = deque([(spiel_game.new_initial_state(), -1, -1, 1.0, 0)])
+    parent_sequence: list[tuple[int, int]] = []  # (infoset, slot) of the last own move
+    terminal_last, terminal_payoff = [], []
+    empty = (-1, -1)
+    # (state, each player's last (infoset, slot), chance probability of the path)
+    queue = deque([(spiel_game.new_initial_state(), (empty,) * players, 1.0)])
+    seen = 0
     while queue:
-        state, up, move, probability, depth = queue.popleft()
-        h = len(parent)
-        if h >= max_histories:
+        state, last, probability = queue.popleft()
+        seen += 1
+        if seen > max_histories:
             raise GameError(f"game {name!r} has more than {max_histories:,} histories: too "
                             "large for this evaluator; pick a smaller variant")
-        if depth == len(levels):
-            levels.append(h)
-        parent.append(up)
-        slot.append(move)
-        chance.append(probability)
         if state.is_terminal():
-            player.append(-2)
-            infoset.append(-1)
-            utility.append(state.returns())
-            continue
-        utility.append([0.0] * players)
-        if state.is_chance_node():
-            player.append(-1)
-            infoset.append(-1)
+            terminal_last.append(last)
+            terminal_payoff.append([probability * u for u in state.returns()])
+        elif state.is_chance_node():
             for action, p in state.chance_outcomes():
-                queue.append((state.child(action), h, -1, p, depth + 1))
-            continue
-        who = state.current_player()
-        key = state.information_state_string(who)
-        legal = state.legal_actions()
-        if (who, key) not in index:
-            index[(who, key)] = len(keys)
-            keys.append(key)
-            actions.append(legal)
-        player.append(who)
-        infoset.append(index[(who, key)])
-        for position, action in enumerate(legal):
-            queue.append((state.child(action), h, position, 1.0, depth + 1))
+                queue.append((state.child(action), last, probability * p))
+        else:
+            who = state.current_player()
+            key = state.information_state_string(who)
+            legal = state.legal_actions()
+            if (who, key) not in index:
+                index[(who, key)] = len(keys)
+                keys.append(key)
+                actions.append(legal)
+                parent_sequence.append(last[who])
+            infoset = index[(who, key)]
+            for slot, action in enumerate(legal):
+                moved = (*last[:who], (infoset, slot), *last[who + 1:])
+                queue.append((state.child(action), moved, probability))
+    # Number each player's information sets contiguously (in the order first met), so the
+    # engine addresses a player's rows as one slice.
+    owner = np.zeros(len(actions), dtype=np.int64)
+    for (who, _), i in index.items():
+        owner[i] = who
+    order = np.argsort(owner, kind="stable")
+    renumber = np.empty_like(order)
+    renumber[order] = np.arange(len(order))
+    keys, actions, owner = [keys[i] for i in order], [actions[i] for i in order], owner[order]
+    parent_sequence = [parent_sequence[i] for i in order]
     width = max(len(a) for a in actions)
     mask = np.zeros((len(actions), width), dtype=bool)
     for i, legal in enumerate(actions):
         mask[i, :len(legal)] = True
-    owner = np.zeros(len(actions), dtype=np.int64)
-    for (who, _), i in index.items():
-        owner[i] = who
-    game = Game(players, np.array(parent), np.array(slot), np.array(chance),
-                np.array(player), np.array(infoset), np.array(utility, dtype=float), mask,
-                owner, np.array(levels))
+
+    def flat(sequence: tuple[int, int]) -> int:  # the empty sequence is index I * A
+        return mask.size if sequence == empty else renumber[sequence[0]] * width + sequence[1]
+
+    game = Game(players, mask, owner, np.array([flat(s) for s in parent_sequence]),
+                np.array([[flat(s) for s in last] for last in terminal_last]).T.copy(),
+                np.array(terminal_payoff, dtype=float))
     return Flat(game, keys, actions)
 
 

@@ -29,18 +29,15 @@ class PSRO:
     def __init__(self, game: Game, iterations: int, max_entries: int = 20_000_000):
         self.game, self.iterations, self.max_entries = game, iterations, max_entries
         n = game.num_players
-        self.rows = [np.flatnonzero(game.infoset_player == p) for p in range(n)]
-        self.terminals = np.flatnonzero(game.player == -2)
+        self.rows = game.rows
         uniform = game.uniform()
-        reach = game.reach(game.edge_probs(uniform))
-        self.chance_utility = reach[self.terminals, n, None] * game.utility[self.terminals]
         capacity = iterations + 1
         self.policies = [np.zeros((capacity, len(rows), game.num_actions)) for rows in self.rows]
         self.infoset_reach = [np.zeros((capacity, len(rows))) for rows in self.rows]
-        self.terminal_reach = [np.zeros((len(self.terminals), capacity)) for _ in range(n)]
+        self.terminal_reach = [np.zeros((len(game.terminal_payoff), capacity)) for _ in range(n)]
         self.sizes = [0] * n
         for p in range(n):
-            self._add(p, uniform[self.rows[p]], reach[:, p])
+            self._add(p, uniform)
         self.payoffs = self._grow((0,) * n)
         self.exploitability: dict[int, float] = {}
         """Exploitability of the joint policy of each iteration's meta-strategy."""
@@ -60,7 +57,7 @@ class PSRO:
         sigma = check_meta_strategy(request[0], tuple(self.sizes))
         self.t += 1
         joint = self.joint_policy(sigma)
-        on_policy = self.game.values(self.game.edge_probs(joint))[0]
+        on_policy = self.game.expected_utility(self.game.all_reach(joint))
         responses = [self.game.best_response(joint, p) for p in range(self.game.num_players)]
         self.exploitability[self.t] = float(sum(value - on_policy[p] for p, (value, _)
                                                 in enumerate(responses))) / len(responses)
@@ -86,18 +83,17 @@ class PSRO:
         return joint
 
     def _add_best_response(self, p: int, choice: np.ndarray) -> None:
-        rows = self.rows[p]
-        pure = np.zeros((len(rows), self.game.num_actions))
-        pure[np.arange(len(rows)), choice[rows]] = 1.0
-        policy = self.game.uniform()
-        policy[rows] = pure
-        self._add(p, pure, self.game.reach(self.game.edge_probs(policy))[:, p])
+        policy = np.zeros(self.game.mask.shape)
+        policy[self.rows[p], choice[self.rows[p]]] = 1.0
+        self._add(p, policy)
 
-    def _add(self, p: int, policy: np.ndarray, own_reach: np.ndarray) -> None:
+    def _add(self, p: int, policy: np.ndarray) -> None:
+        """A member of p's population (policy: rows of every player; p's count)."""
         k = self.sizes[p]
-        self.policies[p][k] = policy
-        self.infoset_reach[p][k] = own_reach[self.game.representative[self.rows[p]]]
-        self.terminal_reach[p][:, k] = own_reach[self.terminals]
+        own = self.game.sequence_reach(policy, p)
+        self.policies[p][k] = policy[self.rows[p]]
+        self.infoset_reach[p][k] = own[self.game.parent_sequence[self.rows[p]]]
+        self.terminal_reach[p][:, k] = own[self.game.terminal_last[p]]
         self.sizes[p] = k + 1
 
     def _grow(self, old: tuple[int, ...]) -> np.ndarray:
@@ -118,6 +114,6 @@ class PSRO:
             ranges = [slice(0, old[q]) if q < p else slice(old[q], self.sizes[q]) if q == p
                       else slice(0, self.sizes[q]) for q in range(n)]
             factors = [self.terminal_reach[q][:, ranges[q]] for q in range(n)]
-            grown[(slice(None), *ranges)] = np.einsum(spec, self.chance_utility, *factors,
+            grown[(slice(None), *ranges)] = np.einsum(spec, self.game.terminal_payoff, *factors,
                                                       optimize=True)
         return grown

@@ -1,0 +1,70 @@
+"""The PSRO task's reference table, in one run: exploitability of every meta-solver baseline
+(the seed Uniform, Nash by LP, projected replicator dynamics, regret matching) at each
+checkpoint on each train and held-out game, and the CPU seconds of each whole PSRO run (exact
+best responses and payoffs included). This is the table in evaluators/tasks/psro/README.md.
+Runs in-process (no sandbox), so the seconds are PSRO's own. Prints Markdown; asserts nothing.
+
+    .venv/bin/python bench/psro_bench.py [--games kuhn3,leduc2] [--solvers seed,rm]
+"""
+
+import argparse
+import importlib.util
+import sys
+import time
+import tomllib
+
+from evaluators.scoring import log_checkpoints
+from evaluators.task import TASKS_DIR
+
+TASK = TASKS_DIR / "psro"
+sys.path[:0] = [str(TASK), str(TASKS_DIR / "cfr")]
+from cfr_games import flatten  # noqa: E402
+from psro_loop import RuleError, run  # noqa: E402
+from psro_oracle import PSRO  # noqa: E402
+
+SOLVERS = {"seed": TASK / "seed.py", **{p.stem: p for p in sorted(
+    (TASK / "baselines").glob("*.py"))}}
+
+
+def meta_solver(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.meta_solver
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", help="comma-separated case names (default: all)")
+    parser.add_argument("--solvers", help=f"comma-separated, of {', '.join(SOLVERS)}")
+    args = parser.parse_args()
+    config = tomllib.loads((TASK / "task.toml").read_text())
+    cases = [(kind, case) for kind, stage in (("train", config["stages"][-1]),
+                                              ("held-out", config["held_out"]))
+             for case in stage["cases"]]
+    if args.games:
+        cases = [(k, c) for k, c in cases if c["name"] in args.games.split(",")]
+    solvers = args.solvers.split(",") if args.solvers else list(SOLVERS)
+    print("| meta-solver | game | exploitability at the checkpoints | case score | CPU s |")
+    print("|---|---|---|---:|---:|")
+    for name in solvers:
+        solver = meta_solver(SOLVERS[name])
+        for kind, case in cases:
+            checkpoints = case["secret"]["checkpoints"]
+            psro = PSRO(flatten(case["secret"]["game"]).game, max(checkpoints))
+            start = time.process_time()
+            try:
+                run(solver, lambda *a, psro=psro: psro(list(a)))
+            except (RuleError, ValueError) as exc:
+                print(f"| {name} | {case['name']} ({kind}) | n/a: {exc} | | |", flush=True)
+                continue
+            seconds = time.process_time() - start
+            values = {t: psro.exploitability[t] for t in checkpoints}
+            score = log_checkpoints(values, "exploitability").score
+            points = ", ".join(f"@{t} {v:.3g}" for t, v in values.items())
+            print(f"| {name} | {case['name']} ({kind}) | {points} | {score:.3f} | "
+                  f"{seconds:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
