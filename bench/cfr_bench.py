@@ -1,8 +1,8 @@
 """The CFR task's reference figures, in one run: (1) speed of our vectorised engine against
 OpenSpiel's C++ `CFRPlusSolver` and its Python CFR+ (the only OpenSpiel path that could host a
 model-written rule) on Leduc poker, both with alternating updates; (2) exploitability of every
-baseline (the seed CFR+, CFR, Linear CFR, DCFR, PCFR+) at each checkpoint on each train game,
-the table in evaluators/tasks/cfr/README.md. Prints Markdown; asserts nothing.
+baseline (the seed CFR+, CFR, Linear CFR, DCFR, PCFR+, PDCFR+) at each checkpoint on each train
+game, the table in evaluators/tasks/cfr/README.md. Prints Markdown; asserts nothing.
 
     .venv/bin/python bench/cfr_bench.py [--iterations 1000] [--skip-baselines]
 """
@@ -25,7 +25,8 @@ from cfr_games import flatten  # noqa: E402
 BASELINES = {"CFR+ (seed)": TASK / "seed.py", "CFR": TASK / "baselines" / "cfr.py",
              "Linear CFR": TASK / "baselines" / "linear_cfr.py",
              "DCFR (1.5, 0, 2)": TASK / "baselines" / "dcfr.py",
-             "PCFR+": TASK / "baselines" / "pcfr_plus.py"}
+             "PCFR+": TASK / "baselines" / "pcfr_plus.py",
+             "PDCFR+ (2.3, 5)": TASK / "baselines" / "pdcfr_plus.py"}
 
 
 def rule(path):

@@ -17,7 +17,7 @@ pyspiel = pytest.importorskip("pyspiel")
 from open_spiel.python.algorithms import expected_game_score  # noqa: E402
 from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
 from open_spiel.python.algorithms.policy_aggregator import PolicyAggregator  # noqa: E402
-from test_campaign import discover  # noqa: E402
+from test_campaign import SCRIPTED, discover  # noqa: E402
 
 from archive import ArchiveReader  # noqa: E402
 from evaluators.sandbox import Sandbox  # noqa: E402
@@ -233,3 +233,13 @@ def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
     toml.write_text(toml.read_text().replace("[10, 25, 50]", "[10, 50]"))
     stale = discover(tmp_path, "report", "p")
     assert stale.exit_code == 1 and "curves would not compare" in stale.stderr
+
+
+def test_report_needs_a_task_with_curves(tmp_path):
+    result = discover(tmp_path, "run", "circle_packing", "--name", "c", "--iterations", "1",
+                      "--progress", "quiet", *SCRIPTED)
+    assert result.exit_code == 0, result.stderr
+    result = discover(tmp_path, "report", "c")
+    assert result.exit_code == 1
+    assert "names no curve to plot (task.toml report_curve)" in result.stderr
+    assert discover(tmp_path, "report", "nope").exit_code == 1
