@@ -46,7 +46,14 @@ def openspiel_exploitability(name: str, policy) -> float:
     return spiel_exploitability.nash_conv(game, tabular) / game.num_players()
 
 
-@pytest.mark.parametrize("name", TRAIN)
+FAMILIES = ["blotto(coins=5,fields=3,players=2)",
+            "battleship(board_width=2,board_height=2,ship_sizes=[1],ship_values=[1],num_shots=2)",
+            "tiny_hanabi", "first_sealed_auction"]
+"""Other families given by load string: the paper's later Blotto and Battleship games, an
+identical-interest game, a general-sum auction."""
+
+
+@pytest.mark.parametrize("name", TRAIN + FAMILIES)
 def test_exploitability_equals_openspiels_on_every_train_game(name):
     game = flatten(name).game
     rng = np.random.default_rng(7)

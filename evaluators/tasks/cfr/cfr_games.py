@@ -45,10 +45,6 @@ def flatten(name: str, max_histories: int = 2_000_000) -> Flat:
         info = spiel_game.get_type()
     if not info.provides_information_state_string:
         raise GameError(f"game {name!r} has no information states, so CFR cannot run on it")
-    if info.utility not in (pyspiel.GameType.Utility.ZERO_SUM,
-                            pyspiel.GameType.Utility.CONSTANT_SUM,
-                            pyspiel.GameType.Utility.GENERAL_SUM):
-        raise GameError(f"game {name!r} has no per-player utilities")
     players = spiel_game.num_players()
     index: dict[tuple[int, str], int] = {}
     keys: list[str] = []
