@@ -257,6 +257,11 @@ def export(
                           f"pip install {package}")
 
 
+def check_isolation(isolation: str | None) -> None:
+    if isolation is not None and isolation not in LEVELS:
+        raise TaskError(f"unknown isolation level {isolation!r}: use one of {', '.join(LEVELS)}")
+
+
 @contextlib.contextmanager
 def make_executor(kind: str, isolation: str | None, address: str | None) -> Iterator[Executor]:
     if kind == "fresh":
@@ -299,8 +304,7 @@ def evaluate(
     loaded = load_task(task)
     if program is not None and not program.is_file():
         raise TaskError(f"no program file at {program}: give the path of a Python file")
-    if isolation is not None and isolation not in LEVELS:
-        raise TaskError(f"unknown isolation level {isolation!r}: use one of {', '.join(LEVELS)}")
+    check_isolation(isolation)
     code = program.read_text(encoding="utf-8") if program else loaded.seed_code
     with make_executor(executor, isolation, address) as sandbox:
         results = loaded.evaluate(code, sandbox, held_out=held_out)
@@ -324,14 +328,18 @@ def report(
     isolation: Annotated[str | None, typer.Option(
         help=f"Force an isolation level ({', '.join(LEVELS)}); default: the strongest here.",
     )] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Baselines evaluated at a time (one warm worker each).")] = 2,
 ) -> None:
     """Plot the best program's curves (e.g. exploitability) against the task's baselines."""
+    check_isolation(isolation)
     with open_run(ctx, run) as reader:
         task = load_task(reader.campaign().config["task"])
         where = out or reader.path.parent / "report"
-        with make_executor("warm", isolation, None) as sandbox:
+        with WorkerPool(size=workers, level=isolation) as sandbox:
             written = reporting.write_report(reader, task, sandbox, where,
-                                             say=lambda text: console.print(f"evaluating {text}"))
+                                             say=lambda text: console.print(f"evaluating {text}"),
+                                             workers=workers)
     console.print((where / "report.md").read_text())
     console.print("wrote " + ", ".join(str(p) for p in written))
 

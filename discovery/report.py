@@ -13,6 +13,7 @@ and cached per evaluator version in `baselines.json`.
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -97,14 +98,16 @@ def baseline_programs(task: Task) -> dict[str, str]:
 
 
 def baseline_lines(task: Task, executor: Executor, cache: Path,
-                   say: Callable[[str], None] = print) -> list[Line]:
-    """Every baseline's curves, from the cache when it was made by this evaluator version."""
+                   say: Callable[[str], None] = print, workers: int = 1) -> list[Line]:
+    """Every baseline's curves, from the cache when it was made by this evaluator version;
+    otherwise `workers` baselines are evaluated at a time."""
     if cache.is_file():
         saved = json.loads(cache.read_text())
         if saved.get("evaluator_version") == task.version:
             return [_line(entry) for entry in saved["lines"]]
-    lines = [evaluate_line(task, name, code, executor, say=say)
-             for name, code in baseline_programs(task).items()]
+    with ThreadPoolExecutor(workers) as pool:
+        lines = list(pool.map(lambda item: evaluate_line(task, *item, executor, say=say),
+                              baseline_programs(task).items()))
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"evaluator_version": task.version,
                                  "lines": [asdict(line) for line in lines]}, indent=1))
@@ -208,7 +211,7 @@ def table(task: Task, lines: list[Line]) -> str:
 
 
 def write_report(reader: ArchiveReader, task: Task, executor: Executor, out: Path,
-                 say: Callable[[str], None] = print) -> list[Path]:
+                 say: Callable[[str], None] = print, workers: int = 1) -> list[Path]:
     if task.config.report_curve is None:
         raise TaskError(f"task {task.name!r} names no curve to plot (task.toml report_curve); "
                         "`discover status` shows its scores")
@@ -219,7 +222,7 @@ def write_report(reader: ArchiveReader, task: Task, executor: Executor, out: Pat
                         "with the task files it was run with")
     out.mkdir(parents=True, exist_ok=True)
     lines = [best_line(task, reader, executor, say),
-             *baseline_lines(task, executor, out / "baselines.json", say)]
+             *baseline_lines(task, executor, out / "baselines.json", say, workers)]
     written = []
     for kind in stages(task):
         path = out / f"{task.config.report_curve}_{kind}.png"
