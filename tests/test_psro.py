@@ -111,6 +111,16 @@ def test_equilibrium_seeking_baselines_beat_uniform_on_leduc(name):
     assert other[40] < uniform[40]
 
 
+def test_alpha_rank_on_known_meta_games():
+    alpha_rank = solver_of("alpharank")
+    rock_paper_scissors = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=float)
+    sigma = alpha_rank({}, 1, np.stack([rock_paper_scissors, -rock_paper_scissors]))
+    assert np.allclose(sigma, 1 / 3, atol=1e-9)  # the cycle visits every profile alike
+    dominated = np.array([[1.0, 1.0], [0.0, 0.0]])  # member 0 strictly better for both
+    sigma = alpha_rank({}, 1, np.stack([dominated, dominated.T]))
+    assert sigma[0][0] > 0.999 and sigma[1][0] > 0.999
+
+
 BAD_SOLVERS = {
     "short": ("return [np.ones(1)]", "one distribution per player (2)"),
     "shape": ("return [np.ones(k + 1) / (k + 1) for k in payoffs.shape[1:]]", "has shape"),
@@ -222,12 +232,13 @@ def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
             if line.startswith("| ") and "---" not in line and "program" not in line}
     # held-out curves of the best come from the campaign's own held-out run (not re-run)
     assert f"best (#{best.id}): held_out" not in result.stdout
-    assert set(rows) == {f"best (#{best.id})", "seed", "nash", "prd", "rm"}
+    assert set(rows) == {f"best (#{best.id})", "seed", "alpharank", "nash", "prd", "rm"}
     seed_train = rows["seed"].split(" | ")
     assert float(seed_train[1]) < float(rows[f"best (#{best.id})"].split(" | ")[1])
     assert "(worse)" in seed_train[2]
     assert all(re.search(r"\((tie|better|worse)\)", rows[name]) for name in ("prd", "rm"))
     assert "- nash, kuhn3: crashed" in text and "two-player meta-games only" in text
+    assert "- alpharank, kuhn3: crashed" in text
     again = discover(tmp_path, "report", "p")
     assert again.exit_code == 0 and "evaluating" not in again.stdout  # baselines cached
     toml.write_text(toml.read_text().replace("[10, 25, 50]", "[10, 50]"))
