@@ -1,8 +1,7 @@
 """The PSRO task's reference table, in one run: exploitability of every meta-solver baseline
-(the seed Uniform, Nash by LP, projected replicator dynamics, regret matching,
-alpha-Rank) at each
-checkpoint on each train and held-out game, and the CPU seconds of each whole PSRO run (exact
-best responses and payoffs included). This is the table in evaluators/tasks/psro/README.md.
+(the seed Uniform, Nash by LP, projected replicator dynamics, regret matching, alpha-Rank) at
+each checkpoint on each train and held-out game, and the CPU seconds of each whole PSRO run
+(exact best responses and payoffs included). This is the table in evaluators/tasks/psro/README.md.
 Runs in-process (no sandbox), so the seconds are PSRO's own. Prints Markdown; asserts nothing.
 
     .venv/bin/python bench/psro_bench.py [--games kuhn3,leduc2] [--solvers seed,rm]
