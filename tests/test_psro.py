@@ -6,6 +6,7 @@ import importlib.util
 import json
 import re
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -241,6 +242,11 @@ def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
     assert "- alpharank, kuhn3: crashed" in text
     again = discover(tmp_path, "report", "p")
     assert again.exit_code == 0 and "evaluating" not in again.stdout  # baselines cached
+    with sqlite3.connect(tmp_path / "p" / "archive.sqlite") as db:  # as if killed before
+        db.execute("DELETE FROM events WHERE kind = 'campaign_stopped'")  # its held-out run
+    killed = discover(tmp_path, "report", "p")
+    assert killed.exit_code == 0 and f"best (#{best.id}): held_out game kuhn3" in killed.stdout
+    assert (report / "report.md").read_text() == text
     toml.write_text(toml.read_text().replace("[10, 25, 50]", "[10, 50]"))
     stale = discover(tmp_path, "report", "p")
     assert stale.exit_code == 1 and "curves would not compare" in stale.stderr
