@@ -3,7 +3,6 @@ rules that misbehave, bad game strings, and a scripted campaign that beats its C
 
 import importlib.util
 import json
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 pyspiel = pytest.importorskip("pyspiel")
 
+from helpers import with_body  # noqa: E402
 from open_spiel.python.algorithms import cfr as spiel_cfr  # noqa: E402
 from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
 from test_campaign import discover  # noqa: E402
@@ -98,9 +98,7 @@ BAD_RULES = {
 def test_a_misbehaving_rule_is_rejected_with_the_reason(case):
     task = load_task("cfr")
     body, reason = BAD_RULES[case]
-    code = re.sub(r"(def step\(state, t, regret, policy, mask\):\n).*?(# EVOLVE-BLOCK-END)",
-                  lambda m: f"{m.group(1)}    {body}\n{m.group(2)}", task.seed_code,
-                  flags=re.DOTALL)
+    code = with_body(task.seed_code, "def step(state, t, regret, policy, mask):", body)
     result = task.evaluate(code, Sandbox())[0]
     assert result.stage == "smoke" and result.status == "crashed"
     assert reason in result.reason

@@ -15,6 +15,7 @@ import pytest
 
 pyspiel = pytest.importorskip("pyspiel")
 
+from helpers import with_body  # noqa: E402
 from open_spiel.python.algorithms import expected_game_score  # noqa: E402
 from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
 from open_spiel.python.algorithms.policy_aggregator import PolicyAggregator  # noqa: E402
@@ -137,14 +138,10 @@ BAD_SOLVERS = {
 def test_a_misbehaving_meta_solver_is_rejected_with_the_reason(case):
     task = load_task("psro")
     body, reason = BAD_SOLVERS[case]
-    result = task.evaluate(with_solver(task.seed_code, body), Sandbox())[0]
+    code = with_body(task.seed_code, "def meta_solver(state, t, payoffs):", body)
+    result = task.evaluate(code, Sandbox())[0]
     assert result.stage == "smoke" and result.status == "crashed"
     assert reason in result.reason
-
-
-def with_solver(code: str, body: str) -> str:
-    return re.sub(r"(def meta_solver\(state, t, payoffs\):\n).*?(# EVOLVE-BLOCK-END)",
-                  lambda m: f"{m.group(1)}    {body}\n{m.group(2)}", code, flags=re.DOTALL)
 
 
 def test_the_oracle_cannot_be_bypassed():
