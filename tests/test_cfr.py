@@ -23,6 +23,7 @@ from evaluators.task import TASKS_DIR, TaskError, load_task  # noqa: E402
 
 TASK = TASKS_DIR / "cfr"
 sys.path.insert(0, str(TASK))
+import cfr_games  # noqa: E402
 from cfr_engine import run  # noqa: E402
 from cfr_games import GameError, flatten, spiel_policy  # noqa: E402
 
@@ -118,6 +119,30 @@ def test_bad_game_strings_are_clear_errors_before_anything_runs(tmp_path):
     result = discover(tmp_path, "run", str(task), "--iterations", "2")
     assert result.exit_code == 1 and "cannot load game 'kuhn_pokr'" in result.stderr
     assert not any(tmp_path.glob("*/archive.sqlite"))
+
+
+def test_flattened_games_are_cached_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path))
+    name = "kuhn_poker(players=3)"
+    flatten.cache_clear()
+    walked = flatten(name)
+    files = list((tmp_path / "games").glob("*.npz"))
+    assert len(files) == 1
+    flatten.cache_clear()
+    monkeypatch.setattr(cfr_games, "_walk", lambda *a: pytest.fail("walked the game again"))
+    loaded = flatten(name)
+    assert loaded.keys == walked.keys and loaded.actions == walked.actions
+    for field in ("mask", "infoset_player", "parent_sequence", "terminal_last",
+                  "terminal_payoff"):
+        assert np.array_equal(getattr(loaded.game, field), getattr(walked.game, field))
+    assert loaded.game.nash_conv(loaded.game.uniform()) == walked.game.nash_conv(
+        walked.game.uniform())
+    files[0].write_bytes(b"damaged")  # a damaged file is walked again, and rewritten
+    monkeypatch.undo()
+    monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path))
+    flatten.cache_clear()
+    assert flatten(name).keys == walked.keys and files[0].stat().st_size > 1000
+    flatten.cache_clear()
 
 
 def small_cfr_task(root: Path) -> Path:

@@ -9,9 +9,15 @@ last sequence and the chance probability times the utilities: the sequence form 
 works on (the histories themselves are not kept).
 """
 
+import contextlib
 import functools
+import hashlib
+import os
+import sys
+import zipfile
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from cfr_engine import Game
@@ -32,6 +38,54 @@ class Flat:
 
 @functools.cache
 def flatten(name: str, max_histories: int = 2_000_000) -> Flat:
+    """The game's sequence form, from the disk cache when this code and this OpenSpiel made it
+    before: walking 3-player Leduc takes half a minute, loading it a fraction of a second."""
+    path = _cache_path(name, max_histories)
+    if path is not None and path.is_file():
+        try:
+            return _load(path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # damaged or partial: walk the game again and rewrite it
+    flat = _walk(name, max_histories)
+    if path is not None:
+        with contextlib.suppress(OSError):  # a read-only home only costs the next start time
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(partial, "wb") as out:
+                _save(flat, out)
+            os.replace(partial, path)
+    return flat
+
+
+def _cache_path(name: str, max_histories: int) -> Path | None:
+    import pyspiel
+
+    root = os.environ.get("DISCOVERY_CACHE_DIR") or (Path.home() / ".cache" / "discovery")
+    digest = hashlib.sha256(f"{name}\0{max_histories}\0{pyspiel.__version__}".encode())
+    for source in (__file__, sys.modules[Game.__module__].__file__):
+        digest.update(Path(source).read_bytes())  # new flattening code: a new key
+    return Path(root) / "games" / f"{digest.hexdigest()[:24]}.npz"
+
+
+def _save(flat: Flat, out) -> None:
+    game = flat.game
+    np.savez(out, num_players=game.num_players, mask=game.mask,
+             infoset_player=game.infoset_player, parent_sequence=game.parent_sequence,
+             terminal_last=game.terminal_last, terminal_payoff=game.terminal_payoff,
+             keys=np.array(flat.keys), actions=np.concatenate(flat.actions),
+             counts=np.array([len(a) for a in flat.actions]))
+
+
+def _load(path: Path) -> Flat:
+    with np.load(path, allow_pickle=False) as data:
+        game = Game(int(data["num_players"]), data["mask"], data["infoset_player"],
+                    data["parent_sequence"], data["terminal_last"], data["terminal_payoff"])
+        ends = np.cumsum(data["counts"])
+        actions = [a.tolist() for a in np.split(data["actions"], ends[:-1])]
+        return Flat(game, data["keys"].tolist(), actions)
+
+
+def _walk(name: str, max_histories: int) -> Flat:
     import pyspiel
 
     try:
