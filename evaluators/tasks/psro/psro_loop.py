@@ -33,9 +33,15 @@ def grow(payoffs: np.ndarray, sizes: list[int], new: str) -> np.ndarray:
     """The meta-game after the populations grew to `sizes`: the old entries kept, the entries
     that involve a new member (in C order, packed) filled from `new`. Both sides use this, so
     the candidate's tensor is the trusted one."""
+    grown = enlarge(payoffs, sizes)
+    grown[:, new_entries(payoffs.shape[1:], sizes)] = unpack(new).reshape(payoffs.shape[0], -1)
+    return grown
+
+
+def enlarge(payoffs: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """A zero meta-game over the grown populations with the old entries copied in."""
     grown = np.zeros((payoffs.shape[0], *sizes))
     grown[(slice(None), *(slice(0, k) for k in payoffs.shape[1:]))] = payoffs
-    grown[:, new_entries(payoffs.shape[1:], sizes)] = unpack(new).reshape(payoffs.shape[0], -1)
     return grown
 
 

@@ -22,7 +22,7 @@ from string import ascii_lowercase
 
 import numpy as np
 from cfr_engine import Game
-from psro_loop import check_meta_strategy, new_entries, pack
+from psro_loop import check_meta_strategy, enlarge, new_entries, pack
 
 
 class PSRO:
@@ -38,7 +38,7 @@ class PSRO:
         self.sizes = [0] * n
         for p in range(n):
             self._add(p, uniform)
-        self.payoffs = self._grow((0,) * n)
+        self.payoffs = self._grow(np.zeros((n,) + (0,) * n))
         self.exploitability: dict[int, float] = {}
         """Exploitability of the joint policy of each iteration's meta-strategy."""
         self.t = 0
@@ -63,11 +63,11 @@ class PSRO:
                                                 in enumerate(responses))) / len(responses)
         if self.t == self.iterations:
             return {"done": True}
-        old = tuple(self.sizes)
+        old = self.payoffs
         for p, (_, choice) in enumerate(responses):
             self._add_best_response(p, choice)
         self.payoffs = self._grow(old)
-        new = self.payoffs[:, new_entries(old, self.sizes)]
+        new = self.payoffs[:, new_entries(old.shape[1:], self.sizes)]
         return {"done": False, "sizes": list(self.sizes), "new": pack(new)}
 
     def joint_policy(self, sigma: list[np.ndarray]) -> np.ndarray:
@@ -96,18 +96,16 @@ class PSRO:
         self.terminal_reach[p][:, k] = own[self.game.terminal_last[p]]
         self.sizes[p] = k + 1
 
-    def _grow(self, old: tuple[int, ...]) -> np.ndarray:
-        """The meta-game over the current populations, with only the entries that involve a
+    def _grow(self, payoffs: np.ndarray) -> np.ndarray:
+        """`payoffs` extended to the current populations, with only the entries that involve a
         new member computed: per player p, the slab where p's member is new and every earlier
         player's is old (these slabs cover the new entries once each)."""
-        n = self.game.num_players
+        n, old = self.game.num_players, payoffs.shape[1:]
         entries = n * int(np.prod(self.sizes))
         if entries > self.max_entries:
             raise ValueError(f"the meta-game would have {entries:,} entries, more than "
                              f"{self.max_entries:,}: use fewer PSRO iterations or a smaller game")
-        grown = np.zeros((n, *self.sizes))
-        if any(old):
-            grown[(slice(None), *(slice(0, k) for k in old))] = self.payoffs
+        grown = enlarge(payoffs, self.sizes)
         letters = ascii_lowercase[:n]
         spec = f"zy,{','.join(f'z{c}' for c in letters)}->y{letters}"
         for p in range(n):
