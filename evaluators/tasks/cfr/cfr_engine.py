@@ -115,11 +115,16 @@ class Game:
 
     def regrets(self, policy: np.ndarray, reach: np.ndarray, player: int) -> np.ndarray:
         """Instantaneous counterfactual regret of each (I, a) of `player`'s rows (in order)."""
-        values = self._bottom_up(reach, player, lambda rows, v: (policy[rows] * v).sum(axis=1))
+        expected = np.zeros(self.num_infosets)
+
+        def fold(rows, values):  # final once reached: deeper sets were folded in before
+            expected[rows] = (policy[rows] * values).sum(axis=1)
+            return expected[rows]
+
+        values = self._bottom_up(reach, player, fold)
         rows = self.slices[player]
         grid = values[:-1].reshape(self.mask.shape)[rows]
-        expected = (policy[rows] * grid).sum(axis=1, keepdims=True)
-        return (grid - expected) * self.mask[rows]
+        return (grid - expected[rows, None]) * self.mask[rows]
 
     def expected_utility(self, reach: np.ndarray) -> np.ndarray:
         """Each player's expected utility when everyone plays the policy behind `reach`."""
