@@ -15,9 +15,9 @@ from pathlib import Path
 
 from archive import EvaluationResult, NewProgram
 from archive.records import ModelCall
-from discovery.campaign import Campaign
 from discovery.config import load_config
-from discovery.llm import Completion
+from discovery.loop.campaign import Campaign
+from discovery.models.base import Completion
 from evaluators.sandbox import DEFAULT_LIMITS, Limits, Run
 
 SEED = "# EVOLVE-BLOCK-START\ndef f():\n    return {value!r}\n# EVOLVE-BLOCK-END\n"

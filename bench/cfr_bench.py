@@ -15,10 +15,10 @@ import tomllib
 
 import numpy as np
 
-from evaluators.task import TASKS_DIR
+from evaluators.task import TASKS_DIR, task_folders
 
-TASK = TASKS_DIR / "cfr"
-sys.path.insert(0, str(TASK))
+TASK = task_folders()["cfr"]
+sys.path.insert(0, str(TASKS_DIR / "games" / "_shared"))
 from cfr_engine import run  # noqa: E402
 from cfr_games import flatten  # noqa: E402
 

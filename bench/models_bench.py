@@ -12,10 +12,11 @@ import statistics
 import threading
 import time
 
-from discovery.edits import EditError, block_text, rewrite_block
-from discovery.embedded import EmbeddedClient
-from discovery.llm import LiteLLMClient, ModelSpec
-from discovery.mock_server import MockServer
+from discovery.doubles.mock_server import MockServer
+from discovery.models.base import ModelSpec
+from discovery.models.embedded import EmbeddedClient
+from discovery.models.litellm_client import LiteLLMClient
+from discovery.search.edits import EditError, block_text, rewrite_block
 from evaluators.sandbox import Sandbox
 from evaluators.task import load_task
 from prompts import render

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from campaign_bench import trivial_task
 
-from discovery.campaign import Campaign
 from discovery.config import load_config
-from discovery.mock_server import MockServer
+from discovery.doubles.mock_server import MockServer
+from discovery.loop.campaign import Campaign
 
 OPENEVOLVE_RUNNER = textwrap.dedent("""
     import sys, time

@@ -14,10 +14,10 @@ import time
 import tomllib
 
 from evaluators.scoring import log_checkpoints
-from evaluators.task import TASKS_DIR
+from evaluators.task import TASKS_DIR, task_folders
 
-TASK = TASKS_DIR / "psro"
-sys.path[:0] = [str(TASK), str(TASKS_DIR / "cfr")]
+TASK = task_folders()["psro"]
+sys.path[:0] = [str(TASK), str(TASKS_DIR / "games" / "_shared")]
 from cfr_games import flatten  # noqa: E402
 from psro_loop import RuleError, run  # noqa: E402
 from psro_oracle import PSRO  # noqa: E402

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from discovery.llm import ModelSpec
+from discovery.models.base import ModelSpec
 from evaluators.task import validation_message
 
 

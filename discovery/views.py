@@ -16,7 +16,7 @@ from rich.tree import Tree
 
 from archive import ArchiveReader, Evaluation, EvaluationResult, Program, Summary
 from archive.lineage import ancestry, best_lineage, primary_parent
-from discovery.llm import Completion, ModelSpec
+from discovery.models.base import Completion, ModelSpec
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _STATUS_STYLE = {"ok": "green", "pending": "yellow"}

@@ -1,7 +1,9 @@
 """A task: a self-contained folder with a seed program, a description, a trusted scorer and a
 `task.toml` that says how candidates are run and scored, stage by stage.
 
-    evaluators/tasks/<name>/
+    evaluators/tasks/<domain>/<name>/     (domains: math, games, agents, memory, rl; a task is
+                                          addressed by its plain name; folders starting with
+                                          `_` hold a domain's shared trusted code)
       task.toml        entry point, parameters, ideas for prompts, stages (cases, limits,
                        thresholds), held-out stage
       seed.py          the starting program, with EVOLVE-BLOCK-START / EVOLVE-BLOCK-END regions
@@ -96,11 +98,12 @@ class TaskConfig(_Strict):
     description: str = "description.md"
     scorer: str = "scorer.py"
     support: list[str] = []
-    """Trusted modules of the task folder written next to the candidate, which may import them
-    (e.g. the CFR engine that calls the candidate's update rule)."""
+    """Trusted modules written next to the candidate, which may import them by their file name
+    (paths relative to the task folder: `../_shared/x.py` is the domain's shared code)."""
     trusted: list[str] = []
     """Trusted modules outside the folder that the scorer imports (paths relative to it, e.g.
-    another task's engine); they count in the version hash like the folder's own files."""
+    the domain's shared engine in `../_shared/`); they count in the version hash like the
+    folder's own files."""
     ideas: list[str] = []
     """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
     report_curve: str | None = None
@@ -137,7 +140,7 @@ class Task:
 
     @functools.cached_property
     def support_files(self) -> dict[str, str]:
-        return {name: (self.root / name).read_text(encoding="utf-8")
+        return {Path(name).name: (self.root / name).read_text(encoding="utf-8")
                 for name in self.config.support}
 
     @functools.cached_property
@@ -276,14 +279,19 @@ class CaseResult:
 
 
 def task_names() -> list[str]:
-    return sorted(p.parent.name for p in TASKS_DIR.glob("*/task.toml"))
+    return sorted(task_folders())
+
+
+def task_folders() -> dict[str, Path]:
+    """Every shipped task by its plain name: `tasks/<domain>/<name>/task.toml`."""
+    return {p.parent.name: p.parent for p in TASKS_DIR.glob("*/*/task.toml")}
 
 
 def load_task(name_or_path: str | Path) -> Task:
     """A shipped task by name, or a task folder given by path."""
     root = Path(name_or_path)
     if not (root / "task.toml").is_file():
-        root = TASKS_DIR / str(name_or_path)
+        root = task_folders().get(str(name_or_path), root)
     if not (root / "task.toml").is_file():
         raise TaskError(f"unknown task {str(name_or_path)!r}: use one of "
                         f"{', '.join(task_names())} or a folder that holds a task.toml")
@@ -304,7 +312,7 @@ def load_task(name_or_path: str | Path) -> Task:
     spec.loader.exec_module(scorer)
     if not callable(getattr(scorer, "score", None)):
         raise TaskError(f"{root / config.scorer} defines no score(stage, case, outputs, oracle)")
-    return Task(root, config, version_hash(root, config.trusted), scorer)
+    return Task(root, config, version_hash(root, [*config.trusted, *config.support]), scorer)
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -316,9 +324,10 @@ def validation_message(exc: ValidationError) -> str:
 def version_hash(root: Path, trusted: list[str] = ()) -> str:
     """sha256 over the task folder's files and the trusted code that runs and scores them."""
     digest = hashlib.sha256()
-    files = sorted(p for p in root.rglob("*")
+    files = sorted(p.resolve() for p in root.rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
-    shared = [root / name for name in trusted]
+    root = root.resolve()
+    shared = sorted({(root / name).resolve() for name in trusted} - set(files))
     common = [Path(sandbox_module.HARNESS), Path(scoring.__file__)]
     for path in [*files, *shared, *common]:
         name = path.relative_to(root) if path.is_relative_to(root) else path.name

@@ -1,13 +1,11 @@
+"""Fixtures shared by the whole suite; plain helpers live in helpers.py."""
+
 import pytest
 from typer.testing import CliRunner
 
-from archive import ArchiveWriter, EvaluationResult, NewProgram
-from archive.synthetic import generate
+from archive import ArchiveWriter
 from discovery.cli import app
-
-
-def seed_code(value: float) -> str:
-    return f'"""A tiny program."""\n\n# EVOLVE-BLOCK-START\nVALUE = {value!r}\n# EVOLVE-BLOCK-END\n'
+from discovery.doubles.synthetic import generate
 
 
 @pytest.fixture
@@ -16,15 +14,6 @@ def writer(tmp_path):
                              config={"task": "toy", "islands": 2}, seed=7, evaluator_version="v1")
     yield w
     w.close()
-
-
-def add_scored(writer: ArchiveWriter, value: float, score: float | None, parents=(),
-               status: str = "ok", **kwargs) -> int:
-    """Add a program and its final evaluation in one go."""
-    pid = writer.add_program(NewProgram(seed_code(value), parents=tuple(parents), **kwargs))
-    writer.record_evaluation(pid, EvaluationResult("full", status, score=score,
-                                                   reason=None if status == "ok" else "boom"))
-    return pid
 
 
 @pytest.fixture(scope="session")

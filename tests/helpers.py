@@ -1,9 +1,52 @@
-"""Small helpers shared by test modules."""
+"""Helpers shared by test modules (test modules never import each other)."""
 
 import re
+from pathlib import Path
 
+from typer.testing import CliRunner
+
+from archive import ArchiveWriter, EvaluationResult, NewProgram
+from discovery.cli import app
 from evaluators.sandbox import Sandbox
 from evaluators.task import load_task
+
+SCRIPT = Path(__file__).parent / "data" / "circle_packing_script.jsonl"
+SCRIPTED = ["--set", f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]',
+            "--set", "edits.tune_share=0",
+            "--set", "edits.restart_share=0", "--set", "executor=\"fresh\""]
+
+
+def junk_model(path: Path) -> str:
+    return f'models=[{{name="scripted:{path}", edit_mix={{rewrite=1.0}}}}]'
+
+
+def run_scripted(runs: Path, name: str, iterations: int, model: str, *settings: str):
+    """A quiet circle-packing campaign with model proposals only (no tuning, no restarts)."""
+    extra = [arg for setting in settings for arg in ("--set", setting)]
+    result = discover(runs, "run", "circle_packing", "--name", name, "--iterations",
+                      str(iterations), "--progress", "quiet", "--set", model,
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0", *extra)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def discover(runs: Path, *args: str):
+    return CliRunner().invoke(app, ["--runs-dir", str(runs), *args])
+
+
+def seed_code(value: float) -> str:
+    return f'"""A tiny program."""\n\n# EVOLVE-BLOCK-START\nVALUE = {value!r}\n# EVOLVE-BLOCK-END\n'
+
+
+def add_scored(writer: ArchiveWriter, value: float, score: float | None, parents=(),
+               status: str = "ok", **kwargs) -> int:
+    """Add a program and its final evaluation in one go."""
+    pid = writer.add_program(NewProgram(seed_code(value), parents=tuple(parents), **kwargs))
+    writer.record_evaluation(pid, EvaluationResult("full", status, score=score,
+                                                   reason=None if status == "ok" else "boom"))
+    return pid
+
+
 
 
 def smoke_crash_reason(task_name: str, header: str, body: str) -> str:

@@ -1,0 +1,7 @@
+"""`discover`: the command line, a module per command group. Importing the groups registers
+their commands, in the order `discover --help` lists them: campaigns first."""
+
+from discovery.cli import campaigns, inspect, models, tasks  # noqa: F401 (registers commands)
+from discovery.cli.common import app
+
+__all__ = ["app"]

@@ -1,0 +1,165 @@
+"""Inspecting a campaign: `status`, `lineage`, `show`, `diff`, `export`, `report`."""
+
+import difflib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.syntax import Syntax
+
+from archive import ArchiveError
+from archive import lineage as lineage_graph
+from discovery import export as exporting
+from discovery import report as reporting
+from discovery import views
+from discovery.cli.common import RunArg, app, console, friendly, open_run
+from evaluators.executors import open_executor
+from evaluators.sandbox import LEVELS
+from evaluators.task import load_task
+
+
+@app.command()
+@friendly
+def status(ctx: typer.Context, run: RunArg) -> None:
+    """One campaign in detail: best program, score over time, failures, model usage and cost."""
+    with open_run(ctx, run) as reader:
+        console.print(views.status_view(reader))
+
+
+@app.command()
+@friendly
+def lineage(
+    ctx: typer.Context,
+    run: RunArg,
+    program: Annotated[int | None, typer.Option(
+        help="Program whose ancestry to follow (default: the best).")] = None,
+    depth: Annotated[int, typer.Option(
+        min=0, help="Levels of side branches shown off the ancestry, and below the program.")] = 1,
+    width: Annotated[int, typer.Option(min=0, help="Side branches shown per program.")] = 3,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", help="Write the whole graph instead: graphml, gexf, json or dot.")] = None,
+    out: Annotated[Path | None, typer.Option(help="File to write the graph to.")] = None,
+) -> None:
+    """Draw the lineage tree, best lineage highlighted, or write the graph to a file."""
+    if out is not None and fmt is None:
+        fmt = out.suffix.lstrip(".")
+    if fmt is not None:
+        if out is None:
+            raise ArchiveError(f"--format {fmt} writes a file: add --out FILE")
+        if fmt not in lineage_graph.GRAPH_FORMATS:
+            raise ArchiveError(f"unknown graph format {fmt!r}: use --format with one of "
+                               f"{', '.join(lineage_graph.GRAPH_FORMATS)}")
+    with open_run(ctx, run) as reader:
+        if program is not None:
+            reader.program(program)
+        graph = lineage_graph.build_graph(reader)
+    if fmt is not None:
+        lineage_graph.write_graph(graph, out, fmt)
+        console.print(f"wrote {graph.number_of_nodes()} programs and "
+                      f"{graph.number_of_edges()} edges to {out} ({fmt})")
+        return
+    focus = program if program is not None else graph.graph.get("best")
+    if focus is None:
+        raise ArchiveError(f"{run} has no program that evaluated ok yet: pass --program ID")
+    console.print(views.lineage_tree(graph, focus, depth=depth, width=width))
+    stats = lineage_graph.branching_stats(graph)
+    stones = lineage_graph.stepping_stones(graph, lineage_graph.ancestry(graph, focus))
+    console.print(
+        f"[dim]{stats.programs} programs, {stats.seeds} seeds, {stats.crossovers} crossovers, "
+        f"max generation {stats.max_generation}, mean {stats.mean_children:.2f} children per "
+        f"expanded program; stepping stones on this lineage: "
+        f"{', '.join(f'#{s}' for s in stones) or 'none'}[/]"
+    )
+
+
+@app.command()
+@friendly
+def show(
+    ctx: typer.Context, run: RunArg,
+    program_id: Annotated[int, typer.Argument(metavar="ID", help="Program id.")],
+) -> None:
+    """A program's code, status, metrics, error tail and parents."""
+    with open_run(ctx, run) as reader:
+        console.print(views.program_view(reader.program(program_id),
+                                         reader.evaluations(program_id)))
+
+
+@app.command()
+@friendly
+def diff(
+    ctx: typer.Context, run: RunArg,
+    a: Annotated[int, typer.Argument(help="Program id.")],
+    b: Annotated[int | None, typer.Argument(
+        help="Second program id (default: A's primary parent, diffed against A).")] = None,
+) -> None:
+    """Unified diff of two programs, or of a program against its parent."""
+    with open_run(ctx, run) as reader:
+        program = reader.program(a)
+        if b is None:
+            if program.parent_id is None:
+                raise ArchiveError(f"program {a} is a seed with no parent: name a second id")
+            old, new = reader.program(program.parent_id), program
+        else:
+            old, new = program, reader.program(b)
+    text = "".join(difflib.unified_diff(
+        old.code.splitlines(keepends=True), new.code.splitlines(keepends=True),
+        f"program {old.id}", f"program {new.id}",
+    ))
+    if not text:
+        console.print(f"programs {old.id} and {new.id} have the same code")
+        return
+    console.print(Syntax(text, "diff"))
+
+
+@app.command()
+@friendly
+def export(
+    ctx: typer.Context, run: RunArg,
+    best: Annotated[bool, typer.Option(help="Export the best program (the default).")] = False,
+    program_id: Annotated[int | None, typer.Option("--id", help="Export this program.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write a module, e.g. best_program.py.")] = None,
+    package: Annotated[Path | None, typer.Option(
+        help="Write an installable package into this directory instead.")] = None,
+    name: Annotated[str | None, typer.Option(help="Import name of the package.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing package directory.")] = False,
+) -> None:
+    """Write a program as an importable module (or package) with its provenance."""
+    if best and program_id is not None:
+        raise ArchiveError("--best and --id exclude each other: give one")
+    if (out is None) == (package is None):
+        raise ArchiveError("say where to write: exactly one of --out FILE.py or --package DIR")
+    with open_run(ctx, run) as reader:
+        if out is not None:
+            program = exporting.export_module(reader, program_id, out)
+            console.print(f"wrote program {program.id} (score {views.score_text(program.score)})"
+                          f" to {out}")
+        else:
+            program, module = exporting.export_package(reader, program_id, package, name, force)
+            console.print(f"wrote program {program.id} as package {module} in {package}: "
+                          f"pip install {package}")
+
+
+@app.command()
+@friendly
+def report(
+    ctx: typer.Context, run: RunArg,
+    out: Annotated[Path | None, typer.Option(
+        help="Where to write the plots and report.md (default: <run>/report).")] = None,
+    isolation: Annotated[str | None, typer.Option(
+        help=f"Force an isolation level ({', '.join(LEVELS)}); default: the strongest here.",
+    )] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Baselines evaluated at a time (one warm worker each).")] = 2,
+) -> None:
+    """Plot the best program's curves (e.g. exploitability) against the task's baselines."""
+    with open_run(ctx, run) as reader:
+        task = load_task(reader.campaign().config["task"])
+        where = out or reader.path.parent / "report"
+        with open_executor("warm", size=workers, isolation=isolation) as sandbox:
+            written = reporting.write_report(reader, task, sandbox, where,
+                                             say=lambda text: console.print(f"evaluating {text}"),
+                                             workers=workers)
+    console.print((where / "report.md").read_text())
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+

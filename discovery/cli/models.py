@@ -1,0 +1,58 @@
+"""`models`: which models a config names and whether each answers."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from discovery import views
+from discovery.cli.common import app, console, friendly
+from discovery.models import load_specs, make_client
+from discovery.models.base import CallFailed, ModelError, ModelSpec
+
+
+@app.command()
+@friendly
+def models(
+    config: Annotated[Path | None, typer.Option(
+        help="A TOML file whose [[models]] entries to check (default: the embedded model).",
+    )] = None,
+    test: Annotated[str | None, typer.Option(
+        help="Send one prompt to this model and show the answer, latency and tokens.")] = None,
+    api_base: Annotated[str | None, typer.Option(
+        help="With --test: an OpenAI-compatible endpoint (name the model openai/<name>).",
+    )] = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        help="With --test: the environment variable that holds the key.")] = None,
+    prompt: Annotated[str, typer.Option(help="With --test: the prompt.")] =
+        "Write a Python function add(a, b) that returns a + b. Reply with one code block.",
+) -> None:
+    """List the configured models and whether each answers; or --test one of them."""
+    specs = load_specs(config)
+    if test is not None:
+        spec = next((s for s in specs if s.name == test), ModelSpec(name=test))
+        overrides = {k: v for k, v in (("api_base", api_base), ("api_key_env", api_key_env))
+                     if v is not None}
+        client = make_client(spec.model_copy(update=overrides))
+        try:
+            answer = client.complete([{"role": "user", "content": prompt}], purpose="test")
+        except CallFailed as exc:
+            raise ModelError(str(exc)) from exc
+        console.print(views.model_test_view(answer))
+        return
+    rows = []
+    for spec in specs:
+        try:
+            client = make_client(spec)
+            if spec.name == "embedded":
+                status = f"offline, ready ({client.path.name})"
+            else:
+                reply = client.complete([{"role": "user", "content": "Reply with OK."}],
+                                        purpose="check")
+                status = f"reachable ({reply.latency_s:.2f} s)"
+        except (ModelError, CallFailed) as exc:
+            status = f"not usable: {exc}"
+        rows.append((spec, status))
+    console.print(views.models_table(rows))
+
+

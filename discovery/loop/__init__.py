@@ -1,0 +1,1 @@
+"""The campaign loop: plan, propose, evaluate, commit (`campaign.Campaign`)."""

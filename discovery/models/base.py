@@ -1,0 +1,104 @@
+"""What every model client shares: the model spec a campaign config names, the completion and
+error types, the client protocol and the running budget. No client is imported here, so the
+clients (litellm, embedded, transcripts, test doubles) import this and never each other.
+"""
+
+
+import os
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from archive.records import ModelCall
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+EMBEDDED = "embedded"
+Messages = list[dict[str, str]]
+
+
+class ModelSpec(BaseModel):
+    """One model as a campaign config names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = EMBEDDED
+    weight: float = Field(1.0, gt=0)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    """The environment variable that holds the key (default: the provider's usual one)."""
+    timeout_s: float = Field(120.0, gt=0)
+    max_concurrency: int = Field(4, ge=1)
+    """Calls in flight at once to this model's provider (shared by models on one endpoint)."""
+    max_retries: int = Field(4, ge=0)
+    backoff_s: float = Field(1.0, ge=0)
+    """First retry delay; doubled each retry, with full jitter, at least the server's
+    Retry-After."""
+    temperature: float = 0.7
+    max_tokens: int = Field(2048, gt=0)
+    price_in_per_mtok: float | None = None
+    """Dollars per million input tokens, for endpoints litellm has no price for."""
+    price_out_per_mtok: float | None = None
+    edit_mix: dict[Literal["rewrite", "diff", "crossover"], float] = Field(
+        default_factory=lambda: {"rewrite": 0.5, "diff": 0.4, "crossover": 0.1})
+    """How this model's proposals are asked for: whole-block rewrites, SEARCH/REPLACE diffs,
+    crossovers of two parents (weights)."""
+
+
+class ModelError(Exception):
+    """A configuration problem the user must fix (unknown model, missing key): one line."""
+
+
+class CallFailed(Exception):
+    """Every attempt of a call failed; `attempts` holds what to record."""
+
+    def __init__(self, message: str, attempts: list[ModelCall]):
+        super().__init__(message)
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class Completion:
+    model: str
+    text: str
+    tokens_in: int
+    tokens_out: int
+    cost: float
+    latency_s: float
+    attempts: tuple[ModelCall, ...]
+    """Every attempt, the successful last one included."""
+
+
+class ModelClient(Protocol):
+    spec: ModelSpec
+
+    def complete(self, messages: Messages, *, purpose: str = "propose",
+                 seed: int | None = None) -> Completion: ...
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+@dataclass
+class Budget:
+    """Running totals against hard caps; the campaign asks `exhausted()` before each proposal."""
+
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, call: ModelCall) -> None:
+        self.tokens += call.tokens_in + call.tokens_out
+        self.cost += call.cost
+
+    def exhausted(self) -> str | None:
+        """Why no new proposal may start, or None."""
+        if self.max_tokens is not None and self.tokens >= self.max_tokens:
+            return f"token budget of {self.max_tokens:,} spent ({self.tokens:,})"
+        if self.max_cost is not None and self.cost >= self.max_cost:
+            return f"cost budget of ${self.max_cost:.2f} spent (${self.cost:.4f})"
+        return None

@@ -1,0 +1,39 @@
+"""The one place that builds an executor from what a user names: `fresh` (a new sandboxed
+process per run), `warm` (a pool of fork servers with the heavy imports loaded) or `ray` (Ray
+slots, each owning a warm worker). The CLI and campaigns both come here."""
+
+import contextlib
+from collections.abc import Iterator
+
+from evaluators.sandbox import LEVELS, Executor, Sandbox
+from evaluators.task import TaskError
+from evaluators.workers import WorkerPool
+
+KINDS = ("fresh", "warm", "ray")
+
+
+def check_isolation(isolation: str | None) -> None:
+    if isolation is not None and isolation not in LEVELS:
+        raise TaskError(f"unknown isolation level {isolation!r}: use one of {', '.join(LEVELS)}")
+
+
+@contextlib.contextmanager
+def open_executor(kind: str, *, size: int = 1, isolation: str | None = None,
+                  address: str | None = None) -> Iterator[Executor]:
+    """An executor of `size` slots, closed (workers stopped, Ray left) on exit."""
+    check_isolation(isolation)
+    if kind == "fresh":
+        yield Sandbox(isolation)
+    elif kind == "warm":
+        with WorkerPool(size=size, level=isolation) as pool:
+            yield pool
+    elif kind == "ray":
+        from evaluators.ray_executor import RayExecutor
+
+        ray_executor = RayExecutor(slots=size, address=address)
+        try:
+            yield ray_executor
+        finally:
+            ray_executor.close()
+    else:
+        raise TaskError(f"unknown executor {kind!r}: use one of {', '.join(KINDS)}")

@@ -1,0 +1,76 @@
+import pytest
+
+from discovery.search.edits import EditError, apply_diff, block_text, extract_code, rewrite_block
+from evaluators.task import load_task
+
+SEED = load_task("circle_packing").seed_code
+
+
+def test_rewrite_keeps_markers_and_the_rest_of_the_program():
+    answer = ("Here you go:\n```python\ndef construct_packing(n):\n"
+              "    return [[0.5, 0.5]] * n, [0.0] * n\n```\nHope it helps.")
+    new = rewrite_block(SEED, answer)
+    assert new.count("# EVOLVE-BLOCK-START") == 1 and new.count("# EVOLVE-BLOCK-END") == 1
+    assert new.startswith('"""Circle packing') and "import math" in new
+    assert block_text(new) == "def construct_packing(n):\n    return [[0.5, 0.5]] * n, [0.0] * n"
+
+
+def test_an_echoed_whole_program_contributes_only_its_block():
+    answer = "```python\n" + SEED.replace("cell / 2", "cell / 2.5") + "```"
+    new = rewrite_block(SEED, answer)
+    assert new.count("import math") == 1 and "cell / 2.5" in new
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    ("I would use a hexagonal lattice.", "no ```python code block"),
+    ("```python\ndef construct_packing(n:\n```", "syntax error at line"),
+    ("```python\n" + block_text(SEED) + "\n```", "identical to the old"),
+])
+def test_unusable_answers_say_why(answer, reason):
+    with pytest.raises(EditError, match=reason):
+        rewrite_block(SEED, answer)
+
+
+def test_damaged_markers_are_refused():
+    with pytest.raises(EditError, match="exactly one"):
+        rewrite_block(SEED.replace("# EVOLVE-BLOCK-END", ""), "```python\nx = 1\n```")
+
+
+def test_longest_block_wins_and_bare_code_counts():
+    assert extract_code("```\nx = 1\n```\n```python\ny = 2\nz = 3\n```") == "y = 2\nz = 3"
+    assert extract_code("x = 1\n") == "x = 1"
+
+
+def test_rewrite_prompt_template_fills_in():
+    from prompts import render
+
+    text = render("rewrite/user.md", task="Pack circles.", block="x = 1", score="1",
+                  context="", instruction="Make it faster.")
+    assert "Pack circles." in text and "```python\nx = 1\n```" in text and "$" not in text
+    with pytest.raises(KeyError, match="instruction"):
+        render("rewrite/user.md", task="t", block="b", score="1", context="")
+
+
+def diff(search: str, replace: str) -> str:
+    return f"<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE"
+
+
+def test_diff_applies_inside_the_block_only():
+    first = diff("    radii = [cell / 2] * n", "    radii = [cell / 3] * n")
+    second = diff("    k = math.ceil(math.sqrt(n))", "    k = math.ceil(n ** 0.5)")
+    new = apply_diff(SEED, f"Sure:\n{first}\n{second}")
+    assert "cell / 3" in new and "n ** 0.5" in new and "import math" in new
+    assert new.count("# EVOLVE-BLOCK-END") == 1
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    ("no edits here", "no <<<<<<< SEARCH"),
+    (diff("    nothing like this", "x = 1"), "matches 0 times"),
+    (diff("import math", "import os"), "matches 0 times"),  # outside the block
+    (diff("cell", "size"), "matches 4 times"),
+    (diff("    radii = [cell / 2] * n", "# EVOLVE-BLOCK-END"), "contains an EVOLVE-BLOCK marker"),
+    (diff("    radii = [cell / 2] * n", "    radii = [cell / 2] * n"), "identical"),
+])
+def test_diff_failures_say_why(answer, reason):
+    with pytest.raises(EditError, match=reason):
+        apply_diff(SEED, answer)

@@ -1,0 +1,40 @@
+"""The embedded default model, offline, on the CPU (SmolLM2-135M via xllamacpp)."""
+
+import pytest
+from typer.testing import CliRunner
+
+from discovery.cli import app
+from discovery.models import make_client
+from discovery.models.base import ModelError, ModelSpec
+
+pytest.importorskip("xllamacpp")
+PROMPT = [{"role": "system", "content": "You write Python. Reply with one code block only."},
+          {"role": "user", "content": "Write def square(x) that returns x squared."}]
+
+
+def test_embedded_answers_offline_and_deterministically():
+    client = make_client(ModelSpec())
+    assert client.spec.temperature == 0.2  # the small model's own defaults apply
+    first = client.complete(PROMPT, seed=3)
+    second = client.complete(PROMPT, seed=3)
+    assert first.text == second.text and "def square" in first.text
+    assert first.tokens_in > 0 and first.tokens_out > 0 and first.cost == 0.0
+    assert first.attempts[0].model == "embedded"
+
+
+def test_config_overrides_the_embedded_defaults():
+    assert make_client(ModelSpec(name="embedded", max_tokens=64)).spec.max_tokens == 64
+
+
+def test_missing_model_file_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("DISCOVERY_EMBEDDED_MODEL", str(tmp_path / "nope.gguf"))
+    with pytest.raises(ModelError, match=r"not a file: point it at a \.gguf model"):
+        make_client(ModelSpec())
+
+
+def test_cli_models_test_embedded():
+    result = CliRunner().invoke(app, ["models", "--test", "embedded"])
+    assert result.exit_code == 0, result.output
+    assert "def add" in result.output and "$0.000000" in result.output
+    listed = CliRunner().invoke(app, ["models"])
+    assert "offline, ready" in listed.output

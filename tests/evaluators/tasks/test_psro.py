@@ -1,0 +1,255 @@
+"""The PSRO task against OpenSpiel: exact meta-game payoffs, the joint policy a meta-strategy
+stands for and its exploitability (OpenSpiel's PolicyAggregator and nash_conv), meta-solvers
+that misbehave, bad games, baselines, and a scripted campaign that beats its Uniform seed."""
+
+import importlib.util
+import json
+import re
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pyspiel = pytest.importorskip("pyspiel")
+
+from helpers import SCRIPTED, discover, smoke_crash_reason  # noqa: E402
+from open_spiel.python.algorithms import expected_game_score  # noqa: E402
+from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
+from open_spiel.python.algorithms.policy_aggregator import PolicyAggregator  # noqa: E402
+
+from archive import ArchiveReader  # noqa: E402
+from evaluators.sandbox import Sandbox  # noqa: E402
+from evaluators.task import TASKS_DIR, TaskError, load_task, task_folders  # noqa: E402
+
+TASK = task_folders()["psro"]
+sys.path[:0] = [str(TASK), str(TASKS_DIR / "games" / "_shared")]
+from cfr_games import flatten, spiel_policy  # noqa: E402
+from psro_loop import run  # noqa: E402
+from psro_oracle import PSRO  # noqa: E402
+
+GOOFSPIEL4 = "goofspiel(num_cards=4,imp_info=True,points_order=descending)"
+
+
+def drive(psro: PSRO, solver) -> dict:
+    """What the sandbox does, JSON transport included, in this process."""
+    return run(solver, lambda *args: json.loads(json.dumps(psro(json.loads(json.dumps(args))))))
+
+
+def solver_of(name: str):
+    path = TASK / "seed.py" if name == "uniform" else TASK / "baselines" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"solver_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.meta_solver
+
+
+def recording_random_solver(seen: list):
+    rng = np.random.default_rng(3)
+
+    def solver(state, t, payoffs):
+        sigma = [rng.dirichlet(np.ones(k)) for k in payoffs.shape[1:]]
+        seen.append((payoffs.copy(), sigma))
+        return sigma
+    return solver
+
+
+@pytest.mark.parametrize("name", ["kuhn_poker", "kuhn_poker(players=3)", "leduc_poker",
+                                  GOOFSPIEL4])
+def test_meta_game_and_exploitability_equal_openspiels(name):
+    flat = flatten(name)
+    game = flat.game
+    psro, seen = PSRO(game, 5), []
+    assert drive(psro, recording_random_solver(seen)) == {"iterations": 5}
+    n = game.num_players
+    # population members as OpenSpiel policies (a member only fixes its own player's rows),
+    # on the game as the task plays it (a simultaneous-move one turned turn-based)
+    spiel_game = spiel_policy(flat, name, game.uniform())[0]
+    members = [[spiel_policy(flat, name, _member(psro, p, k))[1] for k in range(psro.sizes[p])]
+               for p in range(n)]
+    final, _ = seen[-1]
+    assert final.shape == (n, *([5] * n))  # the uniform policy and 4 best responses each
+    rng = np.random.default_rng(0)
+    for _ in range(12):  # the candidate's tensor, after transport, holds the exact payoffs
+        index = tuple(int(rng.integers(k)) for k in final.shape[1:])
+        values = expected_game_score.policy_value(
+            spiel_game.new_initial_state(), [members[p][index[p]] for p in range(n)])
+        assert final[(slice(None), *index)] == pytest.approx(values, abs=1e-12)
+    aggregator = PolicyAggregator(spiel_game)
+    for t, (payoffs, sigma) in enumerate(seen, start=1):
+        k = payoffs.shape[1]
+        joint = aggregator.aggregate(range(n), [m[:k] for m in members],
+                                     [list(s) for s in sigma])
+        expected = spiel_exploitability.nash_conv(spiel_game, joint) / n
+        assert psro.exploitability[t] == pytest.approx(expected, abs=1e-12)
+
+
+def _member(psro: PSRO, p: int, k: int) -> np.ndarray:
+    policy = psro.game.uniform()
+    policy[psro.rows[p]] = psro.policies[p][k]
+    return policy
+
+
+def test_the_nash_meta_solver_is_exact_double_oracle_on_kuhn():
+    psro = PSRO(flatten("kuhn_poker").game, 12)
+    drive(psro, solver_of("nash"))
+    assert psro.exploitability[1] == pytest.approx(0.4583333333333333)
+    assert psro.exploitability[12] < 1e-12  # double oracle has converged to a Nash equilibrium
+    uniform = PSRO(flatten("kuhn_poker").game, 12)
+    drive(uniform, solver_of("uniform"))
+    assert uniform.exploitability[12] > 0.05  # fictitious play is much slower
+
+
+@pytest.mark.parametrize("name", ["prd", "rm"])
+def test_equilibrium_seeking_baselines_beat_uniform_on_leduc(name):
+    def curve(solver):
+        psro = PSRO(flatten("leduc_poker").game, 40)
+        drive(psro, solver)
+        return psro.exploitability
+    uniform, other = curve(solver_of("uniform")), curve(solver_of(name))
+    assert other[40] < uniform[40]
+
+
+def test_alpha_rank_on_known_meta_games():
+    alpha_rank = solver_of("alpharank")
+    rock_paper_scissors = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=float)
+    sigma = alpha_rank({}, 1, np.stack([rock_paper_scissors, -rock_paper_scissors]))
+    assert np.allclose(sigma, 1 / 3, atol=1e-9)  # the cycle visits every profile alike
+    dominated = np.array([[1.0, 1.0], [0.0, 0.0]])  # member 0 strictly better for both
+    sigma = alpha_rank({}, 1, np.stack([dominated, dominated.T]))
+    assert sigma[0][0] > 0.999 and sigma[1][0] > 0.999
+
+
+BAD_SOLVERS = {
+    "short": ("return [np.ones(1)]", "one distribution per player (2)"),
+    "shape": ("return [np.ones(k + 1) / (k + 1) for k in payoffs.shape[1:]]", "has shape"),
+    "negative": ("return [np.r_[2.0, -np.ones(k - 1)] if k > 1 else np.ones(1) "
+                 "for k in payoffs.shape[1:]]", "negative or non-finite"),
+    "nan": ("return [np.full(k, np.nan) for k in payoffs.shape[1:]]", "negative or non-finite"),
+    "sum": ("return [np.ones(k) for k in payoffs.shape[1:]]", "not 1"),
+    "mutates": ("payoffs[0] = 0\n    return []", "read-only"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SOLVERS)
+def test_a_misbehaving_meta_solver_is_rejected_with_the_reason(case):
+    body, reason = BAD_SOLVERS[case]
+    assert reason in smoke_crash_reason("psro", "def meta_solver(state, t, payoffs):", body)
+
+
+def test_the_oracle_cannot_be_bypassed():
+    """Stopping early, restarting, or skipping the protocol: never a score."""
+    task = load_task("psro")
+    early = task.seed_code.replace("    return run(meta_solver, psro)",
+                                   "    psro('start')\n    psro([[1.0], [1.0]])\n"
+                                   "    return {'iterations': 10}")
+    result = task.evaluate(early, Sandbox())[0]
+    assert result.status == "invalid" and "stopped PSRO after 1 of 10 iterations" in result.reason
+    twice = task.seed_code.replace("    return run(meta_solver, psro)",
+                                   "    psro('start')\n    return psro('start')")
+    result = task.evaluate(twice, Sandbox())[0]
+    assert result.status == "crashed" and "PSRO has started already" in result.reason
+    psro = PSRO(flatten("kuhn_poker").game, 3)
+    with pytest.raises(ValueError, match="send psro\\('start'\\) first"):
+        psro([[[1.0], [1.0]]])
+
+
+def test_the_meta_game_size_is_capped_before_memory_runs_out():
+    psro = PSRO(flatten("kuhn_poker(players=3)").game, 30, max_entries=3 * 4 ** 3)
+    with pytest.raises(ValueError, match="the meta-game would have 375 entries, more than 192"):
+        drive(psro, solver_of("uniform"))
+
+
+def test_bad_game_strings_are_clear_errors_before_anything_runs(tmp_path):
+    task = copy_task(tmp_path)
+    toml = task / "task.toml"
+    toml.write_text(toml.read_text().replace('game = "kuhn_poker",', 'game = "kuhn_pokr",'))
+    with pytest.raises(TaskError, match=r"scorer\.py: OpenSpiel cannot load game 'kuhn_pokr'"):
+        load_task(task).prepare()
+
+
+def copy_task(root: Path) -> Path:
+    """A copy of the PSRO task, with the games domain's shared engine beside it."""
+    shutil.copytree(TASKS_DIR / "games" / "_shared", root / "_shared",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(TASK, root / "psro_copy", ignore=shutil.ignore_patterns("__pycache__"))
+    return root / "psro_copy"
+
+
+def test_version_covers_the_shared_engine(tmp_path):
+    task = copy_task(tmp_path)
+    before = load_task(task).version
+    engine = tmp_path / "_shared" / "cfr_engine.py"
+    engine.write_text(engine.read_text() + "\n# changed\n")
+    assert load_task(task).version != before
+
+
+def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
+    task = copy_task(tmp_path)
+    toml = task / "task.toml"
+    text = toml.read_text()
+    start = text.index('[[stages]]\nname = "train"')
+    game = GOOFSPIEL4.replace('"', '\\"')
+    toml.write_text(
+        text[:start] + '[[stages]]\nname = "train"\nlimits = { wall_s = 120, cpu_s = 120 }\n'
+        'cases = [\n'
+        '  { name = "leduc2", secret = { game = "leduc_poker", checkpoints = [10, 25, 50] } },\n'
+        f'  {{ name = "goofspiel4", secret = {{ game = "{game}", checkpoints = [10, 25, 50] }} }},'
+        '\n]\n\n[held_out]\nname = "held_out"\ncases = [\n'
+        '  { name = "kuhn3", secret = { game = "kuhn_poker(players=3)", checkpoints = [5, 10] } },'
+        '\n]\n')
+    rm = (TASK / "baselines" / "rm.py").read_text()
+    block = rm.split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
+    block = block.replace("rounds=1000", "rounds=300")
+    script = tmp_path / "answers.jsonl"
+    script.write_text(json.dumps({"text": f"```python\n{block}```"}) + "\n")
+    result = discover(tmp_path, "run", str(task), "--name", "p", "--iterations", "3",
+                      "--progress", "quiet", "--set", "selection.islands=1",
+                      "--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
+    assert result.exit_code == 0, result.stderr
+    with ArchiveReader(tmp_path / "p" / "archive.sqlite") as reader:
+        seed, best = reader.program(1), reader.best()
+        assert best.id != seed.id and "rounds=300" in best.code
+        assert best.score > seed.score + 0.3
+
+    result = discover(tmp_path, "report", "p")
+    assert result.exit_code == 0, result.stderr
+    report = tmp_path / "p" / "report"
+    for kind in ("train", "held_out"):
+        png = (report / f"exploitability_{kind}.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    text = (report / "report.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()
+            if line.startswith("| ") and "---" not in line and "program" not in line}
+    # held-out curves of the best come from the campaign's own held-out run (not re-run)
+    assert f"best (#{best.id}): held_out" not in result.stdout
+    assert set(rows) == {f"best (#{best.id})", "seed", "alpharank", "nash", "prd", "rm"}
+    seed_train = rows["seed"].split(" | ")
+    assert float(seed_train[1]) < float(rows[f"best (#{best.id})"].split(" | ")[1])
+    assert "(worse)" in seed_train[2]
+    assert all(re.search(r"\((tie|better|worse)\)", rows[name]) for name in ("prd", "rm"))
+    assert "- nash, kuhn3: crashed" in text and "two-player meta-games only" in text
+    assert "- alpharank, kuhn3: crashed" in text
+    again = discover(tmp_path, "report", "p")
+    assert again.exit_code == 0 and "evaluating" not in again.stdout  # baselines cached
+    with sqlite3.connect(tmp_path / "p" / "archive.sqlite") as db:  # as if killed before
+        db.execute("DELETE FROM events WHERE kind = 'campaign_stopped'")  # its held-out run
+    killed = discover(tmp_path, "report", "p")
+    assert killed.exit_code == 0 and f"best (#{best.id}): held_out game kuhn3" in killed.stdout
+    assert (report / "report.md").read_text() == text
+    toml.write_text(toml.read_text().replace("[10, 25, 50]", "[10, 50]"))
+    stale = discover(tmp_path, "report", "p")
+    assert stale.exit_code == 1 and "curves would not compare" in stale.stderr
+
+
+def test_report_needs_a_task_with_curves(tmp_path):
+    result = discover(tmp_path, "run", "circle_packing", "--name", "c", "--iterations", "1",
+                      "--progress", "quiet", *SCRIPTED)
+    assert result.exit_code == 0, result.stderr
+    result = discover(tmp_path, "report", "c")
+    assert result.exit_code == 1
+    assert "names no curve to plot (task.toml report_curve)" in result.stderr
+    assert discover(tmp_path, "report", "nope").exit_code == 1
