@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from threadpoolctl import ThreadpoolController
 
 from archive.records import EvaluationResult
 from evaluators import sandbox as sandbox_module
@@ -219,12 +220,15 @@ class Task:
                  executor: Executor) -> "CaseResult":
         """Run one case in the sandbox and score its outputs here, where the secret lives."""
         make_oracle = getattr(self.scorer, "oracle", None)
-        oracle = make_oracle(stage.name, case) if make_oracle else None
-        # a scorer may compute a case's inputs (a flattened game) instead of listing them
-        make_inputs = getattr(self.scorer, "inputs", None)
-        inputs = make_inputs(stage.name, case) if make_inputs else case.inputs
+        one_thread = _one_thread()
+        with one_thread():
+            oracle = make_oracle(stage.name, case) if make_oracle else None
+            # a scorer may compute a case's inputs (a flattened game) instead of listing them
+            make_inputs = getattr(self.scorer, "inputs", None)
+            inputs = make_inputs(stage.name, case) if make_inputs else case.inputs
         run = executor.run(code, self.config.entry, inputs,
-                           Limits(**stage.limits.model_dump()), oracle=oracle,
+                           Limits(**stage.limits.model_dump()),
+                           oracle=_on(one_thread, oracle) if oracle else None,
                            oracle_arg=self.config.oracle_arg if oracle else None,
                            files=self.support_files)
         result = CaseResult(run.status, run.reason, run.error_tail, run.duration_s,
@@ -232,7 +236,8 @@ class Task:
         if run.status != "ok":
             return result
         try:
-            result.metrics = self.scorer.score(stage.name, case, run.outputs, oracle)
+            with one_thread():
+                result.metrics = self.scorer.score(stage.name, case, run.outputs, oracle)
         except InvalidOutput as exc:
             result.status, result.reason = "invalid", str(exc)
         except Exception as exc:  # a scorer bug must not take the campaign down: record it
@@ -266,6 +271,23 @@ class Task:
         return EvaluationResult(stage.name, "ok", score=statistics.fmean(scores),
                                 public_metrics=public, private_metrics=private,
                                 duration_s=round(duration, 4), resources=resources)
+
+
+def _one_thread():
+    """A context that runs BLAS on one thread while trusted task code computes: a sum's order
+    (and so its last bits) changes with the thread count, and a score must not depend on the
+    machine. The sandbox pins the candidate's side the same way (OPENBLAS_NUM_THREADS=1...).
+    The controller is made per case (0.5 ms: it finds the BLAS libraries loaded by then);
+    entering it costs microseconds, so every oracle call can use it."""
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=1, user_api="blas")
+
+
+def _on(context, oracle):
+    def call(request):
+        with context():
+            return oracle(request)
+    return call
 
 
 @dataclass
