@@ -20,6 +20,7 @@ from typing import Any
 
 from archive import ArchiveError, ArchiveReader, Program
 from archive.atomic import atomic_write_text
+from evaluators.task import parse_python
 
 
 def exportable(reader: ArchiveReader, program_id: int | None) -> Program:
@@ -72,7 +73,7 @@ def provenance(reader: ArchiveReader, program: Program) -> dict[str, Any]:
 
 def module_source(reader: ArchiveReader, program: Program) -> str:
     try:
-        tree = ast.parse(program.code)
+        tree = parse_python(program.code)
     except SyntaxError as exc:
         raise ArchiveError(f"program {program.id}'s code does not parse ({exc})") from exc
     code, own_doc = program.code, ast.get_docstring(tree, clean=False)
@@ -168,7 +169,7 @@ def third_party_distributions(code: str) -> list[str]:
     """Distributions that provide the program's non-standard-library imports, as installed here
     (falling back to the import name when none is installed)."""
     roots = set()
-    for node in ast.walk(ast.parse(code)):
+    for node in ast.walk(parse_python(code)):
         if isinstance(node, ast.Import):
             roots.update(a.name.split(".")[0] for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

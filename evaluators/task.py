@@ -24,6 +24,7 @@ import functools
 import hashlib
 import importlib.util
 import statistics
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,7 @@ class Task:
         """Why the code cannot even be run (syntax, missing entry point, wrong signature), or
         None. Parsing only: nothing of the candidate executes here."""
         try:
-            tree = ast.parse(code)
+            tree = parse_python(code)
         except SyntaxError as exc:
             return f"syntax error at line {exc.lineno}: {exc.msg}"
         entry = self.config.entry
@@ -335,6 +336,18 @@ def load_task(name_or_path: str | Path) -> Task:
     if not callable(getattr(scorer, "score", None)):
         raise TaskError(f"{root / config.scorer} defines no score(stage, case, outputs, oracle)")
     return Task(root, config, version_hash(root, [*config.trusted, *config.support]), scorer)
+
+
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(code: str) -> ast.Module:
+    """`ast.parse`, one thread at a time: CPython before 3.11.8/3.12.1 keeps the AST
+    converter's recursion depth in interpreter-wide state, so two threads parsing at once can
+    fail with `SystemError: AST constructor recursion depth mismatch` (CPython gh-106905;
+    seen here with parallel proposals)."""
+    with _PARSE_LOCK:
+        return ast.parse(code)
 
 
 def validation_message(exc: ValidationError) -> str:
