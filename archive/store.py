@@ -292,6 +292,12 @@ class ArchiveReader:
         counts.update(self._conn.execute("SELECT status, count(*) FROM programs GROUP BY status"))
         return counts
 
+    def model_spending(self) -> list[tuple[float, int, float]]:
+        """(created_at, tokens_in + tokens_out, cost) of every model call, oldest first."""
+        return self._conn.execute(
+            "SELECT created_at, coalesce(tokens_in, 0) + coalesce(tokens_out, 0), "
+            "coalesce(cost, 0) FROM model_calls ORDER BY created_at, id").fetchall()
+
     def summary(self) -> Summary:
         tokens_in, tokens_out, cost = self._conn.execute(
             "SELECT coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
@@ -334,6 +340,13 @@ class ArchiveReader:
             "avg(latency_s) FROM model_calls GROUP BY model ORDER BY sum(cost) DESC, model"
         ).fetchall()
         return [ModelUsage(*r) for r in rows]
+
+    def model_errors(self, limit: int = 3) -> list[tuple[float, str, str, str]]:
+        """(created_at, model, purpose, error) of the newest failed model attempts, newest
+        first: a count of errors does not say that a key was revoked."""
+        return self._conn.execute(
+            "SELECT created_at, model, purpose, error FROM model_calls WHERE error IS NOT NULL "
+            "ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
 
     def scored(self) -> Iterator[tuple[int, int, float, int, dict[str, Any]]]:
         """(id, island, score, code length, final public metrics) of every ok program of the

@@ -1,26 +1,49 @@
-"""`discover report RUN`: a run's best program against its task's seed and baselines, for tasks
-that name a curve (task.toml `report_curve`, e.g. exploitability at checkpoints t).
+"""`discover report RUN`: a picture of a campaign, for every task.
 
-Writes into `<run>/report/`: one PNG per stage kind (train games, held-out games), a panel per
-game with the curve against t on a log scale, and `report.md`, a table of per-game scores
-(mean -log10 of the curve over the checkpoints, the task's own fitness) where differences
-smaller than the noise are called ties. The best program's train curves come from its archived
-evaluation; everything else is evaluated here, in the sandbox, case by case (so a baseline that
-cannot play one game, like the two-player Nash solver on 3-player Kuhn, still draws the rest),
-and cached per evaluator version in `baselines.json`.
+Writes into `<run>/report/` PNGs and `report.md`, which embeds them under a short summary table
+(best program, iterations, valid rate, failures by reason, tokens and cost):
+
+- the best score so far and every score against iterations, wall time and model cost (tokens
+  when the models cost nothing), one colour per island;
+- failed iterations per window of iterations, stacked by reason, the commonest reasons named.
+
+The series come from the iteration events the campaign loop logs, one per committed iteration;
+an archive without them (`discover demo`) is read program by program instead. Whatever a run
+lacks (no valid program, no model calls, a task that no longer loads) is said on the page: a
+report never fails for want of data.
+
+Tasks that name a curve (task.toml `report_curve`, e.g. exploitability at checkpoints t) also
+get the best program against the task's seed and baselines: one PNG per stage kind (train games,
+held-out games), a panel per game with the curve against t on a log scale, and a table of
+per-game scores (mean -log10 of the curve over the checkpoints, the task's own fitness) where
+differences smaller than the noise are called ties. The best program's train curves come from
+its archived evaluation; everything else is evaluated here, in the sandbox, case by case (so a
+baseline that cannot play one game, like the two-player Nash solver on 3-player Kuhn, still
+draws the rest), and cached per evaluator version in `baselines.json`.
 """
 
+import bisect
+import collections
+import itertools
 import json
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from archive import ArchiveReader
+from archive import ArchiveReader, Campaign, Program
+from discovery.views import iteration_counts, score_text
 from evaluators.sandbox import Executor
 from evaluators.scoring import log_checkpoints
-from evaluators.task import Case, StageConfig, Task, TaskError
+from evaluators.task import Case, StageConfig, Task, TaskError, load_task
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 NOISE = 0.02
 """Per-game score differences below this (mean -log10 units: about 5% in the curve) are ties:
@@ -28,6 +51,235 @@ CFR+ on Leduc moves about this much from the summation order alone."""
 
 KINDS = ("train", "held_out")
 
+NO_PROGRAM = "no program"
+"""The status of an iteration that committed no program (an edit refused, a model call failed)."""
+
+FAILURE_BARS = 40
+"""About this many windows of iterations in the failures plot, however long the run."""
+
+FAILURE_REASONS = 6
+"""Reasons named in the failures plot; the rest are stacked together as "other reasons"."""
+
+
+# -- the campaign's history: one step per iteration ------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One committed iteration, as the plots see it."""
+
+    time_s: float
+    """Seconds from the campaign's creation to the commit."""
+    island: int
+    status: str
+    """The program's final status, or NO_PROGRAM."""
+    reason: str | None
+    score: float | None
+    """Set for ok programs scored by the campaign's current evaluator only: scores from an older
+    evaluator do not compare with today's (the archive does not rank them either)."""
+    tokens: int
+    cost: float
+    """Model tokens and dollars spent from the start up to this commit."""
+
+    @property
+    def failure(self) -> str | None:
+        """The failure as "status: reason", the reason cut before its trailing parenthesis of
+        details as `ArchiveReader.failures_by_reason` groups them; None for an ok iteration."""
+        if self.status == "ok":
+            return None
+        reason = "(no reason given)" if self.reason is None else self.reason.split(" (")[0]
+        return f"{self.status}: {reason}"
+
+
+@dataclass(frozen=True)
+class History:
+    steps: list[Step]
+    from_events: bool
+    """False for an archive without iteration events (`discover demo`): one step per program."""
+    older_scores: int
+    """Ok programs left out of the score series: scored by an earlier evaluator version."""
+
+    def failures(self) -> collections.Counter[str]:
+        return collections.Counter(s.failure for s in self.steps if s.failure is not None)
+
+
+def history(reader: ArchiveReader) -> History:
+    """Every committed iteration in commit order, with the spending up to each.
+
+    Commit order, not iteration number: with parallel workers iterations commit out of order,
+    and "after k iterations" is what a reader of the plots means."""
+    start = reader.campaign().created_at
+    current = {pid: score for pid, _, score, _, _ in reader.scored()}
+    calls = reader.model_spending()
+    call_times = [t for t, _, _ in calls]
+    spent = list(itertools.accumulate(((tokens, cost) for _, tokens, cost in calls),
+                                      lambda a, b: (a[0] + b[0], a[1] + b[1]),
+                                      initial=(0, 0.0)))
+    events = [(t, data) for t, _, data in reversed(reader.events("iteration", limit=10**9))]
+    if events:
+        # an iteration's calls commit in its transaction, before its event
+        rows = [(t, t, d["island"], d["status"], d["reason"], d["program"]) for t, d in events]
+    else:
+        # a program's calls may be written after it: its iteration lasts until the next one
+        nodes = [n for n in reader.lineage_rows()[0] if n[1] != "pending"]
+        ends = [*(n[7] for n in nodes[1:]), math.inf][:len(nodes)]
+        reasons = {p: _final_reason(reader, p) for p, status, *_ in nodes if status != "ok"}
+        rows = [(created, end, island, status, reasons.get(pid), pid)
+                for (pid, status, _, island, _, _, _, created), end in zip(nodes, ends,
+                                                                           strict=True)]
+    steps = []
+    for time, end, island, status, reason, program in rows:
+        tokens, cost = spent[bisect.bisect_right(call_times, end)]
+        steps.append(Step(time - start, island, status, reason,
+                          current.get(program) if status == "ok" else None, tokens, cost))
+    ok = sum(s.status == "ok" for s in steps)
+    return History(steps, bool(events), ok - sum(s.score is not None for s in steps))
+
+
+def _final_reason(reader: ArchiveReader, program_id: int) -> str | None:
+    return next((e.reason for e in reader.evaluations(program_id) if e.final), None)
+
+
+def best_so_far(x: Sequence[float], steps: Sequence[Step]) -> list[tuple[float, float]]:
+    """(x, best score up to there) at every scored step, held to the last x."""
+    points: list[tuple[float, float]] = []
+    for xi, step in zip(x, steps, strict=True):
+        if step.score is not None:
+            points.append((xi, step.score if not points else max(points[-1][1], step.score)))
+    if points and points[-1][0] != x[-1]:
+        points.append((x[-1], points[-1][1]))
+    return points
+
+
+@dataclass(frozen=True)
+class Axis:
+    """An x-axis of the score plots: a value per step, what it measures, the file it names."""
+
+    name: str
+    title: str
+    label: str
+    values: list[float]
+
+
+def _duration_unit(seconds: float) -> tuple[str, float]:
+    """The unit a span of time reads best in, and its length in seconds."""
+    return ("hours", 3600) if seconds > 7200 else ("minutes", 60) if seconds > 120 \
+        else ("seconds", 1)
+
+
+def score_axes(steps: Sequence[Step]) -> tuple[list[Axis], list[str]]:
+    """Iterations, wall time, and cost (or tokens, when the models were free); notes for the
+    axes a run has no data for."""
+    unit, seconds = _duration_unit(steps[-1].time_s)
+    axes = [Axis("iterations", "iterations", "iterations done",
+                 [i + 1.0 for i in range(len(steps))]),
+            Axis("wall_time", "wall time", f"wall time ({unit} since the campaign started)",
+                 [s.time_s / seconds for s in steps])]
+    if steps[-1].cost > 0:
+        axes.append(Axis("cost", "model cost", "model cost so far ($)",
+                         [s.cost for s in steps]))
+        return axes, []
+    if steps[-1].tokens > 0:
+        axes.append(Axis("cost", "model tokens", "model tokens so far (the models cost nothing)",
+                         [float(s.tokens) for s in steps]))
+        return axes, []
+    return axes, ["score against model cost: the run made no model calls"]
+
+
+@dataclass(frozen=True)
+class FailureWindows:
+    window: int
+    """Iterations per bar."""
+    counts: dict[str, list[int]]
+    """Failure ("status: reason", or "other reasons") -> failed iterations in each window."""
+
+    @property
+    def starts(self) -> list[int]:
+        """The first iteration of each window."""
+        return [1 + i * self.window for i in range(len(next(iter(self.counts.values()))))]
+
+
+def failure_windows(past: History, bars: int = FAILURE_BARS,
+                    named: int = FAILURE_REASONS) -> FailureWindows:
+    """Failed iterations per window of iterations, by failure: the `named` commonest apart."""
+    steps, total = past.steps, past.failures()
+    window = max(1, math.ceil(len(steps) / bars))
+    top = [failure for failure, _ in total.most_common(named)]
+    counts = {failure: [0] * math.ceil(len(steps) / window)
+              for failure in top + (["other reasons"] if len(total) > named else [])}
+    for i, step in enumerate(steps):
+        if step.failure is not None:
+            counts[step.failure if step.failure in top else "other reasons"][i // window] += 1
+    return FailureWindows(window, counts)
+
+
+# -- plots ----------------------------------------------------------------------------------
+
+def _pyplot() -> ModuleType:
+    """pyplot on the file-only Agg backend, imported on first use: it costs half a second."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
+
+
+def _save(figure: "Figure", path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    _pyplot().close(figure)
+
+
+def plot_scores(title: str, steps: Sequence[Step], axis: Axis, path: Path) -> None:
+    """Every score as a dot in its island's colour, each island's best so far as a thin line
+    and the campaign's best so far in black."""
+    pyplot = _pyplot()
+    figure, plot = pyplot.subplots(figsize=(8, 4.6))
+    for colour, island in enumerate(sorted({s.island for s in steps})):
+        mine = [(x, s) for x, s in zip(axis.values, steps, strict=True) if s.island == island]
+        scored = [(x, s.score) for x, s in mine if s.score is not None]
+        if not scored:
+            continue
+        plot.scatter(*zip(*scored, strict=True), s=14, alpha=0.6, color=f"C{colour % 10}",
+                     label=f"island {island}", linewidths=0, zorder=4)
+        line = best_so_far([x for x, _ in mine], [s for _, s in mine])
+        plot.step(*zip(*line, strict=True), where="post", color=f"C{colour % 10}",
+                  linewidth=1, alpha=0.9)
+    line = best_so_far(axis.values, steps)
+    plot.step(*zip(*line, strict=True), where="post", color="black", linewidth=2.2,
+              label="best so far (all islands)", zorder=3)
+    plot.set_xlabel(axis.label)
+    plot.set_ylabel("score (higher is better)")
+    plot.set_title(title)
+    plot.grid(True, alpha=0.3)
+    plot.legend(fontsize=7, loc="lower right", markerscale=1.5)
+    _save(figure, path)
+
+
+def plot_failures(title: str, windows: FailureWindows, path: Path) -> None:
+    pyplot = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    figure, plot = pyplot.subplots(figsize=(8, 5.2))
+    # the bar of a window spans its iterations: 1-10 is drawn from 0.5 to 10.5
+    starts = [start - 0.5 for start in windows.starts]
+    below = [0] * len(starts)
+    for colour, (failure, counts) in enumerate(windows.counts.items()):
+        label = failure if len(failure) <= 80 else failure[:77] + "..."
+        plot.bar(starts, counts, width=0.9 * windows.window, bottom=below, align="edge",
+                 color="lightgrey" if failure == "other reasons" else f"C{colour}", label=label)
+        below = [b + c for b, c in zip(below, counts, strict=True)]
+    plot.set_xlabel("iteration")
+    plot.set_ylabel(f"failed iterations per {windows.window} iterations" if windows.window > 1
+                    else "failed iterations")
+    plot.yaxis.set_major_locator(MaxNLocator(integer=True))
+    plot.set_title(title)
+    plot.grid(True, axis="y", alpha=0.3)
+    plot.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
+    _save(figure, path)
+
+
+# -- curves against baselines (tasks with task.toml report_curve) ---------------------------
 
 @dataclass
 class Line:
@@ -121,11 +373,8 @@ def _line(entry: dict) -> Line:
     return Line(entry["name"], curves, entry["problems"])
 
 
-def best_line(task: Task, reader: ArchiveReader, executor: Executor,
+def best_line(task: Task, reader: ArchiveReader, best: Program, executor: Executor,
               say: Callable[[str], None] = print) -> Line:
-    best = reader.best()
-    if best is None:
-        raise TaskError("the run has no scored program yet: nothing to report")
     final = next(e for e in reader.evaluations(best.id) if e.final)
     line = Line(f"best (#{best.id})")
     by_kind = stages(task)
@@ -145,11 +394,7 @@ def best_line(task: Task, reader: ArchiveReader, executor: Executor,
 
 
 def plot(task: Task, kind: str, lines: list[Line], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
+    pyplot = _pyplot()
     games = [c.name for c in stages(task)[kind].cases]
     figure, axes = pyplot.subplots(1, len(games), figsize=(4.2 * len(games), 3.6),
                                    squeeze=False)
@@ -170,9 +415,7 @@ def plot(task: Task, kind: str, lines: list[Line], path: Path) -> None:
     axes[0][0].set_ylabel(task.config.report_curve)
     axes[0][-1].legend(fontsize=7)
     figure.suptitle(f"{task.name}: {kind.replace('_', '-')} games")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    pyplot.close(figure)
+    _save(figure, path)
 
 
 def table(task: Task, lines: list[Line]) -> str:
@@ -210,26 +453,148 @@ def table(task: Task, lines: list[Line]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_report(reader: ArchiveReader, task: Task, executor: Executor, out: Path,
-                 say: Callable[[str], None] = print, workers: int = 1) -> list[Path]:
-    if task.config.report_curve is None:
-        raise TaskError(f"task {task.name!r} names no curve to plot (task.toml report_curve); "
-                        "`discover status` shows its scores")
-    campaign = reader.campaign()
+# -- the page -------------------------------------------------------------------------------
+
+@dataclass
+class Section:
+    """Part of report.md, the files it embeds, and what it could not show (and why)."""
+
+    markdown: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
+
+
+def summary_table(reader: ArchiveReader, past: History) -> list[str]:
+    summary = reader.summary()
+    campaign, counts, best = summary.campaign, summary.counts, summary.best
+    done = sum(v for k, v in counts.items() if k != "pending")
+    failed = {k: v for k, v in counts.items() if k not in ("ok", "pending") and v}
+    iterations, valid, proposals = iteration_counts(reader)
+    unit, seconds = _duration_unit(campaign.updated_at - campaign.created_at)
+    rows = [
+        ("task", f"{campaign.task} (evaluator {campaign.evaluator_version})"),
+        ("iterations", f"{iterations}" if past.from_events else
+         f"{len(past.steps)} programs (the archive has no iteration events: a step per program)"),
+        ("programs", f"{summary.total}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+         if summary.total else "none yet"),
+        ("valid rate", (f"{counts['ok']} of {done} evaluated programs ok "
+                        f"({counts['ok'] / done:.0%})" if done else "no program evaluated yet")
+         + (f"; valid edits {valid} of {proposals} model proposals ({valid / proposals:.0%})"
+            if proposals else "")),
+        ("best program", f"#{best.id}, score {score_text(best.score)} (island {best.island}, "
+                         f"generation {best.generation}, made by {best.edit_kind or '-'})"
+         if best else "none: no program evaluated ok yet"),
+        ("failures", ", ".join(f"{k} {v}" for k, v in failed.items()) or "no failed program"),
+        ("tokens", f"{summary.tokens_in:,} in, {summary.tokens_out:,} out"),
+        ("model cost", f"${summary.cost:.4f}"),
+        ("wall time", f"{(campaign.updated_at - campaign.created_at) / seconds:.1f} {unit}"),
+    ]
+    if past.older_scores:
+        rows.append(("left out", f"{past.older_scores} ok programs scored by an earlier "
+                                 "evaluator version: their scores do not compare"))
+    return ["| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows), ""]
+
+
+def score_section(name: str, past: History, out: Path) -> Section:
+    section = Section()
+    axes, section.missing = score_axes(past.steps)
+    if all(s.score is None for s in past.steps):
+        section.missing = ["scores: no program evaluated ok yet"]
+        return section
+    for axis in axes:
+        path = out / f"score_by_{axis.name}.png"
+        plot_scores(f"{name}: score against {axis.title}", past.steps, axis, path)
+        section.files.append(path)
+        section.markdown += [f"## Score against {axis.title}", "",
+                             f"![best and every score against {axis.title}]({path.name})", ""]
+    return section
+
+
+def failures_section(name: str, reader: ArchiveReader, past: History, out: Path) -> Section:
+    failures = past.failures()
+    if not failures:
+        return Section(missing=["failures by reason: no iteration failed"])
+    windows = failure_windows(past)
+    path = out / "failures.png"
+    plot_failures(f"{name}: failed iterations by reason", windows, path)
+    markdown = ["## Failures by reason", "",
+                f"![failed iterations by reason, {windows.window} iterations a bar]({path.name})",
+                ""]
+    programs = reader.failures_by_reason()
+    if programs:
+        markdown += ["| status | reason | programs |", "|---|---|---:|",
+                     *(f"| {status} | {_cell(reason)} | {n} |" for status, reason, n in programs),
+                     ""]
+    refused = [(failure, n) for failure, n in failures.most_common()
+               if failure.startswith(f"{NO_PROGRAM}: ")]
+    if refused:
+        markdown += [f"Iterations that committed no program (an edit refused, a model call "
+                     f"failed): {sum(n for _, n in refused)}; the commonest: "
+                     + "; ".join(f"{_cell(failure.removeprefix(f'{NO_PROGRAM}: '))} ({n})"
+                                 for failure, n in refused[:3]), ""]
+    return Section(markdown, [path])
+
+
+def curve_section(reader: ArchiveReader, task: Task, out: Path,
+                  open_sandbox: Callable[[], AbstractContextManager[Executor]],
+                  say: Callable[[str], None], workers: int) -> Section:
+    curve, campaign, best = task.config.report_curve, reader.campaign(), reader.best()
+    title = f"{curve} against the baselines"
     if campaign.evaluator_version != task.version:
-        raise TaskError(f"the run was scored by evaluator {campaign.evaluator_version}, but the "
-                        f"task is now {task.version}: its curves would not compare; report it "
-                        "with the task files it was run with")
-    out.mkdir(parents=True, exist_ok=True)
-    lines = [best_line(task, reader, executor, say),
-             *baseline_lines(task, executor, out / "baselines.json", say, workers)]
-    written = []
+        return Section(missing=[
+            f"{title}: the run was scored by evaluator {campaign.evaluator_version}, but the "
+            f"task is now {task.version}: its curves would not compare; report it with the "
+            "task files it was run with"])
+    if best is None:
+        return Section(missing=[f"{title}: no program evaluated ok yet"])
+    with open_sandbox() as executor:
+        lines = [best_line(task, reader, best, executor, say),
+                 *baseline_lines(task, executor, out / "baselines.json", say, workers)]
+    section = Section([f"## {title}", ""])
     for kind in stages(task):
-        path = out / f"{task.config.report_curve}_{kind}.png"
+        path = out / f"{curve}_{kind}.png"
         plot(task, kind, lines, path)
-        written.append(path)
+        section.files.append(path)
+        section.markdown += [f"![{curve} of {kind.replace('_', '-')} games]({path.name})", ""]
+    section.markdown.append(table(task, lines))
+    return section
+
+
+def _task(campaign: Campaign) -> tuple[Task | None, str | None]:
+    """The campaign's task if it still loads here (only a task's curves need it), else why."""
+    try:
+        return load_task(campaign.config.get("task", campaign.task)), None
+    except TaskError as exc:
+        return None, f"curves the task may name (task.toml report_curve): {exc}"
+
+
+def write_report(reader: ArchiveReader, out: Path,
+                 open_sandbox: Callable[[], AbstractContextManager[Executor]],
+                 say: Callable[[str], None] = print, workers: int = 1) -> list[Path]:
+    """Write the plots and report.md into `out`; returns the files, report.md last. The sandbox
+    is opened only for a task's curves: the other plots read the archive alone."""
+    out.mkdir(parents=True, exist_ok=True)
+    campaign = reader.campaign()
+    past = history(reader)
+    task, problem = _task(campaign)
+    sections = [Section(missing=[] if problem is None else [problem])]
+    if past.steps:
+        sections += [score_section(campaign.name, past, out),
+                     failures_section(campaign.name, reader, past, out)]
+    else:
+        sections.append(Section(missing=["every plot: the run has no committed iteration yet"]))
+    if task is not None and task.config.report_curve is not None:
+        sections.append(curve_section(reader, task, out, open_sandbox, say, workers))
+    missing = [m for s in sections for m in s.missing]
+    lines = [f"# {campaign.name}: {campaign.task}", "", *summary_table(reader, past),
+             *(line for s in sections for line in s.markdown)]
+    if missing:
+        lines += ["## Not shown", "", *(f"- {_cell(m)}" for m in missing), ""]
     markdown = out / "report.md"
-    markdown.write_text(f"# {campaign.name}: {task.name}\n\nEvaluator {task.version}; plots: "
-                        + ", ".join(p.name for p in written) + "\n\n" + table(task, lines))
-    written.append(markdown)
-    return written
+    markdown.write_text("\n".join(lines))
+    return [*(path for s in sections for path in s.files), markdown]

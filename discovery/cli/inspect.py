@@ -13,9 +13,8 @@ from discovery import export as exporting
 from discovery import report as reporting
 from discovery import views
 from discovery.cli.common import RunArg, app, console, friendly, open_run
-from evaluators.executors import open_executor
+from evaluators.executors import check_isolation, open_executor
 from evaluators.sandbox import LEVELS
-from evaluators.task import load_task
 
 
 @app.command()
@@ -146,20 +145,19 @@ def report(
     out: Annotated[Path | None, typer.Option(
         help="Where to write the plots and report.md (default: <run>/report).")] = None,
     isolation: Annotated[str | None, typer.Option(
-        help=f"Force an isolation level ({', '.join(LEVELS)}); default: the strongest here.",
+        help=f"Force an isolation level ({', '.join(LEVELS)}) for evaluating baselines; "
+             "default: the strongest here.",
     )] = None,
     workers: Annotated[int, typer.Option(
         min=1, help="Baselines evaluated at a time (one warm worker each).")] = 2,
 ) -> None:
-    """Plot the best program's curves (e.g. exploitability) against the task's baselines."""
+    """Plot a campaign: scores over iterations, time and cost per island, failures by reason,
+    and the best program's curves against the task's baselines for tasks that name a curve."""
+    check_isolation(isolation)  # a typo fails now, not after the archive's plots
     with open_run(ctx, run) as reader:
-        task = load_task(reader.campaign().config["task"])
         where = out or reader.path.parent / "report"
-        with open_executor("warm", size=workers, isolation=isolation) as sandbox:
-            written = reporting.write_report(reader, task, sandbox, where,
-                                             say=lambda text: console.print(f"evaluating {text}"),
-                                             workers=workers)
-    console.print((where / "report.md").read_text())
-    console.print("wrote " + ", ".join(str(p) for p in written))
-
-
+        written = reporting.write_report(
+            reader, where, lambda: open_executor("warm", size=workers, isolation=isolation),
+            say=lambda text: console.print(f"evaluating {text}"), workers=workers)
+    console.print((where / "report.md").read_text(), markup=False)
+    console.print("wrote " + ", ".join(str(p) for p in written), markup=False)
