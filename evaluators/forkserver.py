@@ -1,16 +1,25 @@
 """The in-sandbox side of a warm worker: import the heavy modules once, then fork one child per
 evaluation. Runs as a standalone script inside its own bubblewrap sandbox (pid namespace, no
-network, read-only file system), next to harness.py.
+network, read-only root), from /sandbox next to harness.py: a read-only bind, so the only thing
+on our sys.path that is not the Python installation is also beyond any job's reach.
 
-Channels (pipes set up by the launcher; their fd numbers are the first four arguments):
-  result, reply   the evaluation protocol of harness.py, inherited by each child
-  jobs            from the launcher, one JSON line each (the child never has it)
-  notices         this server's notices to the launcher: ready, and each job's exit (never the
-                  child's: it closes jobs and notices before any candidate code runs)
+Channels (set up by the launcher; their fd numbers are the two first arguments):
+  jobs      a unix seqpacket socket: one message per job, carrying three descriptors (SCM_RIGHTS):
+            a memfd with the job as JSON, and that job's own result and reply pipes (the
+            evaluation protocol of harness.py). The child gets only those two; we close our
+            copies at once, so no job can write into a pipe a later job reads. A message during
+            a job (no descriptors) says: end it now.
+  notices   this server's notices to the launcher: ready, and each job's exit (never the
+            child's: it closes jobs and notices before any candidate code runs)
 
 The server never runs a torch op (a forked child would deadlock on its first matmul), makes
 itself non-dumpable so the candidate (same uid) cannot ptrace it or open its fds through /proc,
-and after every job kills every other process in the namespace and wipes the job's files.
+and gives each job a folder of its own under /scratch (random name, created exclusively). After
+every job it kills every other process in the namespace, then wipes everything writable (/scratch,
+/tmp, /dev/shm, whatever the job did to their permissions) and the namespace's SysV IPC objects,
+and says in its notice whether that left the places as they were at start; a worker that is
+not clean is replaced by the launcher. POSIX message queues (which would outlive a job in the
+IPC namespace) cannot be created: RLIMIT_MSGQUEUE is 0.
 """
 
 import contextlib
@@ -19,9 +28,11 @@ import importlib
 import json
 import os
 import resource
+import secrets
 import select
-import shutil
 import signal
+import socket
+import stat
 import sys
 import time
 
@@ -29,6 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -I leav
 import harness
 
 PR_SET_DUMPABLE = 4
+IPC_RMID = 0
+WRITABLE = ("/scratch", "/tmp", "/dev/shm")
+"""As in sandbox.WRITABLE: the tmpfs mounts that are the only writable places."""
 
 
 def _vm_bytes() -> int:
@@ -39,11 +53,11 @@ def _vm_bytes() -> int:
     return 0
 
 
-def _child(job: dict, server_fds: tuple[int, int]) -> None:
+def _child(job: dict, server_fds: tuple[int, int], job_dir: str) -> None:
     for fd in server_fds:
         os.close(fd)
     os.setsid()
-    os.chdir(job["dir"])
+    os.chdir(job_dir)
     for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
         os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
     limits = job["limits"]
@@ -56,6 +70,9 @@ def _child(job: dict, server_fds: tuple[int, int]) -> None:
     size = limits["file_mb"] * 2**20
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
+    with open("/proc/self/oom_score_adj", "w") as adj:  # over the memory limit, the job goes
+        adj.write("1000")                                # first, not this server
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
     harness.serve(job)
@@ -80,62 +97,150 @@ def _kill_everything_else() -> None:
         time.sleep(0.002)
 
 
-def _wipe(job_dir: str, keep: set[str]) -> None:
-    """Remove the job's files and what it left in /tmp (`keep`: mount points of our binds)."""
-    shutil.rmtree(job_dir, ignore_errors=True)
-    for name in set(os.listdir("/tmp")) - keep:
-        path = os.path.join("/tmp", name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+class _Places:
+    """The writable places as they were at start: their modes, and what lay in them (only the
+    folders leading to read-only binds of ours, such as a venv under /tmp, if anything)."""
+
+    def __init__(self) -> None:
+        self.modes = {place: stat.S_IMODE(os.lstat(place).st_mode) for place in WRITABLE}
+        self.start = self.contents()
+
+    @staticmethod
+    def contents() -> set[str]:
+        """Every path in the writable places, not descending into other file systems."""
+        found = set()
+        for place in WRITABLE:
+            device = os.lstat(place).st_dev
+            for top, dirs, files in os.walk(place):
+                found.update(os.path.join(top, name) for name in dirs + files)
+                dirs[:] = [d for d in dirs if os.lstat(os.path.join(top, d)).st_dev == device]
+        return found
+
+    def wipe(self) -> bool:
+        """Remove everything a job left; True if the places are as they were at start."""
+        try:
+            for place, mode in self.modes.items():
+                _empty(place, os.lstat(place).st_dev)
+                os.chmod(place, mode)
+            _remove_ipc()
+            return self.contents() == self.start and not _ipc_ids()
+        except (OSError, RecursionError):
+            return False
+
+
+def _empty(path: str, device: int) -> None:
+    """Delete all under `path`, whatever the job did to permissions (we are the owner: chmod
+    works where read or write is denied); mounts of ours (another device) are left alone."""
+    os.chmod(path, 0o700)
+    for entry in os.scandir(path):
+        if not entry.is_dir(follow_symlinks=False):
+            os.unlink(entry.path)
+        elif entry.stat(follow_symlinks=False).st_dev == device:
+            _empty(entry.path, device)
+            with contextlib.suppress(OSError):  # a folder leading to a mount stays
+                os.rmdir(entry.path)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_IPC_REMOVE = {
+    "shm": lambda ident: _LIBC.shmctl(ident, IPC_RMID, None),
+    "msg": lambda ident: _LIBC.msgctl(ident, IPC_RMID, None),
+    "sem": lambda ident: _LIBC.semctl(ident, 0, IPC_RMID),
+}
+"""SysV IPC objects live in our IPC namespace past the job that made them: removed after each."""
+
+
+def _ipc_ids() -> list[tuple[str, int]]:
+    found = []
+    for kind in _IPC_REMOVE:
+        with open(f"/proc/sysvipc/{kind}") as table:
+            found += [(kind, int(line.split()[1])) for line in list(table)[1:]]
+    return found
+
+
+def _remove_ipc() -> None:
+    for kind, ident in _ipc_ids():
+        _IPC_REMOVE[kind](ident)
+
+
+def _next_job(jobs: socket.socket) -> dict | None:
+    """The next job with its own channels; None when the launcher has gone. An end-the-job
+    message that crossed the last job's exit is skipped."""
+    fds: list[int] = []
+    while not fds:
+        message, fds, flags, _ = socket.recv_fds(jobs, 1, 3)
+        if not message:
+            return None
+    if len(fds) != 3 or flags & socket.MSG_CTRUNC:
+        raise RuntimeError(f"a job came with {len(fds)} descriptors instead of 3")
+    payload, result_fd, reply_fd = fds
+    with os.fdopen(payload, "rb") as file:
+        file.seek(0)
+        return {**json.loads(file.read()), "channels": [result_fd, reply_fd]}
+
+
+def _run(job: dict, jobs: socket.socket, notices_fd: int, places: _Places) -> dict:
+    """Fork the job's child, wait for it (at most its wall limit, or until the launcher says
+    to end it), clean up; the exit notice."""
+    job_dir = os.path.join("/scratch", secrets.token_hex(16))
+    os.mkdir(job_dir, 0o700)  # exclusive: fails on anything already there
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(job, (jobs.fileno(), notices_fd), job_dir)
+        finally:
+            os._exit(0)
+    for fd in job["channels"]:
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    ready = select.select([pidfd, jobs], [], [], job["limits"]["wall_s"])[0]
+    os.close(pidfd)
+    if jobs in ready:  # the launcher ends the job early (its verdict is settled), or has gone
+        jobs.recv(1)
+    if pidfd not in ready:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    _kill_everything_else()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    outputs = _outputs(job_dir, job["limits"]["output_kb"] * 1024)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"kind": "exit", "code": os.waitstatus_to_exitcode(status), "timeout": not ready,
+            "cpu_s": round(cpu, 4), "max_rss_mb": round(after.ru_maxrss / 1024, 1),
+            **outputs, "clean": places.wipe()}
+
+
+def _outputs(job_dir: str, keep: int) -> dict:
+    """The tails of the job's stdout and stderr, and their full sizes."""
+    outputs = {}
+    for name in ("stdout", "stderr"):
+        try:
+            with open(os.path.join(job_dir, f"{name}.txt"), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - keep))
+                outputs[name] = f.read().decode(errors="replace")
+                outputs[f"{name}_bytes"] = size
+        except OSError:
+            outputs[name], outputs[f"{name}_bytes"] = "", 0
+    return outputs
 
 
 def main() -> None:
-    result_fd, reply_fd, jobs_fd, notices_fd = (int(a) for a in sys.argv[1:5])
-    preload = sys.argv[5:]
+    jobs_fd, notices_fd = (int(a) for a in sys.argv[1:3])
+    preload = sys.argv[3:]
     for name in preload:
         importlib.import_module(name)
-    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    tmp_at_start = set(os.listdir("/tmp"))  # e.g. a venv under /tmp, bound read-only
-    jobs = os.fdopen(jobs_fd, "r")
+    _LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    places = _Places()
+    jobs = socket.socket(fileno=jobs_fd)
     notices = os.fdopen(notices_fd, "w", buffering=1)
     notices.write(json.dumps({"kind": "ready", "preloaded": preload}) + "\n")
-    for line in jobs:
-        job = {**json.loads(line), "channels": [result_fd, reply_fd]}
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _child(job, (jobs_fd, notices_fd))
-            finally:
-                os._exit(0)
-        pidfd = os.pidfd_open(pid)
-        timed_out = not select.select([pidfd], [], [], job["limits"]["wall_s"])[0]
-        os.close(pidfd)
-        if timed_out:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        _kill_everything_else()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        outputs = {}
-        for name in ("stdout", "stderr"):
-            try:
-                with open(os.path.join(job["dir"], f"{name}.txt"), "rb") as f:
-                    f.seek(0, os.SEEK_END)
-                    size = f.tell()
-                    f.seek(max(0, size - job["limits"]["output_kb"] * 1024))
-                    outputs[name] = f.read().decode(errors="replace")
-                    outputs[f"{name}_bytes"] = size
-            except OSError:
-                outputs[name], outputs[f"{name}_bytes"] = "", 0
-        _wipe(job["dir"], tmp_at_start)
-        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        notices.write(json.dumps({"kind": "exit", "code": os.waitstatus_to_exitcode(status),
-                                  "timeout": timed_out, "cpu_s": round(cpu, 4),
-                                  "max_rss_mb": round(after.ru_maxrss / 1024, 1),
-                                  **outputs}) + "\n")
+    while (job := _next_job(jobs)) is not None:
+        notice = _run(job, jobs, notices_fd, places)
+        notices.write(json.dumps(notice) + "\n")
+        if not notice["clean"]:
+            return
 
 
 if __name__ == "__main__":

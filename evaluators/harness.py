@@ -3,9 +3,12 @@ its outputs as plain JSON. Runs as a standalone script (`python -I -B harness.py
 standard library (and numpy if the candidate returns arrays), so the sandbox need not see this
 project at all.
 
-Protocol: the request arrives on stdin as JSON, naming the two pipes in `channels`; messages go
-out on the first as JSON lines (`call` for the task's oracle, then one `result` or `error`);
-oracle replies come in on the second.
+Protocol: the request arrives on stdin as JSON (from a warm worker's fork server: as the
+argument of `serve`), naming the two pipes in `channels` and carrying the candidate and its
+support modules in `files`, which we write into the working directory (a fresh one, writable by
+the candidate; the harness itself lies read-only elsewhere); messages go out on the first pipe
+as JSON lines (`call` for the task's oracle, then one `result` or `error`); oracle replies come
+in on the second.
 """
 
 import importlib.util
@@ -34,9 +37,8 @@ def _plain(value):
 def oracle(*args):
     """Ask the task's trusted oracle: the arguments go out as plain data, the answer comes back.
 
-    Each call carries a fresh random id that its reply echoes: a reply left in the pipe by an
-    earlier job of a warm worker (one that called and died without reading) is skipped, never
-    taken for this call's answer."""
+    Each call carries a fresh random id that its reply echoes: a reply that is not this call's
+    (one the candidate wrote into its own reply pipe) is skipped, never taken for the answer."""
     token = os.urandom(16).hex()
     _send({"kind": "call", "id": token, "request": list(args)})
     while True:
@@ -58,6 +60,9 @@ def serve(request):
     _out = os.fdopen(result_fd, "w", buffering=1)
     _replies = os.fdopen(reply_fd, "r")
     try:
+        for name, text in request["files"].items():
+            with open(name, "x", encoding="utf-8") as file:
+                file.write(text)
         # the task's support modules lie next to the candidate (python -I leaves its dir out)
         sys.path.insert(0, os.path.dirname(os.path.abspath(request["module"])))
         spec = importlib.util.spec_from_file_location("candidate", request["module"])

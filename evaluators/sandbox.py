@@ -3,23 +3,31 @@
 Isolation levels, strongest first (the one in force is reported with every result):
 
 - `bwrap`: bubblewrap with every namespace unshared (user, pid, net, ipc, uts, cgroup), uid
-  65534 inside, an allowlist of read-only binds (system dirs, the Python installation), a tmpfs
-  `/tmp`, the scratch dir as the only writable place, a fresh `/proc` that shows no process of
-  ours, `--die-with-parent`, no capabilities.
+  65534 inside, an allowlist of read-only binds (system dirs, the Python installation, our own
+  code in /sandbox), a read-only root and /dev, a fresh `/proc` that shows no process of ours,
+  `--die-with-parent`, no capabilities. The only writable places are /scratch (the working
+  directory), /tmp and /dev/shm: each a tmpfs sized to the memory limit. Inside, uid 65534 is
+  root outside: file permissions protect nothing, only read-only mounts do.
 - `unshare`: util-linux `unshare` with new net, pid, ipc, uts and mount namespaces. The candidate
   runs as the launching user: the file system is NOT protected beyond its permissions.
 - `rlimits`: resource limits, a scrubbed environment and a scratch cwd only.
 
+A level asked for by name that cannot run here is an `IsolationError` (one line with the fix).
+
 At every level: a scrubbed environment, a private scratch directory as cwd, rlimits on CPU
-time, address space, file size and open files, a pids cgroup per evaluation where the machine
-has one (it caps fork bombs, even for root, and lets us kill daemons that left the session),
-a wall-clock deadline after which the whole process tree is killed, and capped output.
+time, address space, file size and open files, cgroups per evaluation where the machine lets us
+make them (pids: caps fork bombs, even for root, and finds daemons that left the session;
+memory: RAM and the pages of in-memory files, /tmp and /dev/shm included, count against the
+memory limit together; `run.resources` says which were in force), a wall-clock deadline after
+which the whole process tree is killed, and capped output.
 
 The candidate talks to the harness over two pipes we set up (their fd numbers travel in the
 request): the result pipe (harness to us: JSON lines, `call` requests for the task's oracle and
 one `result` or `error`) and the reply pipe (our answers to calls). A candidate can write to the
 result pipe itself, but anything it could say there it could equally return: scores are
-computed by the trusted scorer from the outputs, never taken from the candidate.
+computed by the trusted scorer from the outputs, never taken from the candidate. Whatever
+arrives is parsed in linear time under bounds (total size, nesting depth, number of lists and
+objects, one result): anything else is the candidate's fault, `invalid` with a reason.
 """
 
 import contextlib
@@ -41,8 +49,28 @@ from typing import Any, Protocol
 
 HARNESS = Path(__file__).with_name("harness.py")
 LEVELS = ("bwrap", "unshare", "rlimits")
+CODE_DIR = "/sandbox"
+"""Where our own scripts are bound read-only at the bwrap level (never on a writable path)."""
+WRITABLE = ("/scratch", "/tmp", "/dev/shm")
+"""The only writable places at the bwrap level: each a tmpfs of the memory limit's size."""
+MAX_DEPTH = 100
+"""Deepest nesting of lists and objects accepted in a message from the candidate."""
+MAX_CONTAINERS = 2**20
+"""Most lists and objects in one message: an empty list costs us 56 bytes for its 3 bytes."""
 _NOBODY = 65534
 _READ_CHUNK = 65536
+_FIXES = {
+    "bwrap": "install bubblewrap and allow unprivileged user namespaces "
+             "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), or "
+             "choose a weaker level with --isolation unshare or --isolation rlimits",
+    "unshare": "util-linux unshare needs root here (CAP_SYS_ADMIN); choose a weaker level "
+               "with --isolation rlimits",
+}
+
+
+class IsolationError(Exception):
+    """An isolation level asked for by name cannot run on this machine; the message is one
+    line naming the level and the fix."""
 
 
 @dataclass(frozen=True)
@@ -51,14 +79,15 @@ class Limits:
     cpu_s: float = 30.0
     memory_mb: int = 4096
     """Address space (RLIMIT_AS): generous, because numpy and torch reserve far more than they
-    touch."""
+    touch; and, where a memory cgroup can be made, RAM plus in-memory files (/tmp, /dev/shm,
+    /scratch) together."""
     processes: int = 32
     """Processes and threads in the evaluation's pids cgroup."""
     file_mb: int = 64
     output_kb: int = 64
     """Kept of stdout and of stderr each (the tail); past 16x this the candidate is killed."""
     result_mb: int = 64
-    """Largest message on the result channel."""
+    """All bytes on the result channel together (oracle calls included)."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -97,12 +126,13 @@ class Executor(Protocol):
         ...
 
 
-def write_files(directory: Path, files: dict[str, str]) -> None:
-    """The candidate and the task's support modules, side by side in its working directory."""
-    for name, text in files.items():
+def job_files(code: str, files: dict[str, str] | None) -> dict[str, str]:
+    """The candidate and the task's support modules, which the harness writes side by side
+    into the candidate's working directory (inside the sandbox: we never write there)."""
+    for name in files or {}:
         if Path(name).name != name:
             raise ValueError(f"support file {name!r} must be a plain file name")
-        (directory / name).write_text(text, encoding="utf-8")
+    return {**(files or {}), "candidate.py": code}
 
 
 def available_level() -> str:
@@ -110,7 +140,7 @@ def available_level() -> str:
     global _level_cache
     if _level_cache is None:
         _level_cache = next(
-            (lvl for lvl in LEVELS[:-1] if _probe(lvl)), LEVELS[-1]
+            (lvl for lvl in LEVELS[:-1] if _problem(lvl) is None), LEVELS[-1]
         )
     return _level_cache
 
@@ -118,13 +148,29 @@ def available_level() -> str:
 _level_cache: str | None = None
 
 
-def _probe(level: str) -> bool:
+def checked_level(level: str | None) -> str:
+    """The level to use: the strongest here by default; one asked for by name must run here."""
+    if level is None:
+        return available_level()
+    if level not in LEVELS:
+        raise ValueError(f"unknown isolation level {level!r}: use one of {', '.join(LEVELS)}")
+    problem = _problem(level) if level in _FIXES else None
+    if problem is not None:
+        raise IsolationError(f"isolation level {level!r} cannot run here ({problem}): "
+                             f"{_FIXES[level]}")
+    return level
+
+
+def _problem(level: str) -> str | None:
+    """Why `level` cannot run here, in one line; None if it can."""
     try:
-        done = subprocess.run(_wrap(level, Path("/"), ["/bin/true"]), capture_output=True,
+        done = subprocess.run(_wrap(level, ["/bin/true"], 1), capture_output=True,
                               timeout=20, env=_scrubbed_env(Path("/")))
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode == 0:
+        return None
+    return tail(done.stderr.decode(errors="replace"), 1) or f"exit code {done.returncode}"
 
 
 def _scrubbed_env(home: Path) -> dict[str, str]:
@@ -139,15 +185,27 @@ def _python_roots() -> list[Path]:
     return sorted(r for r in roots if r.exists())
 
 
-def _wrap(level: str, scratch: Path, argv: list[str]) -> list[str]:
+def python_argv(level: str, script: Path, *args: str) -> list[str]:
+    """Run one of our scripts: at the bwrap level, its read-only copy in CODE_DIR."""
+    where = f"{CODE_DIR}/{script.name}" if level == "bwrap" else str(script)
+    return [sys.executable, "-I", "-B", where, *args]
+
+
+def _wrap(level: str, argv: list[str], writable_mb: int, code: tuple[Path, ...] = ()) -> list[str]:
+    """`argv` under `level`; at bwrap, `code` is bound read-only into CODE_DIR and each
+    writable place is a tmpfs of `writable_mb`. The tools are found on the user's PATH (the
+    candidate's is scrubbed)."""
     if level == "bwrap":
-        cmd = ["bwrap", "--unshare-all", "--uid", str(_NOBODY), "--gid", str(_NOBODY),
-               "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+        cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--uid", str(_NOBODY),
+               "--gid", str(_NOBODY), "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+               "--clearenv"]
         for name, value in _scrubbed_env(Path("/scratch")).items():
             cmd += ["--setenv", name, value]
+        cmd += ["--proc", "/proc", "--dev", "/dev"]
         # Mount order matters: a tmpfs mounted later would hide binds beneath it (a venv in /tmp).
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+        for place in WRITABLE:
+            cmd += ["--size", str(writable_mb * 2**20), "--tmpfs", place]
+        cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
         for link in ("bin", "sbin", "lib", "lib64", "lib32"):
             target = Path("/") / link
             if target.is_symlink():
@@ -156,32 +214,67 @@ def _wrap(level: str, scratch: Path, argv: list[str]) -> list[str]:
                 cmd += ["--ro-bind", str(target), str(target)]
         for root in _python_roots():
             cmd += ["--ro-bind", str(root), str(root)]
-        cmd += ["--bind", str(scratch), "/scratch", "--chdir", "/scratch"]
+        for script in code:
+            cmd += ["--ro-bind", str(script), f"{CODE_DIR}/{script.name}"]
+        cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/scratch"]
         return [*cmd, *argv]
     if level == "unshare":
-        return ["unshare", "--net", "--pid", "--ipc", "--uts", "--mount", "--fork",
-                "--kill-child", "--mount-proc", *argv]
+        return [shutil.which("unshare") or "unshare", "--net", "--pid", "--ipc", "--uts",
+                "--mount", "--fork", "--kill-child", "--mount-proc", *argv]
     return argv
+
+
+_MEMORY_FILES = {1: ("memory.limit_in_bytes", "memory.usage_in_bytes", "memory.oom_control"),
+                 2: ("memory.max", "memory.current", "memory.events")}
+"""Per cgroup version: where the memory limit, the usage and the count of OOM kills are."""
 
 
 class _Cgroups:
     """This evaluation's own cgroups: `pids` caps the number of tasks (a fork bomb stops there,
     even as root) and lists every process of the evaluation so that all can be killed, daemons
     included; `cpuacct` measures the CPU time of the whole tree, which wait4 cannot see through
-    bwrap's pid namespace. Either may be missing on a machine; the result says so."""
+    bwrap's pid namespace; `memory` charges RAM and the pages of in-memory files (tmpfs, SysV
+    shared memory) to the evaluation, so a candidate cannot park memory outside its limit.
+    Any may be missing on a machine; the result says so."""
 
-    def __init__(self, processes: int):
+    def __init__(self, processes: int, memory_mb: int):
         name = f"discovery-{uuid.uuid4().hex[:12]}"
         v2 = _v2_base()
         if v2 is not None:
-            self.pids = self.cpu = _make_group(v2 / name, {"pids.max": str(processes)})
-            return
-        self.pids = _make_group(_v1_base("pids") / name, {"pids.max": str(processes)})
-        self.cpu = _make_group(_v1_base("cpuacct") / name, {})
+            self.version = 2
+            self.pids = self.cpu = self.memory = _make_group(v2 / name,
+                                                             {"pids.max": str(processes)})
+        else:
+            self.version = 1
+            self.pids = _make_group(_v1_base("pids") / name, {"pids.max": str(processes)})
+            self.cpu = _make_group(_v1_base("cpuacct") / name, {})
+            self.memory = _make_group(_v1_base("memory") / name, {})
+        self.groups = {self.pids, self.cpu, self.memory} - {None}
+        try:
+            self.limit_memory(memory_mb * 2**20)
+        except OSError:
+            self.memory = None
+
+    def limit_memory(self, limit: int) -> None:
+        """At most `limit` bytes charged to the evaluation from now on."""
+        if self.memory is not None:
+            (self.memory / _MEMORY_FILES[self.version][0]).write_text(str(limit))
+
+    def memory_used(self) -> int:
+        if self.memory is None:
+            return 0
+        return int((self.memory / _MEMORY_FILES[self.version][1]).read_text())
+
+    def oom_kills(self) -> int:
+        """Processes of the evaluation the kernel killed for exceeding the memory limit."""
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            events = (self.memory / _MEMORY_FILES[self.version][2]).read_text()
+            return int(dict(line.split() for line in events.splitlines()).get("oom_kill", 0))
+        return 0
 
     def join(self) -> None:
         """Called in the child between fork and exec."""
-        for group in {self.pids, self.cpu} - {None}:
+        for group in self.groups:
             (group / "cgroup.procs").write_text(str(os.getpid()))
 
     def members(self) -> list[int]:
@@ -209,13 +302,34 @@ class _Cgroups:
             time.sleep(0.002)
 
     def remove(self) -> None:
-        for group in {self.pids, self.cpu} - {None}:
+        for group in self.groups:
             for _ in range(200):
                 try:
                     group.rmdir()
                     break
                 except OSError:
                     time.sleep(0.005)
+
+    def resources(self, level: str, writable_mb: int) -> dict[str, Any]:
+        """What `run.resources` says about the containment in force."""
+        found: dict[str, Any] = {"isolation": level, "pids_cgroup": self.pids is not None,
+                                 "memory_cgroup": self.memory is not None}
+        if level == "bwrap":
+            found["writable_mb"] = dict.fromkeys(WRITABLE, writable_mb)
+        if self.memory is None:
+            found["memory_note"] = ("no memory cgroup could be made: in-memory files are "
+                                    "capped by their tmpfs sizes, not by the memory limit")
+        return found
+
+
+def memory_verdict(run: Run, oom_kills: int, limits: Limits) -> Run:
+    """A process of the evaluation killed for memory makes the run crashed, whatever came back
+    before (RAM and in-memory files count together against the limit)."""
+    if oom_kills:
+        run.status, run.outputs = "crashed", None
+        run.reason = (f"memory limit of {limits.memory_mb} MB exceeded (RAM and files in "
+                      f"{', '.join(WRITABLE)} together)")
+    return run
 
 
 def _make_group(path: Path, settings: dict[str, str]) -> Path | None:
@@ -237,42 +351,38 @@ def _v1_base(controller: str) -> Path:
 
 
 def _v2_base() -> Path | None:
-    """A pure cgroup v2 machine where we may create groups with the pids controller."""
+    """A pure cgroup v2 machine where we may create groups with the pids and memory
+    controllers."""
     root = Path("/sys/fs/cgroup")
     with contextlib.suppress(OSError):
-        if "pids" in (root / "cgroup.subtree_control").read_text().split() and \
-                os.access(root, os.W_OK):
+        if {"pids", "memory"} <= set((root / "cgroup.subtree_control").read_text().split()) \
+                and os.access(root, os.W_OK):
             return root
     return None
 
 
 class Sandbox:
     def __init__(self, level: str | None = None):
-        if level is not None and level not in LEVELS:
-            raise ValueError(f"unknown isolation level {level!r}: use one of {', '.join(LEVELS)}")
-        self.level = level or available_level()
+        self.level = checked_level(level)
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
             oracle: Oracle | None = None, oracle_arg: str | None = None,
             files: dict[str, str] | None = None) -> Run:
         """Run `entry(**inputs)` of `code` (plus the oracle as keyword `oracle_arg`)."""
+        request = {"files": job_files(code, files), "module": "candidate.py", "entry": entry,
+                   "inputs": inputs, "oracle_arg": oracle_arg}
         with _scratch() as scratch:
-            write_files(scratch, {**(files or {}), "candidate.py": code})
-            shutil.copy(HARNESS, scratch / "harness.py")
-            request = {"module": "candidate.py", "entry": entry, "inputs": inputs,
-                       "oracle_arg": oracle_arg}
-            cgroups = _Cgroups(limits.processes)
+            cgroups = _Cgroups(limits.processes, limits.memory_mb)
             try:
                 run = self._launch(scratch, request, limits, cgroups, oracle)
             finally:
                 cgroups.kill_all()
-                cpu = cgroups.cpu_s()
+                cpu, oom_kills = cgroups.cpu_s(), cgroups.oom_kills()
                 cgroups.remove()
             if cpu is not None:
                 run.resources["cpu_s"] = round(cpu, 4)
-            run.resources["isolation"] = self.level
-            run.resources["pids_cgroup"] = cgroups.pids is not None
-            return run
+            run.resources.update(cgroups.resources(self.level, limits.memory_mb))
+            return memory_verdict(run, oom_kills, limits)
 
     def _launch(self, scratch: Path, request: dict[str, Any], limits: Limits,
                 cgroups: _Cgroups,
@@ -291,14 +401,14 @@ class Sandbox:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-        python = [sys.executable, "-I", "-B", "harness.py"]
+        argv = _wrap(self.level, python_argv(self.level, HARNESS), limits.memory_mb,
+                     code=(HARNESS,))
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
-                _wrap(self.level, scratch, python), cwd=scratch,
-                env=_scrubbed_env(scratch), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, pass_fds=(result_w, reply_r), close_fds=True,
-                preexec_fn=child_setup, start_new_session=True,
+                argv, cwd=scratch, env=_scrubbed_env(scratch), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(result_w, reply_r),
+                close_fds=True, preexec_fn=child_setup, start_new_session=True,
             )
         finally:
             os.close(result_w)
@@ -314,52 +424,98 @@ class Sandbox:
 
 @contextlib.contextmanager
 def _scratch() -> Iterator[Path]:
+    """The working directory below the bwrap level (at bwrap, /scratch is a tmpfs instead)."""
     path = Path(tempfile.mkdtemp(prefix="discovery-eval-"))
-    path.chmod(0o777)  # writable by uid 65534 inside the sandbox
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
 
+class MessageError(ValueError):
+    """A message from the candidate we refuse to take (its fault: the run is invalid)."""
+
+
+def parse_message(line: bytes) -> dict[str, Any]:
+    """One JSON message from the candidate, within bounds: a candidate's JSON cannot exhaust
+    our stack (nesting) or our memory (containers cost us ~20x their bytes)."""
+    containers = line.count(b"[") + line.count(b"{")  # counts brackets in strings too: a bound
+    if containers > MAX_CONTAINERS:
+        raise MessageError(f"more than {MAX_CONTAINERS} lists and objects in one message")
+    try:
+        message = json.loads(line)
+    except RecursionError:
+        raise MessageError(f"message nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
+        raise MessageError("malformed message on the result channel") from None
+    if containers > MAX_DEPTH and _deeper_than(message, MAX_DEPTH):
+        raise MessageError(f"message nested deeper than {MAX_DEPTH} levels")
+    if not isinstance(message, dict):
+        raise MessageError("malformed message on the result channel")
+    return message
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` deep (iterative: a stack of at most
+    `limit` iterators, so the check itself cannot overflow)."""
+    stack = [iter((value,))]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, (list, dict)):
+                if len(stack) > limit:
+                    return True
+                stack.append(iter(item.values() if isinstance(item, dict) else item))
+                break
+        else:
+            stack.pop()
+    return False
+
+
 class Channel:
     """Our side of the harness protocol: messages in on the result pipe (oracle calls served at
-    once, size-capped), answers out on the reply pipe; then, with the exit code, the verdict."""
+    once, size-capped, parsed in linear time; the second result or error ends it), answers out
+    on the reply pipe; then, with the exit code, the verdict."""
 
     def __init__(self, reply_w: int, limits: Limits, oracle: Oracle | None, deadline: float):
         self.reply_w, self.limits, self.oracle = reply_w, limits, oracle
         self.deadline = deadline
-        self.buffer = bytearray()
+        self.partial = bytearray()
+        """The start of a line whose end has not arrived yet."""
         self.size = 0
-        self.messages: list[dict[str, Any]] = []
+        self.result: dict[str, Any] | None = None
+        """The one `result` or `error` message."""
         self.problem: tuple[str, str] | None = None
-        self.stuck = False
-        """A reply was left half-written in the pipe (the candidate stopped reading): a warm
-        worker must not serve another job through that pipe."""
 
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.size > self.limits.result_mb * 2**20:
             self.problem = self.problem or ("invalid",
                                             f"result larger than {self.limits.result_mb} MB")
+        if self.problem is not None:
             return
-        self.buffer.extend(chunk)
-        while self.problem is None and b"\n" in self.buffer:
-            line, _, rest = bytes(self.buffer).partition(b"\n")
-            self.buffer[:] = rest
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            self.partial += chunk
+            return
+        lines[0] = bytes(self.partial) + lines[0]  # each byte is copied here at most once
+        self.partial = bytearray(lines.pop())
+        for line in lines:
+            if self.problem is not None:
+                return
             self._message(line)
 
     def _message(self, line: bytes) -> None:
         try:
-            message = json.loads(line)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict):
-            self.problem = ("invalid", "malformed message on the result channel")
-        elif message.get("kind") == "call":
+            message = parse_message(line)
+        except MessageError as exc:
+            self.problem = ("invalid", str(exc))
+            return
+        if message.get("kind") == "call":
             self._serve(message)
+        elif self.result is not None:
+            self.problem = ("invalid", "more than one result message")
         else:
-            self.messages.append(message)
+            self.result = message
 
     def _serve(self, message: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": message.get("id")}
@@ -383,7 +539,7 @@ class Channel:
             except BlockingIOError:
                 left = self.deadline - time.monotonic()
                 if left <= 0 or not select.select([], [self.reply_w], [], left)[1]:
-                    self.problem, self.stuck = wall_time_problem(self.limits), True
+                    self.problem = wall_time_problem(self.limits)
                     return
             except OSError:  # the candidate closed its end: its loss
                 return
@@ -393,10 +549,8 @@ class Channel:
         run.status, run.resources["exit_code"] = "crashed", code
         if self.problem is not None:
             run.status, run.reason = self.problem
-        elif len(self.messages) > 1:
-            run.status, run.reason = "invalid", "more than one result message"
-        elif self.messages and self.messages[0].get("kind") == "error":
-            error = self.messages[0]
+        elif self.result is not None and self.result.get("kind") == "error":
+            error = self.result
             run.reason = _describe_error(error.get("type"), error.get("message"), self.limits)
             run.error_tail = tail(str(error.get("traceback", ""))) or run.error_tail
         elif _signal_of(code) == signal.SIGXCPU:
@@ -407,10 +561,10 @@ class Channel:
             run.reason = f"killed by signal {signal.Signals(_signal_of(code)).name}"
         elif code != 0:
             run.reason = f"exited with code {code} before returning outputs"
-        elif not self.messages or self.messages[0].get("kind") != "result":
+        elif self.result is None or self.result.get("kind") != "result":
             run.reason = "exited before returning outputs"
         else:
-            run.status, run.outputs, run.error_tail = "ok", self.messages[0].get("outputs"), None
+            run.status, run.outputs, run.error_tail = "ok", self.result.get("outputs"), None
         return run
 
 

@@ -3,10 +3,18 @@ modules (numpy, torch) imported once, so that one evaluation costs a fork, not a
 start and `import torch` (2.6-3.2 s here).
 
 Each worker is a long-lived sandbox; each evaluation is a child forked inside it, with its own
-job directory, rlimits and deadline. Between evaluations the fork server kills every other
-process in its pid namespace and wipes the job's files and /tmp, so nothing of one candidate
-meets the next. A worker that dies (a candidate may kill it: same uid) or misses its backstop
-deadline is replaced; the evaluation is recorded as crashed or timed out.
+job folder, rlimits, deadline and channels (fresh pipes handed over with the job, so nothing a
+job writes into them reaches another). The worker's code is bound read-only; its only writable
+places are tmpfs mounts (sized to the memory limit it was started for; a job asking for more
+gets a new worker) which the fork server wipes after every job, together with the namespace's
+SysV IPC objects, after killing every process of the job: each job starts from a state no
+earlier job could touch. The worker's memory cgroup is set per job to what the server holds
+plus the job's memory limit, so files the job keeps in memory count against it.
+
+A worker that dies (a candidate may kill it: same uid) or misses its backstop deadline is
+replaced; the evaluation is recorded as crashed or timed out. A worker that could not wipe
+what a job left, or that saw anything unexpected on our side (an exception, a bad notice), is
+stopped and replaced too, never handed another job.
 
 Warm workers need the pid namespace of the `bwrap` level; at weaker levels the pool runs each
 evaluation in a fresh process instead (and says so in the result's resources).
@@ -18,10 +26,9 @@ import json
 import os
 import queue
 import select
-import shutil
 import signal
+import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,17 +46,21 @@ from evaluators.sandbox import (
     _Cgroups,
     _scrubbed_env,
     _wrap,
-    available_level,
+    checked_level,
+    job_files,
+    memory_verdict,
     output_problem,
+    python_argv,
     tail,
     wall_time_problem,
-    write_files,
 )
 
 FORKSERVER = Path(__file__).with_name("forkserver.py")
 _BACKSTOP_S = 5.0
 """How long past a job's wall limit we wait for the fork server before replacing the worker."""
 _START_S = 60.0
+_END_JOB = b"k"
+"""Sent to the fork server during a job: kill it now (a message without descriptors)."""
 
 
 class WorkerError(Exception):
@@ -57,49 +68,42 @@ class WorkerError(Exception):
 
 
 class WarmWorker:
-    def __init__(self, preload: tuple[str, ...] = (), processes: int = Limits.processes):
-        self.preload, self.processes = preload, processes
+    def __init__(self, preload: tuple[str, ...] = (), processes: int = Limits.processes,
+                 memory_mb: int = Limits.memory_mb):
+        self.preload, self.processes, self.memory_mb = preload, processes, memory_mb
+        """`memory_mb`: the size of each writable tmpfs, the most a job may ask for here."""
         self.proc: subprocess.Popen | None = None
-        self.jobs = 0
         self.started_s = 0.0
 
     def start(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="discovery-worker-"))
-        self.root.chmod(0o777)
-        shutil.copy(HARNESS, self.root / "harness.py")
-        shutil.copy(FORKSERVER, self.root / "forkserver.py")
-        self.cgroups = _Cgroups(self.processes + 4)  # + bwrap's init and the fork server
-        result_r, result_w = os.pipe()
-        reply_r, reply_w = os.pipe()
-        jobs_r, jobs_w = os.pipe()
+        self.cgroups = _Cgroups(self.processes + 4, self.memory_mb)  # + bwrap's init, server
+        self.jobs_socket, server_socket = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         notice_r, notice_w = os.pipe()
-        child_ends = (result_w, reply_r, jobs_r, notice_w)
-
-        argv = [sys.executable, "-I", "-B", "forkserver.py", *map(str, child_ends),
-                *self.preload]
+        child_ends = (server_socket.fileno(), notice_w)
+        argv = python_argv("bwrap", FORKSERVER, *map(str, child_ends), *self.preload)
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (the server's stderr while it lives)
         begin = time.monotonic()
-        with open(self.root / "server.log", "wb") as log:
-            self.proc = subprocess.Popen(
-                _wrap("bwrap", self.root, argv), cwd=self.root, env=_scrubbed_env(self.root),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                pass_fds=child_ends, close_fds=True, preexec_fn=self.cgroups.join,
-                start_new_session=True)
-        for fd in child_ends:
-            os.close(fd)
-        self.result_r, self.reply_w, self.jobs_w, self.notice_r = (result_r, reply_w, jobs_w,
-                                                                   notice_r)
+        self.proc = subprocess.Popen(
+            _wrap("bwrap", argv, self.memory_mb, code=(FORKSERVER, HARNESS)), cwd="/",
+            env=_scrubbed_env(Path("/")), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=self.log, pass_fds=child_ends, close_fds=True, preexec_fn=self.cgroups.join,
+            start_new_session=True)
+        server_socket.close()
+        os.close(notice_w)
+        self.notice_r = notice_r
         notice = self._notice(begin + _START_S)
         if notice is None or notice["kind"] != "ready":
-            log = (self.root / "server.log").read_text(errors="replace")
+            self.log.seek(0)
+            log = self.log.read().decode(errors="replace")
             self.stop()
             raise WorkerError(f"warm worker failed to start with {list(self.preload)}: "
                               f"{tail(log, 3) or 'no output'}")
         self.started_s = time.monotonic() - begin
-        self.jobs = 0
 
     def _notice(self, deadline: float) -> dict[str, Any] | None:
         """The fork server's next notice; None if it hung past the deadline; a `died` notice
-        if its channel closed (the server, and so the worker, is gone)."""
+        if its channel closed (the server, and so the worker, is gone). Anything but one JSON
+        object on one line is a WorkerError: the server is not doing what we wrote."""
         line = b""
         while not line.endswith(b"\n"):
             left = deadline - time.monotonic()
@@ -109,7 +113,13 @@ class WarmWorker:
             if not chunk:
                 return {"kind": "died"}
             line += chunk
-        return json.loads(line)
+        try:
+            notice = json.loads(line)
+        except ValueError:
+            notice = None
+        if not isinstance(notice, dict) or line.count(b"\n") != 1:
+            raise WorkerError(f"the fork server sent a bad notice: {line[:200]!r}")
+        return notice
 
     @property
     def alive(self) -> bool:
@@ -123,71 +133,102 @@ class WarmWorker:
             self.proc = None
             self.cgroups.kill_all()
             self.cgroups.remove()
-            for fd in (self.result_r, self.reply_w, self.jobs_w, self.notice_r):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            shutil.rmtree(self.root, ignore_errors=True)
+            self.jobs_socket.close()
+            self.log.close()
+            with contextlib.suppress(OSError):
+                os.close(self.notice_r)
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
             oracle: Oracle | None = None, oracle_arg: str | None = None,
             files: dict[str, str] | None = None) -> Run:
-        if not self.alive:
-            self.stop()
-            self.start()
-        self.jobs += 1
-        job_dir = self.root / f"job-{self.jobs}"
-        job_dir.mkdir()
-        job_dir.chmod(0o777)
-        write_files(job_dir, {**(files or {}), "candidate.py": code})
+        """One job on this (started, alive) worker; afterwards the worker is stopped if it
+        must not take another."""
+        job = {"files": job_files(code, files), "module": "candidate.py", "entry": entry,
+               "inputs": inputs, "oracle_arg": oracle_arg, "limits": dataclasses.asdict(limits)}
         if self.cgroups.pids is not None:
             (self.cgroups.pids / "pids.max").write_text(str(limits.processes + 4))
-        job = {"dir": job_dir.name, "module": "candidate.py", "entry": entry, "inputs": inputs,
-               "oracle_arg": oracle_arg, "limits": dataclasses.asdict(limits)}
+        self.cgroups.limit_memory(self.cgroups.memory_used() + limits.memory_mb * 2**20)
+        oom_kills = self.cgroups.oom_kills()
         start = time.monotonic()
-        os.write(self.jobs_w, (json.dumps(job) + "\n").encode())
-        channel = Channel(self.reply_w, limits, oracle, start + limits.wall_s)
-        notice = self._supervise(channel, start + limits.wall_s + _BACKSTOP_S)
-        run = Run("crashed", duration_s=round(time.monotonic() - start, 4),
-                  resources={"isolation": "bwrap", "worker": "warm"})
-        if channel.stuck and notice is not None and notice["kind"] != "died":
-            self.stop()  # half a reply is still in the pipe the next job would read
-        if notice is None or notice["kind"] == "died":  # replace the worker
-            self.stop()
+        channel_r, channel_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        channel = Channel(reply_w, limits, oracle, start + limits.wall_s)
+        try:
+            sent = self._send(job, (channel_w, reply_r))
+        finally:
+            os.close(channel_w)
+            os.close(reply_r)
+        try:
+            notice = self._supervise(channel_r, channel, start + limits.wall_s + _BACKSTOP_S) \
+                if sent else {"kind": "died"}
+        finally:
+            os.close(channel_r)
+            os.close(reply_w)
+        run = self._verdict(channel, notice, limits, start)
+        run.resources.update(self.cgroups.resources("bwrap", self.memory_mb), worker="warm")
+        return memory_verdict(run, self.cgroups.oom_kills() - oom_kills, limits)
+
+    def _send(self, job: dict[str, Any], channels: tuple[int, int]) -> bool:
+        """Hand the job and its own channels to the fork server; False if it has gone."""
+        payload = os.memfd_create("job")
+        try:
+            os.write(payload, json.dumps(job).encode())
+            socket.send_fds(self.jobs_socket, [b"j"], [payload, *channels])
+        except OSError:
+            return False
+        finally:
+            os.close(payload)
+        return True
+
+    def _verdict(self, channel: Channel, notice: dict[str, Any] | None, limits: Limits,
+                 start: float) -> Run:
+        run = Run("crashed", duration_s=round(time.monotonic() - start, 4))
+        if notice is None or notice["kind"] == "died":
+            self.stop()  # replaced by the pool
             if notice is not None:
                 run.reason = "the warm worker died during the evaluation (killed by the candidate?)"
                 return run
             channel.problem = wall_time_problem(limits)
             return channel.verdict(run, -signal.SIGKILL)
+        if not notice["clean"]:
+            self.stop()  # what the job left could not be wiped: the next job needs a new worker
         run.stdout, run.stderr = notice["stdout"], notice["stderr"]
         run.error_tail = tail(run.stderr)
         run.resources.update(cpu_s=notice["cpu_s"], max_rss_mb=notice["max_rss_mb"])
         if notice["timeout"]:
-            channel.problem = wall_time_problem(limits)
+            channel.problem = channel.problem or wall_time_problem(limits)
         for stream in ("stdout", "stderr"):
             if notice[f"{stream}_bytes"] > 16 * limits.output_kb * 1024:
                 channel.problem = channel.problem or output_problem(stream, limits)
         return channel.verdict(run, notice["code"])
 
-    def _supervise(self, channel: Channel, deadline: float) -> dict[str, Any] | None:
-        """Serve the job's messages until the fork server reports its exit."""
+    def _supervise(self, result_r: int, channel: Channel,
+                   deadline: float) -> dict[str, Any] | None:
+        """Serve the job's messages until the fork server reports its exit; once the channel
+        has a problem, ask the server to end the job now (its verdict is settled)."""
+        watch = [result_r, self.notice_r]
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            ready = select.select([self.result_r, self.notice_r], [], [], min(left, 0.5))[0]
-            if self.result_r in ready:
-                chunk = os.read(self.result_r, 65536)
+            ready = select.select(watch, [], [], min(left, 0.5))[0]
+            if result_r in ready:
+                chunk = os.read(result_r, 65536)
                 if chunk:
                     channel.feed(chunk)
+                if channel.problem is not None or not chunk:
+                    watch.remove(result_r)
+                if channel.problem is not None:
+                    with contextlib.suppress(OSError):
+                        self.jobs_socket.send(_END_JOB)
             if self.notice_r in ready:
                 notice = self._notice(deadline)
                 if notice is None or notice["kind"] == "died":
                     return notice
-                os.set_blocking(self.result_r, False)  # the job's processes are all dead now:
+                os.set_blocking(result_r, False)  # the job's processes are all dead now:
                 with contextlib.suppress(BlockingIOError):  # what is in the pipe is all of it
-                    while chunk := os.read(self.result_r, 65536):
+                    while channel.problem is None and (chunk := os.read(result_r, 65536)):
                         channel.feed(chunk)
-                os.set_blocking(self.result_r, True)
                 return notice
             if not ready and not self.alive:
                 return {"kind": "died"}
@@ -199,21 +240,34 @@ class WorkerPool:
 
     def __init__(self, size: int = 2, preload: tuple[str, ...] = ("numpy",),
                  level: str | None = None):
-        self.level = level or available_level()
+        self.level = checked_level(level)
         self.size, self.preload = size, preload
         self._fresh = Sandbox(self.level) if self.level != "bwrap" else None
-        self._idle: queue.Queue[WarmWorker] = queue.Queue()
+        self._idle: queue.Queue[WarmWorker | None] = queue.Queue()
+        """Idle workers; None wakes a waiting thread when a retired worker frees a place."""
         self._all: list[WarmWorker] = []
         self._lock = threading.Lock()
 
-    def _worker(self) -> WarmWorker:
-        with self._lock:
-            if self._idle.empty() and len(self._all) < self.size:
-                worker = WarmWorker(self.preload)
-                worker.start()
-                self._all.append(worker)
+    def _worker(self, memory_mb: int) -> WarmWorker:
+        """An idle worker whose writable places are at least `memory_mb`, or a new one."""
+        while True:
+            with self._lock:
+                if self._idle.empty() and len(self._all) < self.size:
+                    worker = WarmWorker(self.preload, memory_mb=memory_mb)
+                    worker.start()
+                    self._all.append(worker)
+                    return worker
+            worker = self._idle.get()
+            if worker is not None and worker.memory_mb >= memory_mb:
                 return worker
-        return self._idle.get()
+            if worker is not None:
+                self._retire(worker)
+
+    def _retire(self, worker: WarmWorker) -> None:
+        worker.stop()
+        with self._lock:
+            self._all.remove(worker)
+        self._idle.put(None)
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
             oracle: Oracle | None = None, oracle_arg: str | None = None,
@@ -222,16 +276,23 @@ class WorkerPool:
             run = self._fresh.run(code, entry, inputs, limits, oracle, oracle_arg, files)
             run.resources["worker"] = "fresh (warm workers need bwrap)"
             return run
-        worker = self._worker()
+        worker = self._worker(limits.memory_mb)
         try:
-            return worker.run(code, entry, inputs, limits, oracle, oracle_arg, files)
-        finally:
+            run = worker.run(code, entry, inputs, limits, oracle, oracle_arg, files)
+        except BaseException:  # whatever went wrong on our side, this worker takes no more jobs
+            self._retire(worker)
+            raise
+        if worker.alive:
             self._idle.put(worker)
+        else:
+            self._retire(worker)
+        return run
 
     def close(self) -> None:
-        for worker in self._all:
-            worker.stop()
-        self._all.clear()
+        with self._lock:
+            for worker in self._all:
+                worker.stop()
+            self._all.clear()
 
     def __enter__(self) -> "WorkerPool":
         return self

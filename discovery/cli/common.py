@@ -10,18 +10,22 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
 
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader
 from discovery import views
 from discovery.config import ConfigError
 from discovery.models.base import ModelError
+from evaluators.sandbox import IsolationError
 from evaluators.task import TaskError
 
+# Click's plain help: in Typer's Rich panels, markup eats `[ray]` and `[[models]]` from help
+# texts and every flag shows a `<bool>` type.
 app = typer.Typer(
     help="LLM-driven algorithm discovery: run campaigns, inspect their lineage, export results.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None, context_settings={"max_content_width": 120},
 )
 console = Console(highlight=False)
 
@@ -37,7 +41,7 @@ def friendly(command: F) -> F:
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (ArchiveError, TaskError, ModelError, ConfigError) as exc:
+        except (ArchiveError, TaskError, ModelError, ConfigError, IsolationError) as exc:
             typer.echo(f"error: {exc}", err=True)
         except sqlite3.DatabaseError as exc:
             typer.echo(f"error: the archive cannot be read ({exc}): it is damaged; restore it "
@@ -68,6 +72,13 @@ def open_run(ctx: typer.Context, run: str) -> ArchiveReader:
     )
 
 
+def print_wide(renderable: RenderableType) -> None:
+    """Print at the renderable's natural width, past the terminal's if need be (the terminal
+    wraps the line): for tables whose cells must never be cut, such as run names."""
+    width = console.measure(renderable, options=console.options.update_width(10_000)).maximum
+    Console(highlight=False, width=max(width, console.width)).print(renderable)
+
+
 PROGRESS_HELP = ("rich (a live panel on a terminal, one line per iteration otherwise), lines, "
                  "quiet or jsonl.")
 
@@ -86,6 +97,8 @@ class Progress:
     def __call__(self, event: dict) -> None:
         if self.mode == "jsonl":
             typer.echo(json.dumps(event, default=str))
+        elif event.get("event") == "warning":  # in every mode: a warning is never silent
+            typer.echo(f"warning: {event['message']}", err=True)
         elif self.live is not None:
             self.view.update(event)
         elif self.mode != "quiet" and event.get("event") == "stopped":

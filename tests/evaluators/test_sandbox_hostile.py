@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -411,3 +412,183 @@ print(Sandbox().run('def f():\\n    return 41 + 1\\n', 'f', {}).outputs)
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "42"
+
+
+# -- Warm workers: nothing of one job reaches the next --------------------------------------
+
+WRITABLE_GUESSES = ["/tmp", "/dev/shm", "/dev", "/", "/scratch", "/sandbox", ".", ".."]
+"""Where a candidate might plant things; the planter also tries every sys.path entry and the
+harness's own folder."""
+
+PLACES = f"""
+import os, sys
+places = {WRITABLE_GUESSES!r} + [p for p in sys.path if p]
+harness = sys.modules.get('harness') or sys.modules['__main__']
+places.append(os.path.dirname(os.path.abspath(harness.__file__)))
+places = sorted({{os.path.abspath(p) for p in places if os.path.isdir(p)}})
+"""
+
+LOOK = PLACES + """
+import colorsys, random
+def attack():
+    here = os.path.abspath('.')
+    seen = {p: sorted(n for n in os.listdir(p) if os.path.join(p, n) != here)
+            for p in places if p != here}
+    return {'seen': seen, 'own': sorted(os.listdir('.')), 'hsv': colorsys.rgb_to_hsv(1, 0, 0),
+            'random': random.Random(3).random()}
+"""
+
+
+def each_writable_place(body: str) -> str:
+    """A candidate that runs `body` (with `place` bound) in every place it can write."""
+    return PLACES + "\ndef attack():\n    done = []\n    for place in places:\n" + \
+        "        try:\n" + textwrap.indent(body.strip(), " " * 12) + "\n" + \
+        "            done.append(place)\n        except OSError:\n            pass\n" + \
+        "    return done\n"
+
+
+PLANT = each_writable_place("""
+for name in ('random.py', 'colorsys.py', 'sitecustomize.py', 'usercustomize.py'):
+    with open(os.path.join(place, name), 'w') as f:
+        f.write('def rgb_to_hsv(*a):\\n    return "planted"\\nclass Random:\\n'
+                '    def __init__(self, *a):\\n        pass\\n    def random(self):\\n'
+                '        return "planted"\\n')
+with open(os.path.join(place, 'evil.pth'), 'w') as f:
+    f.write('import os; os.environ["PWNED"] = "1"\\n')
+with open(os.path.join(place, 'note.txt'), 'w') as f:
+    f.write('a message for the next candidate')
+locked = os.path.join(place, 'locked')
+os.makedirs(os.path.join(locked, 'inner'), exist_ok=True)
+open(os.path.join(locked, 'inner', 'kept'), 'w').write('x')
+os.chmod(os.path.join(locked, 'inner'), 0)
+os.chmod(locked, 0)
+""")
+
+MANY_DIRS = each_writable_place("""
+for n in range(200):
+    os.makedirs(os.path.join(place, f'job-{n}'), exist_ok=True)
+    os.makedirs(os.path.join(place, f'job-{n:x}'), exist_ok=True)
+""")
+
+
+def test_planted_modules_and_files_do_not_reach_the_next_candidate(bwrap):
+    """Each job starts from a state no earlier job could touch: nothing it planted (a module
+    shadowing the stdlib, a .pth, a note, a locked folder) is seen or imported by the next."""
+    before = bwrap.run(LOOK, "attack", {}, FAST)
+    planted = bwrap.run(PLANT, "attack", {}, FAST)
+    after = bwrap.run(LOOK, "attack", {}, FAST)
+    assert before.status == planted.status == after.status == "ok", after.reason
+    assert planted.outputs, "the planter found nowhere to write"
+    assert after.outputs == before.outputs
+    task = load_task("circle_packing")
+    on_fresh = task.evaluate(task.seed_code, Sandbox("bwrap"))[-1]
+    assert task.evaluate(task.seed_code, bwrap)[-1].score == on_fresh.score
+
+
+def test_directories_left_everywhere_do_not_break_later_jobs(bwrap):
+    """Job folders are named unpredictably and created exclusively: folders a candidate made
+    in advance (job-1, job-2, ...) cannot make a later evaluation fail."""
+    assert bwrap.run(MANY_DIRS, "attack", {}, FAST).status == "ok"
+    for _ in range(3):
+        result = run(bwrap, "return 7")
+        assert result.status == "ok" and result.outputs == 7
+
+
+def test_writing_into_its_own_channels_does_not_reach_the_next_job(bwrap):
+    """Pipes reopened through /proc/self/fd (for writing, even the read ends) take garbage in;
+    each job gets its own pipes, so the next job's oracle calls and result are its own."""
+    attack = """
+import os
+def attack(ask):
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            with open(f'/proc/self/fd/{fd}', 'wb', buffering=0) as pipe:
+                os.set_blocking(pipe.fileno(), False)
+                pipe.write(b'garbage {"id": "x"')
+        except OSError:
+            pass
+    os._exit(0)
+"""
+    def echo(request):
+        return request[0]
+
+    assert bwrap.run(attack, "attack", {}, FAST, oracle=echo, oracle_arg="ask").status != "ok"
+    honest = bwrap.run("def f(ask):\n    return ask('mine')\n", "f", {}, FAST, oracle=echo,
+                       oracle_arg="ask")
+    assert honest.status == "ok" and honest.outputs == "mine"
+    task = load_task("circle_packing")
+    assert task.evaluate(task.seed_code, bwrap)[-1].status == "ok"
+
+
+# -- Memory: what a candidate keeps in files is RAM, and counts ------------------------------
+
+def host_shmem_kb() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1])
+    raise AssertionError("no Shmem in /proc/meminfo")
+
+
+@pytest.mark.parametrize("place", ["/tmp", "/dev/shm"])
+def test_files_in_memory_count_against_the_memory_limit(bwrap, place):
+    limits = Limits(wall_s=20, cpu_s=20, memory_mb=256)
+    body = f"""
+chunk = b'x' * 2**25
+for n in range(32):
+    with open('{place}/fill-%d' % n, 'wb') as f:
+        f.write(chunk)
+return 'wrote 1 GB'
+"""
+    baseline, peak, done = host_shmem_kb(), [0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], host_shmem_kb())
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = run(bwrap, body, limits)
+    finally:
+        done.set()
+        watcher.join()
+    assert result.status in ("crashed", "invalid") and result.reason
+    assert "memory" in result.reason or "No space left" in result.reason, result.reason
+    assert (peak[0] - baseline) / 1024 < limits.memory_mb + 64
+    assert result.resources["memory_cgroup"] or \
+        result.resources["writable_mb"][place] <= limits.memory_mb
+    assert run(bwrap, "return 1").outputs == 1
+
+
+# -- The evaluator survives anything a candidate sends ---------------------------------------
+
+def test_deeply_nested_json_is_invalid_not_a_crash(bwrap):
+    deep = "'[' * 200_000 + ']' * 200_000"
+    on_result = run(bwrap, f"os.write(RESULT_FD(), ({deep} + '\\n').encode())\nos._exit(0)")
+    assert on_result.status == "invalid" and "nested" in on_result.reason
+    in_call = run(bwrap, f"""
+os.write(RESULT_FD(), ('{{"kind": "call", "id": "x", "request": ' + {deep} + '}}\\n').encode())
+time.sleep(5)
+""")
+    assert in_call.status == "invalid" and "nested" in in_call.reason
+    shallow_but_wide = run(bwrap, "return [[[[i]]] for i in range(10**5)]")
+    assert shallow_but_wide.status == "ok" and len(shallow_but_wide.outputs) == 10**5
+
+
+def test_a_flood_of_tiny_messages_is_cut_short(bwrap):
+    """57 MB of `{}` lines: parsing is linear and stops at the second non-call message."""
+    limits = Limits(wall_s=30, cpu_s=30)
+    start = time.monotonic()
+    result = run(bwrap, """
+block = b'{}\\n' * (2**20 // 3)
+for _ in range(57):
+    os.write(RESULT_FD(), block)
+return 1
+""", limits)
+    assert result.status == "invalid" and "more than one" in result.reason
+    assert time.monotonic() - start < 5
+    start = time.monotonic()
+    one_line = run(bwrap, "os.write(RESULT_FD(), b'[' + b'0,' * (30 * 2**20) + b'0]')\n"
+                   "return 1", limits)
+    assert one_line.status == "invalid" and time.monotonic() - start < 10
