@@ -19,7 +19,8 @@ every job it kills every other process in the namespace, then wipes everything w
 /tmp, /dev/shm, whatever the job did to their permissions) and the namespace's SysV IPC objects,
 and says in its notice whether that left the places as they were at start; a worker that is
 not clean is replaced by the launcher. POSIX message queues (which would outlive a job in the
-IPC namespace) cannot be created: RLIMIT_MSGQUEUE is 0.
+IPC namespace) cannot be created: RLIMIT_MSGQUEUE is 0. The kernel's keyrings are not files
+either: each job joins a new session keyring, and the server clears the user keyrings after it.
 """
 
 import contextlib
@@ -27,6 +28,7 @@ import ctypes
 import importlib
 import json
 import os
+import platform
 import resource
 import secrets
 import select
@@ -71,6 +73,7 @@ def _child(job: dict, server_fds: tuple[int, int], job_dir: str) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
     resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
+    _keyctl(KEYCTL_JOIN_SESSION_KEYRING, None)  # a new, empty session keyring of its own
     with open("/proc/self/oom_score_adj", "w") as adj:  # over the memory limit, the job goes
         adj.write("1000")                                # first, not this server
     if "torch" in sys.modules:
@@ -123,7 +126,8 @@ class _Places:
                 _empty(place, os.lstat(place).st_dev)
                 os.chmod(place, mode)
             _remove_ipc()
-            return self.contents() == self.start and not _ipc_ids()
+            keys_left = [_keyctl(KEYCTL_CLEAR, ring) for ring in USER_KEYRINGS]
+            return self.contents() == self.start and not _ipc_ids() and not any(keys_left)
         except (OSError, RecursionError):
             return False
 
@@ -148,6 +152,21 @@ _IPC_REMOVE = {
     "sem": lambda ident: _LIBC.semctl(ident, 0, IPC_RMID),
 }
 """SysV IPC objects live in our IPC namespace past the job that made them: removed after each."""
+
+
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR = 1, 7
+USER_KEYRINGS = (-4, -5)
+"""KEY_SPEC_USER_KEYRING and KEY_SPEC_USER_SESSION_KEYRING: they belong to the uid, not to a
+process, so a key a job adds there would outlive it."""
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+
+
+def _keyctl(operation: int, argument: int | None) -> int:
+    """keyctl(2) (libc has no wrapper); 0 on success. On a machine whose syscall number we do
+    not know, -1: clearing then fails, and the worker is replaced after every job."""
+    if _SYS_KEYCTL is None:
+        return -1
+    return _LIBC.syscall(_SYS_KEYCTL, operation, argument)
 
 
 def _ipc_ids() -> list[tuple[str, int]]:

@@ -592,3 +592,31 @@ return 1
     one_line = run(bwrap, "os.write(RESULT_FD(), b'[' + b'0,' * (30 * 2**20) + b'0]')\n"
                    "return 1", limits)
     assert one_line.status == "invalid" and time.monotonic() - start < 10
+
+
+KEYRINGS = """
+import ctypes, platform
+LIBC = ctypes.CDLL(None, use_errno=True)
+ADD_KEY, KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}[platform.machine()]
+RINGS = {"user": -4, "user_session": -5, "session": -3, "process": -2}
+"""
+
+
+def test_keys_left_in_the_kernel_keyrings_do_not_reach_the_next_job(bwrap):
+    """The kernel's keyrings are not files: a key added to the user keyring outlived the job
+    on a warm worker (the next job found it). Each job gets a new session keyring and the
+    server clears the user keyrings after every job."""
+    plant = bwrap.run(
+        KEYRINGS + """
+def attack():
+    return {ring: LIBC.syscall(ADD_KEY, b"user", b"planted-" + ring.encode(), b"secret", 6, spec)
+            for ring, spec in RINGS.items()}
+""", "attack", {})
+    assert plant.status == "ok", plant.reason
+    look = bwrap.run(KEYRINGS + """
+def attack():
+    return {ring: LIBC.syscall(KEYCTL, 10, spec, b"user", b"planted-" + ring.encode(), 0)
+            for ring, spec in RINGS.items()}
+""", "attack", {})
+    assert look.status == "ok", look.reason
+    assert all(found == -1 for found in look.outputs.values()), look.outputs
