@@ -5,6 +5,7 @@ done the naive way (read every ok program of the island into Python, then weigh 
 what a store without a ranking index must do per call. Prints a Markdown table; asserts nothing.
 
     .venv/bin/python bench/archive_bench.py [--sizes 1000 10000 100000]
+    .venv/bin/python bench/archive_bench.py --quick   # seconds: 1000 programs, fewer repeats
 """
 
 import argparse
@@ -64,12 +65,13 @@ def median_ms(fn, repeats: int = 200) -> float:
     return statistics.median(times) * 1000
 
 
-def measure(path: Path, n: int, rng: random.Random) -> str:
+def measure(path: Path, n: int, rng: random.Random, repeats: int) -> str:
     rate = fill(path, n, rng)
     with ArchiveReader(path) as reader:
-        top = median_ms(lambda: reader.top_k(10, island=rng.randrange(ISLANDS)))
-        sample = median_ms(lambda: reader.sample_parent(rng, rng.randrange(ISLANDS)))
-        naive = median_ms(lambda: naive_sample(reader, rng, rng.randrange(ISLANDS)), 20)
+        top = median_ms(lambda: reader.top_k(10, island=rng.randrange(ISLANDS)), repeats)
+        sample = median_ms(lambda: reader.sample_parent(rng, rng.randrange(ISLANDS)), repeats)
+        naive = median_ms(lambda: naive_sample(reader, rng, rng.randrange(ISLANDS)),
+                          max(5, repeats // 10))
         start = time.perf_counter()
         graph = build_graph(reader)
         build = time.perf_counter() - start
@@ -82,14 +84,20 @@ def measure(path: Path, n: int, rng: random.Random) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--repeats", type=int, default=200, help="timed calls per figure")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few seconds: --sizes 1000 --repeats 50")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.repeats = [1000], 50
     rng = random.Random(0)
     print("| programs | insert (programs/s) | top-10 per island (ms) | weighted sample (ms) "
           "| naive sample (ms) | naive / indexed | build graph (s) | files (MB) |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
-            print(measure(Path(tmp) / f"n{n}" / "archive.sqlite", n, rng), flush=True)
+            print(measure(Path(tmp) / f"n{n}" / "archive.sqlite", n, rng, args.repeats),
+                  flush=True)
 
 
 if __name__ == "__main__":

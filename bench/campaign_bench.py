@@ -2,23 +2,27 @@
 valid rewrite at once) and an instant executor (no sandbox), so what is left is ours: planning
 (parent selection, inspirations, context), the edit and novelty checks, scoring, the one-
 transaction commit, and the best-program export. CPU time per iteration at 1k, 10k and 100k
-archived programs. Prints Markdown; asserts nothing.
+archived programs, and its ratio to the smallest archive's (measured in the same run): how far
+the loop's cost grows with the archive. Prints Markdown; asserts nothing.
 
     .venv/bin/python bench/campaign_bench.py [--sizes 1000 10000 100000] [--iterations 200]
+    .venv/bin/python bench/campaign_bench.py --quick   # seconds: 100 and 1000 programs
 """
 
 import argparse
+import contextlib
 import random
 import tempfile
 import time
 from pathlib import Path
 
+import discovery.loop.campaign as campaign_module
 from archive import EvaluationResult, NewProgram
 from archive.records import ModelCall
 from discovery.config import load_config
 from discovery.loop.campaign import Campaign
 from discovery.models.base import Completion
-from evaluators.sandbox import DEFAULT_LIMITS, Limits, Run
+from evaluators.sandbox import DEFAULT_LIMITS, Limits, Oracle, Run
 
 SEED = "# EVOLVE-BLOCK-START\ndef f():\n    return {value!r}\n# EVOLVE-BLOCK-END\n"
 
@@ -56,7 +60,8 @@ class InstantExecutor:
     level = "none"
 
     def run(self, code: str, entry: str, inputs: dict, limits: Limits = DEFAULT_LIMITS,
-            oracle=None, oracle_arg=None) -> Run:
+            oracle: Oracle | None = None, oracle_arg: str | None = None,
+            files: dict[str, str] | None = None) -> Run:
         value = float(code.split("return ", 1)[1].split("\n", 1)[0])
         return Run("ok", outputs=value, resources={"cpu_s": 0.0})
 
@@ -75,7 +80,8 @@ def prefill(campaign: Campaign, n: int, rng: random.Random) -> None:
             writer.log_event("iteration", {"n": i, "op": "llm", "program": pid}, pid)
 
 
-def measure(root: Path, n: int, iterations: int) -> str:
+def measure(root: Path, n: int, iterations: int) -> tuple[float, float]:
+    """CPU and wall ms per iteration after n archived programs."""
     task_root = trivial_task(root / "task")
     root.joinpath("runs").mkdir()
     config = load_config(str(task_root), None, [
@@ -86,25 +92,35 @@ def measure(root: Path, n: int, iterations: int) -> str:
     prefill(campaign, n, random.Random(1))
     campaign.done = set(range(n))
     campaign.clients = {"instant": InstantModel(config.models[0])}
-    campaign._executor = InstantExecutor
+    # the campaign builds its executor by name: hand it the instant one instead
+    campaign_module.open_executor = lambda kind, size: contextlib.nullcontext(InstantExecutor())
     cpu, wall = time.process_time(), time.perf_counter()
     campaign.run()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     campaign.close()
     per = 1000 / iterations
-    return f"| {n:,} | {iterations} | {cpu * per:.2f} | {wall * per:.2f} |"
+    return cpu * per, wall * per
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--quick", action="store_true",
+                        help="a few seconds: --sizes 100 1000 --iterations 20")
     args = parser.parse_args()
-    print("| archived programs | iterations timed | CPU ms per iteration | wall ms per iteration |")
-    print("|---:|---:|---:|---:|")
+    if args.quick:
+        args.sizes, args.iterations = [100, 1000], 20
+    print("| archived programs | iterations timed | CPU ms per iteration | wall ms per iteration "
+          f"| CPU vs {args.sizes[0]:,} programs |")
+    print("|---:|---:|---:|---:|---:|")
+    baseline = None
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
-            print(measure(Path(tmp), n, args.iterations), flush=True)
+            cpu, wall = measure(Path(tmp), n, args.iterations)
+        baseline = baseline or cpu
+        print(f"| {n:,} | {args.iterations} | {cpu:.2f} | {wall:.2f} | {cpu / baseline:.2f}x |",
+              flush=True)
 
 
 if __name__ == "__main__":

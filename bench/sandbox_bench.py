@@ -1,11 +1,13 @@
 """Per-evaluation overhead of the evaluation framework, for a trivial candidate.
 
 Rows: fresh sandboxed process at each isolation level, and warm workers (bwrap), each with the
-candidate importing nothing, numpy, or torch (skipped when torch is not installed). Then
-evaluations per second on all cores, and the Ray executor's overhead per case against the
-local warm worker measured in the same run. Prints Markdown; asserts nothing.
+candidate importing nothing, numpy, or torch (skipped when torch is not installed), and the
+warm worker's speed-up over a fresh bwrap process measured in the same run. Then evaluations per
+second on all cores, and the Ray executor's overhead per case against the local warm worker.
+Prints Markdown; asserts nothing.
 
     .venv/bin/python bench/sandbox_bench.py [--repeats 30] [--no-ray]
+    .venv/bin/python bench/sandbox_bench.py --quick   # seconds: no torch, no Ray, 5 repeats
 """
 
 import argparse
@@ -78,8 +80,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few seconds: --repeats 5 --no-ray, candidates without torch")
     args = parser.parse_args()
-    have = [m for m in MODULES if m == "none" or importlib.util.find_spec(m)]
+    if args.quick:
+        args.repeats, args.no_ray = 5, True
+    modules = MODULES[:2] if args.quick else MODULES
+    have = [m for m in modules if m == "none" or importlib.util.find_spec(m)]
+    fresh: dict[str, float] = {}
+    """Median ms of a fresh bwrap process per candidate: the warm workers' baseline."""
     cores = os.cpu_count() or 1
     print(f"strongest isolation here: {available_level()}; {cores} cores\n")
     print("| executor | isolation | candidate imports | median ms | p95 ms |")
@@ -92,6 +101,9 @@ def main() -> None:
                                 max(5, args.repeats // (10 if module == "torch" else 1)))
             print(f"| fresh process | {level} | {module} | {median:.1f} | {p95:.1f} |",
                   flush=True)
+            if level == "bwrap":
+                fresh[module] = median
+    warm: dict[str, float] = {}
     if available_level() == "bwrap":
         for module in have:
             preload = () if module == "none" else (module,)
@@ -99,8 +111,15 @@ def main() -> None:
                 code = candidate(module)
                 median, p95 = timed(lambda p=pool, c=code: p.run(c, "f", {}),
                                     args.repeats * 3)
+            warm[module] = median
             print(f"| warm worker | bwrap | {module} (preloaded) | {median:.1f} | {p95:.1f} |",
                   flush=True)
+        print("\n| candidate imports | fresh bwrap process (baseline) ms | warm worker ms "
+              "| speed-up |")
+        print("|---|---:|---:|---:|")
+        for module, median in warm.items():
+            print(f"| {module} | {fresh[module]:.1f} | {median:.1f} | "
+                  f"{fresh[module] / median:.1f}x |")
 
     print(f"\n| executor | evaluations per second ({cores} threads, candidate imports numpy) |")
     print("|---|---:|")

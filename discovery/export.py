@@ -117,6 +117,24 @@ def export_module(reader: ArchiveReader, program_id: int | None, out: Path) -> P
     return program
 
 
+def exported_provenance(path: Path) -> dict[str, Any] | None:
+    """The `__provenance__` of a module `export_module` wrote, or None when the file is missing
+    or is not such an export: how a campaign tells whether its best export is current."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in reversed(tree.body):
+        if isinstance(node, ast.Assign) and \
+                [getattr(t, "id", None) for t in node.targets] == ["__provenance__"]:
+            try:
+                facts = ast.literal_eval(node.value)
+            except ValueError:
+                return None
+            return facts if isinstance(facts, dict) else None
+    return None
+
+
 def export_package(reader: ArchiveReader, program_id: int | None, out_dir: Path,
                    name: str | None = None, force: bool = False) -> tuple[Program, str]:
     """Write `out_dir/pyproject.toml` and `out_dir/<name>/__init__.py`; returns the import name."""

@@ -57,21 +57,28 @@ def iteration_counts(reader: ArchiveReader) -> tuple[int, int, int]:
     return len(events), sum(1 for d in proposals if d.get("valid_edit")), len(proposals)
 
 
-def runs_table(rows: list[tuple[str, Summary]]) -> Table:
+def runs_table(rows: list[tuple[str, Summary, bool]]) -> Table:
+    """One row per (name, summary, started); names and tasks are never cut (print the table at
+    its full width), since every other command needs them. A run that never started (no
+    iteration, no program: its model or replay failed to set up) says so instead of 0/0/0."""
     table = Table(title="campaigns", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("run")
-    table.add_column("task")
+    table.add_column("run", no_wrap=True)
+    table.add_column("task", no_wrap=True)
     for column in ("ok/failed/pending", "best", "tokens", "cost $", "updated"):
         table.add_column(column, justify="right", no_wrap=True)
-    for name, summary in rows:
+    for name, summary, started in rows:
         counts = summary.counts
         failed = sum(v for k, v in counts.items() if k not in ("ok", "pending"))
         table.add_row(
-            name, summary.campaign.task, f"{counts['ok']}/{failed}/{counts['pending']}",
+            name, summary.campaign.task,
+            f"{counts['ok']}/{failed}/{counts['pending']}" if started else "[yellow]not started",
             score_text(summary.best.score if summary.best else None),
             f"{summary.tokens_in + summary.tokens_out:,}", f"{summary.cost:.2f}",
             when(summary.campaign.updated_at, "%m-%d %H:%M"),
         )
+    if not all(started for _, _, started in rows):
+        table.caption = ("not started: `discover resume RUN --set KEY=VALUE` with a config that "
+                         "works, or `discover rm RUN`")
     return table
 
 
@@ -102,6 +109,9 @@ def status_view(reader: ArchiveReader) -> Group:
     stopped = reader.events("campaign_stopped", limit=1)
     if stopped:
         head.add_row("last stop", str(stopped[0][2].get("reason")))
+    warning = reader.events("warning", limit=1)
+    if warning:
+        head.add_row("last warning", Text(str(warning[0][2].get("message")), style="yellow"))
     parts: list[RenderableType] = [Panel(head, title="status", expand=False)]
 
     best = summary.best
@@ -134,6 +144,16 @@ def status_view(reader: ArchiveReader) -> Group:
             table.add_row(u.model, str(u.calls), str(u.errors), f"{u.tokens_in:,}",
                           f"{u.tokens_out:,}", f"{u.cost:.4f}",
                           "-" if u.mean_latency_s is None else f"{u.mean_latency_s:.2f}")
+        parts.append(table)
+
+    errors = reader.model_errors()
+    if errors:
+        table = Table(title="latest failed model calls", header_style="bold")
+        for column in ("when", "model", "purpose", "error"):
+            table.add_column(column)
+        for created, model, purpose, error in errors:
+            table.add_row(when(created, "%m-%d %H:%M:%S"), model, purpose,
+                          Text(error, style="red"))
         parts.append(table)
     return Group(*parts)
 

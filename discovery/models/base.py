@@ -24,22 +24,31 @@ class ModelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = EMBEDDED
+    """The model as litellm names it (`provider/model`, e.g. anthropic/claude-sonnet-4-5),
+    `embedded` for the offline default, or `scripted:<file>` for answers read from a file."""
     weight: float = Field(1.0, gt=0)
+    """Prior weight in the ensemble: untried models are tried first, by weight."""
     api_base: str | None = None
+    """The endpoint of an OpenAI-compatible server (vLLM, Ollama, llama.cpp)."""
     api_key_env: str | None = None
     """The environment variable that holds the key (default: the provider's usual one)."""
     timeout_s: float = Field(120.0, gt=0)
+    """Seconds one call may take before it is retried."""
     max_concurrency: int = Field(4, ge=1)
     """Calls in flight at once to this model's provider (shared by models on one endpoint)."""
     max_retries: int = Field(4, ge=0)
+    """Retries of a call that failed with a retryable error (429, 5xx, timeouts)."""
     backoff_s: float = Field(1.0, ge=0)
     """First retry delay; doubled each retry, with full jitter, at least the server's
     Retry-After."""
     temperature: float = 0.7
+    """Sampling temperature."""
     max_tokens: int = Field(2048, gt=0)
+    """Longest answer, in tokens."""
     price_in_per_mtok: float | None = None
     """Dollars per million input tokens, for endpoints litellm has no price for."""
     price_out_per_mtok: float | None = None
+    """Dollars per million output tokens, for endpoints litellm has no price for."""
     edit_mix: dict[Literal["rewrite", "diff", "crossover"], float] = Field(
         default_factory=lambda: {"rewrite": 0.5, "diff": 0.4, "crossover": 0.1})
     """How this model's proposals are asked for: whole-block rewrites, SEARCH/REPLACE diffs,
@@ -47,7 +56,12 @@ class ModelSpec(BaseModel):
 
 
 class ModelError(Exception):
-    """A configuration problem the user must fix (unknown model, missing key): one line."""
+    """A configuration problem the user must fix (unknown model, missing or revoked key): one
+    line. `attempts` holds the failed calls that found it, for the campaign to record."""
+
+    def __init__(self, message: str, attempts: tuple[ModelCall, ...] = ()):
+        super().__init__(message)
+        self.attempts = attempts
 
 
 class CallFailed(Exception):

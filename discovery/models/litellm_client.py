@@ -116,7 +116,7 @@ class LiteLLMClient:
                                           error=one_line(exc)))
                 fatal = _fatal(exc, spec)
                 if fatal is not None:
-                    raise fatal from exc
+                    raise ModelError(fatal, tuple(attempts)) from exc
                 if attempt == spec.max_retries or not _retryable(exc):
                     raise CallFailed(f"model {spec.name} failed after {attempt + 1} attempt(s): "
                                      f"{one_line(exc)}", attempts) from exc
@@ -179,16 +179,16 @@ def _retryable(exc: BaseException) -> bool:
                       | litellm.APIError | ValueError)
 
 
-def _fatal(exc: BaseException, spec: ModelSpec) -> ModelError | None:
+def _fatal(exc: BaseException, spec: ModelSpec) -> str | None:
     """Errors no retry can fix, as the one-line message that names the fix."""
     litellm = _litellm()
     where = f" at {spec.api_base}" if spec.api_base else ""
     if isinstance(exc, litellm.AuthenticationError):
         variable = f"${spec.api_key_env}" if spec.api_key_env else "the provider's key variable"
-        return ModelError(f"model {spec.name}{where} refused the key: check {variable}")
+        return f"model {spec.name}{where} refused the key: check {variable}"
     if isinstance(exc, litellm.BadRequestError) and "LLM Provider NOT provided" in str(exc):
-        return ModelError(f"unknown model {spec.name!r}: name it as litellm does, e.g. "
-                          "gpt-4.1-mini, anthropic/<model>, or openai/<model> with api_base")
+        return (f"unknown model {spec.name!r}: name it as litellm does, e.g. gpt-4.1-mini, "
+                "anthropic/<model>, or openai/<model> with api_base")
     if isinstance(exc, litellm.NotFoundError):
-        return ModelError(f"model {spec.name}{where} was not found: check the name and api_base")
+        return f"model {spec.name}{where} was not found: check the name and api_base"
     return None

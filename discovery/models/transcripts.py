@@ -4,11 +4,16 @@ a replayed campaign reproduces the original archive.
 
 A request is matched by a stable hash of what determines the answer (model, messages, seed,
 temperature, max_tokens); the same request asked twice replays its recorded answers in order.
-The file is JSON lines, appended and flushed per call, so a killed campaign keeps what it had.
+The file is JSON lines, each appended with one write (O_APPEND), so a killed campaign keeps
+what it had and a line is whole or, when the disk filled or a kill came mid-write, the torn last
+line: the recorder takes a short write back, and both recorder and replayer drop a torn last
+line with a warning (`warning`) instead of refusing the whole transcript.
 """
 
+import errno
 import hashlib
 import json
+import os
 import threading
 from collections import defaultdict
 from pathlib import Path
@@ -23,12 +28,28 @@ def request_key(spec: ModelSpec, messages: Messages, seed: int | None) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
+def torn_tail(data: bytes, path: Path) -> tuple[int, str | None]:
+    """Where the whole lines of a transcript end, and a warning when a torn last line (no
+    newline: its write was cut short) follows them."""
+    end = data.rfind(b"\n") + 1
+    if end == len(data):
+        return end, None
+    return end, (f"{path}: dropped a torn last line ({len(data) - end} bytes), left by a write "
+                 "cut short by a full disk or a kill")
+
+
 class Recorder:
-    """Wraps a real client and appends every successful exchange to `path`."""
+    """Wraps a real client and appends every successful exchange to `path`; a torn last line
+    left by an earlier run is cut off first (`warning` says so), so appends stay whole lines."""
 
     def __init__(self, inner: ModelClient, path: str | Path):
         self.inner, self.spec, self.path = inner, inner.spec, Path(path)
         self._lock = threading.Lock()
+        self.warning: str | None = None
+        if self.path.is_file():
+            end, self.warning = torn_tail(self.path.read_bytes(), self.path)
+            if self.warning is not None:
+                os.truncate(self.path, end)
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None) -> Completion:
@@ -38,21 +59,40 @@ class Recorder:
                            "tokens_in": completion.tokens_in,
                            "tokens_out": completion.tokens_out, "cost": completion.cost,
                            "latency_s": completion.latency_s})
-        with self._lock, open(self.path, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
-            f.flush()
+        self._append((line + "\n").encode())
         return completion
+
+    def _append(self, data: bytes) -> None:
+        """One write of the whole line; a short one (a full disk) is taken back and raised."""
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                start = os.fstat(fd).st_size
+                try:
+                    written = os.write(fd, data)
+                except OSError:
+                    os.ftruncate(fd, start)
+                    raise
+                if written != len(data):
+                    os.ftruncate(fd, start)
+                    raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: {self.path} took "
+                                                f"{written} of {len(data)} bytes")
+            finally:
+                os.close(fd)
 
 
 class Replayer:
-    """Answers from a transcript file; an unrecorded request is a clear error."""
+    """Answers from a transcript file; an unrecorded request is a clear error. A torn last line
+    is left out (`warning` says so); the file itself is never changed."""
 
     def __init__(self, spec: ModelSpec, path: str | Path):
         self.spec, self.path = spec, Path(path)
         if not self.path.is_file():
             raise ModelError(f"no transcript at {self.path}: record one first")
+        data = self.path.read_bytes()
+        end, self.warning = torn_tail(data, self.path)
         self._answers: dict[str, list[dict]] = defaultdict(list)
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(data[:end].decode("utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             try:

@@ -7,9 +7,12 @@ import threading
 import time
 
 import pytest
+from helpers import SCRIPT, discover, run_scripted
 from typer.testing import CliRunner
 
+from archive import ArchiveReader
 from discovery.cli import app
+from discovery.config import ConfigError, load_config
 from discovery.doubles.mock_server import MockServer
 from discovery.models import load_specs
 from discovery.models.base import Budget, CallFailed, ModelError, ModelSpec
@@ -215,6 +218,57 @@ def test_transcripts_record_and_replay(tmp_path):
         Replayer(spec, path)
 
 
+def test_a_full_disk_never_leaves_a_torn_transcript_line(tmp_path, monkeypatch):
+    path = tmp_path / "t.jsonl"
+    with MockServer() as server:
+        recorder = Recorder(client(server), path)
+        recorder.complete(HELLO, seed=1)
+        whole = path.read_bytes()
+        real_write = os.write
+
+        def disk_full(fd: int, data: bytes) -> int:  # the kernel writes what fits
+            return real_write(fd, data[:10])
+
+        monkeypatch.setattr(os, "write", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            recorder.complete(HELLO, seed=2)
+    assert path.read_bytes() == whole  # the short write was taken back
+
+
+def test_a_torn_last_transcript_line_is_dropped_with_a_warning(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with MockServer() as server:
+        first = Recorder(client(server), path).complete(HELLO, seed=1)
+    path.write_bytes(path.read_bytes() + b'{"key": "abc", "te')  # a kill mid-write
+    replayer = Replayer(ModelSpec(name="openai/mock-model", backoff_s=0.01, timeout_s=5), path)
+    assert replayer.complete(HELLO, seed=1).text == first.text
+    assert "torn last line (18 bytes)" in replayer.warning
+    assert path.read_bytes().endswith(b'"te')  # replay reads; it never edits the transcript
+    with MockServer() as server:
+        recorder = Recorder(client(server), path)  # a resumed campaign appends after it
+        assert "torn last line (18 bytes)" in recorder.warning
+        recorder.complete(HELLO, seed=2)
+    assert [json.loads(line)["seed"] for line in path.read_text().splitlines()] == [1, 2]
+
+
+def test_resume_repairs_a_torn_transcript_and_records_a_warning(tmp_path):
+    run_scripted(tmp_path, "t", 3, f'models=[{{name="scripted:{SCRIPT}", '
+                 'edit_mix={rewrite=1.0}}]', "selection.islands=1")
+    transcript = tmp_path / "t" / "transcript.jsonl"
+    lines = len(transcript.read_text().splitlines())
+    with transcript.open("a") as f:
+        f.write('{"key": "torn')
+    result = discover(tmp_path, "resume", "t", "--iterations", "5", "--progress", "lines")
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "torn last line (13 bytes)" in result.stderr
+    assert len([json.loads(line) for line in transcript.read_text().splitlines()]) > lines
+    with ArchiveReader(tmp_path / "t" / "archive.sqlite") as reader:
+        (_, _, warning), = reader.events("warning")
+        assert "torn last line (13 bytes)" in warning["message"]
+    status = " ".join(discover(tmp_path, "status", "t").output.replace("│", " ").split())
+    assert "last warning" in status and "torn last line (13 bytes)" in status
+
+
 def test_ensemble_prefers_models_whose_children_improve():
     specs = [ModelSpec(name="a"), ModelSpec(name="b"), ModelSpec(name="c", weight=3)]
     ensemble = Ensemble(specs, exploration=0.3)
@@ -253,10 +307,36 @@ def test_budget_caps():
 def test_models_config_errors(tmp_path):
     bad = tmp_path / "m.toml"
     bad.write_text('[[models]]\nname = "gpt-4.1-mini"\nwieght = 2\n')
-    with pytest.raises(ModelError, match="wieght: Extra inputs are not permitted"):
+    with pytest.raises(ModelError, match=r"m.toml: \[\[models\]\] entry 1: unknown field "
+                                         r"'wieght': did you mean 'weight'\?$"):
         load_specs(bad)
     with pytest.raises(ModelError, match="no config file"):
         load_specs(tmp_path / "missing.toml")
+
+
+def test_config_errors_name_the_real_place_and_the_fix(tmp_path):
+    def error(path, *overrides: str) -> str:
+        with pytest.raises(ConfigError) as exc:
+            load_config(None, path, list(overrides))
+        return str(exc.value)
+
+    config = tmp_path / "c.toml"
+    config.write_text('task = "circle_packing"\n[[models]]\nname = "embedded"\n'
+                      'temprature = 0.3\n')
+    assert error(config) == (f"{config}: unknown field 'models[0].temprature': did you mean "
+                             "'temperature'?")
+    config.write_text('task = "circle_packing"\n[[models]]\nflavour = 1\n')
+    assert error(config).startswith(f"{config}: unknown field 'models[0].flavour': known "
+                                    "fields are name, weight, api_base,")
+    config.write_text('task = "circle_packing"\n[selection]\nislands = 2\n')
+    wrong = error(config, 'selection.islands="many"')
+    assert wrong == ('--set selection.islands="many": selection.islands: Input should be a '
+                     "valid integer, unable to parse string as an integer")
+    assert error(None, "task='x'", 'models=[{name="a", temprature=1}]') == (
+        "--set models=[{name=\"a\", temprature=1}]: unknown field 'models[0].temprature': did "
+        "you mean 'temperature'?")
+    config.write_text('task = "circle_packing"\n[selection]\nislands = "many"\n')
+    assert error(config, "seed=3").startswith(f"{config}: selection.islands: Input should be")
 
 
 def test_cli_models_test_against_the_mock_server():

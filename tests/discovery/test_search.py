@@ -1,9 +1,11 @@
 """Search options of the loop: MAP-Elites, CMA-ES constant tuning, reflexion rounds, separate
 proposal and evaluation pools. Real campaigns on circle packing with scripted answers."""
 
+import difflib
 import json
 import math
 import random
+import time
 
 import pytest
 from helpers import SCRIPT, run_scripted
@@ -166,3 +168,46 @@ def test_prompts_get_the_best_program_and_a_diverse_one_from_another_island(tmp_
         assert prompt.count("A program with score") == 2 or paired[0].edit_format == "crossover"
     finally:
         campaign.close()
+
+
+def _neighbour(pid: int, code: str) -> Program:
+    return Program(id=pid, code=code, code_hash="", language="python", parents=(),
+                   inspirations=(), island=0, generation=1, model=None, prompt_template=None,
+                   edit_kind=None, edit_text=None, diff=None, created_at=0.0, status="ok",
+                   score=1.0, evaluator_version="v", n_children=0)
+
+
+def _table_program(rng: random.Random, rows: int = 70) -> str:
+    """A 4 KB program that is mostly a table of digits, with a long repeated-character line:
+    what made difflib's character matching take seconds per proposal."""
+    table = ["    [" + ", ".join(f"{rng.randrange(10)}.{rng.randrange(10)}" for _ in range(10))
+             + "]," for _ in range(rows)]
+    return "\n".join(["# EVOLVE-BLOCK-START", "TABLE = [", *table, "]", "", "def f(x):",
+                      "    x = x + 0  # " + "=" * 100,
+                      "    return sum(sum(r) for r in TABLE) * x", "# EVOLVE-BLOCK-END", ""])
+
+
+def _change_digits(code: str, rng: random.Random, k: int) -> str:
+    chars = list(code)
+    for i in rng.sample([i for i, c in enumerate(chars) if c.isdigit()], k):
+        chars[i] = str((int(chars[i]) + 1) % 10)
+    return "".join(chars)
+
+
+def test_text_novelty_is_fast_on_tables_and_keeps_its_meaning():
+    rng = random.Random(0)
+    base = _table_program(rng)
+    neighbours = [_neighbour(i, _change_digits(base, rng, k))
+                  for i, k in enumerate([300, 200, 150, 100, 60])]
+    novelty = TextNovelty(0.995)
+    start = time.perf_counter()
+    assert novelty.check(_change_digits(base, rng, 40), neighbours) == []  # 1% changed: novel
+    assert time.perf_counter() - start < 0.5  # difflib took 1.6 s here
+    with pytest.raises(EditError, match=r"too similar to program 9 \(similarity 0.99"):
+        novelty.check(_change_digits(base, rng, 5), [_neighbour(9, base)])  # 0.1% changed
+    # on a normal program the similarity is difflib's ratio
+    edited = GOOD.replace("0.5", "0.45", 1)
+    expected = difflib.SequenceMatcher(None, GOOD, edited, autojunk=False).ratio()
+    with pytest.raises(EditError, match=rf"similarity {expected:.3f}"):
+        TextNovelty(0.99).check(edited, [_neighbour(3, GOOD)])
+    assert TextNovelty(0.99).check(GRID, [_neighbour(3, GOOD)]) == []
