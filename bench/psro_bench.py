@@ -2,9 +2,12 @@
 (the seed Uniform, Nash by LP, projected replicator dynamics, regret matching, alpha-Rank) at
 each checkpoint on each train and held-out game, and the CPU seconds of each whole PSRO run
 (exact best responses and payoffs included). This is the table in evaluators/tasks/psro/README.md.
-Runs in-process (no sandbox), so the seconds are PSRO's own. Prints Markdown; asserts nothing.
+Runs in-process (no sandbox), so the seconds are PSRO's own; BLAS on one thread, as in an
+evaluation (the sandbox pins the solver's, the evaluator the oracle's), so the figures are a
+campaign's. Prints Markdown; asserts nothing. `--quick` (seconds; CI runs it): the train games
+to PSRO iteration 10 only.
 
-    .venv/bin/python bench/psro_bench.py [--games kuhn3,leduc2] [--solvers seed,rm]
+    .venv/bin/python bench/psro_bench.py [--games kuhn3,leduc2] [--solvers seed,rm] [--quick]
 """
 
 import argparse
@@ -12,6 +15,8 @@ import importlib.util
 import sys
 import time
 import tomllib
+
+from threadpoolctl import threadpool_limits
 
 from evaluators.scoring import log_checkpoints
 from evaluators.task import TASKS_DIR, task_folders
@@ -37,14 +42,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", help="comma-separated case names (default: all)")
     parser.add_argument("--solvers", help=f"comma-separated, of {', '.join(SOLVERS)}")
+    parser.add_argument("--quick", action="store_true",
+                        help="seconds: the train games, checkpoints 5 and 10")
     args = parser.parse_args()
     config = tomllib.loads((TASK / "task.toml").read_text())
     cases = [(kind, case) for kind, stage in (("train", config["stages"][-1]),
                                               ("held-out", config["held_out"]))
              for case in stage["cases"]]
+    if args.quick:
+        cases = [(kind, {**case, "secret": {**case["secret"], "checkpoints": [5, 10]}})
+                 for kind, case in cases if kind == "train"]
     if args.games:
         cases = [(k, c) for k, c in cases if c["name"] in args.games.split(",")]
     solvers = args.solvers.split(",") if args.solvers else list(SOLVERS)
+    threadpool_limits(limits=1, user_api="blas")
     print("| meta-solver | game | exploitability at the checkpoints | case score | CPU s |")
     print("|---|---|---|---:|---:|")
     for name in solvers:

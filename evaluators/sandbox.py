@@ -87,7 +87,8 @@ class Limits:
     output_kb: int = 64
     """Kept of stdout and of stderr each (the tail); past 16x this the candidate is killed."""
     result_mb: int = 64
-    """All bytes on the result channel together (oracle calls included)."""
+    """Largest message on the result channel (the result, or one oracle call): what one message
+    may cost our memory. A long dialogue of small calls is bounded by the wall limit instead."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -174,9 +175,13 @@ def _problem(level: str) -> str | None:
 
 
 def _scrubbed_env(home: Path) -> dict[str, str]:
+    """No keys, no tokens; BLAS on one thread. A machine's pinned OpenBLAS kernel choice
+    (OPENBLAS_CORETYPE) is kept, so the candidate's arithmetic is the evaluator's and the
+    benches': other kernels round differently and moved a PSRO case score by 0.04."""
+    pinned = {k: v for k in ("OPENBLAS_CORETYPE",) if (v := os.environ.get(k))}
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1"}
+            "PYTHONDONTWRITEBYTECODE": "1", **pinned}
 
 
 def _python_roots() -> list[Path]:
@@ -481,28 +486,32 @@ class Channel:
         self.deadline = deadline
         self.partial = bytearray()
         """The start of a line whose end has not arrived yet."""
-        self.size = 0
         self.result: dict[str, Any] | None = None
         """The one `result` or `error` message."""
         self.problem: tuple[str, str] | None = None
 
     def feed(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.limits.result_mb * 2**20:
-            self.problem = self.problem or ("invalid",
-                                            f"result larger than {self.limits.result_mb} MB")
         if self.problem is not None:
             return
         lines = chunk.split(b"\n")
         if len(lines) == 1:
             self.partial += chunk
+            self._check_size(len(self.partial))
             return
         lines[0] = bytes(self.partial) + lines[0]  # each byte is copied here at most once
         self.partial = bytearray(lines.pop())
         for line in lines:
-            if self.problem is not None:
+            if self.problem is not None or self._check_size(len(line)):
                 return
             self._message(line)
+        self._check_size(len(self.partial))
+
+    def _check_size(self, size: int) -> bool:
+        """True (and the problem set) if one message is over the cap."""
+        if size > self.limits.result_mb * 2**20:
+            self.problem = ("invalid", f"a message larger than {self.limits.result_mb} MB on "
+                                       "the result channel")
+        return self.problem is not None
 
     def _message(self, line: bytes) -> None:
         try:

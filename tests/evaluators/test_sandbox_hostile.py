@@ -620,3 +620,18 @@ def attack():
 """, "attack", {})
     assert look.status == "ok", look.reason
     assert all(found == -1 for found in look.outputs.values()), look.outputs
+
+
+def test_the_size_cap_is_per_message_so_long_oracle_dialogues_pass(bwrap):
+    """A trusted loop (CFR's) asks the oracle thousands of times: the cap bounds what one
+    message may hold (our memory), not the sum of a dialogue the wall limit already bounds."""
+    talk = """
+def attack(ask):
+    return sum(ask('x' * 1000) for _ in range(2000))
+"""
+    limits = Limits(wall_s=20, cpu_s=20, result_mb=1)
+    chatty = bwrap.run(talk, "attack", {}, limits, oracle=lambda request: 1, oracle_arg="ask")
+    assert chatty.status == "ok" and chatty.outputs == 2000, chatty.reason
+    huge = bwrap.run("def attack(ask):\n    return ask('x' * (2 * 2**20))\n", "attack", {},
+                     limits, oracle=lambda request: 1, oracle_arg="ask")
+    assert huge.status == "invalid" and "larger than 1 MB" in huge.reason

@@ -1,5 +1,6 @@
 """The CFR task against OpenSpiel: exact exploitability, OpenSpiel's CFR and CFR+ curves, update
-rules that misbehave, bad game strings, and a scripted campaign that beats its CFR+ seed."""
+rules that misbehave, candidates that try to run CFR their own way, bad game strings, and a
+scripted campaign that beats its CFR+ seed."""
 
 import importlib.util
 import json
@@ -17,17 +18,32 @@ from open_spiel.python.algorithms import cfr as spiel_cfr  # noqa: E402
 from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
 
 from archive import ArchiveReader  # noqa: E402
-from evaluators.task import TASKS_DIR, TaskError, load_task, task_folders  # noqa: E402
+from evaluators.sandbox import Sandbox  # noqa: E402
+from evaluators.task import (  # noqa: E402
+    TASKS_DIR,
+    Case,
+    CaseConfig,
+    StageConfig,
+    TaskError,
+    load_task,
+    task_folders,
+)
 
 TASK = task_folders()["cfr"]
-sys.path.insert(0, str(TASKS_DIR / "games" / "_shared"))
+sys.path[:0] = [str(TASK), str(TASKS_DIR / "games" / "_shared")]
 import cfr_games  # noqa: E402
-from cfr_engine import run  # noqa: E402
 from cfr_games import GameError, flatten, spiel_policy  # noqa: E402
+from cfr_loop import run  # noqa: E402
+from cfr_oracle import CFR  # noqa: E402
 
 TRAIN = ["kuhn_poker(players=3)", "leduc_poker",
          "goofspiel(num_cards=4,imp_info=True,points_order=descending)",
          "liars_dice(dice_sides=5,numdice=1)"]
+
+
+def drive(cfr: CFR, step) -> dict:
+    """What the sandbox does, JSON transport included, in this process."""
+    return run(step, lambda *args: json.loads(json.dumps(cfr(json.loads(json.dumps(args))))))
 
 
 def rule(name: str):
@@ -57,29 +73,35 @@ def test_exploitability_equals_openspiels_on_every_train_game(name):
     game = flatten(name).game
     rng = np.random.default_rng(7)
     random = rng.random(game.mask.shape) * game.mask
-    cfr_plus = run(game.to_arrays(), rule("cfr_plus"), [20])["average_policies"]["20"]
+    cfr_plus = CFR(game, [20])
+    drive(cfr_plus, rule("cfr_plus"))
     for policy in (game.uniform(), random / random.sum(axis=1, keepdims=True),
-                   np.array(cfr_plus)):
+                   cfr_plus.average_policy()):
         ours = game.nash_conv(policy) / game.num_players
         assert ours == pytest.approx(openspiel_exploitability(name, policy), abs=1e-12)
 
 
-@pytest.mark.parametrize(("ours", "solver", "name"), [
-    ("cfr", spiel_cfr.CFRSolver, "kuhn_poker"),
-    ("cfr", spiel_cfr.CFRSolver, "leduc_poker"),
-    ("cfr_plus", spiel_cfr.CFRPlusSolver, "kuhn_poker(players=3)"),
+@pytest.mark.parametrize(("ours", "solver", "name", "checkpoints"), [
+    ("cfr", spiel_cfr.CFRSolver, "kuhn_poker", [1, 2, 3, 5, 8, 12]),
+    ("cfr", spiel_cfr.CFRSolver, "leduc_poker", [1, 2, 3, 5, 8, 12]),
+    ("cfr_plus", spiel_cfr.CFRPlusSolver, "kuhn_poker(players=3)", [1, 2, 3, 5, 8, 12]),
+    # every action worth the same at many information sets: the regrets there are rounding
+    # noise, which regret matching must treat as zero (uniform), as OpenSpiel's exact zeros
+    ("cfr_plus", spiel_cfr.CFRPlusSolver,
+     "goofspiel(num_cards=4,imp_info=True,points_order=random)", [1, 2, 3, 5, 8]),
 ])
-def test_cfr_and_cfr_plus_reproduce_openspiels_curves(ours, solver, name):
-    checkpoints = [1, 2, 3, 5, 8, 12]
+def test_cfr_and_cfr_plus_reproduce_openspiels_curves(ours, solver, name, checkpoints):
     game = flatten(name).game
-    policies = run(game.to_arrays(), rule(ours), checkpoints)["average_policies"]
-    spiel_game = pyspiel.load_game(name)
+    cfr = CFR(game, checkpoints)
+    drive(cfr, rule(ours))
+    spiel_game = pyspiel.convert_to_turn_based(pyspiel.load_game(name)) \
+        if "goofspiel" in name else pyspiel.load_game(name)
     reference = solver(spiel_game)
     for t in range(1, max(checkpoints) + 1):
         reference.evaluate_and_update_policy()
         if t in checkpoints:
             theirs = spiel_exploitability.nash_conv(spiel_game, reference.average_policy())
-            mine = game.nash_conv(np.array(policies[str(t)]))
+            mine = cfr.exploitability[t] * game.num_players
             assert mine == pytest.approx(theirs, abs=1e-12), t
 
 
@@ -104,8 +126,7 @@ def test_bad_game_strings_are_clear_errors_before_anything_runs(tmp_path):
         flatten("no_such_game")
     with pytest.raises(GameError, match="more than 100 histories: too large"):
         flatten("leduc_poker", max_histories=100)
-    task = tmp_path / "cfr_bad"
-    shutil.copytree(TASK, task)
+    task = copy_task(tmp_path)
     toml = task / "task.toml"
     toml.write_text(toml.read_text().replace('game = "kuhn_poker",', 'game = "kuhn_pokr",'))
     with pytest.raises(TaskError, match=r"scorer\.py: OpenSpiel cannot load game 'kuhn_pokr'"):
@@ -139,17 +160,24 @@ def test_flattened_games_are_cached_on_disk(tmp_path, monkeypatch):
     flatten.cache_clear()
 
 
+def copy_task(root: Path) -> Path:
+    """A copy of the CFR task, with the games domain's shared code beside it."""
+    shutil.copytree(TASKS_DIR / "games" / "_shared", root / "_shared",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(TASK, root / "cfr_copy", ignore=shutil.ignore_patterns("__pycache__"))
+    return root / "cfr_copy"
+
+
 def small_cfr_task(root: Path) -> Path:
     """The CFR task with a train stage CI can afford: 3-player Kuhn and Leduc, 200 iterations."""
-    task = root / "cfr_small"
-    shutil.copytree(TASK, task, ignore=shutil.ignore_patterns("__pycache__"))
+    task = copy_task(root)
     toml = task / "task.toml"
     text = toml.read_text()
     start, end = text.index('[[stages]]\nname = "train"'), text.index("# Reported apart")
     train = ('[[stages]]\nname = "train"\nlimits = { wall_s = 120, cpu_s = 120 }\ncases = [\n'
-             '  { name = "kuhn3", inputs = { game = "kuhn_poker(players=3)", checkpoints = '
+             '  { name = "kuhn3", secret = { game = "kuhn_poker(players=3)", checkpoints = '
              '[50, 100, 200], alternating = true } },\n'
-             '  { name = "leduc2", inputs = { game = "leduc_poker", checkpoints = '
+             '  { name = "leduc2", secret = { game = "leduc_poker", checkpoints = '
              '[50, 100, 200], alternating = true } },\n]\n\n')
     text = text[:start] + train + text[end:]
     toml.write_text(text[:text.index("[held_out]")])
@@ -175,3 +203,90 @@ def test_scripted_cfr_campaign_beats_its_cfr_plus_seed(tmp_path):
         assert final.public_metrics["leduc2_exploitability_200"] < next(
             e for e in reader.evaluations(seed.id) if e.final
         ).public_metrics["leduc2_exploitability_200"]
+
+
+def smoke_case(code: str):
+    """The smoke case (Kuhn poker, 100 iterations) run in the sandbox and scored."""
+    task = load_task("cfr")
+    stage = task.config.stages[0]
+    config = stage.cases[0]
+    return task.run_case(stage, Case(config.name, config.inputs, config.secret), code, Sandbox())
+
+
+HOSTILE = {
+    # the driver redefined inside the EVOLVE-BLOCK (solve looks `run` up when it is called):
+    # the honest run, then ten times the iterations by replaying the last update
+    "more_iterations": ('''
+_honest_run = run
+
+
+def run(rule, cfr):
+    sent = []
+
+    def spy(*args):
+        sent.append(args)
+        return cfr(*args)
+    _honest_run(rule, spy)
+    for _ in range(9 * len(sent)):
+        cfr(*sent[-1])
+''', "then one (policy, weight) per update until CFR is done"),
+    "restart": ('''
+_honest_run = run
+
+
+def run(rule, cfr):
+    _honest_run(rule, cfr)
+    return _honest_run(rule, cfr)
+''', "CFR has started already"),
+    # whatever solve returns is not scored
+    "forged": ('''
+_honest_run = run
+
+
+def run(rule, cfr):
+    _honest_run(rule, cfr)
+    return {"average_policies": {"50": [], "100": []}, "exploitability_100": 0.0}
+''', None),
+    "early": ('''
+def run(rule, cfr):
+    cfr("start")
+    return {"iterations": 100}
+''', "stopped CFR after 0 of 100 iterations"),
+    # the trusted checks in the candidate's process switched off: the oracle checks again
+    "unchecked": ('''
+import cfr_loop
+
+cfr_loop.check_layout = cfr_loop.check_weight = lambda *args: None
+
+
+def step(state, t, regret, policy, mask):
+    return policy * 2, 1.0
+''', "the policy sent at iteration 1 does not sum to 1"),
+}
+
+
+@pytest.mark.parametrize("attack", HOSTILE)
+def test_a_candidate_cannot_run_cfr_its_own_way(attack):
+    """The seed's rule plus code that redefines what the harness calls (the driver), runs more
+    or fewer iterations, forges what it returns or disables the checks on its side: the same
+    score as the honest seed, or refused. (The old design, which ran the iterations in the
+    candidate's process, scored the ten-times driver 3.911 against the seed's 2.738 here.)"""
+    code, refusal = HOSTILE[attack]
+    seed = load_task("cfr").seed_code
+    honest = smoke_case(seed)
+    assert honest.status == "ok"
+    result = smoke_case(seed.replace("# EVOLVE-BLOCK-END", code + "# EVOLVE-BLOCK-END"))
+    if refusal is None:
+        assert result.status == "ok" and result.metrics == honest.metrics
+    else:
+        assert result.status in ("crashed", "invalid") and refusal in result.reason, result
+
+
+def test_the_score_does_not_depend_on_the_evaluators_blas_threads(case_with_blas_threads):
+    """The trusted side (regrets, best responses, expected utilities) runs BLAS on one thread
+    whatever the machine: the same score from an evaluator started with 1 or 2 threads."""
+    stage = StageConfig(name="train", cases=[CaseConfig(name="leduc2", secret={
+        "game": "leduc_poker", "checkpoints": [50, 200], "alternating": True})])
+    seed = load_task("cfr").seed_code
+    one, two = (case_with_blas_threads("cfr", stage, seed, n) for n in (1, 2))
+    assert one[0] == "ok" and one == two

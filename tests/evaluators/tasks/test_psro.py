@@ -15,14 +15,22 @@ import pytest
 
 pyspiel = pytest.importorskip("pyspiel")
 
-from helpers import SCRIPTED, discover, smoke_crash_reason  # noqa: E402
+from helpers import discover, smoke_crash_reason  # noqa: E402
 from open_spiel.python.algorithms import expected_game_score  # noqa: E402
 from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
 from open_spiel.python.algorithms.policy_aggregator import PolicyAggregator  # noqa: E402
 
 from archive import ArchiveReader  # noqa: E402
 from evaluators.sandbox import Sandbox  # noqa: E402
-from evaluators.task import TASKS_DIR, TaskError, load_task, task_folders  # noqa: E402
+from evaluators.task import (  # noqa: E402
+    TASKS_DIR,
+    Case,
+    CaseConfig,
+    StageConfig,
+    TaskError,
+    load_task,
+    task_folders,
+)
 
 TASK = task_folders()["psro"]
 sys.path[:0] = [str(TASK), str(TASKS_DIR / "games" / "_shared")]
@@ -156,6 +164,74 @@ def test_the_oracle_cannot_be_bypassed():
         psro([[[1.0], [1.0]]])
 
 
+HOSTILE = {
+    # the driver redefined inside the EVOLVE-BLOCK (solve looks `run` up when it is called)
+    "more_iterations": ("""
+_honest_run = run
+
+
+def run(solver, psro):
+    sent = []
+
+    def spy(*args):
+        sent.append(args)
+        return psro(*args)
+    _honest_run(solver, spy)
+    for _ in range(9 * len(sent)):
+        psro(*sent[-1])
+""", "send psro('start') first"),
+    "forged": ("""
+_honest_run = run
+
+
+def run(solver, psro):
+    _honest_run(solver, psro)
+    return {"iterations": 1000, "exploitability": 0.0}
+""", None),
+    # the trusted check in the candidate's process switched off: the oracle checks again
+    "unchecked": ("""
+import psro_loop
+
+psro_loop.check_meta_strategy = lambda sigma, sizes: [np.asarray(row) for row in sigma]
+
+
+def meta_solver(state, t, payoffs):
+    return [[2.0] * k for k in payoffs.shape[1:]]
+""", "sums to 2, not 1"),
+}
+
+
+@pytest.mark.parametrize("attack", HOSTILE)
+def test_a_candidate_cannot_run_psro_its_own_way(attack):
+    """The seed's solver plus code that redefines the driver, asks for more iterations, forges
+    what it returns or disables the checks on its side: the honest score, or refused."""
+    task = load_task("psro")
+    stage = task.config.stages[0]
+    config = stage.cases[0]
+
+    def smoke(code):
+        return task.run_case(stage, Case(config.name, config.inputs, config.secret), code,
+                             Sandbox())
+    code, refusal = HOSTILE[attack]
+    honest = smoke(task.seed_code)
+    result = smoke(task.seed_code.replace("# EVOLVE-BLOCK-END", code + "# EVOLVE-BLOCK-END"))
+    if refusal is None:
+        assert honest.status == result.status == "ok" and result.metrics == honest.metrics
+    else:
+        assert result.status in ("crashed", "invalid") and refusal in result.reason, result
+
+
+def test_the_score_does_not_depend_on_the_evaluators_blas_threads(case_with_blas_threads):
+    """The oracle's einsums over the meta-game run BLAS on one thread whatever the machine: on
+    5-sided Liar's Dice, regret matching's exploitability from iteration 16 on differed between 1
+    and 2 threads before they were pinned (liars5 at 100 iterations scored 0.482 or 0.546)."""
+    stage = StageConfig(name="train", cases=[CaseConfig(name="liars5", secret={
+        "game": "liars_dice(dice_sides=5,numdice=1)", "checkpoints": [16, 20]})])
+    code = (TASK / "baselines" / "rm.py").read_text()
+    one, two = (case_with_blas_threads("psro", stage, code, n) for n in (1, 2))
+    assert one[0] == "ok" and one == two
+
+
 def test_the_meta_game_size_is_capped_before_memory_runs_out():
     psro = PSRO(flatten("kuhn_poker(players=3)").game, 30, max_entries=3 * 4 ** 3)
     with pytest.raises(ValueError, match="the meta-game would have 375 entries, more than 192"):
@@ -222,7 +298,8 @@ def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
         png = (report / f"exploitability_{kind}.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
     text = (report / "report.md").read_text()
-    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()
+    curves = text.split("## exploitability against the baselines")[1]
+    rows = {line.split(" | ")[0].strip("| "): line for line in curves.splitlines()
             if line.startswith("| ") and "---" not in line and "program" not in line}
     # held-out curves of the best come from the campaign's own held-out run (not re-run)
     assert f"best (#{best.id}): held_out" not in result.stdout
@@ -241,15 +318,6 @@ def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
     assert killed.exit_code == 0 and f"best (#{best.id}): held_out game kuhn3" in killed.stdout
     assert (report / "report.md").read_text() == text
     toml.write_text(toml.read_text().replace("[10, 25, 50]", "[10, 50]"))
-    stale = discover(tmp_path, "report", "p")
-    assert stale.exit_code == 1 and "curves would not compare" in stale.stderr
-
-
-def test_report_needs_a_task_with_curves(tmp_path):
-    result = discover(tmp_path, "run", "circle_packing", "--name", "c", "--iterations", "1",
-                      "--progress", "quiet", *SCRIPTED)
-    assert result.exit_code == 0, result.stderr
-    result = discover(tmp_path, "report", "c")
-    assert result.exit_code == 1
-    assert "names no curve to plot (task.toml report_curve)" in result.stderr
-    assert discover(tmp_path, "report", "nope").exit_code == 1
+    stale = discover(tmp_path, "report", "p")  # the archive's plots, and why no curves
+    assert stale.exit_code == 0 and (report / "score_by_iterations.png").is_file()
+    assert "curves would not compare" in (report / "report.md").read_text()

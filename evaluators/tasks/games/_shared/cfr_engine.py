@@ -1,9 +1,8 @@
 """Vectorised counterfactual regret minimisation on a game in sequence form (numpy only).
 
-Trusted code. It runs in two places: inside the sandbox, next to the candidate, where `run`
-calls the candidate's update rule once per iteration; and in the evaluator, where `nash_conv`
-scores the average policies the candidate's run returned. The candidate never computes its own
-score.
+Trusted code, run in the evaluator only: the CFR task's oracle (cfr/cfr_oracle.py) drives its
+iterations with it and measures the average policy's exploitability; the PSRO task's oracle
+computes its best responses and payoffs with it. The candidate never sees a game.
 
 A game is flattened once (see cfr_games.py) into its sequence form (Koller, Megiddo & von
 Stengel 1994). A player's sequence is one of its (information set I, action a) pairs, flat
@@ -24,7 +23,6 @@ An iteration touches each terminal once per player instead of every history per 
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -58,18 +56,6 @@ class Game:
                        for r in self.rows]
         """The same rows, as a slice where they are contiguous (as cfr_games lays them out)."""
         self.legal_count = self.mask.sum(axis=1, keepdims=True)
-
-    @classmethod
-    def from_arrays(cls, data: dict[str, Any]) -> "Game":
-        return cls(int(data["num_players"]),
-                   *(np.asarray(data[k], dtype=dtype) for k, dtype in (
-                       ("mask", bool), ("infoset_player", np.int64),
-                       ("parent_sequence", np.int64), ("terminal_last", np.int64),
-                       ("terminal_payoff", np.float64))))
-
-    def to_arrays(self) -> dict[str, Any]:
-        return {"num_players": self.num_players, **{k: getattr(self, k).tolist() for k in (
-            "mask", "infoset_player", "parent_sequence", "terminal_last", "terminal_payoff")}}
 
     def uniform(self) -> np.ndarray:
         return self.mask / self.legal_count
@@ -157,97 +143,3 @@ class Game:
         return float(sum(self.best_response(policy, p)[0] - on_policy[p]
                          for p in range(self.num_players)))
 
-
-class RuleError(ValueError):
-    """The update rule returned something the engine cannot use."""
-
-
-def regret_matching(cumulative: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Play each legal action in proportion to its positive cumulative regret (uniformly when
-    none is positive): the policy of CFR (Hart & Mas-Colell's regret matching)."""
-    positive = np.maximum(cumulative, 0.0) * mask
-    total = positive.sum(axis=1, keepdims=True)
-    uniform = mask / mask.sum(axis=1, keepdims=True)
-    return np.where(total > 0, positive / np.where(total > 0, total, 1.0), uniform)
-
-
-def average(numerator: np.ndarray, game: Game) -> np.ndarray:
-    total = numerator.sum(axis=1, keepdims=True)
-    return np.where(total > 0, numerator / np.where(total > 0, total, 1), game.uniform())
-
-
-def run(data: dict[str, Any], step, checkpoints: list[int], alternating: bool = True
-        ) -> dict[str, Any]:
-    """Run the rule for max(checkpoints) iterations; the average policy at each checkpoint.
-
-    `step(state, t, regret, policy, mask) -> (next_policy, weight)` updates a set of
-    information sets (rows): `regret` is iteration t's instantaneous counterfactual regret of
-    each (row, action), `policy` the rows' policy just played, `mask` their legal actions,
-    `state` a dict the rule keeps between its calls; `weight` (a number, or one per row) is how
-    much the policy just played counts in the average. With alternating updates (OpenSpiel's
-    CFR and CFR+) it is called once per player per iteration, on that player's rows, with a
-    state of that player's own, after the players before it have moved to their new policy;
-    otherwise once per iteration on every row."""
-    game = Game.from_arrays(data)
-    players = list(range(game.num_players)) if alternating else [None]
-    groups = [game.slices[p] if p is not None else slice(None) for p in players]
-    masks = [_frozen(game.mask[rows]) for rows in groups]
-    states: list[dict[str, Any]] = [{} for _ in groups]
-    policy = game.uniform()
-    numerator = np.zeros(game.mask.shape)
-    reach = game.all_reach(policy)
-    out = {}
-    for t in range(1, max(checkpoints) + 1):
-        for who, rows, mask, state in zip(players, groups, masks, states, strict=True):
-            if who is None:
-                regret = np.zeros(game.mask.shape)
-                for p in range(game.num_players):
-                    regret[game.slices[p]] = game.regrets(policy, reach, p)
-            else:
-                regret = game.regrets(policy, reach, who)
-            own = reach[game.infoset_player[rows], game.parent_sequence[rows]]
-            played = _frozen(policy[rows].copy())
-            result = step(state, t, _frozen(regret), played, mask)
-            if not isinstance(result, tuple) or len(result) != 2:
-                raise RuleError("step must return (policy, weight), got "
-                                f"{type(result).__name__}")
-            new = np.asarray(result[0], dtype=float)
-            weight = np.asarray(result[1], dtype=float)
-            check_policy(new, mask, f"the policy step returned at iteration {t}")
-            if weight.shape not in ((), (len(played),)) or not weight.min(initial=0.0) >= 0 \
-                    or not np.isfinite(weight).all():
-                raise RuleError(f"the weight step returned at iteration {t} must be a finite, "
-                                "non-negative number or one per information set")
-            numerator[rows] += (weight.reshape(-1, 1) if weight.ndim else weight) \
-                * own[:, None] * played
-            policy[rows] = new
-            if who is None:
-                reach = game.all_reach(policy)
-            else:  # a player's reach depends on its own moves only
-                game.sequence_reach(policy, who, out=reach[who])
-        if t in checkpoints:
-            out[str(t)] = average(numerator, game).tolist()
-    return {"average_policies": out}
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)  # the rule gets read-only views: it cannot edit our arrays
-    return array
-
-
-def check_policy(policy: np.ndarray, mask: np.ndarray, what: str) -> None:
-    if policy.shape != mask.shape:
-        raise RuleError(f"{what} has shape {policy.shape}, not {mask.shape}")
-    # One cheap pass for the usual, valid case (NaN fails every comparison, so it falls
-    # through to the checks below that name what is wrong).
-    if policy.min(initial=0.0) >= 0 and np.abs(policy.sum(axis=1) - 1.0).max(initial=0.0) \
-            <= 1e-6 and not policy[~mask].any():
-        return
-    if not np.all(np.isfinite(policy)):
-        raise RuleError(f"{what} is not finite (NaN or inf)")
-    if not np.all(policy >= 0):
-        raise RuleError(f"{what} has negative probabilities")
-    if np.any(policy[~mask] != 0):
-        raise RuleError(f"{what} puts probability on illegal actions")
-    if not np.allclose(policy.sum(axis=1), 1.0, atol=1e-6):
-        raise RuleError(f"{what} does not sum to 1 at every information set")

@@ -1,22 +1,19 @@
-"""Trusted scorer for the CFR task: flattens each case's OpenSpiel game for the engine (cached,
-sent as the case's inputs), then measures the exploitability (NashConv / players, exact) of
-every average policy the candidate's run returned. The candidate never scores itself."""
+"""Trusted scorer for the CFR task. The oracle (cfr_oracle.CFR) runs CFR in this process, driven
+by the policies and weights the candidate's update rule sends; the score is read from the
+exploitabilities it recorded, so the candidate never scores itself. Each case's game,
+checkpoints and update scheme are its secret: the candidate is not told which game it plays or
+for how long."""
 
-import functools
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "_shared"))  # the games domain's engine
+sys.path.insert(0, str(Path(__file__).parents[1] / "_shared"))  # task.toml `trusted`: the engine
+sys.path.insert(0, str(Path(__file__).parent))
 
-from cfr_engine import RuleError, check_policy
 from cfr_games import flatten
+from cfr_oracle import CFR
 
-from evaluators.scoring import InvalidOutput, finite_array, log_checkpoints
-
-
-@functools.cache
-def _arrays(name: str) -> dict:
-    return flatten(name).game.to_arrays()
+from evaluators.scoring import InvalidOutput, log_checkpoints
 
 
 def prepare(stages) -> None:
@@ -24,26 +21,17 @@ def prepare(stages) -> None:
     before a campaign starts, not a failed evaluation later."""
     for stage in stages:
         for case in stage.cases:
-            flatten(case.inputs["game"])
+            flatten(case.secret["game"])
 
 
-def inputs(stage, case) -> dict:
-    return {**case.inputs, "game": _arrays(case.inputs["game"])}
+def oracle(stage, case) -> CFR:
+    return CFR(flatten(case.secret["game"]).game, case.secret["checkpoints"],
+               case.secret["alternating"])
 
 
 def score(stage, case, outputs, oracle):
-    name = case.inputs["game"]
-    game = flatten(name).game
-    policies = outputs.get("average_policies") if isinstance(outputs, dict) else None
-    if not isinstance(policies, dict):
-        raise InvalidOutput("solve must return the engine's {'average_policies': ...}")
-    losses = {}
-    for checkpoint in case.inputs["checkpoints"]:
-        what = f"the average policy at iteration {checkpoint}"
-        policy = finite_array(policies.get(str(checkpoint)), what, game.mask.shape)
-        try:
-            check_policy(policy, game.mask, what)
-        except RuleError as exc:
-            raise InvalidOutput(str(exc)) from exc
-        losses[checkpoint] = game.nash_conv(policy) / game.num_players
-    return log_checkpoints(losses, "exploitability")
+    if not oracle.done:
+        raise InvalidOutput(f"the program stopped CFR after {oracle.t} of {oracle.iterations} "
+                            "iterations")
+    return log_checkpoints({t: oracle.exploitability[t] for t in case.secret["checkpoints"]},
+                           "exploitability")

@@ -1,9 +1,9 @@
 """A counterfactual regret minimisation update rule. The seed is CFR+ (Tammelin 2014): regrets
-accumulated and floored at zero (regret matching plus), linear averaging. cfr_engine (trusted,
-next to this file) runs the game and calls `step`; it never shows the rule the game or the
-number of iterations."""
+accumulated and floored at zero (regret matching plus), linear averaging. cfr_loop (trusted,
+next to this file) calls `step` with the regrets the evaluator's CFR sends; the rule never sees
+the game or the number of iterations."""
 import numpy as np
-from cfr_engine import regret_matching, run
+from cfr_loop import regret_matching, run
 
 
 # EVOLVE-BLOCK-START
@@ -21,5 +21,5 @@ def step(state, t, regret, policy, mask):
 # EVOLVE-BLOCK-END
 
 
-def solve(game, checkpoints, alternating):
-    return run(game, step, checkpoints, alternating)
+def solve(cfr):
+    return run(step, cfr)

@@ -22,7 +22,8 @@ from string import ascii_lowercase
 
 import numpy as np
 from cfr_engine import Game
-from psro_loop import check_meta_strategy, enlarge, new_entries, pack
+from psro_loop import check_meta_strategy, enlarge, new_entries
+from wire import pack
 
 
 class PSRO:

@@ -1,5 +1,5 @@
 """Baseline: Vanilla CFR (Zinkevich et al. 2007): regrets summed, uniform averaging."""
-from cfr_engine import regret_matching, run
+from cfr_loop import regret_matching, run
 
 
 # EVOLVE-BLOCK-START
@@ -9,5 +9,5 @@ def step(state, t, regret, policy, mask):
 # EVOLVE-BLOCK-END
 
 
-def solve(game, checkpoints, alternating):
-    return run(game, step, checkpoints, alternating)
+def solve(cfr):
+    return run(step, cfr)

@@ -1,7 +1,7 @@
 """Baseline: Discounted CFR (Brown & Sandholm 2019), alpha=1.5, beta=0, gamma=2: positive regrets
 scaled by t^a/(t^a+1), negative by 1/2, the average by (t/(t+1))^2 each iteration."""
 import numpy as np
-from cfr_engine import regret_matching, run
+from cfr_loop import regret_matching, run
 
 # EVOLVE-BLOCK-START
 ALPHA, BETA, GAMMA = 1.5, 0.0, 2.0
@@ -18,5 +18,5 @@ def step(state, t, regret, policy, mask):
 # EVOLVE-BLOCK-END
 
 
-def solve(game, checkpoints, alternating):
-    return run(game, step, checkpoints, alternating)
+def solve(cfr):
+    return run(step, cfr)

@@ -1,5 +1,5 @@
 """Baseline: Linear CFR (Brown & Sandholm 2019): iteration t's regret and policy weighted by t."""
-from cfr_engine import regret_matching, run
+from cfr_loop import regret_matching, run
 
 
 # EVOLVE-BLOCK-START
@@ -9,5 +9,5 @@ def step(state, t, regret, policy, mask):
 # EVOLVE-BLOCK-END
 
 
-def solve(game, checkpoints, alternating):
-    return run(game, step, checkpoints, alternating)
+def solve(cfr):
+    return run(step, cfr)

@@ -1,7 +1,7 @@
 """Baseline: Predictive CFR+ (Farina et al. 2021): regret matching plus on the accumulated regrets
 plus the latest instantaneous regret as the prediction; quadratic averaging."""
 import numpy as np
-from cfr_engine import regret_matching, run
+from cfr_loop import regret_matching, run
 
 
 # EVOLVE-BLOCK-START
@@ -12,5 +12,5 @@ def step(state, t, regret, policy, mask):
 # EVOLVE-BLOCK-END
 
 
-def solve(game, checkpoints, alternating):
-    return run(game, step, checkpoints, alternating)
+def solve(cfr):
+    return run(step, cfr)

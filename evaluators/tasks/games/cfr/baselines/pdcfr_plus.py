@@ -3,7 +3,7 @@ regrets discounted by (t-1)^a/((t-1)^a+1) and floored at zero (CFR+), the policy
 discounted once more plus the latest instantaneous regret as the prediction (PCFR+), the
 average weighted by t^gamma."""
 import numpy as np
-from cfr_engine import regret_matching, run
+from cfr_loop import regret_matching, run
 
 # EVOLVE-BLOCK-START
 ALPHA, GAMMA = 2.3, 5.0
@@ -18,5 +18,5 @@ def step(state, t, regret, policy, mask):
 # EVOLVE-BLOCK-END
 
 
-def solve(game, checkpoints, alternating):
-    return run(game, step, checkpoints, alternating)
+def solve(cfr):
+    return run(step, cfr)
