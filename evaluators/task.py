@@ -15,7 +15,8 @@
 
 The candidate sees only a stage case's `inputs`; its `secret` (seeds, hidden parameters) stays
 with the scorer and the oracle, in this process. The task's version hash covers every file in
-the folder plus the harness and scoring helpers, and is stored with every score.
+the folder plus the harness and scoring helpers, and is stored with every score. The author's
+guide, with every key and the scorer's contract: docs/task-authoring.md.
 """
 
 import ast
@@ -23,6 +24,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib.util
+import math
 import statistics
 import threading
 import tomllib
@@ -52,29 +54,51 @@ class _Strict(BaseModel):
 
 
 class LimitsConfig(_Strict):
+    """What one case's run may use in the sandbox; past a limit the run is stopped and recorded
+    as timeout or crashed, with the limit named in the reason."""
+
     wall_s: float = Field(Limits.wall_s, gt=0)
+    """Wall-clock seconds for the run, from start to outputs (a timeout past it)."""
     cpu_s: float = Field(Limits.cpu_s, gt=0)
+    """CPU seconds over all of the run's processes and threads."""
     memory_mb: int = Field(Limits.memory_mb, gt=0)
+    """Address space (RLIMIT_AS) in MB: generous, because numpy and torch reserve far more than
+    they touch."""
     processes: int = Field(Limits.processes, gt=0)
+    """Processes and threads at once (the run's pids cgroup): a fork bomb stops here."""
     file_mb: int = Field(Limits.file_mb, ge=0)
+    """Largest file the candidate may write in its scratch folder, in MB."""
     output_kb: int = Field(Limits.output_kb, gt=0)
+    """Kept of stdout and of stderr each (the tail), in kB; past 16x this the run is killed."""
     result_mb: int = Field(Limits.result_mb, gt=0)
+    """Largest message on the result channel (the entry point's outputs), in MB."""
 
 
 class CaseConfig(_Strict):
+    """One run of the candidate's entry point, scored on its own."""
+
     name: str
+    """Names the case in reasons and, when a stage has several cases, prefixes its metrics
+    (`<name>_<metric>`)."""
     inputs: dict[str, Any] = {}
     """Passed to the candidate's entry point as keyword arguments."""
     secret: dict[str, Any] = {}
-    """Seen only by the scorer and the oracle."""
+    """Seen only by the scorer and the oracle (as `case.secret`), never by the candidate."""
 
 
 class StageConfig(_Strict):
+    """A round of cases; stages run in order and a failed one ends the evaluation, so the
+    expensive stages run only for programs that passed the cheap ones."""
+
     name: str
+    """Names the stage in results and reasons (`smoke`, `full`...)."""
     cases: list[CaseConfig] = Field(min_length=1)
+    """The stage's cases; the stage's score is the mean of their scores, and any case that
+    fails fails the stage."""
     threshold: float | None = None
     """A stage score below this stops the evaluation (status rejected) before later stages."""
     limits: LimitsConfig = LimitsConfig()
+    """Sandbox limits for each case of the stage (an inline table of LimitsConfig's keys)."""
 
 
 class DescriptorConfig(_Strict):
@@ -83,22 +107,35 @@ class DescriptorConfig(_Strict):
     outside land in the end cells)."""
 
     name: str
+    """`code_length`, or the name of a public metric of the final stage."""
     low: float = 0.0
+    """Lower end of the axis."""
     high: float
+    """Upper end of the axis."""
     bins: int = Field(8, ge=1)
+    """Equal cells between `low` and `high`."""
 
 
 class TaskConfig(_Strict):
+    """A task's `task.toml`: what the candidate writes, how it is run and how it is scored."""
+
     name: str
+    """The task's name: runs, reports and the version hash carry it."""
     summary: str
+    """One sentence: what a good program achieves (prompts and the scratchpad show it)."""
     entry: str
+    """The function of the seed program that is called with each case's inputs; the task
+    check refuses a seed that does not define it with every parameter."""
     parameters: list[str] = []
     """Keyword parameters the entry point must accept."""
     oracle_arg: str | None = None
     """Keyword under which the entry point receives the task's oracle, if the task has one."""
     seed: str = "seed.py"
+    """The starting program (relative to the task folder), with its EVOLVE-BLOCK."""
     description: str = "description.md"
+    """What prompts tell the model about the task (relative to the task folder)."""
     scorer: str = "scorer.py"
+    """The trusted scorer module (relative to the task folder)."""
     support: list[str] = []
     """Trusted modules written next to the candidate, which may import them by their file name
     (paths relative to the task folder: `../_shared/x.py` is the domain's shared code)."""
@@ -114,6 +151,7 @@ class TaskConfig(_Strict):
     descriptors: list[DescriptorConfig] = [DescriptorConfig(name="code_length", high=4000)]
     """The axes of the MAP-Elites grid (selection strategy map_elites)."""
     stages: list[StageConfig] = Field(min_length=1)
+    """The stages, in the order they run (`[[stages]]` tables)."""
     held_out: StageConfig | None = None
     """Run only for reports; its results go into private metrics, never into prompts."""
 
@@ -158,8 +196,10 @@ class Task:
         try:
             prepare([*self.config.stages, *([self.config.held_out] if self.config.held_out
                                            else [])])
-        except ValueError as exc:
-            raise TaskError(f"{self.root / self.config.scorer}: {exc}") from exc
+        except Exception as exc:  # a ValueError is the author's own message; others, bugs
+            detail = str(exc) if isinstance(exc, ValueError) else \
+                f"prepare() raised {first_line(exc)}"
+            raise TaskError(f"{self.root / self.config.scorer}: {detail}") from exc
 
     def static_check(self, code: str) -> str | None:
         """Why the code cannot even be run (syntax, missing entry point, wrong signature), or
@@ -219,14 +259,16 @@ class Task:
 
     def run_case(self, stage: StageConfig, case: Case, code: str,
                  executor: Executor) -> "CaseResult":
-        """Run one case in the sandbox and score its outputs here, where the secret lives."""
-        make_oracle = getattr(self.scorer, "oracle", None)
+        """Run one case in the sandbox and score its outputs here, where the secret lives.
+        The scorer's own exceptions are TaskErrors: a bug of the task must stop a campaign,
+        not be recorded as a failure of every program it meets."""
         one_thread = _one_thread()
         with one_thread():
-            oracle = make_oracle(stage.name, case) if make_oracle else None
+            oracle = self._call_scorer("oracle", stage, case) \
+                if hasattr(self.scorer, "oracle") else None
             # a scorer may compute a case's inputs (a flattened game) instead of listing them
-            make_inputs = getattr(self.scorer, "inputs", None)
-            inputs = make_inputs(stage.name, case) if make_inputs else case.inputs
+            inputs = self._call_scorer("inputs", stage, case) \
+                if hasattr(self.scorer, "inputs") else case.inputs
         run = executor.run(code, self.config.entry, inputs,
                            Limits(**stage.limits.model_dump()),
                            oracle=_on(one_thread, oracle) if oracle else None,
@@ -238,14 +280,39 @@ class Task:
             return result
         try:
             with one_thread():
-                result.metrics = self.scorer.score(stage.name, case, run.outputs, oracle)
+                metrics = self._call_scorer("score", stage, case, run.outputs, oracle)
         except InvalidOutput as exc:
             result.status, result.reason = "invalid", str(exc)
-        except Exception as exc:  # a scorer bug must not take the campaign down: record it
-            result.status = "invalid"
-            result.reason = (f"the scorer could not score these outputs "
-                             f"({type(exc).__name__}: {exc})")
+            return result
+        where = f"{self.root / self.config.scorer}: score() returned"
+        if not isinstance(metrics, Metrics):
+            raise TaskError(f"{where} {type(metrics).__name__} for case {case.name} of stage "
+                            f"{stage.name}, not Metrics: return Metrics(score, public, private) "
+                            "from evaluators.scoring")
+        try:
+            finite = math.isfinite(metrics.score)
+        except TypeError:
+            finite = False
+        if not finite:
+            raise TaskError(f"{where} the score {metrics.score!r} for case {case.name} of stage "
+                            f"{stage.name}: a score must be a finite number; raise "
+                            "InvalidOutput(reason) for outputs that cannot be scored")
+        result.metrics = metrics
         return result
+
+    def _call_scorer(self, function: str, stage: StageConfig, case: Case, *args: Any) -> Any:
+        """`scorer.<function>(stage, case, *args)`; InvalidOutput passes (the candidate's
+        fault), any other exception is the task's, as a one-line TaskError."""
+        try:
+            return getattr(self.scorer, function)(stage.name, case, *args)
+        except InvalidOutput:
+            raise
+        except Exception as exc:
+            advice = (": a scorer returns Metrics, or raises InvalidOutput(reason) for outputs "
+                      "that break the task's contract") if function == "score" else ""
+            raise TaskError(f"{self.root / self.config.scorer}: {function}() raised "
+                            f"{first_line(exc)} for case {case.name} of stage {stage.name}"
+                            f"{advice}") from exc
 
     def _run_stage(self, stage: StageConfig, code: str, executor: Executor) -> EvaluationResult:
         # An executor with its own run_case (Ray) runs and scores each case where it runs.
@@ -329,13 +396,29 @@ def load_task(name_or_path: str | Path) -> Task:
                  *config.trusted):
         if not (root / file).is_file():
             raise TaskError(f"{path} names {file}, which is missing from {root}")
-    spec = importlib.util.spec_from_file_location(f"discovery_task_{config.name}", root /
-                                                  config.scorer)
+    scorer_path = root / config.scorer
+    spec = importlib.util.spec_from_file_location(f"discovery_task_{config.name}", scorer_path)
     scorer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(scorer)
+    try:
+        spec.loader.exec_module(scorer)
+    except Exception as exc:  # the author's bug, whatever it is: one line, not a traceback
+        raise TaskError(f"{scorer_path}: the scorer cannot be imported ({first_line(exc)}): "
+                        f"fix it, then `discover eval {root}` checks the task") from exc
     if not callable(getattr(scorer, "score", None)):
-        raise TaskError(f"{root / config.scorer} defines no score(stage, case, outputs, oracle)")
-    return Task(root, config, version_hash(root, [*config.trusted, *config.support]), scorer)
+        raise TaskError(f"{scorer_path} defines no score(stage, case, outputs, oracle)")
+    task = Task(root, config, version_hash(root, [*config.trusted, *config.support]), scorer)
+    problem = task.static_check(task.seed_code)
+    if problem is not None:  # else every candidate would fail this check, blamed on itself
+        raise TaskError(f"{path}: entry {config.entry!r} does not pass the check of the seed "
+                        f"program {root / config.seed} ({problem}): make the entry and "
+                        "parameters of task.toml match the seed")
+    return task
+
+
+def first_line(exc: BaseException) -> str:
+    """`Type: first line of the message`: what a one-line error keeps of an exception."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 _PARSE_LOCK = threading.Lock()

@@ -1,7 +1,10 @@
-"""Tasks: `eval` scores programs on a task in the sandbox."""
+"""Tasks: `eval` scores programs on a task in the sandbox; `new-task` writes a task folder to
+start from."""
 
 import dataclasses
 import json
+import re
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -13,14 +16,19 @@ from evaluators.executors import open_executor
 from evaluators.sandbox import LEVELS
 from evaluators.task import TaskError, load_task, task_names
 
+TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "minimal_task"
+"""What `new-task` copies: a working minimal task, which users may also copy by hand."""
+
 
 @app.command("eval")
 @friendly
 def evaluate(
     task: Annotated[str, typer.Argument(
         help=f"A shipped task ({', '.join(task_names())}) or a task folder.")],
-    program: Annotated[Path | None, typer.Argument(
-        help="The program to score (default: the task's seed program).")] = None,
+    programs: Annotated[list[Path] | None, typer.Argument(
+        metavar="PROGRAM",
+        help="Programs to score, in order, on one executor (default: the task's seed program).",
+    )] = None,
     held_out: Annotated[bool, typer.Option(
         help="Also run the held-out stage (reported as private metrics).")] = False,
     isolation: Annotated[str | None, typer.Option(
@@ -31,23 +39,59 @@ def evaluate(
              "ray: Ray slots (pip install -e '.[ray]').")] = "fresh",
     address: Annotated[str | None, typer.Option(
         help="With --executor ray: the cluster to join (default: start a local one).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print a JSON list: one report per program.")] = False,
 ) -> None:
-    """Score one program on a task in the sandbox, stage by stage. Exit code 1 if it fails."""
+    """Score programs on a task in the sandbox, stage by stage, each reported on its own.
+    Exit code 1 if any fails."""
     loaded = load_task(task)
-    if program is not None and not program.is_file():
-        raise TaskError(f"no program file at {program}: give the path of a Python file")
-    code = program.read_text(encoding="utf-8") if program else loaded.seed_code
+    paths = programs or [loaded.root / loaded.config.seed]
+    for path in paths:  # every file is checked before the first evaluation starts
+        if not path.is_file():
+            raise TaskError(f"no program file at {path}: give the path of a Python file")
+    reports = []
     with open_executor(executor, isolation=isolation, address=address) as sandbox:
-        results = loaded.evaluate(code, sandbox, held_out=held_out)
+        for path in paths:  # one executor: a warm pool stays warm from one program to the next
+            results = loaded.evaluate(path.read_text(encoding="utf-8"), sandbox,
+                                      held_out=held_out)
+            reports.append({"task": loaded.name, "version": loaded.version,
+                            "isolation": sandbox.level, "program": str(path),
+                            "results": [dataclasses.asdict(r) for r in results]})
+            if not as_json:
+                console.print(views.evaluation_view(loaded.name, loaded.version, sandbox.level,
+                                                    str(path), results))
     if as_json:
-        typer.echo(json.dumps({"task": loaded.name, "version": loaded.version,
-                               "isolation": sandbox.level,
-                               "results": [dataclasses.asdict(r) for r in results]}, indent=1))
-    else:
-        console.print(views.evaluation_view(loaded.name, loaded.version, sandbox.level,
-                                            str(program or "the seed program"), results))
-    if results[-1].status != "ok":
+        typer.echo(json.dumps(reports, indent=1))
+    if any(report["results"][-1]["status"] != "ok" for report in reports):
         raise typer.Exit(1)
 
 
+@app.command("new-task")
+@friendly
+def new_task(
+    name: Annotated[str, typer.Argument(
+        help="The task's name: lower case letters, digits and underscores.")],
+    out: Annotated[Path | None, typer.Option(
+        help="The folder to write (default: ./NAME); it must not exist yet.")] = None,
+) -> None:
+    """Write a working task folder to start from: task.toml, seed.py (with its EVOLVE-BLOCK),
+    a trusted scorer.py, description.md and a README.md for the reference table. Guide:
+    docs/task-authoring.md."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise TaskError(f"{name!r} is not a task name: use lower case letters, digits and "
+                        "underscores, starting with a letter (e.g. my_task)")
+    folder = out or Path(name)
+    if folder.exists():
+        raise TaskError(f"{folder} already exists: choose another folder with --out, or "
+                        "remove it first")
+    if not (TEMPLATE / "task.toml").is_file():
+        raise TaskError(f"the task template is missing from {TEMPLATE}: it ships with the "
+                        "source tree (examples/minimal_task); install from a checkout")
+    shutil.copytree(TEMPLATE, folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    config = folder / "task.toml"
+    config.write_text(re.sub(r'(?m)^name = ".*"$', f'name = "{name}"',
+                             config.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    typer.echo(f"wrote task {name} to {folder}: a working example (spreading points in a "
+               "square) to rewrite; the guide is docs/task-authoring.md\n"
+               f"  discover eval {folder}                 # score the seed program\n"
+               f"  discover run {folder} --iterations 10  # a short campaign")

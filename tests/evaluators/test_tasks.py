@@ -181,3 +181,65 @@ def test_numpy_outputs_travel_as_plain_data(packing, sandbox):
     result = packing.evaluate(code, sandbox)[-1]
     assert result.status == "ok" and result.score == 0.0
     assert np.asarray(result.public_metrics["sum_radii"]) == 0.0
+
+
+def _task_copy(tmp_path, name="circle_packing"):
+    root = tmp_path / name
+    shutil.copytree(load_task(name).root, root)
+    return root
+
+
+@pytest.mark.parametrize(("scorer", "message"), [
+    ("def score(stage, case, outputs, oracle:\n    pass\n",
+     r"scorer\.py: the scorer cannot be imported \(SyntaxError: .*line 1\)"),
+    ("import no_such_module\n",
+     r"scorer\.py: the scorer cannot be imported \(ModuleNotFoundError: No module named "
+     r"'no_such_module'\)"),
+    ("raise RuntimeError('first line\\nsecond line')\n",
+     r"scorer\.py: the scorer cannot be imported \(RuntimeError: first line\)"),
+])
+def test_a_scorer_that_cannot_be_imported_is_a_one_line_task_error(tmp_path, scorer, message):
+    root = _task_copy(tmp_path)
+    (root / "scorer.py").write_text(scorer)
+    with pytest.raises(TaskError, match=message) as info:
+        load_task(root)
+    assert "\n" not in str(info.value) and str(root / "scorer.py") in str(info.value)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda text: text.replace('entry = "construct_packing"', 'entry = "construct_pakcing"'),
+     r"task\.toml: entry 'construct_pakcing' does not pass the check of the seed program "
+     r".*seed\.py \(the program defines no function 'construct_pakcing'\)"),
+    (lambda text: text.replace('parameters = ["n"]', 'parameters = ["n", "m"]'),
+     r"task\.toml: .*seed\.py \(construct_packing\(\) must accept the parameters n, m\)"),
+])
+def test_an_entry_the_seed_does_not_define_is_a_task_error(tmp_path, edit, message):
+    root = _task_copy(tmp_path)
+    (root / "task.toml").write_text(edit((root / "task.toml").read_text()))
+    with pytest.raises(TaskError, match=message) as info:
+        load_task(root)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("bug", "message"), [
+    ("def score(stage, case, outputs, oracle):\n    raise KeyError('radius')\n",
+     r"scorer\.py: score\(\) raised KeyError: 'radius' for case n6 of stage "
+     r"smoke: a scorer returns Metrics, or raises InvalidOutput\(reason\) for outputs that "
+     r"break the task's contract"),
+    ("def score(stage, case, outputs, oracle):\n    return 1.0\n",
+     r"scorer\.py: score\(\) returned float for case n6 of stage smoke, not Metrics"),
+    ("def score(stage, case, outputs, oracle):\n    return Metrics(float('nan'))\n",
+     r"scorer\.py: score\(\) returned the score nan for case n6 of stage smoke: a score must "
+     r"be a finite number"),
+    ("def oracle(stage, case):\n    raise ValueError('no such game')\n",
+     r"scorer\.py: oracle\(\) raised ValueError: no such game for case n6 of stage smoke"),
+    ("def inputs(stage, case):\n    return 1 / 0\n",
+     r"scorer\.py: inputs\(\) raised ZeroDivisionError: division by zero for case n6"),
+])
+def test_a_scorer_bug_is_a_task_error_not_an_invalid_program(tmp_path, sandbox, bug, message):
+    root = _task_copy(tmp_path)
+    (root / "scorer.py").write_text((root / "scorer.py").read_text() + "\n\n" + bug)
+    task = load_task(root)
+    with pytest.raises(TaskError, match=message) as info:
+        task.evaluate(task.seed_code, sandbox)
+    assert "\n" not in str(info.value)
