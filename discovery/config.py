@@ -3,15 +3,15 @@
 what the archive stores, so a run can always say exactly how it was run.
 """
 
+import copy
 import difflib
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from discovery.models.base import ModelSpec
-from evaluators.task import validation_message
 
 
 class ConfigError(Exception):
@@ -25,6 +25,10 @@ class _Section(BaseModel):
 class Selection(_Section):
     strategy: Literal["weighted", "power_law", "map_elites", "greedy", "whole_archive"] = \
         "weighted"
+    """How a parent is chosen: weighted (sigmoid of the score over the island's median, fewer
+    children first), power_law (by rank), map_elites (uniform over the task's descriptor
+    cells), greedy (the island's best), whole_archive (ADAS: the best, the archive in the
+    prompt)."""
     lam: float = Field(10.0, gt=0)
     """lambda of the weighted rule sigmoid(lambda * (s - median) / MAD) / (1 + children)."""
     power: float = Field(1.5, gt=0)
@@ -34,6 +38,7 @@ class Selection(_Section):
     archive_context: int = Field(8, ge=1)
     """With whole_archive (ADAS): how many of the archive's best programs the prompt shows."""
     islands: int = Field(2, ge=1)
+    """Sub-populations searched side by side (iteration n works on island n mod islands)."""
     migration_every: int = Field(20, ge=0)
     """Every this many iterations an island's best is copied to the next island (0: never)."""
     stagnation: int = Field(40, ge=0)
@@ -45,11 +50,14 @@ class Edits(_Section):
     repair_turns: int = Field(1, ge=0)
     """How often a failed edit's reason is handed back to the model for another try."""
     novelty_threshold: float = Field(0.995, gt=0, le=1)
-    """A proposal this similar (difflib ratio) to one of its island's best programs is refused."""
+    """A proposal this similar (share of characters in common, 2 * LCS / total: difflib's ratio
+    on normal programs) to one of its island's best programs is refused."""
     novelty_embedding: ModelSpec | None = None
     """An embedding model (as litellm names it, e.g. openai/text-embedding-3-small) to judge
     similarity by cosine of embeddings instead of by text."""
     embedding_threshold: float = Field(0.99, gt=0, le=1)
+    """With novelty_embedding: a proposal whose cosine similarity to one of its island's best
+    programs reaches this is refused."""
     reflexion_rounds: int = Field(0, ge=0)
     """ADAS's reflexion: after a valid proposal, this many turns in which the model reviews it
     and may revise it before it is run (each one more model call)."""
@@ -78,9 +86,14 @@ class Parallel(_Section):
 
 class Budgets(_Section):
     iterations: int | None = Field(40, ge=1)
+    """Stop after this many iterations (in all, counting those before a resume)."""
     wall_s: float | None = Field(None, gt=0)
+    """Stop after this many seconds of this run (a resume starts its own clock)."""
     tokens: int | None = Field(None, ge=1)
+    """Stop when the model calls have used this many tokens (in and out)."""
     cost: float | None = Field(None, gt=0)
+    """Stop when the model calls have cost this many dollars (litellm's price table, or the
+    model's price_in/out_per_mtok)."""
     target: float | None = None
     """Stop when the best score reaches this."""
     patience: int | None = Field(None, ge=1)
@@ -89,15 +102,27 @@ class Budgets(_Section):
 
 class CampaignConfig(_Section):
     task: str
+    """A shipped task by name, or a task folder (`discover run TASK` sets it)."""
     name: str | None = None
+    """The run's name, its folder under runs_dir (default: task-date-time)."""
     runs_dir: str = "runs"
+    """Where campaigns live, one folder each (`--runs-dir`, `$DISCOVER_RUNS_DIR`)."""
     seed: int = 0
+    """Seed of every random choice: iteration n draws from its own stream `seed:n`."""
     models: list[ModelSpec] = Field(default_factory=lambda: [ModelSpec()])
+    """The models (`[[models]]` tables); several make a UCB1 ensemble. Default: the embedded
+    model, offline."""
     selection: Selection = Selection()
+    """Parent selection and islands (`[selection]`)."""
     edits: Edits = Edits()
+    """How proposals are made and checked (`[edits]`)."""
     budgets: Budgets = Budgets()
+    """When the campaign stops (`[budgets]`); the first budget reached ends it."""
     parallel: Parallel = Parallel()
+    """Model calls and evaluations in flight (`[parallel]`)."""
     executor: Literal["warm", "fresh"] = "warm"
+    """warm: fork servers with numpy loaded (needs bubblewrap, else fresh processes); fresh: a
+    new sandboxed process per run."""
     transcript: bool = True
     """Record every model exchange to runs/<name>/transcript.jsonl (what `replay` reads)."""
     replay: str | None = None
@@ -128,15 +153,30 @@ def load_config(task: str | None, path: str | Path | None = None,
             raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     if task is not None:
         data["task"] = task
+    return apply_overrides(data, overrides, path)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] = (),
+                    source: str | Path | None = None) -> CampaignConfig:
+    """`data` (a file's values, or a stored config on resume) with `--set KEY=VALUE` overrides,
+    validated; errors name `source`."""
+    data = copy.deepcopy(data)  # the caller's dict stays as it was
+    given: dict[tuple[str, ...], str] = {}
+    """Each `--set` by its key path: a bad value in it is blamed on it, not on `source`."""
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r} is not KEY=VALUE: e.g. --set selection.islands=4")
-        _assign(data, key.strip().split("."), _parse_value(raw.strip()))
+        keys = tuple(key.strip().split("."))
+        _assign(data, list(keys), _parse_value(raw.strip()))
+        given[keys] = item
     try:
         return CampaignConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, path)) from exc
+        loc = tuple(str(part) for part in exc.errors()[0]["loc"])
+        where = next((f"--set {item}" for keys, item in given.items()
+                      if loc[:len(keys)] == keys), source)
+        raise ConfigError(explain(exc, CampaignConfig, where)) from exc
 
 
 def _parse_value(raw: str) -> Any:
@@ -155,21 +195,38 @@ def _assign(data: dict[str, Any], keys: list[str], value: Any) -> None:
     data[keys[-1]] = value
 
 
-def _explain(exc: ValidationError, path: str | Path | None) -> str:
+def explain(exc: ValidationError, root: type[BaseModel], where: str | Path | None) -> str:
+    """The first problem as one line: where the value came from (a file, a `--set`), the field
+    (`models[0].temperature`) and the fix; for a typo, the closest field of the section it is
+    in (a `[[models]]` entry's are ModelSpec's), else that section's fields."""
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    prefix = f"{path}: " if path else ""
+    loc = first["loc"]
+    field_path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    prefix = f"{where}: " if where else ""
     if first["type"] == "extra_forbidden":
-        model: type[BaseModel] = CampaignConfig
-        for part in first["loc"][:-1]:
-            field = model.model_fields.get(str(part))
-            annotation = getattr(field, "annotation", None)
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                model = annotation
-        close = difflib.get_close_matches(str(first["loc"][-1]), list(model.model_fields), n=1)
+        section = _section(root, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), list(section.model_fields), n=1)
         hint = f": did you mean {close[0]!r}?" if close else \
-            f": known fields are {', '.join(model.model_fields)}"
-        return f"{prefix}unknown field {where!r}{hint}"
-    if first["type"] == "missing" and where == "task":
+            f": known fields are {', '.join(section.model_fields)}"
+        return f"{prefix}unknown field {field_path!r}{hint}"
+    if first["type"] == "missing" and loc == ("task",) and root is CampaignConfig:
         return f"{prefix}no task: name one, e.g. `discover run circle_packing`"
-    return f"{prefix}{validation_message(exc)}"
+    return f"{prefix}{field_path}: {first['msg']}"
+
+
+def _section(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model whose fields sit at `loc` (list indexes skipped; `X | None` and `list[X]`
+    looked into)."""
+    model = root
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        inner = _model_in(field.annotation) if field is not None else None
+        if inner is not None:
+            model = inner
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in get_args(annotation) if (m := _model_in(arg)) is not None), None)

@@ -446,7 +446,8 @@ def version_hash(root: Path, trusted: list[str] = ()) -> str:
                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
     root = root.resolve()
     shared = sorted({(root / name).resolve() for name in trusted} - set(files))
-    common = [Path(sandbox_module.HARNESS), Path(scoring.__file__)]
+    common = [Path(sandbox_module.HARNESS), Path(sandbox_module.HARNESS).with_name("forkserver.py"),
+              Path(scoring.__file__)]
     for path in [*files, *shared, *common]:
         name = path.relative_to(root) if path.is_relative_to(root) else path.name
         digest.update(f"{name}\0".encode())

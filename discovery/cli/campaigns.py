@@ -1,4 +1,4 @@
-"""Running campaigns: `run`, `resume`, `runs`, and `demo` (a generated campaign to explore)."""
+"""Running campaigns: `run`, `resume`, `runs`, `rm`, and `demo` (a generated campaign)."""
 
 import json
 import shutil
@@ -11,9 +11,18 @@ import typer
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader, archive_path
 from archive import lineage as lineage_graph
 from discovery import views
-from discovery.cli.common import PROGRESS_HELP, Progress, app, console, friendly, open_run
+from discovery.cli.common import (
+    PROGRESS_HELP,
+    Progress,
+    RunArg,
+    app,
+    console,
+    friendly,
+    open_run,
+    print_wide,
+)
 from discovery.config import load_config
-from discovery.doubles.synthetic import generate
+from discovery.doubles.synthetic import generate, is_synthetic
 from discovery.loop.campaign import Campaign
 from evaluators.task import task_names
 
@@ -29,7 +38,8 @@ def run(
     iterations: Annotated[int | None, typer.Option(help="Iteration budget.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of every random choice.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Override any config field: --set selection.islands=4")] = None,
+        "--set", metavar="KEY=VALUE",
+        help="Override any config field: --set selection.islands=4")] = None,
     progress: Annotated[str, typer.Option(help=PROGRESS_HELP)] = "rich",
 ) -> None:
     """Run a discovery campaign on a task (default model: the embedded one, offline)."""
@@ -50,15 +60,22 @@ def resume(
         "The campaign: its name under the runs directory, or its directory."))],
     iterations: Annotated[int | None, typer.Option(
         help="A new total iteration budget.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Change a config field from here on (kept by later resumes), e.g. "
+                      "--set models=[{name=\"embedded\"}]")] = None,
     progress: Annotated[str, typer.Option(help=PROGRESS_HELP)] = "rich",
 ) -> None:
     """Continue a stopped or killed campaign: in-flight work is redone, nothing duplicated."""
     with open_run(ctx, run_name) as reader:
         run_dir = reader.path.parent
-        budgets = dict(reader.campaign().config.get("budgets", {}))
-    overrides = {"budgets": {**budgets, "iterations": iterations}} if iterations else None
+    overrides = list(set_ or [])
+    if iterations is not None:
+        overrides.append(f"budgets.iterations={iterations}")
     shown = Progress(progress)
     _run_and_report(Campaign.resume(run_dir, shown, overrides), shown)
+
+
 def _run_and_report(campaign: Campaign, progress: Progress) -> None:
     try:
         if progress.live is not None:
@@ -71,8 +88,10 @@ def _run_and_report(campaign: Campaign, progress: Progress) -> None:
     if progress.mode in ("rich", "lines"):
         with ArchiveReader(archive_path(campaign.run_dir)) as reader:
             console.print(views.status_view(reader))
-        console.print(f"campaign in {campaign.run_dir}; best program exported to "
-                      f"{campaign.run_dir / 'best' / 'best_program.py'}")
+        exported, best = campaign.exported(), campaign.best
+        console.print(f"campaign in {campaign.run_dir}; " + (
+            f"best program #{best.id} (score {views.score_text(best.score)}) exported to "
+            f"{exported}" if exported and best else "no program evaluated ok: nothing exported"))
     if campaign.broken is not None:
         typer.echo(f"error: {campaign.broken}", err=True)
         raise typer.Exit(1)
@@ -94,16 +113,36 @@ def runs(
     for path in sorted(root.glob(f"*/{ARCHIVE_FILE}")):
         try:
             with ArchiveReader(path) as reader:
-                rows.append((path.parent.name, reader.summary()))
+                summary = reader.summary()
+                started = summary.total > 0 or bool(reader.events("iteration", 1))
+                rows.append((path.parent.name, summary, started))
         except (ArchiveError, sqlite3.DatabaseError) as exc:
             unreadable.append(f"{path.parent.name}: unreadable ({exc})")
     if not rows and not unreadable:
         console.print(f"no campaigns in {root}")
     if rows:
         rows.sort(key=lambda row: -row[1].campaign.updated_at)
-        console.print(views.runs_table(rows))
+        print_wide(views.runs_table(rows))
     for line in unreadable:
         console.print(line, style="red", soft_wrap=True)
+
+
+@app.command()
+@friendly
+def rm(
+    ctx: typer.Context, run: RunArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Remove it even if it holds programs.")]
+    = False,
+) -> None:
+    """Remove a campaign's directory: one with no programs (a run that never started) at
+    once, any other only with --yes."""
+    with open_run(ctx, run) as reader:
+        run_dir, programs = reader.path.parent, reader.count()
+    if programs and not yes:
+        raise ArchiveError(f"{run_dir} holds {programs} programs: pass --yes to remove it and "
+                           "them for good")
+    shutil.rmtree(run_dir)
+    console.print(f"removed {run_dir}")
 
 
 @app.command()
@@ -123,6 +162,10 @@ def demo(
                                "another name")
         if not (run_dir / ARCHIVE_FILE).is_file():
             raise ArchiveError(f"{run_dir} is not a campaign directory: refusing to replace it")
+        with ArchiveReader(run_dir / ARCHIVE_FILE) as reader:
+            if not is_synthetic(reader):
+                raise ArchiveError(f"{run_dir} is a real campaign, not a demo: refusing to "
+                                   f"replace it; pick another name (or `discover rm {name}`)")
         shutil.rmtree(run_dir)
     with ArchiveReader(generate(run_dir, programs, seed=seed, name=name)) as reader:
         console.print(views.status_view(reader))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.records import EvaluationResult, ModelCall, NewProgram
-from archive.store import ArchiveWriter, archive_path
+from archive.store import ArchiveReader, ArchiveWriter, archive_path
 
 TASK = "synthetic_minimise"
 EVALUATOR_VERSION = "synthetic-v1"
@@ -52,6 +52,15 @@ def run():
     """Minimise the Rosenbrock function from (-1.5, 2.0)."""
     return minimise(lambda p: (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2, [-1.5, 2.0])
 '''
+
+SYNTHETIC = "synthetic"
+"""The config key that marks a generated archive, so that `discover demo --force` replaces an
+earlier demo and never a real campaign."""
+
+
+def is_synthetic(reader: ArchiveReader) -> bool:
+    return reader.campaign().config.get(SYNTHETIC) is True
+
 
 _OPTIMUM = {"step": 0.35, "shrink": 0.985, "restarts": 6}
 
@@ -117,7 +126,7 @@ def generate(
         return clock_now[0]
 
     config = {"task": TASK, "programs": n_programs, "islands": islands, "seed": seed,
-              "selection": {"strategy": "weighted", "lambda": 10.0}}
+              "selection": {"strategy": "weighted", "lambda": 10.0}, SYNTHETIC: True}
     writer = ArchiveWriter.create(
         path, name=name or Path(run_dir).name, task=TASK, config=config, seed=seed,
         evaluator_version=EVALUATOR_VERSION, clock=clock,

@@ -1,25 +1,24 @@
 """The discovery loop: select a parent, ask a model (or a non-LLM operator) for a child, check
-the edit, evaluate it in the sandbox, record everything, repeat.
+the edit, evaluate it in the sandbox, record everything, repeat. `Campaign.run` reads as that
+figure; the threads are pipeline.py's, the model's side proposer.py's, what an iteration is
+plan.py's.
 
 Iteration n is planned from the archive in the main thread with its own random stream
 (`seed:n`), proposed (model call, edit checks, repair and reflexion turns) in one thread pool,
 evaluated in the sandbox in another (so N proposals and M evaluations are in flight, with no
 generation barrier), and committed in ONE archive transaction together with an `iteration`
-event. So a kill -9 at any moment loses
-only iterations in flight, and `resume` redoes exactly the numbers that have no event, with the
-same random streams: nothing is lost, nothing duplicated.
+event. So a kill -9 at any moment loses only iterations in flight, and `resume` redoes exactly
+the numbers that have no event, with the same random streams: nothing is lost, nothing
+duplicated.
 """
 
-import concurrent.futures as cf
 import errno
 import json
 import math
 import random
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,72 +33,40 @@ from archive import (
     archive_path,
 )
 from archive.atomic import atomic_write_text
-from discovery.config import CampaignConfig, ConfigError
-from discovery.export import export_module
-from discovery.models import make_client
-from discovery.models.base import Budget, CallFailed, Messages, ModelClient
+from discovery.config import CampaignConfig, ConfigError, apply_overrides
+from discovery.export import export_module, exported_provenance
+from discovery.loop.pipeline import Stages, run_pipeline
+from discovery.loop.plan import EditFormat, Op, Outcome, Plan
+from discovery.loop.proposer import Proposer
+from discovery.models import make_client, resolve
+from discovery.models.base import Budget, CallFailed, ModelClient, ModelError, ModelSpec
 from discovery.models.ensemble import Ensemble
 from discovery.models.transcripts import Recorder, Replayer
 from discovery.search.edits import (
     END,
     START,
     EditError,
-    apply_diff,
-    block_text,
     evolve_block,
-    rewrite_block,
 )
-from discovery.search.novelty import NoveltyError, make_novelty
-from discovery.search.operators import tune_constants
+from discovery.search.novelty import make_novelty
+from discovery.search.operators import float_literals, tune_constants
 from discovery.search.selection import EliteGrid, select_parent
 from evaluators.executors import open_executor
 from evaluators.sandbox import Executor, Sandbox
 from evaluators.task import Task, TaskError, load_task
 from prompts import render
 
-INSTRUCTIONS = render("rewrite/instructions.txt").split("\n")
-
-
-@dataclass
-class Plan:
-    n: int
-    island: int
-    op: str
-    """seed, restart, tune, llm, migration, reseed."""
-    parent: Program | None = None
-    inspirations: list[Program] = field(default_factory=list)
-    model: str | None = None
-    edit_format: str = "rewrite"
-    """rewrite, diff or crossover (then inspirations[0] is the second parent)."""
-    neighbours: list[Program] = field(default_factory=list)
-    """The island's best programs, for the novelty check."""
-
-
-@dataclass
-class Outcome:
-    plan: Plan
-    code: str | None = None
-    results: list[EvaluationResult] = field(default_factory=list)
-    calls: list[ModelCall] = field(default_factory=list)
-    answer: str | None = None
-    reason: str | None = None
-    """Why no program came of this iteration (a failed edit or model call)."""
-    turns: int = 0
-    evaluations: int = 0
-    """Sandbox evaluations spent (a tuning iteration spends several, records its best)."""
-
-    @property
-    def needs_evaluation(self) -> bool:
-        return self.plan.op == "tune" or (
-            self.code is not None and self.plan.op not in ("migration", "reseed"))
-
 
 class Campaign:
     def __init__(self, config: CampaignConfig, run_dir: Path, writer: ArchiveWriter,
-                 task: Task, log: Callable[[dict[str, Any]], None]):
+                 task: Task, log: Callable[[dict[str, Any]], None],
+                 clients: dict[str, ModelClient]):
         self.config, self.run_dir, self.writer, self.task, self.log = (config, run_dir, writer,
                                                                        task, log)
-        self.clients: dict[str, ModelClient] = {s.name: self._client(s) for s in config.models}
+        self.clients = clients
+        for message in sorted({c.warning for c in clients.values()
+                               if isinstance(c, Recorder | Replayer) and c.warning}):
+            self.warn(message)
         done = writer.events("iteration", limit=10**9)
         self.done = {d["n"] for _, _, d in done}
         last_state = next((d["ensemble"] for _, _, d in done if "ensemble" in d), None)
@@ -109,27 +76,38 @@ class Campaign:
                              summary.tokens_in + summary.tokens_out, summary.cost)
         self.best = summary.best
         self.since_best = 0
-        self.insights = next((d["insights"] for _, _, d in writer.events("scratchpad", 1)), "")
         self.stale: dict[int, int] = {}
         """Per island: its iterations since its best last improved (counted from this start)."""
         self.island_best = {i: p.score for i in range(config.selection.islands)
                             if (p := writer.best(i)) is not None}
-        self._readers = threading.local()
         self.grid = EliteGrid.rebuild(writer, task.config.descriptors) \
             if config.selection.strategy == "map_elites" else None
         edits = config.edits
-        self.novelty = make_novelty(edits.novelty_threshold, edits.novelty_embedding,
-                                    edits.embedding_threshold)
+        self.proposer = Proposer(
+            config, task, clients, make_novelty(edits.novelty_threshold, edits.novelty_embedding,
+                                                edits.embedding_threshold),
+            writer.path, next((d["insights"] for _, _, d in writer.events("scratchpad", 1)), ""))
         self._tops: dict[tuple[int, int | None], list[Program]] = {}
         self.broken: str | None = None
-        """Why the task cannot be searched (its seed program fails), when it cannot."""
+        """Why the campaign cannot go on (its seed program fails, its scorer raised, a model
+        refused the key), when it cannot: it stops, and the CLI exits 1 with this line."""
 
-    def _client(self, spec) -> ModelClient:
-        if self.config.replay is not None:
-            return Replayer(spec, self.config.replay)
-        client = make_client(spec)
-        return Recorder(client, self.run_dir / "transcript.jsonl") if self.config.transcript \
-            else client
+    def warn(self, message: str) -> None:
+        """Something the user should know that does not stop the campaign: archived (for
+        `discover status`) and shown."""
+        self.writer.log_event("warning", {"message": message})
+        self.log({"event": "warning", "message": message})
+
+    @staticmethod
+    def _clients(config: CampaignConfig, run_dir: Path) -> dict[str, ModelClient]:
+        """Every model's client, made before anything is written: a model that cannot be set
+        up (no weights, no transcript to replay) fails here and leaves no half-made run."""
+        def client(spec: ModelSpec) -> ModelClient:
+            if config.replay is not None:
+                return Replayer(spec, config.replay)
+            inner = make_client(spec)
+            return Recorder(inner, run_dir / "transcript.jsonl") if config.transcript else inner
+        return {spec.name: client(spec) for spec in config.models}
 
     # -- start and resume -----------------------------------------------------------------
 
@@ -137,78 +115,71 @@ class Campaign:
     def start(cls, config: CampaignConfig, log: Callable[[dict[str, Any]], None]) -> "Campaign":
         task = _searchable(load_task(config.task))
         name = config.name or f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        config = config.model_copy(update={"name": name})
+        config = _resolved(config.model_copy(update={"name": name}))
         run_dir = Path(config.runs_dir) / name
+        if archive_path(run_dir).exists():
+            raise ArchiveError(f"a campaign named {name!r} already exists in {run_dir.parent}: "
+                               f"`discover resume {name}`, or choose another name")
+        clients = cls._clients(config, run_dir)
         writer = ArchiveWriter.create(archive_path(run_dir), name=name, task=task.name,
                                       config=config.model_dump(mode="json"), seed=config.seed,
                                       evaluator_version=task.version)
         atomic_write_text(run_dir / "campaign.json", json.dumps(config.model_dump(mode="json"),
                                                                 indent=1) + "\n")
         writer.log_event("campaign_started", {"task_root": str(task.root)})
-        return cls(config, run_dir, writer, task, log)
+        return cls(config, run_dir, writer, task, log, clients)
 
     @classmethod
     def resume(cls, run_dir: Path, log: Callable[[dict[str, Any]], None],
-               overrides: dict[str, Any] | None = None) -> "Campaign":
+               overrides: list[str] = ()) -> "Campaign":
+        """Continue a campaign with the config it last ran with, changed by `--set KEY=VALUE`
+        overrides (recorded, so that the next resume keeps them; task and name stay)."""
         writer = ArchiveWriter(archive_path(run_dir))
-        stored = writer.campaign().config
         try:
-            config = CampaignConfig.model_validate({**stored, **(overrides or {})})
-        except Exception as exc:
-            raise ConfigError(f"{run_dir}: the stored config no longer validates ({exc})") \
-                from exc
-        task = _searchable(load_task(config.task))
+            stored = last_config(writer)
+            config = _resolved(apply_overrides(stored, overrides, run_dir))
+            if (config.task, config.name) != (stored.get("task"), stored.get("name")):
+                raise ConfigError(f"{run_dir}: a resumed campaign keeps its task and name; "
+                                  "start a new one with `discover run` to change them")
+            task = _searchable(load_task(config.task))
+            clients = cls._clients(config, run_dir)
+        except BaseException:
+            writer.close()
+            raise
         if task.version != writer.campaign().evaluator_version:
             writer.set_evaluator_version(task.version)  # old scores stop being compared
             log({"event": "evaluator_changed", "version": task.version})
-        campaign = cls(config, run_dir, writer, task, log)
-        writer.log_event("campaign_resumed", {"done": len(campaign.done)})
+        campaign = cls(config, run_dir, writer, task, log, clients)
+        campaign._export_best()
+        event: dict[str, Any] = {"done": len(campaign.done)}
+        if config.model_dump(mode="json") != stored:
+            event["config"] = config.model_dump(mode="json")
+            atomic_write_text(run_dir / "campaign.json", json.dumps(event["config"], indent=1)
+                              + "\n")
+        writer.log_event("campaign_resumed", event)
         return campaign
 
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> str:
-        """Run until a budget or stop rule says stop; returns why it stopped."""
-        parallel, budget = self.config.parallel, self.config.budgets.iterations or 10**12
-        # With one proposer and one evaluator, iterations run strictly one after another.
-        in_flight = parallel.proposals + parallel.evaluations - 1
-        start = time.monotonic()
-        todo = self._numbers()
-        reason = "budget: iterations"
+        """plan -> propose -> evaluate -> commit until a budget or stop rule says stop; returns
+        why it stopped. Each stage's threads are pipeline.py's business."""
+        start, todo = time.monotonic(), self._numbers()
+        budget = self.config.budgets.iterations or 10**12
         self.log({"event": "started", "done": len(self.done), "budgets":
                   self.config.budgets.model_dump(), "best": self.best.score if self.best
                   else None})
+        parallel = self.config.parallel
         try:
-            with open_executor(self.config.executor, size=parallel.evaluations) as executor, \
-                    cf.ThreadPoolExecutor(parallel.proposals, "propose") as proposers, \
-                    cf.ThreadPoolExecutor(parallel.evaluations, "evaluate") as evaluators:
-                proposing: set[cf.Future] = set()
-                evaluating: set[cf.Future] = set()
-                while True:
-                    stop = self._stop_reason(start)
-                    if stop is None:
-                        while (len(proposing) < parallel.proposals
-                               and len(proposing) + len(evaluating) < in_flight
-                               and len(self.done) + len(proposing) + len(evaluating) < budget):
-                            plan = self._plan(next(todo))
-                            proposing.add(proposers.submit(self._propose_stage, plan))
-                    else:
-                        reason = stop
-                    if not proposing and not evaluating:
-                        break
-                    finished, _ = cf.wait(proposing | evaluating,
-                                          return_when=cf.FIRST_COMPLETED)
-                    for future in finished:
-                        outcome = future.result()
-                        if future in proposing:
-                            proposing.discard(future)
-                            if outcome.needs_evaluation:
-                                evaluating.add(evaluators.submit(self._evaluate_stage, outcome,
-                                                                 executor))
-                                continue
-                        else:
-                            evaluating.discard(future)
-                        self._commit(outcome)
+            with open_executor(self.config.executor, size=parallel.evaluations) as executor:
+                reason = run_pipeline(
+                    Stages(plan=lambda: self._plan(next(todo)),  # parent, operator, model
+                           propose=self._propose_stage,  # model call, edit checks, repair turns
+                           evaluate=lambda outcome: self._evaluate_stage(outcome, executor),
+                           commit=self._commit),  # one archive transaction per iteration
+                    parallel.proposals, parallel.evaluations,
+                    stop=lambda: self._stop_reason(start),
+                    room=lambda in_flight: len(self.done) + in_flight < budget)
         except KeyboardInterrupt:
             reason = "interrupted (Ctrl-C): finished iterations are committed"
         except (sqlite3.OperationalError, OSError) as exc:
@@ -255,27 +226,29 @@ class Campaign:
         islands = config.selection.islands
         island = n % islands
         if n < islands:
-            return Plan(n, island, "seed")
+            return Plan(n, island, Op.SEED, parent=self._evaluated_seed())
         every, stagnation = config.selection.migration_every, config.selection.stagnation
         if islands > 1 and every and n % every == 0:
             source = writer.best((island - 1) % islands)
             if source is not None:
-                return Plan(n, island, "migration", parent=source)
+                return Plan(n, island, Op.MIGRATION, parent=source)
         if islands > 1 and stagnation and self.stale.get(island, 0) >= stagnation:
             self.stale[island] = 0
             source = writer.best()
             if source is not None and source.island != island:
-                return Plan(n, island, "reseed", parent=source)  # a stuck island restarts
+                return Plan(n, island, Op.RESEED, parent=source)  # a stuck island restarts
         parent = select_parent(writer, config.selection, island, rng, self.grid)
         if parent is None:
-            return Plan(n, island, "restart")
+            return Plan(n, island, Op.RESTART, parent=self._evaluated_seed())
         draw = rng.random()
         if draw < config.edits.tune_share:
-            return Plan(n, island, "tune", parent=parent)
-        if draw < config.edits.tune_share + config.edits.restart_share:
-            return Plan(n, island, "restart")
+            if float_literals(parent.code):  # else there is nothing to tune: ask the model
+                return Plan(n, island, Op.TUNE, parent=parent)
+        elif draw < config.edits.tune_share + config.edits.restart_share:
+            return Plan(n, island, Op.RESTART, parent=self._evaluated_seed())
         neighbours = self._top_k(5, island)
-        inspirations = [p for p in self._top_k(2) if p.id != parent.id][:1]  # the best
+        # the best (a copy of the parent's code would teach the model nothing)
+        inspirations = [p for p in self._top_k(2) if p.code != parent.code][:1]
         # and a diverse one: a good program of another island (or further down this one)
         others = [i for i in range(islands) if i != island]
         pool = self._top_k(8, rng.choice(others)) if others else self._top_k(16, island)[4:]
@@ -284,10 +257,17 @@ class Campaign:
         inspirations += [rng.choice(diverse)] if diverse else []
         model = self.ensemble.choose(rng)
         mix = self.clients[model].spec.edit_mix
-        formats = [f for f in mix if mix[f] > 0 and (f != "crossover" or inspirations)]
+        formats = [f for f in mix if mix[f] > 0 and (f != EditFormat.CROSSOVER or inspirations)]
         edit_format = rng.choices(formats, weights=[mix[f] for f in formats], k=1)[0] \
-            if formats else "rewrite"
-        return Plan(n, island, "llm", parent, inspirations, model, edit_format, neighbours)
+            if formats else EditFormat.REWRITE
+        return Plan(n, island, Op.LLM, parent, inspirations, model, EditFormat(edit_format),
+                    neighbours)
+
+    def _evaluated_seed(self) -> Program | None:
+        """The task's seed as the archive scored it, once it has (ok): later seeds and restarts
+        copy that evaluation instead of running the same code again."""
+        programs = self.writer.programs(self.writer.find_by_hash(self.task.seed_code))
+        return next((p for p in programs if p.status == "ok"), None)
 
     def _top_k(self, k: int, island: int | None = None) -> list[Program]:
         """The archive's (or an island's) k best, cached until a commit could change them."""
@@ -300,20 +280,27 @@ class Campaign:
 
     def _propose_stage(self, plan: Plan) -> Outcome:
         outcome = Outcome(plan)
-        if plan.op in ("seed", "restart"):
-            outcome.code = self.task.seed_code
-        elif plan.op in ("migration", "reseed"):
+        if plan.copies:
             outcome.code = plan.parent.code  # scored already: its evaluation is copied at commit
-        elif plan.op == "llm":
-            self._propose(outcome)
+        elif plan.op in (Op.SEED, Op.RESTART):
+            outcome.code = self.task.seed_code
+        elif plan.op is Op.LLM:
+            try:
+                self.proposer.propose(outcome)
+            except ModelError as exc:
+                outcome.calls.extend(exc.attempts)
+                outcome.fatal = str(exc)
         return outcome
 
     def _evaluate_stage(self, outcome: Outcome, executor: Executor) -> Outcome:
-        if outcome.plan.op == "tune":
-            self._tune(outcome, executor)
-        else:
-            outcome.results = self.task.evaluate(outcome.code, executor)
-            outcome.evaluations = 1
+        try:
+            if outcome.plan.op is Op.TUNE:
+                self._tune(outcome, executor)
+            else:
+                outcome.results = self.task.evaluate(outcome.code, executor)
+                outcome.evaluations = 1
+        except TaskError as exc:
+            outcome.fatal = str(exc)
         return outcome
 
     def _tune(self, outcome: Outcome, executor: Executor) -> None:
@@ -334,130 +321,25 @@ class Campaign:
         code = tuned.code if tuned.score > -math.inf else next(iter(tried))
         outcome.code, outcome.results, outcome.evaluations = code, tried[code], tuned.evaluations
 
-    def _propose(self, outcome: Outcome) -> None:
-        plan, config = outcome.plan, self.config
-        client = self.clients[plan.model]
-        messages = self._messages(plan)
-        for turn in range(1 + config.edits.repair_turns):
-            outcome.turns = turn + 1
-            try:
-                completion = client.complete(messages, purpose="repair" if turn else "propose",
-                                             seed=plan.n * 7 + turn)
-            except CallFailed as exc:
-                outcome.calls.extend(exc.attempts)
-                outcome.reason = f"model call failed: {exc}"
-                return
-            outcome.calls.extend(completion.attempts)
-            outcome.answer = completion.text
-            try:
-                apply = apply_diff if plan.edit_format == "diff" else rewrite_block
-                code = apply(plan.parent.code, completion.text)
-                self._check_novelty(code, plan, outcome)
-                problem = self.task.static_check(code)
-                if problem is not None:
-                    raise EditError(problem)
-            except EditError as exc:
-                outcome.reason = str(exc)
-                repair = "diff/repair.md" if plan.edit_format == "diff" else "rewrite/repair.md"
-                messages = [*messages, {"role": "assistant", "content": completion.text},
-                            {"role": "user", "content": render(repair, reason=str(exc))}]
-                continue
-            outcome.code, outcome.reason = code, None
-            self._reflect(outcome, [*messages, {"role": "assistant", "content": completion.text}],
-                          client)
-            return
-
-    def _reflect(self, outcome: Outcome, messages: Messages, client: ModelClient) -> None:
-        """ADAS's reflexion: the model reviews its own proposal before it is run and may revise
-        it; a revision that does not pass the edit checks leaves the last good version."""
-        plan = outcome.plan
-        diff = plan.edit_format == "diff"
-        for turn in range(self.config.edits.reflexion_rounds):
-            outcome.turns += 1
-            prompt = render("reflexion/diff.md", block=block_text(outcome.code)) if diff \
-                else render("reflexion/rewrite.md")
-            messages = [*messages, {"role": "user", "content": prompt}]
-            try:
-                completion = client.complete(messages, purpose="reflexion",
-                                             seed=plan.n * 7 + 100 + turn)
-            except CallFailed as exc:
-                outcome.calls.extend(exc.attempts)
-                return
-            outcome.calls.extend(completion.attempts)
-            messages = [*messages, {"role": "assistant", "content": completion.text}]
-            try:
-                code = (apply_diff if diff else rewrite_block)(outcome.code, completion.text)
-                self._check_novelty(code, plan, outcome)
-                if self.task.static_check(code) is not None:
-                    continue
-            except EditError:
-                continue
-            outcome.code = code
-            outcome.answer = f"{outcome.answer}\n\n[after reflexion round {turn + 1}]\n" \
-                             f"{completion.text}"
-
-    def _messages(self, plan: Plan) -> Messages:
-        parent = plan.parent
-        evaluations = self._reader().evaluations(parent.id)
-        metrics = next((e.public_metrics for e in reversed(evaluations) if e.final), {})
-        context = []
-        if metrics:
-            context.append("Its metrics: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float)
-                                                       else f"{k}={v}"
-                                                       for k, v in metrics.items()))
-        crossover = plan.edit_format == "crossover"
-        shown = [] if crossover else plan.inspirations
-        if self.config.selection.strategy == "whole_archive":  # ADAS: the archive in context
-            shown = [p for p in self._reader().top_k(self.config.selection.archive_context + 1)
-                     if p.id != parent.id][:self.config.selection.archive_context]
-        for other in shown:
-            context.append(f"A program with score {other.score:.6g} used this block:\n"
-                           f"```python\n{block_text(other.code)}\n```")
-        failures = self._reader().child_failures(parent.id, 3)
-        if failures:
-            context.append("Recent changes to this code failed: " + "; ".join(failures))
-        if self.insights:
-            context.append(f"Insights from the search so far:\n{self.insights}")
-        rng = random.Random(f"{self.config.seed}:{plan.n}:instruction")
-        values = {"task": self.task.description.strip(), "score": f"{parent.score:.6g}",
-                  "block": block_text(parent.code),
-                  "context": "\n".join(context) + ("\n" if context else ""),
-                  "instruction": rng.choice(self.task.config.ideas or INSTRUCTIONS)}
-        if crossover:
-            other = plan.inspirations[0]
-            values.update(other_score=f"{other.score:.6g}", other_block=block_text(other.code))
-        folder = plan.edit_format
-        system = "diff/system.md" if folder == "diff" else "rewrite/system.md"
-        return [{"role": "system", "content": render(system)},
-                {"role": "user", "content": render(f"{folder}/user.md", **values)}]
-
-    def _reader(self) -> ArchiveReader:
-        """A read connection per worker thread (SQLite connections are not shared)."""
-        reader = getattr(self._readers, "reader", None)
-        if reader is None:
-            reader = self._readers.reader = ArchiveReader(self.writer.path)
-        return reader
-
-    def _check_novelty(self, code: str, plan: Plan, outcome: Outcome) -> None:
-        same = self._reader().find_by_hash(code)
-        if same:
-            raise EditError(f"the new code is an exact duplicate of archived program {same[0]}: "
-                            "change the logic, not the layout")
-        try:
-            outcome.calls.extend(self.novelty.check(code, plan.neighbours))
-        except NoveltyError as exc:
-            outcome.calls.extend(exc.calls)
-            raise
-
     # -- committing (main thread: one transaction per iteration) ---------------------------
 
     def _commit(self, outcome: Outcome) -> None:
         plan, writer = outcome.plan, self.writer
+        if outcome.fatal is not None:
+            # The task's or the model's fault, not the program's: no program is blamed and no
+            # iteration event written (resume redoes it once that is fixed); its model calls,
+            # failed ones included, are still recorded and counted.
+            with writer.batch():
+                for call in outcome.calls:
+                    writer.record_model_call(call)
+                    self.budget.add(call)
+            self._halt(outcome.fatal)
+            return
         program_id, final = None, None
         with writer.batch():
-            copied = plan.op in ("migration", "reseed")
-            if outcome.code is not None and (outcome.results or copied):
-                crossover = plan.op == "llm" and plan.edit_format == "crossover"
+            if outcome.code is not None and (outcome.results or plan.copies):
+                proposal = plan.op is Op.LLM
+                crossover = proposal and plan.edit_format is EditFormat.CROSSOVER
                 parents = (plan.parent.id,) if plan.parent else ()
                 if crossover:
                     parents += (plan.inspirations[0].id,)
@@ -465,8 +347,8 @@ class Campaign:
                     outcome.code, parents=parents,
                     inspirations=() if crossover else tuple(p.id for p in plan.inspirations),
                     island=plan.island, model=plan.model,
-                    prompt_template=plan.edit_format if plan.op == "llm" else None,
-                    edit_kind=plan.edit_format if plan.op == "llm" else plan.op,
+                    prompt_template=plan.edit_format if proposal else None,
+                    edit_kind=plan.edit_format if proposal else plan.op,
                     edit_text=outcome.answer))
                 results = outcome.results or [self._copied_result(plan.parent)]
                 for i, result in enumerate(results):
@@ -481,9 +363,9 @@ class Campaign:
             if plan.model is not None:
                 self.ensemble.update(plan.model, 1.0 if improved else 0.0)
             event = {"n": plan.n, "op": plan.op, "island": plan.island, "model": plan.model,
-                     "edit_format": plan.edit_format if plan.op == "llm" else None,
+                     "edit_format": plan.edit_format if plan.op is Op.LLM else None,
                      "program": program_id, "turns": outcome.turns,
-                     "valid_edit": outcome.code is not None if plan.op == "llm" else None,
+                     "valid_edit": outcome.code is not None if plan.op is Op.LLM else None,
                      "status": final.status if final else "no program",
                      "score": final.score if final else None,
                      "reason": outcome.reason or (final.reason if final else None),
@@ -506,10 +388,10 @@ class Campaign:
                             final.public_metrics)
         if ok and (self.best is None or final.score > self.best.score):
             self.best, self.since_best = writer.program(program_id), 0
-            export_module(writer, program_id, self.run_dir / "best" / "best_program.py")
+            self._export_best()
         else:
             self.since_best += 1
-            if plan.op in ("seed", "restart") and self.best is None and final is not None:
+            if plan.op in (Op.SEED, Op.RESTART) and self.best is None and final is not None:
                 self.broken = (f"the task's seed program fails its evaluation ({final.status}: "
                                f"{final.reason}): fix the task or its environment, then "
                                f"`discover resume {self.run_dir}`")
@@ -529,7 +411,7 @@ class Campaign:
                   for status, reason, count in writer.failures_by_reason(5, recent=500)]
         window = max(self.config.edits.scratchpad_every, 20)
         recent = [d for _, _, d in writer.events("iteration", limit=window)
-                  if d.get("op") == "llm"]
+                  if d.get("op") == Op.LLM]
         refused = [d["reason"] for d in recent if not d.get("valid_edit") and d.get("reason")]
         lines += [f"refused edit: {reason}" for reason in refused[:5]]
         model = self.ensemble.choose(random.Random(f"{self.config.seed}:{n}:scratchpad"))
@@ -540,6 +422,9 @@ class Campaign:
             calls, text = list(answer.attempts), answer.text
         except CallFailed as exc:
             calls, text = exc.attempts, None
+        except ModelError as exc:
+            calls, text = list(exc.attempts), None
+            self._halt(str(exc))
         insights = "\n".join(line.strip() for line in (text or "").splitlines()
                              if line.strip().startswith("- "))[:1500]
         with writer.batch():
@@ -549,7 +434,13 @@ class Campaign:
             if insights:
                 writer.log_event("scratchpad", {"after": n, "insights": insights})
         if insights:
-            self.insights = insights
+            self.proposer.insights = insights
+
+    def _halt(self, problem: str) -> None:
+        """Stop the campaign for a problem the user must fix (the first one found wins)."""
+        if self.broken is None:
+            self.broken = (f"{problem}; once that is fixed, `discover resume {self.run_dir}` "
+                           "continues")
 
     @staticmethod
     def _copied_result(parent: Program) -> EvaluationResult:
@@ -558,15 +449,35 @@ class Campaign:
 
     def _finish(self, reason: str) -> None:
         held_out = None
-        if self.best is not None and self.task.config.held_out is not None:
-            final = self.task.evaluate(self.best.code, Sandbox(), held_out=True)[-1]
-            held_out = {k: v for k, v in final.private_metrics.items()
-                        if k.startswith("held_out")}
+        if self.best is not None and self.task.config.held_out is not None \
+                and self.broken is None:  # a broken task or model: nothing more to measure
+            try:
+                final = self.task.evaluate(self.best.code, Sandbox(), held_out=True)[-1]
+                held_out = {k: v for k, v in final.private_metrics.items()
+                            if k.startswith("held_out")}
+            except TaskError as exc:  # the held-out stage's scorer raised: the task's bug
+                held_out = {"held_out_status": "task error", "held_out_reason": str(exc)}
         best = self.best.id if self.best else None
         self.writer.log_event("campaign_stopped", {"reason": reason, "held_out": held_out,
                                                    "program": best}, best)
         self.log({"event": "stopped", "reason": reason,
                   "best": self.best.score if self.best else None, "held_out": held_out})
+
+    def exported(self) -> Path | None:
+        """The best program's export, when the file holds the archive's best as it scores now
+        (None when there is no best, or the file is missing or another program's)."""
+        out = self.run_dir / "best" / "best_program.py"
+        facts = exported_provenance(out) or {}
+        current = self.best is not None and \
+            (facts.get("program_id"), facts.get("score")) == (self.best.id, self.best.score)
+        return out if current else None
+
+    def _export_best(self) -> None:
+        """(Re)write the best export unless it is current: after a new best, and on resume,
+        since a kill between committing a new best and writing its file leaves the file
+        missing or stale."""
+        if self.best is not None and self.exported() is None:
+            export_module(self.writer, self.best.id, self.run_dir / "best" / "best_program.py")
 
     def close(self) -> None:
         self.writer.close()
@@ -579,16 +490,27 @@ def _disk_full(exc: BaseException) -> bool:
     return getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
 
 
+def last_config(reader: ArchiveReader) -> dict[str, Any]:
+    """The config the campaign last ran with: the stored one, or what a resume changed it to."""
+    changed = (d["config"] for _, _, d in reader.events("campaign_resumed", 10**9)
+               if "config" in d)
+    return next(changed, reader.campaign().config)
+
+
+def _resolved(config: CampaignConfig) -> CampaignConfig:
+    """The config with each model's spec as its client will run it (`models.resolve`): what is
+    stored is exactly what ran, and a resume runs the same again."""
+    return config.model_copy(update={"models": [resolve(spec) for spec in config.models]})
+
+
 def _searchable(task: Task) -> Task:
-    """A task whose seed the edits can work on; else a TaskError before anything is written."""
-    seed = task.root / task.config.seed
+    """A task whose seed the edits can work on (load_task checked its entry point); else a
+    TaskError before anything is written."""
     try:
         evolve_block(task.seed_code)
     except EditError as exc:
-        raise TaskError(f"{seed}: {exc}; mark the code the model may change with a line "
-                        f"{START} before it and a line {END} after it") from exc
-    problem = task.static_check(task.seed_code)
-    if problem is not None:
-        raise TaskError(f"{seed}: {problem}")
+        raise TaskError(f"{task.root / task.config.seed}: {exc}; mark the code the model may "
+                        f"change with a line {START} before it and a line {END} after it") \
+            from exc
     task.prepare()
     return task

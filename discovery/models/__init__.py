@@ -14,14 +14,28 @@ def make_client(spec: ModelSpec) -> ModelClient:
 
         return Scripted(spec, spec.name.removeprefix("scripted:"))
     if spec.name == EMBEDDED:
-        from discovery.models.embedded import DEFAULT_SPEC, EmbeddedClient
+        from discovery.models.embedded import EmbeddedClient
 
-        # The small model's own defaults (temperature 0.2...) unless the config says otherwise.
-        given = {name: getattr(spec, name) for name in spec.model_fields_set}
-        return EmbeddedClient(DEFAULT_SPEC.model_copy(update=given))
+        return EmbeddedClient(resolve(spec))
     from discovery.models.litellm_client import LiteLLMClient
 
     return LiteLLMClient(spec)
+
+
+def resolve(spec: ModelSpec) -> ModelSpec:
+    """The spec as its client runs it: for the embedded model, the small model's own defaults
+    (temperature 0.2, short answers, rewrites only) for every field the config did not set.
+
+    A campaign stores this, never the spec as written: once stored as JSON every field counts
+    as set, so an unresolved spec would resume with the generic defaults (temperature 0.7,
+    2048 tokens, diff prompts the small model cannot answer). Resolving twice changes nothing.
+    """
+    if spec.name != EMBEDDED:
+        return spec
+    from discovery.models.embedded import DEFAULT_SPEC
+
+    given = {name: getattr(spec, name) for name in spec.model_fields_set}
+    return DEFAULT_SPEC.model_copy(update=given)
 
 
 def load_specs(path: str | os.PathLike | None) -> list[ModelSpec]:
@@ -32,15 +46,20 @@ def load_specs(path: str | os.PathLike | None) -> list[ModelSpec]:
 
     from pydantic import ValidationError
 
-    from evaluators.task import validation_message
+    from discovery.config import explain
 
     try:
         with open(path, "rb") as f:
             entries = tomllib.load(f).get("models", [])
-        return [ModelSpec.model_validate(e) for e in entries] or [ModelSpec()]
     except FileNotFoundError as exc:
         raise ModelError(f"no config file at {path}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"{path} is not valid TOML: {exc}") from exc
-    except ValidationError as exc:
-        raise ModelError(f"{path}: models entry: {validation_message(exc)}") from exc
+    specs = []
+    for number, entry in enumerate(entries, 1):
+        try:
+            specs.append(ModelSpec.model_validate(entry))
+        except ValidationError as exc:
+            raise ModelError(explain(exc, ModelSpec, f"{path}: [[models]] entry {number}")) \
+                from exc
+    return specs or [ModelSpec()]

@@ -14,6 +14,7 @@ import re
 
 START, END = "# EVOLVE-BLOCK-START", "# EVOLVE-BLOCK-END"
 _FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
+_OPEN = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n")
 
 
 class EditError(Exception):
@@ -36,18 +37,28 @@ def block_text(program: str) -> str:
 
 
 def extract_code(answer: str) -> str:
-    """The longest fenced code block of the answer (a bare answer counts as code only if it is
-    nothing but code: it parses)."""
+    """The longest fenced code block of the answer. Code counts without its fences only if it
+    parses: a bare answer that is nothing but code, or a block whose closing fence is missing
+    (a small model often stops, or is cut off at its token limit, before writing it)."""
     blocks = [b.strip("\n") for b in _FENCE.findall(answer)]
     if blocks:
         return max(blocks, key=len)
-    if "```" not in answer:
-        try:
-            compile(answer, "<answer>", "exec")
-            return answer.strip("\n")
-        except SyntaxError:
-            pass
+    unclosed = _OPEN.search(answer)
+    code = answer[unclosed.end():] if unclosed else answer if "```" not in answer else None
+    if code is not None and _parses(code):
+        return code.strip("\n")
+    if unclosed:
+        raise EditError("the ```python code block is never closed (the answer was cut off, or "
+                        "broke off): reply with the complete block, short, ending with ```")
     raise EditError("the answer has no ```python code block: reply with one code block")
+
+
+def _parses(code: str) -> bool:
+    try:
+        compile(code, "<answer>", "exec")
+    except SyntaxError:
+        return False
+    return True
 
 
 _DIFF = re.compile(r"<<<<<<< SEARCH\n(.*?)\n?=======\n(.*?)\n?>>>>>>> REPLACE", re.DOTALL)

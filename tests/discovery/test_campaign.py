@@ -3,6 +3,7 @@ the real archive; kill -9 and resume of a real subprocess; the embedded model fo
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -162,8 +163,8 @@ def reader_island(tmp_path, program_id):
 
 def test_diff_and_crossover_formats_in_a_campaign(tmp_path):
     script = tmp_path / "mixed.jsonl"
-    diff = ("<<<<<<< SEARCH\n    radii = [cell / 2] * n\n=======\n"
-            "    radii = [cell / 2 - 1e-6] * n\n>>>>>>> REPLACE")
+    diff = ("<<<<<<< SEARCH\n    shift = 0.5  # every other row moves right by this share of "
+            "a cell\n=======\n    shift = 0.5 - 1e-6\n>>>>>>> REPLACE")
     good = json.loads(SCRIPT.read_text().splitlines()[1])["text"]
     script.write_text(json.dumps({"text": diff}) + "\n" + json.dumps({"text": good}) + "\n")
     model = f'models=[{{name="scripted:{script}", edit_mix={{diff=1.0, crossover=1.0}}}}]'
@@ -172,7 +173,7 @@ def test_diff_and_crossover_formats_in_a_campaign(tmp_path):
         programs = reader.programs(range(1, reader.count() + 1))
     diffs = [p for p in programs if p.edit_kind == "diff"]
     crossovers = [p for p in programs if p.edit_kind == "crossover"]
-    assert diffs and "cell / 2 - 1e-6" in diffs[0].code
+    assert diffs and "shift = 0.5 - 1e-6" in diffs[0].code
     assert diffs[0].code.count("# EVOLVE-BLOCK-START") == 1
     assert crossovers and all(len(p.parents) == 2 for p in crossovers)
 
@@ -193,7 +194,7 @@ def test_scratchpad_insights_are_stored_and_reach_later_prompts(tmp_path):
         parent = campaign.writer.best()
         plan = campaign._plan(100)
         plan.parent, plan.edit_format, plan.inspirations = parent, "rewrite", []
-        prompt = campaign._messages(plan)[1]["content"]
+        prompt = campaign.proposer.messages(plan)[1]["content"]
     finally:
         campaign.close()
     assert "Insights from the search so far:\n- grids waste space" in prompt
@@ -210,13 +211,13 @@ def test_whole_archive_strategy_puts_the_archive_in_the_prompt(tmp_path):
         plan = campaign._plan(102 + best.island)  # on the best's island, not a migration turn
         assert plan.parent.id == best.id  # whole_archive builds on the best
         plan.edit_format = "rewrite"
-        prompt = campaign._messages(plan)[1]["content"]
+        prompt = campaign.proposer.messages(plan)[1]["content"]
     finally:
         campaign.close()
     assert prompt.count("A program with score") == len(others) >= 2
 
 
-def test_an_evaluator_that_fails_every_program_stops_the_campaign_with_the_reason(tmp_path):
+def test_a_scorer_that_raises_stops_the_campaign_as_a_task_error(tmp_path):
     task = tmp_path / "broken_task"
     shutil.copytree(task_folders()["circle_packing"], task)
     scorer = task / "scorer.py"
@@ -226,13 +227,14 @@ def test_an_evaluator_that_fails_every_program_stops_the_campaign_with_the_reaso
     result = discover(tmp_path, "run", str(task), "--name", "b", "--iterations", "10",
                       "--progress", "quiet", *SCRIPTED)
     assert result.exit_code == 1
-    assert "seed program fails its evaluation (invalid: the scorer could not score these " \
-           "outputs (RuntimeError: scorer bug))" in result.stderr
-    assert "discover resume" in result.stderr
+    assert f"{scorer}: score() raised RuntimeError: scorer bug for case n6 of stage " \
+           "smoke" in result.stderr
+    assert "discover resume" in result.stderr and len(result.stderr.splitlines()) == 1
     status = discover(tmp_path, "status", "b")
-    assert "the scorer could not score these outputs" in status.output
+    assert "score() raised RuntimeError: scorer bug" in " ".join(status.output.split())
     with ArchiveReader(tmp_path / "b" / "archive.sqlite") as reader:
-        assert reader.count() == 1 and reader.best() is None  # the first seed fails: stop
+        # the seed is not blamed: no program recorded as failed, no iteration counted as done
+        assert reader.count() == 0 and not reader.events("iteration")
 
     scorer.write_text(good)  # the task is mended: resume picks up under the new version
     result = discover(tmp_path, "resume", "b", "--progress", "quiet")
@@ -245,8 +247,7 @@ def test_an_evaluator_that_fails_every_program_stops_the_campaign_with_the_reaso
 def test_a_full_disk_stops_with_a_clear_error_and_resume_loses_nothing(tmp_path):
     run_scripted(tmp_path, "d", 3, f'models=[{{name="scripted:{SCRIPT}"}}]',
                  "executor='fresh'")
-    campaign = Campaign.resume(tmp_path / "d", lambda event: None,
-                               {"budgets": {"iterations": 8}})
+    campaign = Campaign.resume(tmp_path / "d", lambda event: None, ["budgets.iterations=8"])
     pages = campaign.writer._conn.execute("PRAGMA page_count").fetchone()[0]
     campaign.writer._conn.execute(f"PRAGMA max_page_count = {pages}")  # no room to grow
     try:
@@ -314,3 +315,94 @@ def test_live_view_shows_best_rate_failures_tokens_and_eta(tmp_path):
     assert "2.5" in text and "0.33" in text  # best; 2 evaluations in 6 s
     assert "2/3 (67%)" in text and "1,234 / $0.0500" in text
     assert "invalid: two circles overlap" in text and "no program: no ```python" in text
+
+
+def _exported_id(path) -> int:
+    return int(re.search(r"'program_id': (\d+)", path.read_text()).group(1))
+
+
+def test_resume_rewrites_a_missing_or_stale_best_export(tmp_path):
+    run_scripted(tmp_path, "e", 4, f'models=[{{name="scripted:{SCRIPT}", '
+                 'edit_mix={rewrite=1.0}}]')
+    exported = tmp_path / "e" / "best" / "best_program.py"
+    with ArchiveReader(tmp_path / "e" / "archive.sqlite") as reader:
+        best = reader.best()
+    assert best.id != 1 and _exported_id(exported) == best.id
+    exported.unlink()  # killed between committing a new best and writing its file
+    result = discover(tmp_path, "resume", "e", "--progress", "lines")
+    assert result.exit_code == 0, result.output
+    assert _exported_id(exported) == best.id
+    assert f"best program #{best.id} (score {best.score:.6g}) exported to" in \
+        " ".join(result.output.split())
+    exported.write_text(exported.read_text().replace(f"'program_id': {best.id}",
+                                                     "'program_id': 1"))  # an older best's
+    assert discover(tmp_path, "resume", "e", "--progress", "quiet").exit_code == 0
+    assert _exported_id(exported) == best.id
+
+
+def test_the_cli_never_claims_an_export_that_does_not_exist(tmp_path):
+    task = tmp_path / "failing"
+    shutil.copytree(task_folders()["circle_packing"], task)
+    seed = task / "seed.py"
+    seed.write_text(seed.read_text().replace(
+        '    """Return (centers, radii) for n circles in the unit square."""\n',
+        '    """Return (centers, radii) for n circles in the unit square."""\n'
+        '    raise RuntimeError("no packing yet")\n'))
+    result = discover(tmp_path, "run", str(task), "--name", "f", "--iterations", "2",
+                      "--progress", "lines", *SCRIPTED)
+    assert result.exit_code == 1
+    assert "exported to" not in result.output
+    assert "no program evaluated ok: nothing exported" in " ".join(result.output.split())
+    assert not (tmp_path / "f" / "best").exists()
+
+
+def test_the_seed_is_evaluated_once_and_tuning_needs_float_constants(tmp_path):
+    """The other islands start from a copy of the seed's evaluation, and a tune plan on a
+    parent with no float constants asks the model instead of spending a tuning iteration."""
+    task = tmp_path / "no_floats"
+    shutil.copytree(task_folders()["circle_packing"], task)
+    (task / "seed.py").write_text(
+        '"""Circles on a grid."""\nimport math\n\n\n# EVOLVE-BLOCK-START\n'
+        "def construct_packing(n):\n    k = math.ceil(math.sqrt(n))\n"
+        "    centers = [[(2 * (i % k) + 1) / (2 * k), (2 * (i // k) + 1) / (2 * k)] "
+        "for i in range(n)]\n    return centers, [1 / (2 * k)] * n\n# EVOLVE-BLOCK-END\n")
+    result = discover(tmp_path, "run", str(task), "--name", "s", "--iterations", "5",
+                      "--progress", "quiet", "--set", "selection.islands=3",
+                      "--set", f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]',
+                      "--set", "edits.tune_share=1.0", "--set", "edits.restart_share=0",
+                      "--set", 'executor="fresh"')
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "s" / "archive.sqlite") as reader:
+        events = sorted((d for _, _, d in reader.events("iteration")), key=lambda d: d["n"])
+        assert [d["op"] for d in events] == ["seed", "seed", "seed", "llm", "llm"]
+        assert [d["evaluations"] for d in events[:3]] == [1, 0, 0]
+        seeds = reader.programs([d["program"] for d in events[:3]])
+        assert [p.score for p in seeds] == [seeds[0].score] * 3 and seeds[0].score > 0
+        assert [p.island for p in seeds] == [0, 1, 2] and seeds[1].parents == (seeds[0].id,)
+
+
+def test_a_revoked_key_mid_campaign_is_recorded_and_shown_by_status(tmp_path, monkeypatch):
+    good = json.loads(SCRIPT.read_text().splitlines()[1])["text"]
+    monkeypatch.setenv("MOCK_KEY", "sk-revoked-soon")
+    with MockServer(script=["ok"] * 3 + ["401"] * 50, reply=lambda messages: good) as server:
+        model = (f'models=[{{name="openai/mock-model", api_base="{server.base_url}", '
+                 'api_key_env="MOCK_KEY", edit_mix={rewrite=1.0}}]')
+        result = discover(tmp_path, "run", "circle_packing", "--name", "k", "--iterations", "12",
+                          "--progress", "lines", "--set", model, "--set", "selection.islands=1",
+                          "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
+                          "--set", "executor='fresh'", "--set", "edits.scratchpad_every=0")
+    assert result.exit_code == 1
+    refused = "model openai/mock-model at " + server.base_url + " refused the key: check $MOCK_KEY"
+    assert refused in result.stderr and "discover resume" in result.stderr
+    with ArchiveReader(tmp_path / "k" / "archive.sqlite") as reader:
+        (_, _, stopped), = reader.events("campaign_stopped")
+        assert refused in stopped["reason"]
+        errors = [row for row in reader._conn.execute(
+            "SELECT purpose, error FROM model_calls WHERE error IS NOT NULL")]
+        assert errors and all(e.startswith("AuthenticationError") for _, e in errors)
+        done = sorted(d["n"] for _, _, d in reader.events("iteration", 100))
+    assert done == list(range(len(done))) and len(done) < 12  # the refused one is redone later
+    status = " ".join(discover(tmp_path, "status", "k").output.replace("│", " ").split())
+    assert f"last stop {refused}" in status
+    assert "latest failed model calls" in status
+    assert "AuthenticationError" in status  # the failed attempt itself, not only a count

@@ -187,3 +187,84 @@ def test_sparkline_tracks_the_series():
     assert len(line) == 40 and line[0] == "▁" and line[-1] == "█"
     assert list(line) == sorted(line)
     assert sparkline([1.0, 1.0]) == "▄▄" and sparkline([]) == ""
+
+
+def test_demo_force_replaces_a_demo_but_never_a_real_campaign(cli, tmp_path):
+    runs = tmp_path / "runs"
+    assert cli("demo", "d", "--programs", "5", runs_dir=runs).exit_code == 0
+    assert cli("demo", "d", "--programs", "6", "--force", runs_dir=runs).exit_code == 0
+    with ArchiveReader(runs / "d" / "archive.sqlite") as reader:
+        assert reader.count() == 6
+    ArchiveWriter.create(runs / "real" / "archive.sqlite", name="real", task="circle_packing",
+                         config={"task": "circle_packing"}, seed=0, evaluator_version="v").close()
+    one_line_error(cli("demo", "real", "--force", runs_dir=runs), "not a demo", "another name")
+    assert (runs / "real" / "archive.sqlite").is_file()
+
+
+def stuck_run(runs, name: str, model: str) -> None:
+    """A run as a failed start used to leave it: its archive and config, no iteration."""
+    from discovery.config import load_config
+
+    config = load_config("circle_packing", None, [f"models=[{{name={json.dumps(model)}}}]",
+                                                   f"name={json.dumps(name)}"])
+    ArchiveWriter.create(runs / name / "archive.sqlite", name=name, task="circle_packing",
+                         config=config.model_dump(mode="json"), seed=0,
+                         evaluator_version="v").close()
+
+
+def test_a_run_that_fails_to_start_leaves_nothing_behind(cli, tmp_path):
+    runs = tmp_path / "runs"
+    missing = tmp_path / "missing.jsonl"
+    for setting in (f"replay={json.dumps(str(missing))}",
+                    f"models=[{{name={json.dumps(f'scripted:{missing}')}}}]"):
+        one_line_error(cli("run", "circle_packing", "--name", "x", "--set", setting,
+                           runs_dir=runs), str(missing))
+        assert not (runs / "x").exists()
+
+
+def test_a_stuck_run_is_listed_resumed_with_overrides_or_removed(cli, tmp_path):
+    from helpers import SCRIPT
+
+    runs = tmp_path / "runs"
+    missing = f"scripted:{tmp_path / 'missing.jsonl'}"
+    stuck_run(runs, "stuck", missing)
+    stuck_run(runs, "doomed", missing)
+    listed = cli("runs", runs_dir=runs).output
+    assert "not started" in listed and "0/0/0" not in listed
+    one_line_error(cli("resume", "stuck", runs_dir=runs), "missing.jsonl")
+    one_line_error(cli("resume", "stuck", "--set", "selection.islnds=3", runs_dir=runs),
+                   "did you mean 'islands'?")
+    one_line_error(cli("resume", "stuck", "--set", 'task="psro"', runs_dir=runs),
+                   "keeps its task")
+    scripted = f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]'
+    resumed = cli("resume", "stuck", "--iterations", "3", "--set", scripted, "--set",
+                  'executor="fresh"', "--progress", "quiet", runs_dir=runs)
+    assert resumed.exit_code == 0, resumed.output
+    again = cli("resume", "stuck", "--iterations", "4", "--progress", "quiet", runs_dir=runs)
+    assert again.exit_code == 0, again.output  # the new model is kept
+    stored = json.loads((runs / "stuck" / "campaign.json").read_text())
+    assert stored["models"][0]["name"] == f"scripted:{SCRIPT}"
+    assert stored["budgets"]["iterations"] == 4
+    with ArchiveReader(runs / "stuck" / "archive.sqlite") as reader:
+        assert len(reader.events("iteration")) == 4
+
+    one_line_error(cli("rm", "stuck", runs_dir=runs), "4 programs", "--yes")
+    assert (runs / "stuck").is_dir()
+    assert cli("rm", "doomed", runs_dir=runs).exit_code == 0  # nothing in it to lose
+    assert cli("rm", "stuck", "--yes", runs_dir=runs).exit_code == 0
+    assert not (runs / "stuck").exists() and not (runs / "doomed").exists()
+    one_line_error(cli("rm", "stuck", runs_dir=runs), "unknown run 'stuck'")
+
+
+def test_runs_never_cuts_a_run_name(cli, demo_runs, tmp_path):
+    runs = tmp_path / "runs"
+    name = "circle_packing-a-rather-long-campaign-name-" + "x" * 60
+    shutil.copytree(demo_runs / "demo", runs / name)
+    assert name in cli("runs", runs_dir=runs).output
+
+
+def test_help_shows_brackets_and_no_metavar_on_flags(cli):
+    assert "[ray]" in cli("eval", "--help").output
+    assert "[[models]]" in cli("models", "--help").output
+    demo_help = cli("demo", "--help").output
+    assert "--force" in demo_help and "<bool>" not in demo_help

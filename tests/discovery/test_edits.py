@@ -16,9 +16,9 @@ def test_rewrite_keeps_markers_and_the_rest_of_the_program():
 
 
 def test_an_echoed_whole_program_contributes_only_its_block():
-    answer = "```python\n" + SEED.replace("cell / 2", "cell / 2.5") + "```"
+    answer = "```python\n" + SEED.replace("shift = 0.5", "shift = 0.4") + "```"
     new = rewrite_block(SEED, answer)
-    assert new.count("import math") == 1 and "cell / 2.5" in new
+    assert new.count("import math") == 1 and "shift = 0.4" in new
 
 
 @pytest.mark.parametrize(("answer", "reason"), [
@@ -56,10 +56,10 @@ def diff(search: str, replace: str) -> str:
 
 
 def test_diff_applies_inside_the_block_only():
-    first = diff("    radii = [cell / 2] * n", "    radii = [cell / 3] * n")
-    second = diff("    k = math.ceil(math.sqrt(n))", "    k = math.ceil(n ** 0.5)")
+    first = diff("    aspect = 1.0", "    aspect = 1.1")
+    second = diff("    rows = math.ceil(n / columns)", "    rows = -(-n // columns)")
     new = apply_diff(SEED, f"Sure:\n{first}\n{second}")
-    assert "cell / 3" in new and "n ** 0.5" in new and "import math" in new
+    assert "aspect = 1.1" in new and "-(-n // columns)" in new and "import math" in new
     assert new.count("# EVOLVE-BLOCK-END") == 1
 
 
@@ -67,10 +67,17 @@ def test_diff_applies_inside_the_block_only():
     ("no edits here", "no <<<<<<< SEARCH"),
     (diff("    nothing like this", "x = 1"), "matches 0 times"),
     (diff("import math", "import os"), "matches 0 times"),  # outside the block
-    (diff("cell", "size"), "matches 4 times"),
-    (diff("    radii = [cell / 2] * n", "# EVOLVE-BLOCK-END"), "contains an EVOLVE-BLOCK marker"),
-    (diff("    radii = [cell / 2] * n", "    radii = [cell / 2] * n"), "identical"),
+    (diff("columns", "cols"), "matches 5 times"),
+    (diff("    centers = []", "# EVOLVE-BLOCK-END"), "contains an EVOLVE-BLOCK marker"),
+    (diff("    centers = []", "    centers = []"), "identical"),
 ])
 def test_diff_failures_say_why(answer, reason):
     with pytest.raises(EditError, match=reason):
         apply_diff(SEED, answer)
+
+
+def test_an_unclosed_code_block_counts_if_it_is_whole_and_says_so_if_cut_off():
+    assert extract_code("```python\ndef f(n):\n    return n\n") == "def f(n):\n    return n"
+    cut = "```python\ndef construct_packing(n):\n    return (\n        (1, 1),\n        (1, 1),"
+    with pytest.raises(EditError, match=r"never closed.*cut off"):
+        extract_code(cut)

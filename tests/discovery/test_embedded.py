@@ -1,8 +1,11 @@
 """The embedded default model, offline, on the CPU (SmolLM2-135M via xllamacpp)."""
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
+from archive import ArchiveReader
 from discovery.cli import app
 from discovery.models import make_client
 from discovery.models.base import ModelError, ModelSpec
@@ -38,3 +41,24 @@ def test_cli_models_test_embedded():
     assert "def add" in result.output and "$0.000000" in result.output
     listed = CliRunner().invoke(app, ["models"])
     assert "offline, ready" in listed.output
+
+
+def test_the_stored_config_is_what_ran_and_resume_runs_the_same(tmp_path):
+    """The small model's defaults are resolved into the config before it is stored: after the
+    archive's JSON round trip every field counts as set, so unresolved defaults (temperature
+    0.7, diff prompts) would be what a resumed campaign runs."""
+    from discovery.config import load_config
+    from discovery.loop.campaign import Campaign
+
+    config = load_config("circle_packing", None, [f'runs_dir="{tmp_path}"', 'name="e"'])
+    campaign = Campaign.start(config, lambda event: None)
+    ran = campaign.clients["embedded"].spec
+    campaign.close()
+    assert ran.temperature == 0.2 and ran.edit_mix == {"rewrite": 1.0}
+    stored = json.loads((tmp_path / "e" / "campaign.json").read_text())
+    assert stored["models"] == [ran.model_dump(mode="json")]
+    with ArchiveReader(tmp_path / "e" / "archive.sqlite") as reader:
+        assert reader.campaign().config == stored
+    resumed = Campaign.resume(tmp_path / "e", lambda event: None)
+    assert resumed.clients["embedded"].spec == ran
+    resumed.close()

@@ -164,7 +164,7 @@ def test_prompts_get_the_best_program_and_a_diverse_one_from_another_island(tmp_
         assert paired and all(p.inspirations[1].island != p.island for p in paired)
         assert all(p.inspirations[1].code not in (p.parent.code, p.inspirations[0].code)
                    for p in paired)
-        prompt = campaign._messages(paired[0])[1]["content"]
+        prompt = campaign.proposer.messages(paired[0])[1]["content"]
         assert prompt.count("A program with score") == 2 or paired[0].edit_format == "crossover"
     finally:
         campaign.close()

@@ -37,9 +37,9 @@ def test_seed_packing_scores_its_grid(packing, sandbox):
     results = packing.evaluate(packing.seed_code, sandbox, held_out=True)
     assert [r.stage for r in results] == ["smoke", "full"]
     final = results[-1]
-    assert final.status == "ok" and final.score == pytest.approx(26 / 12)
-    assert final.public_metrics["fraction_of_best_known"] == pytest.approx(26 / 12 / 2.63598)
-    assert final.private_metrics["held_out_score"] == pytest.approx(32 / 12)
+    assert final.status == "ok" and final.score == pytest.approx(25 / 11)  # staggered rows
+    assert final.public_metrics["fraction_of_best_known"] == pytest.approx(25 / 11 / 2.63598)
+    assert final.private_metrics["held_out_score"] == pytest.approx(32 / 13)
     assert "held_out_score" not in final.public_metrics
     assert final.resources["isolation"] == sandbox.level
 

@@ -1,4 +1,4 @@
-"""Circle packing: staggered rows of circles. The EVOLVE-BLOCK places the centers; `fit_radii`
+"""Circle packing: staggered rows of circles. The evolved block places the centers; `fit_radii`
 (outside it) gives each circle the largest radius the walls and the circles before it allow, so
 every layout is a valid packing. The block is short, so a small model can rewrite it whole; its
 float constants are the layout's knobs, which the tuning operator searches."""

@@ -1,0 +1,154 @@
+"""The model's side of an iteration (worker threads; nothing is written to the archive here):
+build the prompt from the archive, ask the model, apply and check its edit (markers, syntax,
+duplicates, novelty, the entry point), hand a failed edit's reason back for a repair turn, and
+let the model review its accepted proposal (ADAS's reflexion)."""
+
+import random
+import threading
+from pathlib import Path
+
+from archive import ArchiveReader
+from discovery.config import CampaignConfig
+from discovery.loop.plan import EditFormat, Outcome, Plan
+from discovery.models.base import CallFailed, Messages, ModelClient
+from discovery.search.edits import EditError, apply_diff, block_text, rewrite_block
+from discovery.search.novelty import EmbeddingNovelty, NoveltyError, TextNovelty
+from evaluators.task import Task
+from prompts import render
+
+INSTRUCTIONS = render("rewrite/instructions.txt").split("\n")
+
+
+class Proposer:
+    def __init__(self, config: CampaignConfig, task: Task, clients: dict[str, ModelClient],
+                 novelty: TextNovelty | EmbeddingNovelty, archive: Path, insights: str):
+        self.config, self.task, self.clients, self.novelty = config, task, clients, novelty
+        self.archive = archive
+        self.insights = insights
+        """The scratchpad's latest distillation of the search, shown in every prompt."""
+        self._readers = threading.local()
+
+    def propose(self, outcome: Outcome) -> None:
+        """Ask the plan's model for a child; a failed edit's reason goes back to it for a repair
+        turn (`edits.repair_turns`), then reflexion rounds review the accepted one."""
+        plan, config = outcome.plan, self.config
+        client = self.clients[plan.model]
+        messages = self.messages(plan)
+        for turn in range(1 + config.edits.repair_turns):
+            outcome.turns = turn + 1
+            try:
+                completion = client.complete(messages, purpose="repair" if turn else "propose",
+                                             seed=plan.n * 7 + turn)
+            except CallFailed as exc:
+                outcome.calls.extend(exc.attempts)
+                outcome.reason = f"model call failed: {exc}"
+                return
+            outcome.calls.extend(completion.attempts)
+            outcome.answer = completion.text
+            try:
+                apply = apply_diff if plan.edit_format is EditFormat.DIFF else rewrite_block
+                code = apply(plan.parent.code, completion.text)
+                self._check_novelty(code, plan, outcome)
+                problem = self.task.static_check(code)
+                if problem is not None:
+                    raise EditError(problem)
+            except EditError as exc:
+                outcome.reason = str(exc)
+                repair = f"{_answer_kind(plan)}/repair.md"
+                messages = [*messages, {"role": "assistant", "content": completion.text},
+                            {"role": "user", "content": render(repair, reason=str(exc))}]
+                continue
+            outcome.code, outcome.reason = code, None
+            self._reflect(outcome, [*messages, {"role": "assistant", "content": completion.text}],
+                          client)
+            return
+
+    def _reflect(self, outcome: Outcome, messages: Messages, client: ModelClient) -> None:
+        """ADAS's reflexion: the model reviews its own proposal before it is run and may revise
+        it; a revision that does not pass the edit checks leaves the last good version."""
+        plan = outcome.plan
+        diff = plan.edit_format is EditFormat.DIFF
+        for turn in range(self.config.edits.reflexion_rounds):
+            outcome.turns += 1
+            prompt = render("reflexion/diff.md", block=block_text(outcome.code)) if diff \
+                else render("reflexion/rewrite.md")
+            messages = [*messages, {"role": "user", "content": prompt}]
+            try:
+                completion = client.complete(messages, purpose="reflexion",
+                                             seed=plan.n * 7 + 100 + turn)
+            except CallFailed as exc:
+                outcome.calls.extend(exc.attempts)
+                return
+            outcome.calls.extend(completion.attempts)
+            messages = [*messages, {"role": "assistant", "content": completion.text}]
+            try:
+                code = (apply_diff if diff else rewrite_block)(outcome.code, completion.text)
+                self._check_novelty(code, plan, outcome)
+                if self.task.static_check(code) is not None:
+                    continue
+            except EditError:
+                continue
+            outcome.code = code
+            outcome.answer = f"{outcome.answer}\n\n[after reflexion round {turn + 1}]\n" \
+                             f"{completion.text}"
+
+    def messages(self, plan: Plan) -> Messages:
+        """The prompt: the task, the parent's block and metrics, inspirations (or, as ADAS does,
+        the archive's best), the parent's children's recent failures, the scratchpad's insights
+        and one of the task's ideas."""
+        parent = plan.parent
+        evaluations = self.reader().evaluations(parent.id)
+        metrics = next((e.public_metrics for e in reversed(evaluations) if e.final), {})
+        context = []
+        if metrics:
+            context.append("Its metrics: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float)
+                                                       else f"{k}={v}"
+                                                       for k, v in metrics.items()))
+        crossover = plan.edit_format is EditFormat.CROSSOVER
+        shown = [] if crossover else plan.inspirations
+        if self.config.selection.strategy == "whole_archive":  # ADAS: the archive in context
+            shown = [p for p in self.reader().top_k(self.config.selection.archive_context + 1)
+                     if p.id != parent.id][:self.config.selection.archive_context]
+        for other in shown:
+            context.append(f"A program with score {other.score:.6g} used this block:\n"
+                           f"```python\n{block_text(other.code)}\n```")
+        failures = self.reader().child_failures(parent.id, 3)
+        if failures:
+            context.append("Recent changes to this code failed: " + "; ".join(failures))
+        if self.insights:
+            context.append(f"Insights from the search so far:\n{self.insights}")
+        rng = random.Random(f"{self.config.seed}:{plan.n}:instruction")
+        values = {"task": self.task.description.strip(), "score": f"{parent.score:.6g}",
+                  "block": block_text(parent.code),
+                  "context": "\n".join(context) + ("\n" if context else ""),
+                  "instruction": rng.choice(self.task.config.ideas or INSTRUCTIONS)}
+        if crossover:
+            other = plan.inspirations[0]
+            values.update(other_score=f"{other.score:.6g}", other_block=block_text(other.code))
+        system = f"{_answer_kind(plan)}/system.md"
+        return [{"role": "system", "content": render(system)},
+                {"role": "user", "content": render(f"{plan.edit_format}/user.md", **values)}]
+
+    def reader(self) -> ArchiveReader:
+        """A read connection per worker thread (SQLite connections are not shared)."""
+        reader = getattr(self._readers, "reader", None)
+        if reader is None:
+            reader = self._readers.reader = ArchiveReader(self.archive)
+        return reader
+
+    def _check_novelty(self, code: str, plan: Plan, outcome: Outcome) -> None:
+        same = self.reader().find_by_hash(code)
+        if same:
+            raise EditError(f"the new code is an exact duplicate of an archived program "
+                            f"(#{same[0]}): change the logic, not the layout")
+        try:
+            outcome.calls.extend(self.novelty.check(code, plan.neighbours))
+        except NoveltyError as exc:
+            outcome.calls.extend(exc.calls)
+            raise
+
+
+def _answer_kind(plan: Plan) -> str:
+    """The prompts' folder for what the model answers with: SEARCH/REPLACE blocks, or a whole
+    block (a rewrite or a crossover)."""
+    return "diff" if plan.edit_format is EditFormat.DIFF else "rewrite"
