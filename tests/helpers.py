@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from archive import ArchiveWriter, EvaluationResult, NewProgram
 from discovery.cli import app
 from evaluators.sandbox import Sandbox
-from evaluators.task import load_task
+from evaluators.task import Case, load_task
 
 SCRIPT = Path(__file__).parent / "data" / "circle_packing_script.jsonl"
 SCRIPTED = ["--set", f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]',
@@ -60,3 +60,52 @@ def smoke_crash_reason(task_name: str, header: str, body: str) -> str:
     result = task.evaluate(code, Sandbox())[0]
     assert result.stage == "smoke" and result.status == "crashed", result
     return result.reason
+
+
+def replayed_driver(rule: str, oracle: str) -> str:
+    """Code for inside a trusted-loop task's EVOLVE-BLOCK that redefines the driver `run` (which
+    `solve` looks up when it is called): the honest run, then ten times its oracle calls, by
+    replaying the last one."""
+    return f"""
+_honest_run = run
+
+
+def run({rule}, {oracle}):
+    sent = []
+
+    def spy(*args):
+        sent.append(args)
+        return {oracle}(*args)
+    _honest_run({rule}, spy)
+    for _ in range(9 * len(sent)):
+        {oracle}(*sent[-1])
+"""
+
+
+def forged_driver(rule: str, oracle: str, claim: str) -> str:
+    """A redefined driver that runs honestly, then returns `claim` (a Python expression) as if
+    that were what the run produced."""
+    return f"""
+_honest_run = run
+
+
+def run({rule}, {oracle}):
+    _honest_run({rule}, {oracle})
+    return {claim}
+"""
+
+
+def assert_same_score_or_refused(task_name: str, code: str, refusal: str | None) -> None:
+    """The task's seed with `code` added to its EVOLVE-BLOCK, run on the smoke case: the seed's
+    own metrics (refusal None), or refused with `refusal` in the reason."""
+    task = load_task(task_name)
+    stage = task.config.stages[0]
+    case = Case(stage.cases[0].name, stage.cases[0].inputs, stage.cases[0].secret)
+    honest = task.run_case(stage, case, task.seed_code, Sandbox())
+    result = task.run_case(stage, case, task.seed_code.replace(
+        "# EVOLVE-BLOCK-END", code + "# EVOLVE-BLOCK-END"), Sandbox())
+    assert honest.status == "ok", honest
+    if refusal is None:
+        assert result.status == "ok" and result.metrics == honest.metrics, result
+    else:
+        assert result.status in ("crashed", "invalid") and refusal in result.reason, result

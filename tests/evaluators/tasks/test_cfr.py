@@ -13,15 +13,19 @@ import pytest
 
 pyspiel = pytest.importorskip("pyspiel")
 
-from helpers import discover, smoke_crash_reason  # noqa: E402
+from helpers import (  # noqa: E402
+    assert_same_score_or_refused,
+    discover,
+    forged_driver,
+    replayed_driver,
+    smoke_crash_reason,
+)
 from open_spiel.python.algorithms import cfr as spiel_cfr  # noqa: E402
 from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
 
 from archive import ArchiveReader  # noqa: E402
-from evaluators.sandbox import Sandbox  # noqa: E402
 from evaluators.task import (  # noqa: E402
     TASKS_DIR,
-    Case,
     CaseConfig,
     StageConfig,
     TaskError,
@@ -205,55 +209,28 @@ def test_scripted_cfr_campaign_beats_its_cfr_plus_seed(tmp_path):
         ).public_metrics["leduc2_exploitability_200"]
 
 
-def smoke_case(code: str):
-    """The smoke case (Kuhn poker, 100 iterations) run in the sandbox and scored."""
-    task = load_task("cfr")
-    stage = task.config.stages[0]
-    config = stage.cases[0]
-    return task.run_case(stage, Case(config.name, config.inputs, config.secret), code, Sandbox())
-
-
 HOSTILE = {
-    # the driver redefined inside the EVOLVE-BLOCK (solve looks `run` up when it is called):
     # the honest run, then ten times the iterations by replaying the last update
-    "more_iterations": ('''
-_honest_run = run
-
-
-def run(rule, cfr):
-    sent = []
-
-    def spy(*args):
-        sent.append(args)
-        return cfr(*args)
-    _honest_run(rule, spy)
-    for _ in range(9 * len(sent)):
-        cfr(*sent[-1])
-''', "then one (policy, weight) per update until CFR is done"),
-    "restart": ('''
+    "more_iterations": (replayed_driver("rule", "cfr"),
+                        "then one (policy, weight) per update until CFR is done"),
+    "restart": ("""
 _honest_run = run
 
 
 def run(rule, cfr):
     _honest_run(rule, cfr)
     return _honest_run(rule, cfr)
-''', "CFR has started already"),
+""", "CFR has started already"),
     # whatever solve returns is not scored
-    "forged": ('''
-_honest_run = run
-
-
-def run(rule, cfr):
-    _honest_run(rule, cfr)
-    return {"average_policies": {"50": [], "100": []}, "exploitability_100": 0.0}
-''', None),
-    "early": ('''
+    "forged": (forged_driver("rule", "cfr", '{"average_policies": {"50": [], "100": []}}'),
+               None),
+    "early": ("""
 def run(rule, cfr):
     cfr("start")
     return {"iterations": 100}
-''', "stopped CFR after 0 of 100 iterations"),
+""", "stopped CFR after 0 of 100 iterations"),
     # the trusted checks in the candidate's process switched off: the oracle checks again
-    "unchecked": ('''
+    "unchecked": ("""
 import cfr_loop
 
 cfr_loop.check_layout = cfr_loop.check_weight = lambda *args: None
@@ -261,7 +238,7 @@ cfr_loop.check_layout = cfr_loop.check_weight = lambda *args: None
 
 def step(state, t, regret, policy, mask):
     return policy * 2, 1.0
-''', "the policy sent at iteration 1 does not sum to 1"),
+""", "the policy sent at iteration 1 does not sum to 1"),
 }
 
 
@@ -271,15 +248,7 @@ def test_a_candidate_cannot_run_cfr_its_own_way(attack):
     or fewer iterations, forges what it returns or disables the checks on its side: the same
     score as the honest seed, or refused. (The old design, which ran the iterations in the
     candidate's process, scored the ten-times driver 3.911 against the seed's 2.738 here.)"""
-    code, refusal = HOSTILE[attack]
-    seed = load_task("cfr").seed_code
-    honest = smoke_case(seed)
-    assert honest.status == "ok"
-    result = smoke_case(seed.replace("# EVOLVE-BLOCK-END", code + "# EVOLVE-BLOCK-END"))
-    if refusal is None:
-        assert result.status == "ok" and result.metrics == honest.metrics
-    else:
-        assert result.status in ("crashed", "invalid") and refusal in result.reason, result
+    assert_same_score_or_refused("cfr", *HOSTILE[attack])
 
 
 def test_the_score_does_not_depend_on_the_evaluators_blas_threads(case_with_blas_threads):

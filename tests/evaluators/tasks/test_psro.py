@@ -15,7 +15,13 @@ import pytest
 
 pyspiel = pytest.importorskip("pyspiel")
 
-from helpers import discover, smoke_crash_reason  # noqa: E402
+from helpers import (  # noqa: E402
+    assert_same_score_or_refused,
+    discover,
+    forged_driver,
+    replayed_driver,
+    smoke_crash_reason,
+)
 from open_spiel.python.algorithms import expected_game_score  # noqa: E402
 from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
 from open_spiel.python.algorithms.policy_aggregator import PolicyAggregator  # noqa: E402
@@ -24,7 +30,6 @@ from archive import ArchiveReader  # noqa: E402
 from evaluators.sandbox import Sandbox  # noqa: E402
 from evaluators.task import (  # noqa: E402
     TASKS_DIR,
-    Case,
     CaseConfig,
     StageConfig,
     TaskError,
@@ -165,29 +170,10 @@ def test_the_oracle_cannot_be_bypassed():
 
 
 HOSTILE = {
-    # the driver redefined inside the EVOLVE-BLOCK (solve looks `run` up when it is called)
-    "more_iterations": ("""
-_honest_run = run
-
-
-def run(solver, psro):
-    sent = []
-
-    def spy(*args):
-        sent.append(args)
-        return psro(*args)
-    _honest_run(solver, spy)
-    for _ in range(9 * len(sent)):
-        psro(*sent[-1])
-""", "send psro('start') first"),
-    "forged": ("""
-_honest_run = run
-
-
-def run(solver, psro):
-    _honest_run(solver, psro)
-    return {"iterations": 1000, "exploitability": 0.0}
-""", None),
+    # the driver redefined inside the EVOLVE-BLOCK: ten times the iterations
+    "more_iterations": (replayed_driver("solver", "psro"), "send psro('start') first"),
+    "forged": (forged_driver("solver", "psro", '{"iterations": 1000, "exploitability": 0.0}'),
+               None),
     # the trusted check in the candidate's process switched off: the oracle checks again
     "unchecked": ("""
 import psro_loop
@@ -205,20 +191,7 @@ def meta_solver(state, t, payoffs):
 def test_a_candidate_cannot_run_psro_its_own_way(attack):
     """The seed's solver plus code that redefines the driver, asks for more iterations, forges
     what it returns or disables the checks on its side: the honest score, or refused."""
-    task = load_task("psro")
-    stage = task.config.stages[0]
-    config = stage.cases[0]
-
-    def smoke(code):
-        return task.run_case(stage, Case(config.name, config.inputs, config.secret), code,
-                             Sandbox())
-    code, refusal = HOSTILE[attack]
-    honest = smoke(task.seed_code)
-    result = smoke(task.seed_code.replace("# EVOLVE-BLOCK-END", code + "# EVOLVE-BLOCK-END"))
-    if refusal is None:
-        assert honest.status == result.status == "ok" and result.metrics == honest.metrics
-    else:
-        assert result.status in ("crashed", "invalid") and refusal in result.reason, result
+    assert_same_score_or_refused("psro", *HOSTILE[attack])
 
 
 def test_the_score_does_not_depend_on_the_evaluators_blas_threads(case_with_blas_threads):
