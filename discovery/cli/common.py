@@ -25,7 +25,7 @@ from evaluators.task import TaskError
 app = typer.Typer(
     help="LLM-driven algorithm discovery: run campaigns, inspect their lineage, export results.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    rich_markup_mode=None, context_settings={"max_content_width": 120},
+    rich_markup_mode=None, context_settings={"max_content_width": 120, "terminal_width": 110},
 )
 console = Console(highlight=False)
 
