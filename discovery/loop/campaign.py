@@ -12,6 +12,7 @@ the numbers that have no event, with the same random streams: nothing is lost, n
 duplicated.
 """
 
+import contextlib
 import errno
 import json
 import math
@@ -53,7 +54,7 @@ from discovery.search.operators import float_literals, tune_constants
 from discovery.search.selection import EliteGrid, select_parent
 from evaluators.executors import open_executor
 from evaluators.sandbox import Executor, Sandbox
-from evaluators.task import Task, TaskError, load_task
+from evaluators.task import Task, TaskError, first_line, load_task
 from prompts import render
 
 
@@ -182,12 +183,15 @@ class Campaign:
                     room=lambda in_flight: len(self.done) + in_flight < budget)
         except KeyboardInterrupt:
             reason = "interrupted (Ctrl-C): finished iterations are committed"
-        except (sqlite3.OperationalError, OSError) as exc:
-            if not _disk_full(exc):
-                raise
-            raise ArchiveError(
-                f"the disk is full ({exc}): every finished iteration is committed; free space, "
-                f"then `discover resume {self.run_dir}`") from exc
+        except Exception as exc:
+            if _disk_full(exc):  # nothing more can be written: the message says what to do
+                raise ArchiveError(
+                    f"the disk is full ({exc}): every finished iteration is committed; free "
+                    f"space, then `discover resume {self.run_dir}`") from exc
+            with contextlib.suppress(Exception):  # a bug of ours: it propagates, but the
+                self.writer.log_event("campaign_stopped",  # archive says the campaign stopped
+                                      {"reason": f"crashed: {first_line(exc)}"})
+            raise
         self._finish(reason)
         return reason
 

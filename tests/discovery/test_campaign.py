@@ -406,3 +406,20 @@ def test_a_revoked_key_mid_campaign_is_recorded_and_shown_by_status(tmp_path, mo
     assert f"last stop {refused}" in status
     assert "latest failed model calls" in status
     assert "AuthenticationError" in status  # the failed attempt itself, not only a count
+
+
+def test_a_crash_of_our_own_is_recorded_as_the_stop(tmp_path, monkeypatch):
+    """A bug of ours (an unexpected exception in the loop) still propagates, but the archive
+    says the campaign stopped and why, so `discover status` is not silent about it."""
+    def broken_commit(self, outcome):
+        raise RuntimeError("a bug in the commit step")
+
+    monkeypatch.setattr(Campaign, "_commit", broken_commit)
+    result = discover(tmp_path, "run", "circle_packing", "--name", "b", "--iterations", "2",
+                      "--progress", "quiet", *SCRIPTED)
+    assert isinstance(result.exception, RuntimeError)
+    with ArchiveReader(tmp_path / "b" / "archive.sqlite") as reader:
+        (_, _, stopped), = reader.events("campaign_stopped")
+    assert stopped["reason"] == "crashed: RuntimeError: a bug in the commit step"
+    status = " ".join(discover(tmp_path, "status", "b").output.replace("│", " ").split())
+    assert "last stop crashed: RuntimeError: a bug in the commit step" in status
