@@ -57,6 +57,8 @@ from evaluators.sandbox import Executor, Sandbox
 from evaluators.task import Task, TaskError, first_line, load_task
 from prompts import render
 
+INTERRUPTED = "interrupted (Ctrl-C): finished iterations are committed"
+
 
 class Campaign:
     def __init__(self, config: CampaignConfig, run_dir: Path, writer: ArchiveWriter,
@@ -182,7 +184,7 @@ class Campaign:
                     stop=lambda: self._stop_reason(start),
                     room=lambda in_flight: len(self.done) + in_flight < budget)
         except KeyboardInterrupt:
-            reason = "interrupted (Ctrl-C): finished iterations are committed"
+            reason = INTERRUPTED
         except Exception as exc:
             if _disk_full(exc):  # nothing more can be written: the message says what to do
                 raise ArchiveError(
@@ -453,8 +455,10 @@ class Campaign:
 
     def _finish(self, reason: str) -> None:
         held_out = None
+        # Nothing more to measure for a broken task or model; a user who pressed Ctrl-C wants
+        # the prompt back, not a held-out run (minutes for some tasks: `discover report`).
         if self.best is not None and self.task.config.held_out is not None \
-                and self.broken is None:  # a broken task or model: nothing more to measure
+                and self.broken is None and reason != INTERRUPTED:
             try:
                 final = self.task.evaluate(self.best.code, Sandbox(), held_out=True)[-1]
                 held_out = {k: v for k, v in final.private_metrics.items()

@@ -423,3 +423,24 @@ def test_a_crash_of_our_own_is_recorded_as_the_stop(tmp_path, monkeypatch):
     assert stopped["reason"] == "crashed: RuntimeError: a bug in the commit step"
     status = " ".join(discover(tmp_path, "status", "b").output.replace("│", " ").split())
     assert "last stop crashed: RuntimeError: a bug in the commit step" in status
+
+
+def test_ctrl_c_stops_at_once_keeping_what_is_committed(tmp_path, monkeypatch):
+    """Ctrl-C ends the campaign after the iterations in flight: the committed ones stay, the
+    stop is recorded, and the held-out stage (minutes for some tasks) is not started."""
+    commit = Campaign._commit
+
+    def commit_then_interrupt(self, outcome):
+        commit(self, outcome)
+        if len(self.done) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Campaign, "_commit", commit_then_interrupt)
+    result = discover(tmp_path, "run", "circle_packing", "--name", "i", "--iterations", "6",
+                      "--progress", "quiet", *SCRIPTED)
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "i" / "archive.sqlite") as reader:
+        assert sorted(d["n"] for _, _, d in reader.events("iteration", 100)) == [0, 1]
+        (_, _, stopped), = reader.events("campaign_stopped")
+    assert stopped["reason"].startswith("interrupted (Ctrl-C)")
+    assert stopped["held_out"] is None
