@@ -19,18 +19,20 @@ def check_isolation(isolation: str | None) -> None:
 
 @contextlib.contextmanager
 def open_executor(kind: str, *, size: int = 1, isolation: str | None = None,
-                  address: str | None = None) -> Iterator[Executor]:
-    """An executor of `size` slots, closed (workers stopped, Ray left) on exit."""
+                  address: str | None = None, preload: tuple[str, ...] = ()) -> Iterator[Executor]:
+    """An executor of `size` slots, closed (workers stopped, Ray left) on exit. `preload`: the
+    modules a task's warm workers import once, besides numpy (a task's `preload` key)."""
     check_isolation(isolation)
+    preload = tuple(dict.fromkeys(("numpy", *preload)))
     if kind == "fresh":
         yield Sandbox(isolation)
     elif kind == "warm":
-        with WorkerPool(size=size, level=isolation) as pool:
+        with WorkerPool(size=size, level=isolation, preload=preload) as pool:
             yield pool
     elif kind == "ray":
         from evaluators.ray_executor import RayExecutor
 
-        ray_executor = RayExecutor(slots=size, address=address)
+        ray_executor = RayExecutor(slots=size, address=address, preload=preload)
         try:
             yield ray_executor
         finally:

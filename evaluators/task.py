@@ -143,6 +143,9 @@ class TaskConfig(_Strict):
     """Trusted modules outside the folder that the scorer imports (paths relative to it, e.g.
     the domain's shared engine in `../_shared/`); they count in the version hash like the
     folder's own files."""
+    preload: list[str] = []
+    """Modules the warm workers import once before their first job (e.g. `torch`: 3 s per
+    fresh import), so that each evaluation pays milliseconds for them, not seconds."""
     ideas: list[str] = []
     """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
     report_curve: str | None = None

@@ -50,7 +50,8 @@ def evaluate(
         if not path.is_file():
             raise TaskError(f"no program file at {path}: give the path of a Python file")
     reports = []
-    with open_executor(executor, isolation=isolation, address=address) as sandbox:
+    with open_executor(executor, isolation=isolation, address=address,
+                       preload=tuple(loaded.config.preload)) as sandbox:
         for path in paths:  # one executor: a warm pool stays warm from one program to the next
             results = loaded.evaluate(path.read_text(encoding="utf-8"), sandbox,
                                       held_out=held_out)

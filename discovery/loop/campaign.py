@@ -174,7 +174,8 @@ class Campaign:
                   else None})
         parallel = self.config.parallel
         try:
-            with open_executor(self.config.executor, size=parallel.evaluations) as executor:
+            with open_executor(self.config.executor, size=parallel.evaluations,
+                               preload=tuple(self.task.config.preload)) as executor:
                 reason = run_pipeline(
                     Stages(plan=lambda: self._plan(next(todo)),  # parent, operator, model
                            propose=self._propose_stage,  # model call, edit checks, repair turns
