@@ -39,6 +39,7 @@ from threadpoolctl import ThreadpoolController
 from archive.records import EvaluationResult
 from evaluators import sandbox as sandbox_module
 from evaluators import scoring
+from evaluators.agent_model import AgentModel
 from evaluators.sandbox import Executor, Limits
 from evaluators.scoring import InvalidOutput, Metrics
 
@@ -164,6 +165,10 @@ class Case:
     name: str
     inputs: dict[str, Any]
     secret: dict[str, Any]
+    model: AgentModel | None = None
+    """The campaign's agent model for this evaluation (budgeted and recorded on the campaign
+    side), for oracles that answer the candidate's model calls (agent_model.serve) or run an
+    agent themselves; None where the campaign gave none."""
 
 
 @dataclass
@@ -230,15 +235,16 @@ class Task:
         return None
 
     def evaluate(self, code: str, sandbox: Executor, *, held_out: bool = False,
-                 ) -> list[EvaluationResult]:
+                 model: AgentModel | None = None) -> list[EvaluationResult]:
         """Evaluate stage by stage; the last result is the final one. A stage that fails (or
-        scores under its threshold) ends the evaluation."""
+        scores under its threshold) ends the evaluation. `model`: the agent model the task's
+        oracles may call (Case.model)."""
         reason = self.static_check(code)
         if reason is not None:
             return [EvaluationResult("static", "invalid", reason=reason)]
         results = []
         for stage in self.config.stages:
-            result = self._run_stage(stage, code, sandbox)
+            result = self._run_stage(stage, code, sandbox, model)
             if result.status == "ok" and stage.threshold is not None \
                     and not result.score >= stage.threshold:
                 result = dataclasses.replace(
@@ -249,7 +255,7 @@ class Task:
             if result.status != "ok":
                 return results
         if held_out and self.config.held_out is not None:
-            extra = self._run_stage(self.config.held_out, code, sandbox)
+            extra = self._run_stage(self.config.held_out, code, sandbox, model)
             private = dict(results[-1].private_metrics)
             private["held_out_status"] = extra.status
             private["held_out_score"] = extra.score
@@ -317,14 +323,15 @@ class Task:
                             f"{first_line(exc)} for case {case.name} of stage {stage.name}"
                             f"{advice}") from exc
 
-    def _run_stage(self, stage: StageConfig, code: str, executor: Executor) -> EvaluationResult:
+    def _run_stage(self, stage: StageConfig, code: str, executor: Executor,
+                   model: AgentModel | None = None) -> EvaluationResult:
         # An executor with its own run_case (Ray) runs and scores each case where it runs.
         run_case = getattr(executor, "run_case", None)
         scores, public, private = [], {}, {}
         duration, cpu = 0.0, 0.0
         resources: dict[str, Any] = {}
         for config in stage.cases:
-            case = Case(config.name, config.inputs, config.secret)
+            case = Case(config.name, config.inputs, config.secret, model)
             result = (run_case(self, stage, case, code) if run_case
                       else self.run_case(stage, case, code, executor))
             duration += result.duration_s
