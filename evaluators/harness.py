@@ -8,22 +8,33 @@ argument of `serve`), naming the two pipes in `channels` and carrying the candid
 support modules in `files`, which we write into the working directory (a fresh one, writable by
 the candidate; the harness itself lies read-only elsewhere); messages go out on the first pipe
 as JSON lines (`call` for the task's oracle, then one `result` or `error`); oracle replies come
-in on the second.
+in on the second. Several threads of the candidate may wait on the oracle at once (an agent
+answering questions in parallel): each call's reply is matched by its id.
 """
 
 import importlib.util
 import json
 import os
 import sys
+import threading
 import traceback
 
 _out = None
 _replies = None
+_sending = threading.Lock()
+_replies_ready = threading.Condition()
+_waiting = {}
+"""Call id -> its reply once read (None until then): the calls in flight."""
+_reading = False
+"""Whether a thread is reading the reply pipe (one at a time; the others wait for it)."""
+_closed = False
 
 
 def _send(message):
-    _out.write(json.dumps(message, default=_plain, allow_nan=True) + "\n")
-    _out.flush()
+    text = json.dumps(message, default=_plain, allow_nan=True) + "\n"
+    with _sending:
+        _out.write(text)
+        _out.flush()
 
 
 def _plain(value):
@@ -40,17 +51,40 @@ def oracle(*args):
     Each call carries a fresh random id that its reply echoes: a reply that is not this call's
     (one the candidate wrote into its own reply pipe) is skipped, never taken for the answer."""
     token = os.urandom(16).hex()
+    with _replies_ready:
+        _waiting[token] = None
     _send({"kind": "call", "id": token, "request": list(args)})
-    while True:
-        line = _replies.readline()
-        if not line:
-            raise RuntimeError("the evaluator closed the oracle channel")
-        reply = json.loads(line)
-        if reply.get("id") == token:
-            break
+    reply = _await(token)
     if "error" in reply:
         raise RuntimeError(reply["error"])
     return reply["value"]
+
+
+def _await(token):
+    """This call's reply: whichever waiting thread reads the pipe files each reply under its
+    id and wakes the others; a reply no call waits for is dropped."""
+    global _reading, _closed
+    while True:
+        with _replies_ready:
+            while _waiting[token] is None and _reading and not _closed:
+                _replies_ready.wait()
+            if _waiting[token] is not None:
+                return _waiting.pop(token)
+            if _closed:
+                del _waiting[token]
+                raise RuntimeError("the evaluator closed the oracle channel")
+            _reading = True
+        line = _replies.readline()
+        with _replies_ready:
+            _reading = False
+            if not line:
+                _closed = True
+            else:
+                reply = json.loads(line)
+                key = reply.get("id")
+                if isinstance(key, str) and key in _waiting and _waiting[key] is None:
+                    _waiting[key] = reply
+            _replies_ready.notify_all()
 
 
 def serve(request):
@@ -81,8 +115,9 @@ def serve(request):
         _send({"kind": "error", "type": type(exc).__name__, "message": str(exc)[:2000],
                "traceback": "".join(traceback.format_exception(exc))[-8000:]})
         return
-    _out.write(text + "\n")
-    _out.flush()
+    with _sending:
+        _out.write(text + "\n")
+        _out.flush()
 
 
 if __name__ == "__main__":

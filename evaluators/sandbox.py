@@ -40,9 +40,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,7 +113,14 @@ class Run:
 
 Oracle = Callable[[Any], Any]
 """The task's trusted service to the candidate (e.g. evaluating a hidden objective): it gets the
-candidate's request as plain data and returns plain data, or raises to refuse."""
+candidate's request as plain data and returns plain data, or raises to refuse. Calls are served
+one at a time, in order, unless the oracle has a `concurrency` attribute above 1: then up to
+that many run at once on threads (model calls of an agent answering questions in parallel),
+and the oracle must be thread-safe."""
+
+MAX_QUEUED = 4
+"""Calls of a concurrent oracle waiting beyond its `concurrency`, per slot: past that a call is
+refused at once, so a candidate cannot pile up unbounded work on our side."""
 
 
 class Executor(Protocol):
@@ -418,10 +427,11 @@ class Sandbox:
         finally:
             os.close(result_w)
             os.close(reply_r)
+        supervisor = _Supervisor(proc, result_r, reply_w, limits, oracle, start)
         try:
-            return _Supervisor(proc, result_r, reply_w, limits, oracle, start).watch(
-                json.dumps({**request, "channels": [result_w, reply_r]}))
+            return supervisor.watch(json.dumps({**request, "channels": [result_w, reply_r]}))
         finally:
+            supervisor.channel.close()
             for fd in (result_r, reply_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -478,12 +488,19 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 class Channel:
     """Our side of the harness protocol: messages in on the result pipe (oracle calls served at
-    once, size-capped, parsed in linear time; the second result or error ends it), answers out
-    on the reply pipe; then, with the exit code, the verdict."""
+    once, or on threads for a concurrent oracle; size-capped, parsed in linear time; the second
+    result or error ends it), answers out on the reply pipe; then, with the exit code, the
+    verdict. `close()` waits for calls still being served before the pipes close."""
 
     def __init__(self, reply_w: int, limits: Limits, oracle: Oracle | None, deadline: float):
         self.reply_w, self.limits, self.oracle = reply_w, limits, oracle
         self.deadline = deadline
+        slots = getattr(oracle, "concurrency", 1)
+        self.pool = ThreadPoolExecutor(slots, thread_name_prefix="oracle") if slots > 1 \
+            else None
+        self.room = threading.Semaphore(slots * (1 + MAX_QUEUED))
+        """Calls a concurrent oracle may hold at once, served or queued."""
+        self.writing = threading.Lock()
         self.partial = bytearray()
         """The start of a line whose end has not arrived yet."""
         self.result: dict[str, Any] | None = None
@@ -527,6 +544,15 @@ class Channel:
             self.result = message
 
     def _serve(self, message: dict[str, Any]) -> None:
+        if self.pool is None:
+            self._answer(message)
+        elif self.room.acquire(blocking=False):
+            self.pool.submit(self._answer, message).add_done_callback(
+                lambda _: self.room.release())
+        else:
+            self._reply({"id": message.get("id"), "error": "too many oracle calls in flight"})
+
+    def _answer(self, message: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": message.get("id")}
         if self.oracle is None:
             reply["error"] = "this task offers no oracle"
@@ -535,7 +561,18 @@ class Channel:
                 reply["value"] = self.oracle(message.get("request"))
             except Exception as exc:  # the oracle refusing is the candidate's problem
                 reply["error"] = f"{type(exc).__name__}: {exc}"
-        self._write(memoryview((json.dumps(reply) + "\n").encode()))
+        self._reply(reply)
+
+    def _reply(self, reply: dict[str, Any]) -> None:
+        data = memoryview((json.dumps(reply) + "\n").encode())
+        with self.writing:  # replies of concurrent calls go out whole, one after another
+            self._write(data)
+
+    def close(self) -> None:
+        """Wait for the calls being served (queued ones are dropped): their threads write to
+        the reply pipe, which closes next."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
     def _write(self, data: memoryview) -> None:
         """Write a reply larger than the pipe holds without trusting the candidate to read it:

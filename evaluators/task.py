@@ -362,6 +362,12 @@ def _one_thread():
 
 
 def _on(context, oracle):
+    """The oracle run under `context`; a concurrent oracle (see sandbox.Oracle) runs as it is:
+    the BLAS thread limit is process-wide, and threads entering and leaving it would undo one
+    another's (such an oracle serves model calls, not arithmetic whose bits depend on it)."""
+    if getattr(oracle, "concurrency", 1) > 1:
+        return oracle
+
     def call(request):
         with context():
             return oracle(request)

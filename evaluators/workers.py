@@ -162,6 +162,7 @@ class WarmWorker:
             notice = self._supervise(channel_r, channel, start + limits.wall_s + _BACKSTOP_S) \
                 if sent else {"kind": "died"}
         finally:
+            channel.close()
             os.close(channel_r)
             os.close(reply_w)
         run = self._verdict(channel, notice, limits, start)
