@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from discovery.models.agent import AgentModelConfig
 from discovery.models.base import ModelSpec
 
 
@@ -112,6 +113,10 @@ class CampaignConfig(_Section):
     models: list[ModelSpec] = Field(default_factory=lambda: [ModelSpec()])
     """The models (`[[models]]` tables); several make a UCB1 ensemble. Default: the embedded
     model, offline."""
+    agent_model: AgentModelConfig | None = None
+    """The model that candidate programs call themselves (`[agent_model]`: agent and memory
+    tasks), apart from the `[[models]]` that propose programs. Default: the task's own
+    (`agent_model` in its task.toml), or none."""
     selection: Selection = Selection()
     """Parent selection and islands (`[selection]`)."""
     edits: Edits = Edits()

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from archive import ArchiveReader, Evaluation, EvaluationResult, Program, Summary
+from archive import ArchiveReader, Evaluation, EvaluationResult, ModelCall, Program, Summary
 from archive.lineage import ancestry, best_lineage, primary_parent
 from discovery.models.base import Completion, ModelSpec
 
@@ -284,6 +284,17 @@ def evaluation_view(task: str, version: str, level: str, program: str,
     if final.error_tail:
         parts.append(Panel(Text(final.error_tail, style="red"), title="error tail", expand=False))
     return Group(*parts)
+
+
+def agent_calls_line(model: str, calls: list[ModelCall]) -> str:
+    """What an evaluation's agent made of the agent model; the simulator says it is a test
+    double, so that no one takes its accuracy for a result."""
+    failed = sum(call.error is not None for call in calls)
+    tokens = sum(call.tokens_in + call.tokens_out for call in calls)
+    cost = sum(call.cost for call in calls)
+    note = " (the simulator: a test double, not a result)" if model == "simulator" else ""
+    return (f"agent model {model}{note}: {len(calls)} calls"
+            f"{f' ({failed} failed)' if failed else ''}, {tokens:,} tokens, ${cost:.4f}")
 
 
 def models_table(rows: list[tuple[ModelSpec, str]]) -> Table:

@@ -144,6 +144,9 @@ class TaskConfig(_Strict):
     """Trusted modules outside the folder that the scorer imports (paths relative to it, e.g.
     the domain's shared engine in `../_shared/`); they count in the version hash like the
     folder's own files."""
+    agent_model: str | None = None
+    """The agent model a campaign uses when its config has no `[agent_model]` (e.g.
+    `embedded`): tasks whose programs call a model over the model channel name one."""
     preload: list[str] = []
     """Modules the warm workers import once before their first job (e.g. `torch`: 3 s per
     fresh import), so that each evaluation pays milliseconds for them, not seconds."""

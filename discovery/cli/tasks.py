@@ -10,8 +10,10 @@ from typing import Annotated
 
 import typer
 
+from archive.records import ModelCall
 from discovery import views
 from discovery.cli.common import app, console, friendly
+from discovery.models.agent import AgentModelConfig, agent_models
 from evaluators.executors import open_executor
 from evaluators.sandbox import LEVELS
 from evaluators.task import TaskError, load_task, task_names
@@ -37,6 +39,9 @@ def evaluate(
     executor: Annotated[str, typer.Option(
         help="fresh: a new sandboxed process per run; warm: a fork server with numpy loaded; "
              "ray: Ray slots (pip install -e '.[ray]').")] = "fresh",
+    agent_model: Annotated[str | None, typer.Option(
+        help="For tasks whose programs call a model: the agent model (a litellm name, "
+             "embedded, simulator; default: the task's own).")] = None,
     address: Annotated[str | None, typer.Option(
         help="With --executor ray: the cluster to join (default: start a local one).")] = None,
     as_json: Annotated[bool, typer.Option(
@@ -50,17 +55,24 @@ def evaluate(
         if not path.is_file():
             raise TaskError(f"no program file at {path}: give the path of a Python file")
     reports = []
+    name = agent_model or loaded.config.agent_model
+    models = None if name is None else agent_models(AgentModelConfig(name=name))
     with open_executor(executor, isolation=isolation, address=address,
                        preload=tuple(loaded.config.preload)) as sandbox:
         for path in paths:  # one executor: a warm pool stays warm from one program to the next
+            calls: list[ModelCall] = []
             results = loaded.evaluate(path.read_text(encoding="utf-8"), sandbox,
-                                      held_out=held_out)
+                                      held_out=held_out,
+                                      model=models and models.for_evaluation(calls))
             reports.append({"task": loaded.name, "version": loaded.version,
                             "isolation": sandbox.level, "program": str(path),
                             "results": [dataclasses.asdict(r) for r in results]})
             if not as_json:
                 console.print(views.evaluation_view(loaded.name, loaded.version, sandbox.level,
                                                     str(path), results))
+                if models is not None:
+                    console.print(views.agent_calls_line(models.config.name, calls),
+                                  markup=False)
     if as_json:
         typer.echo(json.dumps(reports, indent=1))
     if any(report["results"][-1]["status"] != "ok" for report in reports):

@@ -3,6 +3,7 @@
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 from archive.records import ModelCall
 from discovery.models.base import Completion, Messages, ModelError, ModelSpec
@@ -28,7 +29,8 @@ class Scripted:
         self._lock = threading.Lock()
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
-                 seed: int | None = None) -> Completion:
+                 seed: int | None = None, temperature: float | None = None,
+                 reference: Any = None) -> Completion:
         with self._lock:
             answer = self._answers[self._next % len(self._answers)]
             self._next += 1

@@ -40,6 +40,13 @@ from discovery.loop.pipeline import Stages, run_pipeline
 from discovery.loop.plan import EditFormat, Op, Outcome, Plan
 from discovery.loop.proposer import Proposer
 from discovery.models import make_client, resolve
+from discovery.models.agent import PURPOSE as AGENT_PURPOSE
+from discovery.models.agent import (
+    AgentModelConfig,
+    AgentModels,
+    EvaluationModel,
+    resolve_agent,
+)
 from discovery.models.base import Budget, CallFailed, ModelClient, ModelError, ModelSpec
 from discovery.models.ensemble import Ensemble
 from discovery.models.transcripts import Recorder, Replayer
@@ -57,6 +64,9 @@ from evaluators.sandbox import Executor, Sandbox
 from evaluators.task import Task, TaskError, first_line, load_task
 from prompts import render
 
+AGENT = "[agent_model]"
+"""The agent model's key among the clients (no model name has brackets)."""
+
 INTERRUPTED = "interrupted (Ctrl-C): finished iterations are committed"
 
 
@@ -67,6 +77,8 @@ class Campaign:
         self.config, self.run_dir, self.writer, self.task, self.log = (config, run_dir, writer,
                                                                        task, log)
         self.clients = clients
+        self.agent_models = None if config.agent_model is None else AgentModels(
+            config.agent_model, clients[AGENT], writer.purpose_totals(AGENT_PURPOSE))
         for message in sorted({c.warning for c in clients.values()
                                if isinstance(c, Recorder | Replayer) and c.warning}):
             self.warn(message)
@@ -110,7 +122,10 @@ class Campaign:
                 return Replayer(spec, config.replay)
             inner = make_client(spec)
             return Recorder(inner, run_dir / "transcript.jsonl") if config.transcript else inner
-        return {spec.name: client(spec) for spec in config.models}
+        clients = {spec.name: client(spec) for spec in config.models}
+        if config.agent_model is not None:  # keyed apart: it may be one of the meta models
+            clients[AGENT] = client(config.agent_model)
+        return clients
 
     # -- start and resume -----------------------------------------------------------------
 
@@ -118,6 +133,9 @@ class Campaign:
     def start(cls, config: CampaignConfig, log: Callable[[dict[str, Any]], None]) -> "Campaign":
         task = _searchable(load_task(config.task))
         name = config.name or f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if config.agent_model is None and task.config.agent_model is not None:
+            config = config.model_copy(update={
+                "agent_model": AgentModelConfig(name=task.config.agent_model)})
         config = _resolved(config.model_copy(update={"name": name}))
         run_dir = Path(config.runs_dir) / name
         if archive_path(run_dir).exists():
@@ -304,18 +322,25 @@ class Campaign:
             if outcome.plan.op is Op.TUNE:
                 self._tune(outcome, executor)
             else:
-                outcome.results = self.task.evaluate(outcome.code, executor)
+                outcome.results = self.task.evaluate(outcome.code, executor,
+                                                     model=self._agent(outcome))
                 outcome.evaluations = 1
         except TaskError as exc:
             outcome.fatal = str(exc)
         return outcome
+
+    def _agent(self, outcome: Outcome) -> EvaluationModel | None:
+        """The agent model of one evaluation; its calls join the iteration's."""
+        return None if self.agent_models is None else \
+            self.agent_models.for_evaluation(outcome.calls)
 
     def _tune(self, outcome: Outcome, executor: Executor) -> None:
         """CMA-ES over the parent's float constants; the best setting becomes the child."""
         tried: dict[str, list[EvaluationResult]] = {}
 
         def score(code: str) -> float | None:
-            results = tried[code] = self.task.evaluate(code, executor)
+            results = tried[code] = self.task.evaluate(code, executor,
+                                                       model=self._agent(outcome))
             return results[-1].score if results[-1].status == "ok" else None
 
         try:
@@ -509,7 +534,9 @@ def last_config(reader: ArchiveReader) -> dict[str, Any]:
 def _resolved(config: CampaignConfig) -> CampaignConfig:
     """The config with each model's spec as its client will run it (`models.resolve`): what is
     stored is exactly what ran, and a resume runs the same again."""
-    return config.model_copy(update={"models": [resolve(spec) for spec in config.models]})
+    agent = config.agent_model and resolve_agent(config.agent_model)
+    return config.model_copy(update={"models": [resolve(spec) for spec in config.models],
+                                      "agent_model": agent})
 
 
 def _searchable(task: Task) -> Task:

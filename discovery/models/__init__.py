@@ -7,12 +7,19 @@ import os
 
 from discovery.models.base import EMBEDDED, ModelClient, ModelError, ModelSpec
 
+SIMULATOR = "simulator"
+"""The agent-model simulator (discovery/doubles/simulator.py): a test double for CI."""
+
 
 def make_client(spec: ModelSpec) -> ModelClient:
     if spec.name.startswith("scripted:"):
         from discovery.doubles.scripted import Scripted
 
         return Scripted(spec, spec.name.removeprefix("scripted:"))
+    if spec.name == SIMULATOR:
+        from discovery.doubles.simulator import Simulator
+
+        return Simulator(spec)
     if spec.name == EMBEDDED:
         from discovery.models.embedded import EmbeddedClient
 

@@ -6,7 +6,7 @@ clients (litellm, embedded, transcripts, test doubles) import this and never eac
 
 import os
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,7 +88,12 @@ class ModelClient(Protocol):
     spec: ModelSpec
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
-                 seed: int | None = None) -> Completion: ...
+                 seed: int | None = None, temperature: float | None = None,
+                 reference: Any = None) -> Completion:
+        """`temperature`: this call's, instead of the spec's (an agent sampling several
+        answers); `reference`: what only the trusted side knows (a question's gold answer),
+        which real models ignore and the CI simulator answers from."""
+        ...
 
 
 def one_line(exc: BaseException) -> str:

@@ -83,10 +83,12 @@ class EmbeddedClient:
         return _Loaded.get(self.path).load_s
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
-                 seed: int | None = None) -> Completion:
+                 seed: int | None = None, temperature: float | None = None,
+                 reference: Any = None) -> Completion:
         loaded = _Loaded.get(self.path)
         request: dict[str, Any] = {"messages": messages, "max_tokens": self.spec.max_tokens,
-                                   "temperature": self.spec.temperature,
+                                   "temperature": self.spec.temperature
+                                   if temperature is None else temperature,
                                    "seed": 0 if seed is None else seed}
         start = time.monotonic()
         with loaded.lock:

@@ -68,13 +68,15 @@ class LiteLLMClient:
         return None
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
-                 seed: int | None = None) -> Completion:
+                 seed: int | None = None, temperature: float | None = None,
+                 reference: Any = None) -> Completion:
         spec = self.spec
 
         def request(key: str | None) -> tuple[Any, str, int, int]:
             response = _litellm().completion(
                 model=spec.name, messages=messages, api_base=spec.api_base, api_key=key,
-                timeout=spec.timeout_s, temperature=spec.temperature,
+                timeout=spec.timeout_s,
+                temperature=spec.temperature if temperature is None else temperature,
                 max_tokens=spec.max_tokens, num_retries=0,
                 **({"seed": seed} if seed is not None else {}))
             return (response, *_parse(response))

@@ -17,14 +17,17 @@ import os
 import threading
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from archive.records import ModelCall
 from discovery.models.base import Completion, Messages, ModelClient, ModelError, ModelSpec
 
 
-def request_key(spec: ModelSpec, messages: Messages, seed: int | None) -> str:
+def request_key(spec: ModelSpec, messages: Messages, seed: int | None,
+                temperature: float | None = None) -> str:
     fields = {"model": spec.name, "messages": messages, "seed": seed,
-              "temperature": spec.temperature, "max_tokens": spec.max_tokens}
+              "temperature": spec.temperature if temperature is None else temperature,
+              "max_tokens": spec.max_tokens}
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -52,9 +55,12 @@ class Recorder:
                 os.truncate(self.path, end)
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
-                 seed: int | None = None) -> Completion:
-        completion = self.inner.complete(messages, purpose=purpose, seed=seed)
-        line = json.dumps({"key": request_key(self.spec, messages, seed), "model": self.spec.name,
+                 seed: int | None = None, temperature: float | None = None,
+                 reference: Any = None) -> Completion:
+        completion = self.inner.complete(messages, purpose=purpose, seed=seed,
+                                         temperature=temperature, reference=reference)
+        line = json.dumps({"key": request_key(self.spec, messages, seed, temperature),
+                           "model": self.spec.name,
                            "messages": messages, "seed": seed, "text": completion.text,
                            "tokens_in": completion.tokens_in,
                            "tokens_out": completion.tokens_out, "cost": completion.cost,
@@ -105,8 +111,9 @@ class Replayer:
         self._lock = threading.Lock()
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
-                 seed: int | None = None) -> Completion:
-        key = request_key(self.spec, messages, seed)
+                 seed: int | None = None, temperature: float | None = None,
+                 reference: Any = None) -> Completion:
+        key = request_key(self.spec, messages, seed, temperature)
         with self._lock:
             answers, used = self._answers.get(key, []), self._used[key]
             if used >= len(answers):
