@@ -16,6 +16,7 @@ NUMBER = r"[\d,]+(?:\.\d+)?"
 RATIO = rf"{NUMBER}x"
 
 FIGURES = {
+    "agents_bench.py": [rf"\| 32 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \d+% \|"],
     "archive_bench.py": [rf"\| 1,000 \| {NUMBER} \|.*\| {RATIO} \|"],
     "campaign_bench.py": [rf"\| 1,000 \| 20 \| {NUMBER} \| {NUMBER} \| {RATIO} \|"],
     "models_bench.py": [rf"\| raw openai SDK \(baseline\) \| {NUMBER} \| {NUMBER} \| 1.00x \|",

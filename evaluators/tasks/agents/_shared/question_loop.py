@@ -1,0 +1,170 @@
+"""The trusted side of an agent task: the question loop's evaluator end, and the score.
+
+The candidate's agent (agent_api.run, in the sandbox) asks for the questions, answers each, and
+sends its model calls here; this oracle holds the gold answers, passes model calls to the
+campaign's agent model (with the gold answer of the question the prompt is about, which only
+the CI simulator reads), keeps the first answer to each question handed out, and the scorer
+turns those into accuracy with a bootstrap interval, as ADAS reports fitness: the median and
+95% interval of accuracy over questions resampled with a fixed seed.
+"""
+
+import functools
+import json
+import random
+import statistics
+import threading
+from collections import Counter
+from typing import Any
+
+import questions
+from questions import Question, correct
+
+from evaluators.agent_model import AgentModel, serve
+from evaluators.scoring import InvalidOutput, Metrics
+
+ANSWER_FORMATS = {
+    "exact": "Your answer: the final number or word only, nothing else.",
+    "choice": "Your answer: one letter, A, B, C or D.",
+    "f1": "Your answer: a short phrase or number, nothing else.",
+    "grid": "Your answer: the output grid as a JSON list of lists of integers.",
+}
+"""What the `answer` field asks for, by the questions' metric."""
+HUB = ("gsm8k", "mgsm", "drop", "mmlu")
+BOOTSTRAP_SAMPLES = 1000
+MAX_ANSWER = 20_000
+"""Characters kept of one answer."""
+
+
+class QuestionLoop:
+    """The oracle of one case: `start`, `model`, `answer` and `fail` requests."""
+
+    def __init__(self, questions: list[Question], model: AgentModel | None, *, threads: int,
+                 answer_format: str, examples: dict[str, dict[str, Any]] | None = None):
+        self.questions = {f"q{i}": q for i, q in enumerate(questions)}
+        self.model, self.threads, self.answer_format = model, threads, answer_format
+        self.examples = examples or {}
+        """Per question id: what grid tasks hand the agent besides the text (training pairs
+        and the test input; never the test output)."""
+        self.concurrency = max(2, 2 * threads)
+        """Calls served at once (sandbox.Oracle): model calls and answers of every thread."""
+        self.answers: dict[str, str] = {}
+        self.failures: dict[str, str] = {}
+        self.started = False
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Any) -> Any:
+        if not isinstance(request, list) or not request or not isinstance(request[0], str):
+            raise ValueError("a request is [kind, arguments...]")
+        kind, args = request[0], request[1:]
+        if kind == "start":
+            return self._start()
+        if kind == "model" and 1 <= len(args) <= 2:
+            messages, temperature = args[0], args[1] if len(args) > 1 else None
+            return serve(self.model, messages, temperature, self._reference(messages))
+        if kind in ("answer", "fail") and len(args) == 2 and isinstance(args[1], str):
+            self._settle(kind, args[0], args[1][:MAX_ANSWER])
+            return None
+        raise ValueError(f"unknown request {kind!r} (or wrong arguments)")
+
+    def _start(self) -> dict[str, Any]:
+        with self.lock:
+            if self.started:
+                raise ValueError("the questions were handed out already")
+            self.started = True
+        return {"threads": self.threads, "context": {"answer_format": self.answer_format},
+                "questions": [{"id": qid, "text": q.text, **self.examples.get(qid, {})}
+                              for qid, q in self.questions.items()]}
+
+    def _settle(self, kind: str, qid: Any, text: str) -> None:
+        if qid not in self.questions:
+            raise ValueError(f"no question {qid!r} was handed out")
+        with self.lock:  # the first word on a question counts
+            if qid not in self.answers and qid not in self.failures:
+                (self.answers if kind == "answer" else self.failures)[qid] = text
+
+    def _reference(self, messages: Any) -> str | None:
+        """The gold answer of the question the prompt is about (its text appears in it)."""
+        if not isinstance(messages, list):
+            return None
+        text = "\n".join(m.get("content", "") for m in messages
+                         if isinstance(m, dict) and isinstance(m.get("content"), str))
+        return next((q.answer for q in self.questions.values() if q.text in text), None)
+
+    def correctness(self) -> list[float]:
+        return [correct(q, self.answers[qid]) if qid in self.answers else 0.0
+                for qid, q in self.questions.items()]
+
+
+@functools.lru_cache(maxsize=16)
+def _load(secret_json: str) -> tuple[Question, ...]:
+    secret = json.loads(secret_json)
+    dataset = secret.get("dataset")
+    if dataset == "arithmetic":
+        return tuple(questions.arithmetic(secret["seed"], secret["count"]))
+    if dataset == "multiple_choice":
+        return tuple(questions.multiple_choice(secret["seed"], secret["count"]))
+    if dataset == "arc":
+        return tuple(questions.arc(secret["split"])[:secret.get("count")])
+    if dataset in HUB:
+        return tuple(questions.hub(dataset, split=secret["split"], count=secret["count"],
+                                   seed=secret.get("seed", 0),
+                                   local_file=secret.get("local_file")))
+    raise ValueError(f"unknown dataset {dataset!r} in a case's secret: use one of arithmetic, "
+                     f"multiple_choice, arc, {', '.join(HUB)}")
+
+
+def load(secret: dict[str, Any]) -> list[Question]:
+    """A case's questions, from its secret (`dataset` and its keys); cached per process."""
+    try:
+        return list(_load(json.dumps(secret, sort_keys=True)))
+    except KeyError as exc:
+        raise ValueError(f"a case of dataset {secret.get('dataset')!r} needs the secret key "
+                         f"{exc.args[0]!r}") from None
+
+
+def prepare(stages) -> None:
+    """Load every case's questions now: a bad dataset or a missing file is a clear error before
+    a campaign starts."""
+    for stage in stages:
+        for case in stage.cases:
+            load(case.secret)
+
+
+def oracle(stage, case) -> QuestionLoop:
+    chosen = load(case.secret)
+    examples = {f"q{i}": dict(zip(("examples", "test_input"), questions.arc_examples(q.id),
+                                  strict=True))
+                for i, q in enumerate(chosen) if q.metric == "grid"}
+    return QuestionLoop(chosen, case.model, threads=case.secret.get("threads", 16),
+                        answer_format=ANSWER_FORMATS[chosen[0].metric], examples=examples)
+
+
+def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float, float]:
+    """(median, 2.5th, 97.5th percentile) of the mean over resamples of `values`."""
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(statistics.fmean(rng.choices(values, k=n)) for _ in range(BOOTSTRAP_SAMPLES))
+    return (statistics.median(means), means[int(0.025 * BOOTSTRAP_SAMPLES)],
+            means[int(0.975 * BOOTSTRAP_SAMPLES) - 1])
+
+
+def score(stage, case, outputs: Any, loop: QuestionLoop) -> Metrics:
+    """Accuracy as ADAS shows it: the bootstrap median is the score; the interval, the
+    counts and the commonest failure are public (the model reads them in later prompts)."""
+    if not loop.started:
+        raise InvalidOutput("the program never asked for the questions (agent_api.run)")
+    if not isinstance(outputs, dict):
+        raise InvalidOutput("the program must return what agent_api.run returns")
+    values = loop.correctness()
+    median, low, high = bootstrap(values)
+    public: dict[str, Any] = {
+        "accuracy": round(statistics.fmean(values), 4), "ci_low": round(low, 4),
+        "ci_high": round(high, 4), "questions": len(values), "answered": len(loop.answers),
+        "failed": len(loop.failures)}
+    if loop.failures:
+        reason, count = Counter(loop.failures.values()).most_common(1)[0]
+        public["commonest_failure"] = f"{reason} ({count}x)"
+    refused = getattr(loop.model, "refused", None)
+    if refused:
+        public["model_refused"] = refused
+    return Metrics(round(median, 4), public)

@@ -1,0 +1,139 @@
+"""Agent tasks (ADAS): the model channel from inside the sandbox, the question loop kept on the
+trusted side, hostile agents, and campaigns with the simulated agent model."""
+
+import json
+import re
+import time
+
+import pytest
+
+from discovery.models.agent import AgentModelConfig, agent_models
+from evaluators.agent_model import AgentModelError
+from evaluators.task import load_task
+from evaluators.workers import WorkerPool
+from tests.helpers import discover
+
+SCRIPT = "tests/data/agent_script.jsonl"
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with WorkerPool(size=1) as workers:
+        yield workers
+
+
+def evaluate(code: str, pool, calls=None, **budget):
+    """The arithmetic task's validation stage on `code`, with the simulated agent model."""
+    models = agent_models(AgentModelConfig(name="simulator", **budget))
+    calls = [] if calls is None else calls
+    return load_task("arithmetic").evaluate(code, pool, model=models.for_evaluation(calls))[-1]
+
+
+def with_forward(body: str) -> str:
+    """The seed with its forward's body replaced."""
+    seed = load_task("arithmetic").seed_code
+    return re.sub(r"(def forward\(self, taskInfo\):\n).*?(# EVOLVE-BLOCK-END)",
+                  lambda m: f"{m.group(1)}{body}\n{m.group(2)}", seed, flags=re.S)
+
+
+def test_the_seed_calls_the_agent_model_from_the_sandbox_and_every_call_is_recorded(pool):
+    calls = []
+    result = evaluate(load_task("arithmetic").seed_code, pool, calls)
+    assert result.status == "ok", result.reason
+    metrics = result.public_metrics
+    assert metrics["questions"] == metrics["answered"] == 30
+    assert 0 < result.score < 1 and metrics["ci_low"] <= result.score <= metrics["ci_high"]
+    assert len(calls) == 30 and {c.purpose for c in calls} == {"agent"}
+
+
+def test_self_consistency_beats_chain_of_thought_with_the_simulator(pool):
+    task = load_task("arithmetic")
+    cot = evaluate(task.seed_code, pool)
+    voting = evaluate((task.root / "baselines" / "self_consistency.py").read_text(), pool)
+    assert voting.public_metrics["ci_low"] > cot.score, (voting.public_metrics, cot.score)
+
+
+def test_a_budget_stops_an_agent_that_loops_on_the_model(pool):
+    calls = []
+    looping = with_forward("    agent = LLMAgentBase(['answer'], 'Loop')\n"
+                           "    while True:\n"
+                           "        agent([taskInfo], 'again')")
+    result = evaluate(looping, pool, calls, calls_per_evaluation=50)
+    assert result.status == "ok" and result.score == 0
+    assert "budget of 50 agent-model calls" in result.public_metrics["model_refused"]
+    assert "budget of 50" in result.public_metrics["commonest_failure"]
+    assert len(calls) == 50
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("    raise ValueError('no idea')", "ValueError: no idea"),
+    ("    print('x' * 100)\n    return 42", None),
+    ("    return {'a': object}", "TypeError"),
+    ("    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)", "Error"),
+])
+def test_a_misbehaving_agent_scores_zero_on_its_questions_with_the_reason(pool, body, expected):
+    result = evaluate(with_forward(body), pool)
+    assert result.status == "ok", result.reason
+    if expected is None:  # printing is harmless; a constant answer is simply wrong
+        assert result.public_metrics["failed"] == 0
+    else:
+        assert result.score == 0 and expected in result.public_metrics["commonest_failure"]
+
+
+def test_an_agent_cannot_read_the_answers_or_answer_twice(pool):
+    """The gold answers never enter the sandbox: the only ways to ask are the channel's
+    requests, and the first word on a question counts."""
+    probing = with_forward(
+        "    import agent_api, gc\n"
+        "    seen = [repr(o)[:200] for o in gc.get_objects() if isinstance(o, dict)]\n"
+        "    for q in range(30):\n"
+        "        agent_api._channel('answer', f'q{q}', '0')\n"
+        "    return 'x'")
+    result = evaluate(probing, pool)
+    assert result.status == "ok" and result.score == 0
+
+
+def test_the_model_channel_refuses_malformed_requests():
+    from evaluators.agent_model import serve
+
+    models = agent_models(AgentModelConfig(name="simulator"))
+    model = models.for_evaluation([])
+    for messages in ([], "hi", [{"role": "root", "content": "x"}], [{"role": "user"}],
+                     [{"role": "user", "content": "x" * 300_000}]):
+        with pytest.raises(AgentModelError):
+            serve(model, messages)
+    with pytest.raises(AgentModelError, match="temperature"):
+        serve(model, [{"role": "user", "content": "x"}], 7)
+
+
+def test_a_simulated_campaign_finds_an_agent_above_chain_of_thought_and_replays(tmp_path):
+    """A scripted meta model proposes self-consistency; the simulator answers the agents; the
+    recorded transcript replays the whole campaign, agent calls included, to the same
+    archive."""
+    settings = ["--set", f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0}}}}]',
+                "--set", 'agent_model={name="simulator"}', "--set", "edits.tune_share=0",
+                "--set", "edits.restart_share=0", "--set", "selection.islands=1",
+                "--progress", "quiet"]
+    start = time.monotonic()
+    result = discover(tmp_path, "run", "arithmetic", "--name", "a", "--iterations", "3",
+                      *settings)
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - start < 120
+    from archive import ArchiveReader
+
+    def scores(name):
+        with ArchiveReader(tmp_path / name / "archive.sqlite") as reader:
+            programs = reader.programs(range(1, reader.count() + 1))
+            usage = {u.model: u.calls for u in reader.model_usage()}
+            return [(p.code, p.score) for p in programs], usage
+
+    original, usage = scores("a")
+    seed_score = original[0][1]
+    best = max(score for _, score in original)
+    assert best > seed_score and usage["simulator"] > 30
+    replay = discover(tmp_path, "run", "arithmetic", "--name", "b", "--iterations", "3",
+                      *settings, "--set", f'replay="{tmp_path / "a" / "transcript.jsonl"}"')
+    assert replay.exit_code == 0, replay.output
+    assert scores("b") == (original, usage)
+    lines = [json.loads(line) for line in (tmp_path / "a" / "transcript.jsonl").open()]
+    assert any(line["model"] == "simulator" for line in lines)
