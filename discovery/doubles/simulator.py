@@ -13,7 +13,8 @@ prompt asks for, with noise drawn per call, so that the designs ADAS found usefu
   (the k-th identical call is seeded by k), so voting over samples helps.
 
 It answers in the JSON layout the agents' `LLMAgentBase` asks for: one value per requested
-field. Without a reference (a prompt about no known question) it answers wrongly.
+field (a `code` field gets a `transform` that returns the answer grid: right on the test input,
+not a rule). Without a reference (a prompt about no known question) it answers wrongly.
 """
 
 import hashlib
@@ -60,6 +61,8 @@ class Simulator:
                     and _same(earlier[-1], reference) else "Recheck each step of the answer."
             elif field == "thinking":
                 reply[field] = "Let me work through it step by step."
+            elif field == "code":  # grid tasks: code that returns the (right or wrong) grid
+                reply[field] = f"def transform(grid):\n    return {answer}"
             else:
                 reply[field] = answer
         out = json.dumps(reply)
@@ -95,6 +98,8 @@ def _wrong(rng: random.Random, reference: str | None) -> str:
     wrong answers rarely agree (a majority vote then finds the right one)."""
     if reference is None:
         return "I do not know."
+    if reference.startswith("[["):
+        return rng.choice(["[[0]]", "[[1, 0], [0, 1]]", "[]"])
     if len(reference) == 1 and reference.isalpha():
         return rng.choice([c for c in "ABCD" if c != reference.upper()])
     try:

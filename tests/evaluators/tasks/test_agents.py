@@ -137,3 +137,16 @@ def test_a_simulated_campaign_finds_an_agent_above_chain_of_thought_and_replays(
     assert scores("b") == (original, usage)
     lines = [json.loads(line) for line in (tmp_path / "a" / "transcript.jsonl").open()]
     assert any(line["model"] == "simulator" for line in lines)
+
+
+def test_arc_agents_run_model_written_code_in_the_sandbox_with_a_time_limit(pool):
+    models = agent_models(AgentModelConfig(name="simulator"))
+    task = load_task("arc")
+    result = task.evaluate(task.seed_code, pool, model=models.for_evaluation([]))[-1]
+    assert result.status == "ok" and result.public_metrics["questions"] == 20
+    assert 0 < result.score < 1 and result.public_metrics["failed"] == 0
+    looping = task.seed_code.replace(
+        "    return self.get_test_output_from_code(code_of(code.content))",
+        "    return self.get_test_output_from_code('def transform(grid):\\n    while True: pass')")
+    result = task.evaluate(looping, pool, model=models.for_evaluation([]))[-1]
+    assert result.status == "ok" and result.score == 0  # each loop was cut off, not the run
