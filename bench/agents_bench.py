@@ -13,7 +13,8 @@ import json
 import time
 
 from discovery.doubles.mock_server import MockServer
-from discovery.models.agent import AgentModelConfig, agent_models
+from discovery.models import agent_models
+from discovery.models.agent import AgentModelConfig
 from evaluators.task import Case, load_task
 from evaluators.workers import WorkerPool
 

@@ -13,7 +13,8 @@ import typer
 from archive.records import ModelCall
 from discovery import views
 from discovery.cli.common import app, console, friendly
-from discovery.models.agent import AgentModelConfig, agent_models
+from discovery.models import agent_models
+from discovery.models.agent import AgentModelConfig
 from evaluators.executors import open_executor
 from evaluators.sandbox import LEVELS
 from evaluators.task import TaskError, load_task, task_names

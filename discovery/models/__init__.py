@@ -4,8 +4,12 @@ name; clients are imported only when asked for (litellm takes seconds to import)
 """
 
 import os
+from typing import TYPE_CHECKING
 
 from discovery.models.base import EMBEDDED, ModelClient, ModelError, ModelSpec
+
+if TYPE_CHECKING:
+    from discovery.models.agent import AgentModelConfig, AgentModels
 
 SIMULATOR = "simulator"
 """The agent-model simulator (discovery/doubles/simulator.py): a test double for CI."""
@@ -27,6 +31,14 @@ def make_client(spec: ModelSpec) -> ModelClient:
     from discovery.models.litellm_client import LiteLLMClient
 
     return LiteLLMClient(spec)
+
+
+def agent_models(config: "AgentModelConfig") -> "AgentModels":
+    """Agent models for `discover eval` and benches: the client made here, no transcript."""
+    from discovery.models.agent import AgentModels, resolve_agent
+
+    config = resolve_agent(config)
+    return AgentModels(config, make_client(config))
 
 
 def resolve(spec: ModelSpec) -> ModelSpec:

@@ -66,14 +66,6 @@ def resolve_agent(config: AgentModelConfig) -> AgentModelConfig:
          **config.model_dump(include=config.model_fields_set)})
 
 
-def agent_models(config: AgentModelConfig) -> "AgentModels":
-    """Agent models for `discover eval` and reports: the client made here, no transcript."""
-    from discovery.models import make_client
-
-    config = resolve_agent(config)
-    return AgentModels(config, make_client(config))
-
-
 class _Spending:
     """Calls, tokens and cost against caps; `reserve` counts a call before it is made, so
     concurrent calls cannot all pass a check that only one of them fits."""

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from discovery.models.agent import AgentModelConfig, agent_models
+from discovery.models import agent_models
+from discovery.models.agent import AgentModelConfig
 from evaluators.agent_model import AgentModelError
 from evaluators.task import load_task
 from evaluators.workers import WorkerPool
