@@ -382,7 +382,9 @@ def test_hub_gsm8k_from_a_local_file(datasets, tmp_path):
         assert question.answer == str(2 * n) and question.metric == "exact"
         assert correct(question, f"{2 * n:,}") == 1.0
     head = questions.hub("gsm8k", split="test[:3]", count=3, seed=0, local_file=file)
+    tail = questions.hub("gsm8k", split="test[3:]", count=5, seed=0, local_file=file)
     assert {x.text for x in head} == {row["question"] for row in GSM8K[:3]}
+    assert not {x.id for x in head} & {x.id for x in tail}  # disjoint slices, distinct ids
     with pytest.raises(ValueError, match="9 questions asked"):
         questions.hub("gsm8k", split="test", count=9, seed=0, local_file=file)
 

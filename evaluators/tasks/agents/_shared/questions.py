@@ -15,6 +15,7 @@ raises on what the agent returns: a wrong or malformed answer is a 0.
 """
 
 import functools
+import hashlib
 import json
 import random
 import re
@@ -33,14 +34,27 @@ Grid = list[list[int]]
 @dataclass(frozen=True)
 class Question:
     id: str
-    """Stable across runs: the seed and position of a generated question, the row of a hub one,
-    the task id of an ARC one."""
+    """Stable across runs: the seed and position of a generated question, a digest of a hub
+    question's text (DROP: its query_id), the task id of an ARC one."""
     text: str
     """What the agent is shown, self-contained."""
     answer: str
     """The gold answer (trusted side only)."""
     metric: str
     """Which rule of `correct` scores it: "exact", "choice", "f1" or "grid"."""
+
+
+SEED_CLASSES = 32
+
+
+def _in_seed_class(seed: int, text: str) -> bool:
+    """Whether a generated problem may appear under `seed`. Each problem text falls in one of
+    `SEED_CLASSES` classes by a stable hash and a seed draws only from its own class, so two
+    seeds that differ modulo 32 (a validation and a test seed: 1 and 2) never share a problem,
+    by construction rather than by the luck of large problem spaces. It costs 32 draws per
+    question, microseconds each."""
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % SEED_CLASSES == seed % SEED_CLASSES
 
 
 # --- arithmetic word problems ---------------------------------------------------------------------
@@ -72,7 +86,8 @@ GOODS = (("notebooks", "a pencil case"), ("T-shirts", "a cap"), ("plants", "a wa
 
 def arithmetic(seed: int, count: int) -> list[Question]:
     """`count` multi-step arithmetic word problems (GSM8K-like, 2 to 4 operations on small
-    integers, exact integer answer written as digits). Same seed, same problems."""
+    integers, exact integer answer written as digits). Same seed, same problems; none repeats
+    within a seed, and seeds that differ modulo `SEED_CLASSES` share none (`_in_seed_class`)."""
     return [problem.question for problem in arithmetic_problems(seed, count)]
 
 
@@ -84,7 +99,7 @@ def arithmetic_problems(seed: int, count: int) -> list[WordProblem]:
     seen: set[str] = set()
     while len(problems) < count:
         text, start, steps = rng.choice(makers)(rng)
-        if text in seen:
+        if text in seen or not _in_seed_class(seed, text):
             continue
         seen.add(text)
         answer = _fold(start, steps)
@@ -266,16 +281,15 @@ def multiple_choice(seed: int, count: int) -> list[Question]:
     number sequence, unit conversions, comparisons of fractions, weekday and calendar
     arithmetic, orderings), each with exactly one correct option; the correct letter is drawn
     uniformly per question. The answer is the letter. Same seed, same questions. Every stem
-    states its whole problem, so two equal stems are the same question (none repeats within a
-    seed, and the problem spaces are large enough that two seeds do not share one in practice:
-    checked on 200 questions of five seeds)."""
+    states its whole problem, so two equal stems are the same question: none repeats within a
+    seed, and seeds that differ modulo `SEED_CLASSES` share none (`_in_seed_class`)."""
     rng = random.Random(f"multiple_choice:{seed}")
     makers = (_sequence, _conversion, _comparison, _weekday, _calendar, _ordering)
     questions: list[Question] = []
     seen: set[str] = set()
     while len(questions) < count:
         stem, right, wrong = rng.choice(makers)(rng)
-        if stem in seen:
+        if stem in seen or not _in_seed_class(seed, stem):
             continue
         seen.add(stem)
         options = rng.sample(wrong, 3)
@@ -293,12 +307,10 @@ def choice_text(stem: str, options: list[str]) -> str:
     return f"Answer the following multiple-choice question.\n\n{stem}\n\n{lines}"
 
 
-def _distinct(right: Any, candidates: list[Any], rng: random.Random) -> list[str]:
-    """Three or more wrong options: the candidates that differ from the right one and from each
-    other, in a seeded order."""
-    wrong = list(dict.fromkeys(c for c in candidates if c != right))
-    rng.shuffle(wrong)
-    return [str(option) for option in wrong]
+def _distinct(right: Any, candidates: list[Any]) -> list[str]:
+    """The wrong options to draw three from: the candidates that differ from the right one and
+    from each other (every template offers at least three)."""
+    return [str(option) for option in dict.fromkeys(c for c in candidates if c != right)]
 
 
 def _sequence(rng: random.Random) -> tuple[str, str, list[str]]:
@@ -325,7 +337,7 @@ def _sequence(rng: random.Random) -> tuple[str, str, list[str]]:
         stem = f"What number fills the blank in the sequence {', '.join(shown)}?"
     gap = terms[1] - terms[0]
     candidates = [right + 1, right - 1, right + 2, right - 2, right + gap, right - gap, -right]
-    return stem, str(right), _distinct(right, candidates, rng)
+    return stem, str(right), _distinct(right, candidates)
 
 
 def _conversion(rng: random.Random) -> tuple[str, str, list[str]]:
@@ -338,7 +350,7 @@ def _conversion(rng: random.Random) -> tuple[str, str, list[str]]:
                   (amount - 1) * factor + rest, amount * factor * 10 + rest,
                   amount * factor - rest, amount * factor + rest * 10, amount * factor]
     stem = f"How many {small} are there in {amount} {big} and {rest} {small}?"
-    return stem, str(right), _distinct(right, candidates, rng)
+    return stem, str(right), _distinct(right, candidates)
 
 
 def _number_form(value: Fraction, rng: random.Random) -> str:
@@ -377,7 +389,7 @@ def _weekday(rng: random.Random) -> tuple[str, str, list[str]]:
     right = WEEKDAYS[(today + days if later else today - days) % 7]
     when = f"will it be {days} days from today" if later else f"was it {days} days ago"
     stem = f"If {reference} {WEEKDAYS[known]}, what day of the week {when}?"
-    return stem, right, _distinct(right, list(WEEKDAYS), rng)
+    return stem, right, _distinct(right, list(WEEKDAYS))
 
 
 def _calendar(rng: random.Random) -> tuple[str, str, list[str]]:
@@ -394,7 +406,7 @@ def _calendar(rng: random.Random) -> tuple[str, str, list[str]]:
         return f"{MONTHS[day.month - 1]} {day.day}, {day.year}"
 
     stem = f"What date is {days} days {'after' if later else 'before'} {show(start)}?"
-    return stem, show(right), _distinct(show(right), [show(day) for day in near], rng)
+    return stem, show(right), _distinct(show(right), [show(day) for day in near])
 
 
 def _ordering(rng: random.Random) -> tuple[str, str, list[str]]:
@@ -421,16 +433,24 @@ class HubSet:
     fields: str
     """The fields a row needs (for error messages about local files)."""
     convert: Callable[[dict, str], Question | None]
-    """A row and its stable id -> the question (None: a row without a usable gold answer)."""
+    """A row and its id prefix -> the question (None: a row without a usable gold answer)."""
 
 
-def _gsm8k_question(row: dict, id: str) -> Question:
+def _text_id(prefix: str, text: str) -> str:
+    """An id from the question's text: stable whatever slice or order the rows come in, so a
+    validation slice and a test slice of one split never give two questions one id."""
+    return f"{prefix}-{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}"
+
+
+def _gsm8k_question(row: dict, prefix: str) -> Question:
+    text = str(row["question"])
     final = str(row["answer"]).rsplit("####", 1)[-1].strip().replace(",", "")
-    return Question(id, str(row["question"]), final, "exact")
+    return Question(_text_id(prefix, text), text, final, "exact")
 
 
-def _mgsm_question(row: dict, id: str) -> Question:
-    return Question(id, str(row["question"]), _number_text(row["answer_number"]), "exact")
+def _mgsm_question(row: dict, prefix: str) -> Question:
+    text = str(row["question"])
+    return Question(_text_id(prefix, text), text, _number_text(row["answer_number"]), "exact")
 
 
 def _number_text(value: Any) -> str:
@@ -439,16 +459,17 @@ def _number_text(value: Any) -> str:
     return str(number.numerator) if number.denominator == 1 else str(float(number))
 
 
-def _drop_question(row: dict, id: str) -> Question | None:
+def _drop_question(row: dict, prefix: str) -> Question | None:
     spans = [str(span).strip() for span in row["answers_spans"]["spans"] if str(span).strip()]
     if not spans:
         return None
     text = (f"{row['passage']}\n\nQuestion: {row['question']}\n\nAnswer with a number, a date or "
             f"a short span of the passage (several spans separated by \" | \").")
-    return Question(str(row.get("query_id") or id), text, " | ".join(spans), "f1")
+    id = str(row.get("query_id") or _text_id(prefix, text + "\n" + " | ".join(spans)))
+    return Question(id, text, " | ".join(spans), "f1")
 
 
-def _mmlu_question(row: dict, id: str) -> Question:
+def _mmlu_question(row: dict, prefix: str) -> Question:
     choices = [str(choice) for choice in row["choices"]]
     if len(choices) != 4:
         raise ValueError(f"an MMLU row has {len(choices)} choices, not 4")
@@ -456,7 +477,8 @@ def _mmlu_question(row: dict, id: str) -> Question:
     letter = LETTERS[answer] if isinstance(answer, int) else str(answer).strip().upper()
     if letter not in LETTERS:
         raise ValueError(f"an MMLU row's answer is {answer!r}, not 0-3 or A-D")
-    return Question(id, choice_text(str(row["question"]), choices), letter, "choice")
+    text = choice_text(str(row["question"]), choices)
+    return Question(_text_id(prefix, text), text, letter, "choice")
 
 
 MGSM_LANGUAGES = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
@@ -501,7 +523,7 @@ def hub(name: str, *, split: str, count: int, seed: int,
               f"file with the fields {spec.fields}")
     if local_file is None:
         _check_hub_reachable(datasets, name, spec, advice)
-    rows: list[tuple[str, dict]] = []
+    rows: list[tuple[dict, str]] = []
     for config in (None,) if local_file else spec.configs:
         try:
             if local_file:
@@ -519,9 +541,9 @@ def hub(name: str, *, split: str, count: int, seed: int,
                              f"{spec.path} ({config}) ({problem}). Offline, or not on the hub? "
                              f"{advice}") from error
         prefix = f"{name}-{config}" if config and len(spec.configs) > 1 else name
-        rows += [(f"{prefix}-{index}", row) for index, row in enumerate(table.to_list())]
+        rows += [(row, prefix) for row in table.to_list()]
     try:
-        questions = [q for q in (spec.convert(row, id) for id, row in rows) if q is not None]
+        questions = [q for q in (spec.convert(row, prefix) for row, prefix in rows) if q]
     except (KeyError, TypeError, ValueError, IndexError) as error:
         raise ValueError(f"hub benchmark {name!r}: a row lacks the expected fields "
                          f"({spec.fields}): {error.__class__.__name__}: {error}") from error
@@ -708,11 +730,10 @@ def drop_f1(gold: str, prediction: str) -> float:
     missing spans cost. Not rounded (ADAS rounded to 2 decimals). A prediction of more than
     `MAX_PREDICTED_SPANS` spans scores 0 (it could score at most #gold/1000): the cap keeps an
     agent's answer from stalling the evaluator."""
-    spans = prediction.split("|")
-    if len(spans) > MAX_PREDICTED_SPANS:
+    if prediction.count("|") >= MAX_PREDICTED_SPANS:
         return 0.0
     gold_bags = [_bag(span) for span in gold.split("|")]
-    predicted_bags = [_bag(span) for span in spans]
+    predicted_bags = [_bag(span) for span in prediction.split("|")]
     scores = [[_bag_f1(g, p) for p in predicted_bags] for g in gold_bags]
     return _best_matching(scores) / max(len(gold_bags), len(predicted_bags))
 
