@@ -24,16 +24,21 @@ class _Section(BaseModel):
 
 
 class Selection(_Section):
-    strategy: Literal["weighted", "power_law", "map_elites", "greedy", "whole_archive"] = \
-        "weighted"
+    strategy: Literal["weighted", "power_law", "map_elites", "greedy", "whole_archive",
+                      "alma"] = "weighted"
     """How a parent is chosen: weighted (sigmoid of the score over the island's median, fewer
     children first), power_law (by rank), map_elites (uniform over the task's descriptor
     cells), greedy (the island's best), whole_archive (ADAS: the best, the archive in the
-    prompt)."""
+    prompt), alma (ALMA: softmax over sigmoid(score - seed's score) - penalty *
+    log1p(children))."""
     lam: float = Field(10.0, gt=0)
     """lambda of the weighted rule sigmoid(lambda * (s - median) / MAD) / (1 + children)."""
     power: float = Field(1.5, gt=0)
     """Exponent of the power_law rule: rank r is drawn with weight r ** -power."""
+    alma_visit_penalty: float = Field(0.5, ge=0)
+    """With alma: how much each program's visits (children so far) lower its weight."""
+    alma_temperature: float = Field(1.0, gt=0)
+    """With alma: the softmax temperature over the weights."""
     pool: int = Field(64, ge=1)
     """How many of an island's best programs selection looks at."""
     archive_context: int = Field(8, ge=1)
@@ -62,6 +67,9 @@ class Edits(_Section):
     reflexion_rounds: int = Field(0, ge=0)
     """ADAS's reflexion: after a valid proposal, this many turns in which the model reviews it
     and may revise it before it is run (each one more model call)."""
+    debug_turns: int = Field(0, ge=0)
+    """ADAS's debug turns: a proposal that crashes, is invalid or times out, or scores 0, goes
+    back to its model with the reason, up to this many times, and is run again."""
     tune_share: float = Field(0.2, ge=0, le=1)
     """Share of iterations that tune the float constants of the parent with CMA-ES (no model
     call)."""
@@ -117,6 +125,10 @@ class CampaignConfig(_Section):
     """The model that candidate programs call themselves (`[agent_model]`: agent and memory
     tasks), apart from the `[[models]]` that propose programs. Default: the task's own
     (`agent_model` in its task.toml), or none."""
+    seed_baselines: bool = False
+    """Start the archive with the task's baselines (its `baselines/` folder) as well as its
+    seed, as ADAS starts from all of its hand-written agents: each is evaluated once, right
+    after the seeds, before any model proposal."""
     selection: Selection = Selection()
     """Parent selection and islands (`[selection]`)."""
     edits: Edits = Edits()

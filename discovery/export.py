@@ -20,6 +20,7 @@ from typing import Any
 
 from archive import ArchiveError, ArchiveReader, Program
 from archive.atomic import atomic_write_text
+from discovery.search.edits import design_notes
 from evaluators.task import parse_python
 
 
@@ -64,6 +65,8 @@ def provenance(reader: ArchiveReader, program: Program) -> dict[str, Any]:
         "score": program.score,
         "metrics": final[-1].public_metrics if final else {},
         "lineage": lineage,
+        **({"design": notes.name, "thought": notes.thought}
+           if (notes := design_notes(program.code)) is not None else {}),
         "models": models,
         "evaluator_version": program.evaluator_version,
         "created": _iso(program.created_at),
@@ -94,6 +97,7 @@ def module_source(reader: ArchiveReader, program: Program) -> str:
         f"    score:             {program.score!r}",
         f"    metrics:           {json.dumps(facts['metrics'], sort_keys=True)}",
         f"    lineage:           {' -> '.join(map(str, facts['lineage']))}",
+        *([f"    design:            {facts['design']}"] if "design" in facts else []),
         f"    models:            {', '.join(facts['models']) or 'none (seed program)'}",
         f"    evaluator version: {facts['evaluator_version']}",
         f"    created:           {facts['created']}",

@@ -45,6 +45,8 @@ from evaluators.task import Case, StageConfig, Task, TaskError, load_task
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from evaluators.agent_model import AgentModel
+
 NOISE = 0.02
 """Per-game score differences below this (mean -log10 units: about 5% in the curve) are ties:
 CFR+ on Leduc moves about this much from the summation order alone."""
@@ -343,10 +345,7 @@ def evaluate_line(task: Task, name: str, code: str, executor: Executor,
 
 def baseline_programs(task: Task) -> dict[str, str]:
     """The seed and every program in the task's baselines/ folder, by name."""
-    programs = {"seed": task.seed_code}
-    for path in sorted((task.root / "baselines").glob("*.py")):
-        programs[path.stem] = path.read_text(encoding="utf-8")
-    return programs
+    return {"seed": task.seed_code, **task.baselines}
 
 
 def baseline_lines(task: Task, executor: Executor, cache: Path,
@@ -565,6 +564,91 @@ def curve_section(reader: ArchiveReader, task: Task, out: Path,
     return section
 
 
+# -- scores with their error bars (tasks with task.toml report_metrics) ----------------------
+
+TOP = 3
+"""How many of the archive's best (by the search score) the held-out test is run for."""
+
+
+def metric(metrics: dict, key: str, prefix: str = "") -> float | None:
+    """A metric by name, averaged over the cases of a multi-case stage (`<case>_<key>`)."""
+    values = [v for k, v in metrics.items() if isinstance(v, int | float)
+              and (k == prefix + key or (k.startswith(prefix) and k.endswith(f"_{key}")
+                                         and not k.startswith(f"{prefix}held_out_")))]
+    return sum(values) / len(values) if values else None
+
+
+def _row(task: Task, name: str, final) -> dict:
+    keys = task.config.report_metrics
+    row = {"name": name, "status": final.status, "reason": final.reason}
+    if final.status == "ok":
+        row["search"] = [final.score, *(metric(final.public_metrics, k) for k in keys)]
+        private = final.private_metrics
+        if private.get("held_out_status") == "ok":
+            row["test"] = [private["held_out_score"],
+                           *(metric(private, k, "held_out_") for k in keys)]
+    return row
+
+
+def evaluated_rows(task: Task, programs: dict[str, str], executor: Executor,
+                   model: Callable[[], "AgentModel | None"], say: Callable[[str], None],
+                   workers: int) -> list[dict]:
+    """Each program through every stage and the held-out one, `workers` at a time."""
+    def run(item: tuple[str, str]) -> dict:
+        say(f"{item[0]}: search and held-out stages")
+        final = task.evaluate(item[1], executor, held_out=True, model=model())[-1]
+        return _row(task, item[0], final)
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(run, programs.items()))
+
+
+def metrics_section(reader: ArchiveReader, task: Task, out: Path,
+                    open_sandbox: Callable[[], AbstractContextManager[Executor]],
+                    model: Callable[[], "AgentModel | None"], say: Callable[[str], None],
+                    workers: int) -> Section:
+    """The seed, the baselines and the archive's best few, on the search stages and the
+    held-out test, each score with the metrics the task names (error bars: an interval, a
+    standard error, a baseline). ADAS's two headline numbers come out of it: the test score
+    of the best by the search score, and the best test score among the archive's best."""
+    title = "Scores against the baselines, search and held-out"
+    if reader.campaign().evaluator_version != task.version:
+        return Section(missing=[f"{title}: the run was scored by another evaluator version"])
+    top = reader.top_k(TOP)
+    if not top:
+        return Section(missing=[f"{title}: no program evaluated ok yet"])
+    cache = out / "baselines_metrics.json"
+    saved = json.loads(cache.read_text()) if cache.is_file() else {}
+    with open_sandbox() as executor:
+        if saved.get("evaluator_version") == task.version:
+            baselines = saved["rows"]
+        else:
+            baselines = evaluated_rows(task, {"seed": task.seed_code, **task.baselines},
+                                       executor, model, say, workers)
+            cache.write_text(json.dumps({"evaluator_version": task.version,
+                                         "rows": baselines}, indent=1))
+        best = evaluated_rows(task, {f"#{p.id}": p.code for p in top}, executor, model, say,
+                              workers)
+    keys = task.config.report_metrics
+    head = ["program", "search score", *keys, "test score", *(f"test {k}" for k in keys)]
+    lines = [f"## {title}", "", "| " + " | ".join(head) + " |",
+             "|---|" + "---:|" * (len(head) - 1)]
+    for row in [*best, *baselines]:
+        if row["status"] != "ok":
+            lines.append(f"| {row['name']} | {row['status']}: {_cell(row['reason'] or '')} |")
+            continue
+        cells = [*row["search"], *row.get("test", [None] * (1 + len(keys)))]
+        lines.append(f"| {row['name']} | " + " | ".join(
+            "n/a" if v is None else f"{v:.4g}" for v in cells) + " |")
+    tested = [r for r in best if "test" in r]
+    if tested:
+        first = tested[0]
+        top_test = max(tested, key=lambda r: r["test"][0])
+        lines += ["", f"Test score of the best by the search score ({first['name']}): "
+                      f"{first['test'][0]:.4g}; best test score among the archive's {TOP} best: "
+                      f"{top_test['test'][0]:.4g} ({top_test['name']})."]
+    return Section([*lines, ""])
+
+
 def _task(campaign: Campaign) -> tuple[Task | None, str | None]:
     """The campaign's task if it still loads here (only a task's curves need it), else why."""
     try:
@@ -575,7 +659,8 @@ def _task(campaign: Campaign) -> tuple[Task | None, str | None]:
 
 def write_report(reader: ArchiveReader, out: Path,
                  open_sandbox: Callable[[], AbstractContextManager[Executor]],
-                 say: Callable[[str], None] = print, workers: int = 1) -> list[Path]:
+                 say: Callable[[str], None] = print, workers: int = 1,
+                 model: Callable[[], "AgentModel | None"] = lambda: None) -> list[Path]:
     """Write the plots and report.md into `out`; returns the files, report.md last. The sandbox
     is opened only for a task's curves: the other plots read the archive alone."""
     out.mkdir(parents=True, exist_ok=True)
@@ -590,6 +675,8 @@ def write_report(reader: ArchiveReader, out: Path,
         sections.append(Section(missing=["every plot: the run has no committed iteration yet"]))
     if task is not None and task.config.report_curve is not None:
         sections.append(curve_section(reader, task, out, open_sandbox, say, workers))
+    if task is not None and task.config.report_metrics:
+        sections.append(metrics_section(reader, task, out, open_sandbox, model, say, workers))
     missing = [m for s in sections for m in s.missing]
     lines = [f"# {campaign.name}: {campaign.task}", "", *summary_table(reader, past),
              *(line for s in sections for line in s.markdown)]

@@ -17,6 +17,7 @@ from rich.tree import Tree
 from archive import ArchiveReader, Evaluation, EvaluationResult, ModelCall, Program, Summary
 from archive.lineage import ancestry, best_lineage, primary_parent
 from discovery.models.base import Completion, ModelSpec
+from discovery.search.edits import design_notes
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _STATUS_STYLE = {"ok": "green", "pending": "yellow"}
@@ -158,9 +159,11 @@ def status_view(reader: ArchiveReader) -> Group:
     return Group(*parts)
 
 
-def _node_label(graph: nx.DiGraph, node: int, style: str) -> Text:
+def _node_label(graph: nx.DiGraph, node: int, style: str, names: dict[int, str]) -> Text:
     data = graph.nodes[node]
     label = Text(f"#{node} ", style=style)
+    if node in names:
+        label.append(f"{names[node]}  ", style=style or "italic")
     if node == graph.graph.get("best"):
         label.append("★ best ", style="bold yellow")
     label.append(score_text(data.get("score")) if data["status"] == "ok" else data["status"],
@@ -175,9 +178,12 @@ def _node_label(graph: nx.DiGraph, node: int, style: str) -> Text:
     return label
 
 
-def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3) -> Tree:
+def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3,
+                 names: dict[int, str] | None = None) -> Tree:
     """The focus's ancestry, seed first, one line a generation (so a deep lineage stays
-    narrow); under each of them its `width` best other children, expanded `depth` levels."""
+    narrow); under each of them its `width` best other children, expanded `depth` levels.
+    `names`: design names (the programs' own, see edits.design_notes) to show by the ids."""
+    names = names or {}
     path = ancestry(graph, focus)
     on_path, on_best = set(path), set(best_lineage(graph))
 
@@ -192,7 +198,8 @@ def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3) 
                       key=lambda c: (-graph.nodes[c].get("score", -math.inf), c))
         shown = kids[:width] if levels > 0 else []
         for child in shown:
-            add_side(branch.add(_node_label(graph, child, style(child))), child, levels - 1)
+            add_side(branch.add(_node_label(graph, child, style(child), names)), child,
+                     levels - 1)
         hidden = kids[len(shown):]
         if hidden:
             best_hidden = max(graph.nodes[c].get("score", -math.inf) for c in hidden)
@@ -203,7 +210,7 @@ def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3) 
     tree = Tree(Text(f"lineage of #{focus}: {len(path)} generations from seed #{path[0]}",
                      style="bold"), guide_style="dim")
     for node in path:
-        add_side(tree.add(_node_label(graph, node, style(node))), node, depth)
+        add_side(tree.add(_node_label(graph, node, style(node), names)), node, depth)
     return tree
 
 
@@ -222,6 +229,11 @@ def program_view(program: Program, evaluations: list[Evaluation]) -> Group:
     head.add_row("edit", program.edit_kind or "-")
     head.add_row("evaluator", program.evaluator_version or "-")
     head.add_row("created", when(program.created_at))
+    notes = design_notes(program.code)
+    if notes is not None:
+        head.add_row("design", notes.name)
+        if notes.thought:
+            head.add_row("thought", notes.thought)
     parts: list[RenderableType] = [Panel(head, title=f"program #{program.id}", expand=False)]
 
     if evaluations:

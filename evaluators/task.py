@@ -25,6 +25,7 @@ import functools
 import hashlib
 import importlib.util
 import math
+import os
 import statistics
 import threading
 import tomllib
@@ -133,6 +134,10 @@ class TaskConfig(_Strict):
     """Keyword under which the entry point receives the task's oracle, if the task has one."""
     seed: str = "seed.py"
     """The starting program (relative to the task folder), with its EVOLVE-BLOCK."""
+    baselines: str = "baselines"
+    """The folder of hand-written programs in the candidate format that reports compare with
+    and `seed_baselines` starts from (relative to the task folder: `../_shared/baselines`
+    shares a domain's between its tasks)."""
     description: str = "description.md"
     """What prompts tell the model about the task (relative to the task folder)."""
     scorer: str = "scorer.py"
@@ -150,11 +155,19 @@ class TaskConfig(_Strict):
     preload: list[str] = []
     """Modules the warm workers import once before their first job (e.g. `torch`: 3 s per
     fresh import), so that each evaluation pays milliseconds for them, not seconds."""
+    mistakes: list[str] = []
+    """Implementation mistakes models tend to make with this task's API: reflexion rounds and
+    debug turns ask the model to check for each (ADAS lists them for its agents)."""
     ideas: list[str] = []
     """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
     report_curve: str | None = None
     """A public metric family `<name>_<t>` (one per case and checkpoint t) that
     `discover report` plots against t on a log scale, e.g. exploitability."""
+    report_metrics: list[str] = []
+    """Public metrics that `discover report` shows next to each score of the seed, the
+    baselines and the best, on the search stages and the held-out one: error bars and
+    references (`ci_low`, `ci_high`; `gain`, `gain_se`, `no_memory`); a metric of a multi-case
+    stage is the mean over its cases."""
     descriptors: list[DescriptorConfig] = [DescriptorConfig(name="code_length", high=4000)]
     """The axes of the MAP-Elites grid (selection strategy map_elites)."""
     stages: list[StageConfig] = Field(min_length=1)
@@ -193,6 +206,14 @@ class Task:
     def support_files(self) -> dict[str, str]:
         return {Path(name).name: (self.root / name).read_text(encoding="utf-8")
                 for name in self.config.support}
+
+    @functools.cached_property
+    def baselines(self) -> dict[str, str]:
+        """The programs in the task's `baselines/` folder (candidate format), by file stem:
+        reports compare the best against them, and `seed_baselines` starts a campaign with
+        them."""
+        return {path.stem: path.read_text(encoding="utf-8")
+                for path in baseline_files(self.root, self.config)}
 
     @functools.cached_property
     def description(self) -> str:
@@ -425,13 +446,21 @@ def load_task(name_or_path: str | Path) -> Task:
                         f"fix it, then `discover eval {root}` checks the task") from exc
     if not callable(getattr(scorer, "score", None)):
         raise TaskError(f"{scorer_path} defines no score(stage, case, outputs, oracle)")
-    task = Task(root, config, version_hash(root, [*config.trusted, *config.support]), scorer)
+    # a seed, baselines, description or scorer shared from the domain's folder count like the
+    # task's own files
+    hashed = [*config.trusted, *config.support, config.seed, config.description, config.scorer,
+              *(os.path.relpath(p, root) for p in baseline_files(root, config))]
+    task = Task(root, config, version_hash(root, hashed), scorer)
     problem = task.static_check(task.seed_code)
     if problem is not None:  # else every candidate would fail this check, blamed on itself
         raise TaskError(f"{path}: entry {config.entry!r} does not pass the check of the seed "
                         f"program {root / config.seed} ({problem}): make the entry and "
                         "parameters of task.toml match the seed")
     return task
+
+
+def baseline_files(root: Path, config: TaskConfig) -> list[Path]:
+    return sorted((root / config.baselines).glob("*.py"))
 
 
 def first_line(exc: BaseException) -> str:

@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,11 @@ class WorkerPool:
         """Idle workers; None wakes a waiting thread when a retired worker frees a place."""
         self._all: list[WarmWorker] = []
         self._lock = threading.Lock()
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="worker-spawner")
+        """The thread that starts every worker and lives as long as the pool: bubblewrap's
+        --die-with-parent is the kernel's parent-death signal, sent when the *thread* that
+        started a process exits, so a worker started by a short-lived thread (a report's
+        evaluation pool) would be killed under a later job."""
 
     def _worker(self, memory_mb: int) -> WarmWorker:
         """An idle worker whose writable places are at least `memory_mb`, or a new one."""
@@ -255,7 +261,7 @@ class WorkerPool:
             with self._lock:
                 if self._idle.empty() and len(self._all) < self.size:
                     worker = WarmWorker(self.preload, memory_mb=memory_mb)
-                    worker.start()
+                    self._spawner.submit(worker.start).result()
                     self._all.append(worker)
                     return worker
             worker = self._idle.get()
@@ -294,6 +300,7 @@ class WorkerPool:
             for worker in self._all:
                 worker.stop()
             self._all.clear()
+        self._spawner.shutdown()
 
     def __enter__(self) -> "WorkerPool":
         return self

@@ -19,6 +19,8 @@ FIGURES = {
     "agents_bench.py": [rf"\| 32 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \d+% \|"],
     "archive_bench.py": [rf"\| 1,000 \| {NUMBER} \|.*\| {RATIO} \|"],
     "campaign_bench.py": [rf"\| 1,000 \| 20 \| {NUMBER} \| {NUMBER} \| {RATIO} \|"],
+    "memory_bench.py": [
+        rf"\| map_memory \| smoke \| {NUMBER} \| {NUMBER} \| \+{NUMBER} ± {NUMBER} \|"],
     "models_bench.py": [rf"\| raw openai SDK \(baseline\) \| {NUMBER} \| {NUMBER} \| 1.00x \|",
                         rf"\| discovery LiteLLMClient \(litellm\) \| {NUMBER} \| {NUMBER} "
                         rf"\| {RATIO} \|"],

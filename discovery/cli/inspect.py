@@ -13,6 +13,9 @@ from discovery import export as exporting
 from discovery import report as reporting
 from discovery import views
 from discovery.cli.common import RunArg, app, console, friendly, open_run
+from discovery.models import agent_models
+from discovery.models.agent import AgentModelConfig
+from discovery.search.edits import design_notes
 from evaluators.executors import check_isolation, open_executor
 from evaluators.sandbox import LEVELS
 
@@ -52,15 +55,16 @@ def lineage(
         if program is not None:
             reader.program(program)
         graph = lineage_graph.build_graph(reader)
+        focus = program if program is not None else graph.graph.get("best")
+        names = design_names(reader, graph, focus, depth) if fmt is None and focus else {}
     if fmt is not None:
         lineage_graph.write_graph(graph, out, fmt)
         console.print(f"wrote {graph.number_of_nodes()} programs and "
                       f"{graph.number_of_edges()} edges to {out} ({fmt})")
         return
-    focus = program if program is not None else graph.graph.get("best")
     if focus is None:
         raise ArchiveError(f"{run} has no program that evaluated ok yet: pass --program ID")
-    console.print(views.lineage_tree(graph, focus, depth=depth, width=width))
+    console.print(views.lineage_tree(graph, focus, depth=depth, width=width, names=names))
     stats = lineage_graph.branching_stats(graph)
     stones = lineage_graph.stepping_stones(graph, lineage_graph.ancestry(graph, focus))
     console.print(
@@ -69,6 +73,18 @@ def lineage(
         f"expanded program; stepping stones on this lineage: "
         f"{', '.join(f'#{s}' for s in stones) or 'none'}[/]"
     )
+
+
+def design_names(reader, graph, focus: int, depth: int) -> dict[int, str]:
+    """Design names of the programs the tree can show: the focus's ancestry and their
+    children to `depth` levels (read in one query, not the whole archive)."""
+    shown = set(lineage_graph.ancestry(graph, focus))
+    frontier = set(shown)
+    for _ in range(depth):
+        frontier = {c for node in frontier for c in graph.successors(node)} - shown
+        shown |= frontier
+    return {p.id: notes.name for p in reader.programs(sorted(shown))
+            if (notes := design_notes(p.code)) is not None}
 
 
 @app.command()
@@ -156,8 +172,11 @@ def report(
     check_isolation(isolation)  # a typo fails now, not after the archive's plots
     with open_run(ctx, run) as reader:
         where = out or reader.path.parent / "report"
+        stored = reader.campaign().config.get("agent_model")
+        models = stored and agent_models(AgentModelConfig.model_validate(stored))
         written = reporting.write_report(
             reader, where, lambda: open_executor("warm", size=workers, isolation=isolation),
-            say=lambda text: console.print(f"evaluating {text}"), workers=workers)
+            say=lambda text: console.print(f"evaluating {text}"), workers=workers,
+            model=lambda: models and models.for_evaluation([]))
     console.print((where / "report.md").read_text(), markup=False)
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False)

@@ -252,6 +252,9 @@ class Campaign:
         island = n % islands
         if n < islands:
             return Plan(n, island, Op.SEED, parent=self._evaluated_seed())
+        baselines = list(self.task.baselines) if config.seed_baselines else []
+        if n < islands + len(baselines):
+            return Plan(n, island, Op.BASELINE, baseline=baselines[n - islands])
         every, stagnation = config.selection.migration_every, config.selection.stagnation
         if islands > 1 and every and n % every == 0:
             source = writer.best((island - 1) % islands)
@@ -309,6 +312,8 @@ class Campaign:
             outcome.code = plan.parent.code  # scored already: its evaluation is copied at commit
         elif plan.op in (Op.SEED, Op.RESTART):
             outcome.code = self.task.seed_code
+        elif plan.op is Op.BASELINE:
+            outcome.code = self.task.baselines[plan.baseline]
         elif plan.op is Op.LLM:
             try:
                 self.proposer.propose(outcome)
@@ -325,6 +330,12 @@ class Campaign:
                 outcome.results = self.task.evaluate(outcome.code, executor,
                                                      model=self._agent(outcome))
                 outcome.evaluations = 1
+                for turn in range(self.config.edits.debug_turns):
+                    if not _needs_debug(outcome) or not self.proposer.debug(outcome, turn):
+                        break
+                    outcome.results = self.task.evaluate(outcome.code, executor,
+                                                         model=self._agent(outcome))
+                    outcome.evaluations += 1
         except TaskError as exc:
             outcome.fatal = str(exc)
         return outcome
@@ -481,17 +492,24 @@ class Campaign:
 
     def _finish(self, reason: str) -> None:
         held_out = None
+        best = self.best.id if self.best else None
         # Nothing more to measure for a broken task or model; a user who pressed Ctrl-C wants
         # the prompt back, not a held-out run (minutes for some tasks: `discover report`).
         if self.best is not None and self.task.config.held_out is not None \
                 and self.broken is None and reason != INTERRUPTED:
+            outcome = Outcome(Plan(-1, self.best.island, Op.SEED))  # collects agent calls
             try:
-                final = self.task.evaluate(self.best.code, Sandbox(), held_out=True)[-1]
+                final = self.task.evaluate(self.best.code, Sandbox(), held_out=True,
+                                           model=self._agent(outcome))[-1]
                 held_out = {k: v for k, v in final.private_metrics.items()
                             if k.startswith("held_out")}
             except TaskError as exc:  # the held-out stage's scorer raised: the task's bug
                 held_out = {"held_out_status": "task error", "held_out_reason": str(exc)}
-        best = self.best.id if self.best else None
+            with self.writer.batch():
+                for call in outcome.calls:
+                    self.writer.record_model_call(ModelCall(**{**call.__dict__,
+                                                              "program_id": best}))
+                    self.budget.add(call)
         self.writer.log_event("campaign_stopped", {"reason": reason, "held_out": held_out,
                                                    "program": best}, best)
         self.log({"event": "stopped", "reason": reason,
@@ -515,6 +533,15 @@ class Campaign:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def _needs_debug(outcome: Outcome) -> bool:
+    """A model's proposal that failed to run or scored 0 (ADAS: an agent that raises, or
+    answers nothing right)."""
+    final = outcome.results[-1]
+    return outcome.plan.op is Op.LLM and bool(outcome.conversation) and (
+        final.status in ("crashed", "invalid", "timeout") or (
+            final.status == "ok" and final.score == 0))
 
 
 def _disk_full(exc: BaseException) -> bool:

@@ -23,6 +23,8 @@ class Op(StrEnum):
     """An island's best copied into the next island."""
     RESEED = "reseed"
     """The global best copied into a stuck island."""
+    BASELINE = "baseline"
+    """One of the task's baselines, evaluated once at the start (`seed_baselines`)."""
 
 
 class EditFormat(StrEnum):
@@ -49,6 +51,8 @@ class Plan:
     parent)."""
     neighbours: list[Program] = field(default_factory=list)
     """The island's best programs, for the novelty check."""
+    baseline: str | None = None
+    """For Op.BASELINE: which of the task's baselines."""
 
     @property
     def copies(self) -> bool:
@@ -65,6 +69,8 @@ class Outcome:
     results: list[EvaluationResult] = field(default_factory=list)
     calls: list[ModelCall] = field(default_factory=list)
     answer: str | None = None
+    conversation: list[dict[str, str]] = field(default_factory=list)
+    """The proposal's exchange with its model, for debug turns to continue."""
     reason: str | None = None
     """Why no program came of this iteration (a failed edit or model call)."""
     turns: int = 0

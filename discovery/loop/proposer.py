@@ -10,7 +10,7 @@ from pathlib import Path
 from archive import ArchiveReader
 from discovery.config import CampaignConfig
 from discovery.loop.plan import EditFormat, Outcome, Plan
-from discovery.models.base import CallFailed, Messages, ModelClient
+from discovery.models.base import CallFailed, Messages, ModelClient, ModelError
 from discovery.search.edits import EditError, apply_diff, block_text, rewrite_block
 from discovery.search.novelty import EmbeddingNovelty, NoveltyError, TextNovelty
 from evaluators.task import Task
@@ -59,26 +59,68 @@ class Proposer:
                             {"role": "user", "content": render(repair, reason=str(exc))}]
                 continue
             outcome.code, outcome.reason = code, None
-            self._reflect(outcome, [*messages, {"role": "assistant", "content": completion.text}],
-                          client)
+            outcome.conversation = self._reflect(
+                outcome, [*messages, {"role": "assistant", "content": completion.text}], client)
             return
 
-    def _reflect(self, outcome: Outcome, messages: Messages, client: ModelClient) -> None:
+    def debug(self, outcome: Outcome, turn: int) -> bool:
+        """ADAS's debug turn: the failed or zero-scoring proposal goes back to its model with
+        the reason; True when the answer is new code to run (outcome.code replaced)."""
+        final, plan = outcome.results[-1], outcome.plan
+        problem = final.reason if final.status != "ok" else "it scored 0"
+        metrics = {k: v for k, v in final.public_metrics.items() if isinstance(v, str)}
+        details = "".join(f"{key}: {value}\n" for key, value in metrics.items())
+        if final.error_tail:
+            details += f"The end of its error output:\n{final.error_tail}\n"
+        messages = [*outcome.conversation, {"role": "user", "content": render(
+            "debug/user.md", problem=problem, details=details, mistakes=self._mistakes())}]
+        outcome.turns += 1
+        try:
+            completion = self.clients[plan.model].complete(messages, purpose="debug",
+                                                           seed=plan.n * 7 + 200 + turn)
+        except CallFailed as exc:
+            outcome.calls.extend(exc.attempts)
+            return False
+        except ModelError as exc:  # the user must fix the model: the campaign stops
+            outcome.calls.extend(exc.attempts)
+            outcome.fatal = str(exc)
+            return False
+        outcome.calls.extend(completion.attempts)
+        try:
+            code = rewrite_block(outcome.code, completion.text)
+        except EditError:
+            return False
+        if code == outcome.code or self.task.static_check(code) is not None:
+            return False
+        outcome.code = code
+        outcome.conversation = [*messages, {"role": "assistant", "content": completion.text}]
+        outcome.answer = f"{outcome.answer}\n\n[after debug turn {turn + 1}]\n{completion.text}"
+        return True
+
+    def _mistakes(self) -> str:
+        """The task's list of implementation mistakes, for reflexion and debug prompts."""
+        mistakes = self.task.config.mistakes
+        return "Check especially for these mistakes:\n" + "".join(
+            f"- {m}\n" for m in mistakes) if mistakes else ""
+
+    def _reflect(self, outcome: Outcome, messages: Messages, client: ModelClient) -> Messages:
         """ADAS's reflexion: the model reviews its own proposal before it is run and may revise
-        it; a revision that does not pass the edit checks leaves the last good version."""
+        it; a revision that does not pass the edit checks leaves the last good version.
+        Returns the whole conversation (a debug turn continues it)."""
         plan = outcome.plan
         diff = plan.edit_format is EditFormat.DIFF
         for turn in range(self.config.edits.reflexion_rounds):
             outcome.turns += 1
-            prompt = render("reflexion/diff.md", block=block_text(outcome.code)) if diff \
-                else render("reflexion/rewrite.md")
+            prompt = render("reflexion/diff.md", block=block_text(outcome.code),
+                            mistakes=self._mistakes()) if diff \
+                else render("reflexion/rewrite.md", mistakes=self._mistakes())
             messages = [*messages, {"role": "user", "content": prompt}]
             try:
                 completion = client.complete(messages, purpose="reflexion",
                                              seed=plan.n * 7 + 100 + turn)
             except CallFailed as exc:
                 outcome.calls.extend(exc.attempts)
-                return
+                return messages
             outcome.calls.extend(completion.attempts)
             messages = [*messages, {"role": "assistant", "content": completion.text}]
             try:
@@ -91,6 +133,7 @@ class Proposer:
             outcome.code = code
             outcome.answer = f"{outcome.answer}\n\n[after reflexion round {turn + 1}]\n" \
                              f"{completion.text}"
+        return messages
 
     def messages(self, plan: Plan) -> Messages:
         """The prompt: the task, the parent's block and metrics, inspirations (or, as ADAS does,

@@ -10,7 +10,11 @@ Either way the markers stay exactly where they were (ShinkaEvolve issue #183 sil
 them) and the code outside the block is never touched.
 """
 
+import ast
 import re
+from dataclasses import dataclass
+
+from evaluators.task import parse_python
 
 START, END = "# EVOLVE-BLOCK-START", "# EVOLVE-BLOCK-END"
 _FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -34,6 +38,31 @@ def evolve_block(program: str) -> tuple[int, int]:
 def block_text(program: str) -> str:
     start, end = evolve_block(program)
     return "\n".join(program.splitlines()[start + 1:end])
+
+
+@dataclass(frozen=True)
+class DesignNotes:
+    """A design's name and the thought behind it (ADAS's `name` and `thought`), as the model
+    wrote them: the docstring of the block's first function, a short name line, a blank line,
+    then the thought."""
+
+    name: str
+    thought: str
+
+
+def design_notes(program: str) -> DesignNotes | None:
+    """The design notes of a program, or None (no block, no parse, no docstring). Kept in the
+    code itself, so the archive stores them with the program and every view can show them."""
+    try:
+        tree = parse_python(block_text(program))
+    except (EditError, SyntaxError, ValueError):
+        return None
+    function = next((n for n in tree.body if isinstance(n, ast.FunctionDef)), None)
+    doc = ast.get_docstring(function) if function is not None else None
+    name, blank, thought = (doc or "").strip().partition("\n\n")
+    if not blank or "\n" in name or len(name) > 80:  # a plain docstring, not a name + thought
+        return None
+    return DesignNotes(name.strip(), " ".join(thought.split())[:800])
 
 
 def extract_code(answer: str) -> str:

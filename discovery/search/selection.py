@@ -2,6 +2,7 @@
 or 100k programs: the ranked ones read a bounded slice of the ranking index, MAP-Elites keeps
 its grid of cell elites in memory (rebuilt by one scan on resume)."""
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +24,23 @@ def select_parent(reader: ArchiveReader, config: Selection, island: int,
         return None
     if config.strategy in ("greedy", "whole_archive"):
         return top[0]  # hill climbing; ADAS builds on its best, with the archive in context
+    if config.strategy == "alma":
+        return rng.choices(top, weights=alma_weights(reader, config, top), k=1)[0]
     weights = [(rank + 1) ** -config.power for rank in range(len(top))]  # power_law
     return rng.choices(top, weights=weights, k=1)[0]
+
+
+def alma_weights(reader: ArchiveReader, config: Selection, top: list[Program]) -> list[float]:
+    """ALMA's parent selection (Xiong et al. 2025): w = sigmoid(s - r0) - penalty *
+    log1p(visits), drawn by softmax(w / temperature); r0 is the seed's score (for memory
+    tasks: no memory), visits the program's children so far. Better than the seed counts, and
+    a parent tried often yields to untried ones."""
+    seed = reader.program(1) if reader.count() else None
+    r0 = seed.score if seed is not None and seed.score is not None else 0.0
+    raw = [1 / (1 + math.exp(-(p.score - r0)))
+           - config.alma_visit_penalty * math.log1p(len(reader.children(p.id))) for p in top]
+    peak = max(raw)
+    return [math.exp((w - peak) / config.alma_temperature) for w in raw]
 
 
 @dataclass

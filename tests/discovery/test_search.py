@@ -211,3 +211,26 @@ def test_text_novelty_is_fast_on_tables_and_keeps_its_meaning():
     with pytest.raises(EditError, match=rf"similarity {expected:.3f}"):
         TextNovelty(0.99).check(edited, [_neighbour(3, GOOD)])
     assert TextNovelty(0.99).check(GRID, [_neighbour(3, GOOD)]) == []
+
+
+def test_alma_selection_favours_programs_above_the_seed_and_yields_to_untried_ones(writer):
+    """ALMA's rule: sigmoid(score - seed's score) - 0.5 * log1p(children), then softmax."""
+    from helpers import add_scored
+
+    from discovery.config import Selection
+    from discovery.search.selection import alma_weights, select_parent
+
+    seed = add_scored(writer, 0.0, 0.6)
+    good = add_scored(writer, 1.0, 0.9, parents=[seed])
+    tried = add_scored(writer, 2.0, 0.95, parents=[seed])
+    for value in range(3, 9):  # `tried` has been a parent six times
+        add_scored(writer, float(value), 0.1, parents=[tried])
+    config = Selection(strategy="alma", pool=3)
+    top = writer.top_k(3)
+    weights = dict(zip([p.id for p in top], alma_weights(writer, config, top), strict=True))
+    assert weights[good] > weights[seed] and weights[good] > weights[tried]
+    expected = 1 / (1 + math.exp(-0.3)) - 1 / (1 + math.exp(-0.35)) + 0.5 * math.log1p(6)
+    assert math.log(weights[good] / weights[tried]) == pytest.approx(expected)
+    rng = random.Random(0)
+    drawn = [select_parent(writer, config, 0, rng).id for _ in range(2000)]
+    assert drawn.count(good) > drawn.count(tried) > 0

@@ -44,3 +44,24 @@ def test_cli_eval_with_an_unusable_level_prints_one_line(broken_bwrap):
     assert result.exit_code == 1, result.output
     assert len(result.stderr.strip().splitlines()) == 1
     assert "'bwrap'" in result.stderr and "--isolation" in result.stderr
+
+
+def test_a_warm_worker_outlives_the_thread_that_started_it():
+    """bubblewrap's --die-with-parent fires when the *thread* that started the worker exits:
+    the pool starts workers from a thread of its own, so a worker started on behalf of a
+    short-lived thread (a report's evaluation pool) still serves the next job."""
+    import threading
+    import time
+
+    code = "def f(x):\n    return x * 2\n"
+    with WorkerPool(size=1) as pool:
+        if pool.level != "bwrap":
+            pytest.skip("warm workers need bubblewrap")
+        first = []
+        thread = threading.Thread(target=lambda: first.append(pool.run(code, "f", {"x": 1})))
+        thread.start()
+        thread.join()
+        time.sleep(0.3)  # the parent-death signal would have arrived by now
+        assert first[0].outputs == 2
+        again = pool.run(code, "f", {"x": 2})
+        assert again.status == "ok" and again.outputs == 4, again.reason

@@ -50,7 +50,7 @@ def test_the_seed_calls_the_agent_model_from_the_sandbox_and_every_call_is_recor
 def test_self_consistency_beats_chain_of_thought_with_the_simulator(pool):
     task = load_task("arithmetic")
     cot = evaluate(task.seed_code, pool)
-    voting = evaluate((task.root / "baselines" / "self_consistency.py").read_text(), pool)
+    voting = evaluate(task.baselines["self_consistency"], pool)
     assert voting.public_metrics["ci_low"] > cot.score, (voting.public_metrics, cot.score)
 
 
@@ -151,3 +151,93 @@ def test_arc_agents_run_model_written_code_in_the_sandbox_with_a_time_limit(pool
         "    return self.get_test_output_from_code('def transform(grid):\\n    while True: pass')")
     result = task.evaluate(looping, pool, model=models.for_evaluation([]))[-1]
     assert result.status == "ok" and result.score == 0  # each loop was cut off, not the run
+
+
+def campaign_settings(script: str, *extra: str) -> list[str]:
+    return ["--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
+            "--set", 'agent_model={name="simulator"}', "--set", "edits.tune_share=0",
+            "--set", "edits.restart_share=0", "--set", "selection.islands=1",
+            "--progress", "quiet", *(a for s in extra for a in ("--set", s))]
+
+
+def test_a_campaign_starts_from_every_baseline_and_debugs_a_failing_agent(tmp_path):
+    """seed_baselines puts the task's hand-written agents in the archive first; a proposal
+    that fails on every question goes back to its model with the reason (a debug turn) and
+    the fixed agent is what is archived."""
+    from archive import ArchiveReader
+
+    task = load_task("arithmetic")
+    iterations = 1 + len(task.baselines) + 1
+    result = discover(tmp_path, "run", "arithmetic", "--name", "d", "--iterations",
+                      str(iterations), *campaign_settings("tests/data/agent_debug_script.jsonl",
+                                                          "seed_baselines=true",
+                                                          "edits.debug_turns=3"))
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "d" / "archive.sqlite") as reader:
+        programs = reader.programs(range(1, reader.count() + 1))
+        kinds = [p.edit_kind for p in programs]
+        assert kinds == ["seed", *["baseline"] * len(task.baselines), "rewrite"]
+        assert {p.code for p in programs[1:-1]} == set(task.baselines.values())
+        debugged = programs[-1]
+        assert "[after debug turn 1]" in debugged.edit_text and debugged.score > 0
+        assert reader.purpose_totals("debug")[0] == 1  # one turn fixed it
+        assert reader.purpose_totals("agent")[0] > 8 * 30  # seed, baselines, proposal, fix
+
+
+def test_design_names_and_thoughts_show_in_show_lineage_and_exports(tmp_path):
+    result = discover(tmp_path, "run", "arithmetic", "--name", "n", "--iterations", "2",
+                      *campaign_settings(SCRIPT))
+    assert result.exit_code == 0, result.output
+    show = discover(tmp_path, "show", "n", "2")
+    assert "Self-Consistency with Chain-of-Thought" in show.output
+    assert "errors scatter" in show.output
+    lineage = discover(tmp_path, "lineage", "n")
+    assert "Chain-of-Thought" in lineage.output and "Self-Consistency" in lineage.output
+    out = tmp_path / "best_agent.py"
+    assert discover(tmp_path, "export", "n", "--out", str(out)).exit_code == 0
+    assert "design:            Self-Consistency with Chain-of-Thought" in out.read_text()
+
+
+def test_the_report_shows_search_and_test_scores_with_intervals(tmp_path):
+    result = discover(tmp_path, "run", "arithmetic", "--name", "r", "--iterations", "2",
+                      *campaign_settings(SCRIPT))
+    assert result.exit_code == 0, result.output
+    report = discover(tmp_path, "report", "r", "--workers", "2")
+    assert report.exit_code == 0, report.output
+    text = (tmp_path / "r" / "report" / "report.md").read_text()
+    assert "| program | search score | ci_low | ci_high | test score | test ci_low |" in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()
+            if line.startswith("| ")}
+    assert {"#2", "seed", "self_consistency", "debate"} <= set(rows)
+    assert "n/a" not in rows["#2"] and "n/a" not in rows["self_refine"]
+    assert "Test score of the best by the search score (#2)" in text
+
+
+def test_the_multiple_choice_task_runs_the_shared_seed_and_baselines(pool):
+    models = agent_models(AgentModelConfig(name="simulator"))
+    task = load_task("multiple_choice")
+    seed = task.evaluate(task.seed_code, pool, model=models.for_evaluation([]))[-1]
+    voting = task.evaluate(task.baselines["self_consistency"], pool,
+                           model=models.for_evaluation([]))[-1]
+    assert seed.status == voting.status == "ok"
+    assert voting.public_metrics["ci_low"] > seed.score
+
+
+def test_a_hub_task_offline_stops_before_the_campaign_naming_the_local_file(tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: the hub is away
+    result = discover(tmp_path, "run", "gsm8k", "--name", "h", "--iterations", "1")
+    assert result.exit_code == 1
+    assert "local_file" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "h").exists()
+
+
+def test_reflexion_and_debug_prompts_list_the_tasks_mistakes(tmp_path):
+    result = discover(tmp_path, "run", "arithmetic", "--name", "m", "--iterations", "2",
+                      *campaign_settings(SCRIPT, "edits.reflexion_rounds=1"))
+    assert result.exit_code == 0, result.output
+    prompts = [line["messages"][-1]["content"] for line in map(
+        json.loads, (tmp_path / "m" / "transcript.jsonl").open())
+        if line["model"].startswith("scripted")]
+    assert "Check especially for these mistakes" in prompts[-1]
+    assert load_task("arithmetic").config.mistakes[0] in prompts[-1]

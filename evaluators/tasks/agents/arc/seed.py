@@ -8,8 +8,11 @@ from agent_api import Info, LLMAgentBase, code_of, run  # noqa: F401
 
 # EVOLVE-BLOCK-START
 def forward(self, taskInfo):
-    """Solve one ARC task: taskInfo.content shows the examples and the test input; return the
-    test output grid (a list of lists of ints)."""
+    """Chain-of-Thought Coder with One Repair
+
+    Write transform(grid) after thinking, check it on the examples, fix it once with the
+    failures as feedback, and return its output on the test input.
+    """
     instruction = ("Think step by step about the rule that turns each input into its output, "
                    "then write Python code for it: a function transform(grid) that takes and "
                    "returns a list of lists of ints.")

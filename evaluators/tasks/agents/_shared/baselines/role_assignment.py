@@ -5,6 +5,10 @@ from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 # EVOLVE-BLOCK-START
 def forward(self, taskInfo):
+    """Dynamic Assignment of Roles
+
+    A routing agent picks the expert best suited to the question, and that expert answers.
+    """
     experts = {"algebra": "Algebra Expert", "counting": "Counting and Combinatorics Expert",
                "everyday": "Everyday Arithmetic Teacher"}
     router = LLMAgentBase(["choice"], "Routing Agent")

@@ -5,6 +5,11 @@ from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 # EVOLVE-BLOCK-START
 def forward(self, taskInfo):
+    """Self-Consistency with Chain-of-Thought
+
+    Sample five reasoning paths at a higher temperature and return the most common answer:
+    errors scatter, right answers agree.
+    """
     from collections import Counter
 
     instruction = "Please think step by step and then solve the task."

@@ -5,6 +5,11 @@ from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 # EVOLVE-BLOCK-START
 def forward(self, taskInfo):
+    """Quality-Diversity
+
+    Ask for a different way to solve the task in each of three rounds, then let a final
+    agent pick from all of them.
+    """
     cot = LLMAgentBase(["thinking", "answer"], "Chain-of-Thought Agent", temperature=0.8)
     final = LLMAgentBase(["thinking", "answer"], "Final Decision Agent", temperature=0.1)
     inputs = [taskInfo]

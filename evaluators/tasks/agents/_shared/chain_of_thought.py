@@ -7,8 +7,10 @@ from agent_api import Info, LLMAgentBase, run  # noqa: F401  (Info: for agents t
 
 # EVOLVE-BLOCK-START
 def forward(self, taskInfo):
-    """Answer one question: taskInfo is an Info whose content is the question; return the
-    answer (an Info or its text)."""
+    """Chain-of-Thought
+
+    Think step by step before answering: one call with a thinking field, then the answer.
+    """
     instruction = "Please think step by step and then solve the task."
     agent = LLMAgentBase(["thinking", "answer"], "Chain-of-Thought Agent")
     _thinking, answer = agent([taskInfo], instruction)

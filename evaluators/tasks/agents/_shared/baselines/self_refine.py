@@ -5,6 +5,11 @@ from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 # EVOLVE-BLOCK-START
 def forward(self, taskInfo):
+    """Self-Refine
+
+    Answer, let a critic judge the answer and give feedback, and refine with the feedback
+    until the critic agrees (at most five rounds).
+    """
     solve_instruction = "Please think step by step and then solve the task."
     refine_instruction = ("Given the previous answer and the feedback on it, think carefully "
                           "about where it could go wrong and solve the task again.")

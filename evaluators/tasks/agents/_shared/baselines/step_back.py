@@ -5,6 +5,10 @@ from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 # EVOLVE-BLOCK-START
 def forward(self, taskInfo):
+    """Step-back Abstraction
+
+    First name the principles the problem involves, then solve it with them in view.
+    """
     principle_agent = LLMAgentBase(["thinking", "principle"], "Principle Agent")
     cot = LLMAgentBase(["thinking", "answer"], "Chain-of-Thought Agent")
     thinking, principle = principle_agent(

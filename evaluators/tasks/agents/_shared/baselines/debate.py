@@ -5,6 +5,11 @@ from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 # EVOLVE-BLOCK-START
 def forward(self, taskInfo):
+    """LLM Debate
+
+    Three agents with different roles answer, read each other's answers for a second round,
+    and a final agent decides.
+    """
     debate_instruction = ("Given the solutions of the other agents, consider their opinions as "
                           "additional advice, then think carefully and give your answer.")
     roles = ["Math Professor", "Grade School Teacher", "Careful Student"]

@@ -1,0 +1,133 @@
+"""What the grid-world memory tasks' scorers share (trusted): a case's secret read into a
+dataclass, its stream (worlds from the task's own generator, tasks, the case's agent), the
+no-memory baseline, and the metrics. A task's scorer.py names its case type and its worlds:
+
+    SCORER = GridScorer(MyCase, lambda case: [World, ...])
+    prepare, oracle, score = SCORER.prepare, SCORER.oracle, SCORER.score
+"""
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from grid_agent import ScriptedAgent, read_hints
+from grid_llm_agent import LLMAgent
+from gridworld import Episode, GridTask, World, make_tasks
+from memory_stream import (
+    Mode,
+    NoMemory,
+    StreamOracle,
+    StreamResult,
+    alma_stream,
+    mean_and_se,
+    play_in_process,
+)
+
+from evaluators.agent_model import AgentModel
+from evaluators.scoring import InvalidOutput, Metrics
+
+
+@dataclass(frozen=True)
+class StreamCase:
+    """The keys of a case's `secret` that every grid-world memory task takes."""
+
+    seed: int
+    """Seeds the worlds, the tasks and the stream's shuffle."""
+    worlds: int = 6
+    tasks_per_world: int = 20
+    radius: int = 2
+    """The agent sees the cells within this Chebyshev distance."""
+    budget: int = 44
+    """Steps per episode."""
+    mode: Mode = "batched"
+    repeats: int = 3
+    agent: Literal["scripted", "llm"] = "scripted"
+    """Who plays the episodes: the scripted agent (reads the hint schema; fast, deterministic)
+    or the LLM agent (the evaluation's agent model, with the retrieved dict in its prompt)."""
+
+
+class GridScorer:
+    def __init__(self, case_type: type[StreamCase],
+                 make_worlds: Callable[[StreamCase], list[World]]):
+        self.case_type, self.make_worlds = case_type, make_worlds
+        self.no_memory_results: dict[StreamCase, StreamResult] = {}
+
+    def case(self, secret: dict) -> StreamCase:
+        """A case's secret, checked: a wrong key or value is the task author's to fix."""
+        known = {f.name for f in fields(self.case_type)}
+        unknown = sorted(set(secret) - known)
+        if unknown or "seed" not in secret:
+            raise ValueError(f"a case's secret takes {', '.join(sorted(known))} (seed "
+                             f"required); got {', '.join(unknown) or 'no seed'}")
+        case = self.case_type(**secret)
+        if case.mode not in ("batched", "sequential") or case.agent not in ("scripted", "llm"):
+            raise ValueError(f"mode must be batched or sequential and agent scripted or llm, "
+                             f"not {case.mode!r} and {case.agent!r}")
+        return case
+
+    def tasks(self, case: StreamCase) -> list[GridTask]:
+        return make_tasks(self.make_worlds(case), case.tasks_per_world, case.seed)
+
+    def stream(self, case: StreamCase, model: AgentModel | None = None):
+        """The case's stream, its episodes played by the case's agent."""
+        if case.agent == "llm" and model is None:
+            raise ValueError("this case's agent is the LLM agent (agent = \"llm\") and the "
+                             "evaluation has no agent model: give one ([agent_model] in the "
+                             "campaign config, --agent-model for discover eval) or use agent = "
+                             "\"scripted\"")
+
+        def play(task: GridTask, retrieved: dict, repeat: int):
+            hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"
+            agent = ScriptedAgent(task.target, hints, seed) if case.agent == "scripted" \
+                else LLMAgent(model, task.goal, task.target, retrieved, hints, seed)
+            return Episode(task, case.radius, case.budget).play(agent)
+
+        return alma_stream(self.tasks(case), lambda task: Episode(
+            task, case.radius, case.budget).opening(), play, mode=case.mode, seed=case.seed,
+            repeats=case.repeats)
+
+    def no_memory(self, case: StreamCase, model: AgentModel | None = None) -> StreamResult:
+        """The same stream with empty retrievals, computed once per case and process: the
+        scripted agent plays it the same way every time; for the LLM agent, the first
+        evaluation's model plays it (its calls count in that evaluation's budget)."""
+        if case not in self.no_memory_results:
+            oracle = play_in_process(self.stream(case, model), NoMemory, model)
+            if oracle.result is None:
+                raise InvalidOutput(f"the no-memory baseline stopped: {oracle.failure}")
+            self.no_memory_results[case] = oracle.result
+        return self.no_memory_results[case]
+
+    def prepare(self, stages) -> None:
+        for stage in stages:
+            for config in stage.cases:
+                self.make_worlds(self.case(config.secret))
+
+    def oracle(self, stage, case) -> StreamOracle:
+        return StreamOracle(self.stream(self.case(case.secret), case.model), case.model)
+
+    def score(self, stage, case, outputs, oracle: StreamOracle) -> Metrics:
+        if oracle.error is not None:
+            raise oracle.error
+        if oracle.failure is not None:
+            raise InvalidOutput(oracle.failure)
+        if oracle.result is None:
+            raise InvalidOutput(f"the program stopped the stream after {oracle.sent} commands, "
+                                "before its end")
+        return stream_metrics(oracle.result, self.no_memory(self.case(case.secret), case.model),
+                              oracle.retrieved_bytes, oracle.model_calls)
+
+
+def stream_metrics(result: StreamResult, baseline: StreamResult, retrieved_bytes: list[int],
+                   model_calls: int) -> Metrics:
+    """Score: the mean deployment reward (over repeat groups); the gain over no memory is
+    paired by group, so the agent's luck on a group cancels out."""
+    reward, reward_se = result.mean_and_se()
+    gain, gain_se = mean_and_se([statistics.fmean(ours) - statistics.fmean(theirs) for
+                                 ours, theirs in zip(result.groups, baseline.groups,
+                                                     strict=True)])
+    return Metrics(reward, {
+        "reward": reward, "reward_se": reward_se, "no_memory": baseline.mean_and_se()[0],
+        "gain": gain, "gain_se": gain_se, "steps": statistics.fmean(result.steps),
+        "retrieved_kb": statistics.fmean(retrieved_bytes) / 1024 if retrieved_bytes else 0.0,
+    }, {"collection_reward": statistics.fmean(result.collection), "model_calls": model_calls})

@@ -1,0 +1,181 @@
+"""ALMA's task stream, and the oracle that plays it against a memory in the sandbox (trusted).
+
+The protocol (ALMA's code): shuffle the tasks with a fixed seed; the first half is the
+collection phase, where each task runs once with an empty retrieval and the memory's
+`general_update` sees each finished episode; the second half is deployment, where every task
+runs `repeats` (3) times with `general_retrieve` before each episode. In batched mode (search,
+in-distribution checks) deployment does not update the memory; in sequential mode (held-out)
+the collected memory is forked into one independent copy per repeat, and each copy is updated
+after each of its deployment episodes, in order.
+
+The stream is a generator that reads top to bottom: it yields commands for the memory
+(`update`, `retrieve`, `fork`) and receives what the memory answered to each (the retrieved
+dict; None otherwise); it plays every episode itself, on this side, with the domain's `play`.
+`StreamOracle` is the channel's end: the candidate's loop (memory_loop.run) asks it for the next
+command with the answer to the last one. A candidate's fault (a retrieval that is not a dict or
+is too large, malformed hints) stops the stream with the reason, which the scorer records.
+
+Score: the mean over the repeat groups of each group's mean deployment reward, with its
+standard error over the groups; the no-memory baseline is the same stream played with empty
+retrievals (trusted code, never the candidate's word), and the gain is paired by group.
+"""
+
+import json
+import math
+import random
+import statistics
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from memory_loop import run
+from memory_recorder import Recorder
+
+from evaluators.agent_model import AgentModel, AgentModelError, serve
+from evaluators.scoring import InvalidOutput
+
+MAX_RETRIEVED_KB = 64
+"""A retrieval is a prompt's worth of hints, not a copy of the memory."""
+
+Mode = Literal["batched", "sequential"]
+Command = dict[str, Any]
+
+
+@dataclass
+class StreamResult:
+    collection: list[float] = field(default_factory=list)
+    """Reward of each collection episode (no memory yet: the same for every candidate)."""
+    groups: list[list[float]] = field(default_factory=list)
+    """Per repeat, the reward of each deployment episode, in stream order."""
+    steps: list[int] = field(default_factory=list)
+    """Steps taken in each deployment episode."""
+
+    def mean_and_se(self) -> tuple[float, float]:
+        return mean_and_se([statistics.fmean(group) for group in self.groups])
+
+
+def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return statistics.fmean(values), se
+
+
+def alma_stream(tasks: Sequence[Any], opening: Callable[[Any], Recorder],
+                play: Callable[[Any, dict, int], Recorder], *, mode: Mode, seed: int,
+                repeats: int = 3) -> Generator[Command, Any, StreamResult]:
+    """`opening(task)`: the recorder of an episode not yet played (initial observation, goal);
+    `play(task, retrieved, repeat)`: the finished episode's recorder."""
+    order = list(tasks)
+    random.Random(seed).shuffle(order)
+    half = len(order) // 2
+    result = StreamResult(groups=[[] for _ in range(repeats)])
+    for task in order[:half]:
+        recorder = play(task, {}, 0)
+        result.collection.append(recorder.reward)
+        yield {"kind": "update", "copy": 0, "recorder": recorder.plain()}
+    sequential = mode == "sequential"
+    if sequential:
+        yield {"kind": "fork", "copies": repeats}
+    for task in order[half:]:
+        # every copy retrieves before any copy learns from this task: copies that share state
+        # behind our back gain only more of the past, never a look at the present task
+        finished = []
+        for repeat in range(repeats):
+            copy = repeat if sequential else 0
+            retrieved = yield {"kind": "retrieve", "copy": copy,
+                               "recorder": opening(task).plain()}
+            recorder = play(task, retrieved, repeat)
+            result.groups[repeat].append(recorder.reward)
+            result.steps.append(len(recorder.steps))
+            finished.append((copy, recorder))
+        if sequential:
+            for copy, recorder in finished:
+                yield {"kind": "update", "copy": copy, "recorder": recorder.plain()}
+    return result
+
+
+class StreamOracle:
+    """Serves the candidate's loop: `["next", answer]` -> the next command (`{"kind": "done"}`
+    at the end); `["model", messages, temperature]` -> the agent model's reply."""
+
+    def __init__(self, stream: Generator[Command, Any, StreamResult],
+                 model: AgentModel | None = None):
+        self.stream, self.model = stream, model
+        self.command: Command | None = None
+        """The last command sent, whose answer comes with the next request."""
+        self.result: StreamResult | None = None
+        self.failure: str | None = None
+        """Why the stream stopped early: the candidate's fault, recorded by the scorer."""
+        self.error: Exception | None = None
+        """The stream's own exception (a bug of the task), raised again by the scorer: it must
+        stop the campaign, not reach the candidate as if the candidate had failed."""
+        self.retrieved_bytes: list[int] = []
+        self.sent = 0
+        """Commands sent so far."""
+        self.model_calls = 0
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.failure is not None or self.error is not None
+
+    def __call__(self, request: Any) -> Any:
+        if isinstance(request, list) and len(request) == 3 and request[0] == "model":
+            self.model_calls += 1
+            return serve(self.model, request[1], request[2])
+        if not (isinstance(request, list) and len(request) == 2 and request[0] == "next"):
+            raise ValueError("ask stream('next', answer) or stream('model', messages, "
+                             "temperature)")
+        if self.done:
+            raise ValueError("the stream is over")
+        try:
+            command = next(self.stream) if self.command is None \
+                else self.stream.send(self._answer(request[1]))
+        except StopIteration as stop:
+            self.result = stop.value
+            return {"kind": "done"}
+        except InvalidOutput as exc:
+            self.failure = str(exc)
+            return {"kind": "done"}
+        except AgentModelError as exc:  # the LLM agent's call refused: budget spent, say
+            self.failure = f"the agent model refused a call of the agent: {exc}"
+            return {"kind": "done"}
+        except Exception as exc:
+            self.error = exc
+            return {"kind": "done"}
+        self.command = command
+        self.sent += 1
+        return command
+
+    def _answer(self, answer: Any) -> Any:
+        if self.command["kind"] != "retrieve":
+            return None
+        if not isinstance(answer, dict):
+            raise InvalidOutput(f"general_retrieve returned {type(answer).__name__}, not a dict")
+        size = len(json.dumps(answer))
+        if not size <= MAX_RETRIEVED_KB * 1024:
+            raise InvalidOutput(f"general_retrieve returned {size / 1024:.0f} kB of JSON (at "
+                                f"most {MAX_RETRIEVED_KB} kB: retrieve what helps the next "
+                                "episode, not the whole memory)")
+        self.retrieved_bytes.append(size)
+        return answer
+
+
+class NoMemory:
+    """The baseline every score is compared with: remembers nothing."""
+
+    def general_update(self, recorder: dict) -> None:
+        pass
+
+    def general_retrieve(self, recorder: dict) -> dict:
+        return {}
+
+
+def play_in_process(stream: Generator[Command, Any, StreamResult], memory_class: type,
+                    model: AgentModel | None = None) -> StreamOracle:
+    """The stream against `memory_class` in this process, every message through JSON as in
+    the sandbox: the no-memory baseline (trusted code), and benches and tests of trusted
+    memories."""
+    oracle = StreamOracle(stream, model)
+    run(memory_class, lambda *args: json.loads(json.dumps(oracle(json.loads(json.dumps(args))))))
+    if oracle.error is not None:
+        raise oracle.error
+    return oracle

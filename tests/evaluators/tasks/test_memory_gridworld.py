@@ -1,0 +1,381 @@
+"""The grid-world memory task: worlds, the scripted agent and its hints, ALMA's stream protocol
+(counts, batched and sequential, independent copies), memories that misbehave or try to cheat,
+and the seed and baselines through the sandbox with warm workers."""
+
+import json
+import sys
+from collections import deque
+from typing import ClassVar
+
+import pytest
+from helpers import discover
+from memory_helpers import baseline, memory_class, program, smoke
+
+from archive import ArchiveReader
+from evaluators.scoring import InvalidOutput
+from evaluators.task import TaskError, load_task
+from evaluators.workers import WorkerPool
+
+TASK = load_task("gridworld_memory")
+SCORER = TASK.scorer.SCORER
+from grid_agent import ScriptedAgent, read_hints  # noqa: E402
+from gridworld import MOVES, Episode, make_tasks, make_world  # noqa: E402
+from memory_recorder import Recorder  # noqa: E402
+from memory_stream import NoMemory, alma_stream, play_in_process  # noqa: E402
+
+
+def shortest_path(world, start, goal) -> list[str]:
+    """Moves of a shortest path through the true world (breadth-first)."""
+    came = {start: None}
+    queue = deque([start])
+    while queue:
+        cell = queue.popleft()
+        if cell == goal:
+            break
+        for move, (dx, dy) in MOVES.items():
+            near = (cell[0] + dx, cell[1] + dy)
+            if world.free(near) and near not in came:
+                came[near] = (cell, move)
+                queue.append(near)
+    moves = []
+    while came[goal] is not None:
+        goal, move = came[goal]
+        moves.append(move)
+    return moves[::-1]
+
+
+def test_worlds_and_tasks_are_determined_by_their_seeds():
+    a, b = (make_world("w0", 7, 19, 12, 0.25) for _ in range(2))
+    assert a == b and a.items == b.items
+    assert make_world("w0", 8, 19, 12, 0.25).walls != a.walls
+    assert make_tasks([a], 10, 3) == make_tasks([b], 10, 3)
+    for cell in a.items.values():  # every item is reachable from every start
+        for task in make_tasks([a], 10, 3):
+            assert shortest_path(a, task.start, cell) or task.start == cell
+
+
+WORLD = make_world("w0", 5, 19, 12, 0.25)
+FAR = max(make_tasks([WORLD], 20, 5), key=lambda task: len(shortest_path(
+    WORLD, task.start, WORLD.items[task.target])))
+"""The task of this world whose item is farthest from its start."""
+
+
+def episode_with(retrieved: dict) -> Recorder:
+    agent = ScriptedAgent(FAR.target, read_hints(retrieved), "t")
+    return Episode(FAR, 2, 200).play(agent)
+
+
+def test_the_scripted_agent_follows_its_hints():
+    world, start = WORLD, FAR.start
+    truth = shortest_path(world, start, world.items[FAR.target])
+    alone = episode_with({})
+    assert alone.reward == 1 and len(alone.steps) > len(truth)
+    planned = episode_with({"plan": truth})
+    assert [s.action for s in planned.steps] == truth and planned.reward == 1
+    target = list(world.items[FAR.target])
+    # knowing every wall and the target's cell: a shortest path
+    walls = [list(cell) for cell in world.walls]
+    informed = episode_with({"targets": [target], "avoid": walls})
+    assert len(informed.steps) == len(truth) and informed.reward == 1
+    # a wrong target first, then the right one: both visited, nearest first
+    lured = episode_with({"targets": [[1, 1], target], "avoid": walls})
+    assert lured.reward == 1 and len(lured.steps) >= len(truth)
+    # a waypoint: every step brings the agent one step nearer to it, until it is there or the
+    # goal item comes into sight
+    far = max(world.items.values(), key=lambda c: len(shortest_path(world, start, c)))
+    via = episode_with({"waypoints": [list(far)], "avoid": walls})
+    distances = [len(shortest_path(world, start, far))] + [
+        len(shortest_path(world, tuple(s.obs["position"]), far)) for s in via.steps]
+    for i, step in enumerate(via.steps):
+        if distances[i] == 0 or FAR.target in step.obs["items"]:
+            break
+        assert distances[i + 1] == distances[i] - 1
+
+
+@pytest.mark.parametrize(("retrieved", "reason"), [
+    ({"targets": [[1, "2"]]}, r"targets\[0\] is \[1, '2'\]"),
+    ({"avoid": {"x": 1}}, "avoid is dict, not a list"),
+    ({"plan": ["up"]}, r"plan\[0\] is 'up'"),
+    ({"waypoints": [[0, 0]] * 5000}, "5000 entries"),
+])
+def test_malformed_hints_are_the_memorys_fault(retrieved, reason):
+    with pytest.raises(InvalidOutput, match=reason):
+        read_hints(retrieved)
+
+
+class Recording:
+    """A memory that logs what it is asked, by instance, and answers with its update count."""
+
+    log: ClassVar[list[tuple[int, str, int]]] = []
+
+    def __init__(self):
+        self.updates = 0
+
+    def general_update(self, recorder):
+        self.updates += 1
+        Recording.log.append((id(self), "update", self.updates))
+
+    def general_retrieve(self, recorder):
+        Recording.log.append((id(self), "retrieve", self.updates))
+        return {}
+
+
+def toy_stream(mode: str, n: int = 10):
+    """A stream of n trivial tasks whose episodes score their task number."""
+    def play(task, retrieved, repeat):
+        recorder = Recorder({"task": task}, "g")
+        recorder.reward = task / n
+        return recorder
+    return alma_stream(range(n), lambda task: Recorder({"task": task}, "g"), play, mode=mode,
+                       seed=0)
+
+
+def test_batched_stream_collects_half_then_retrieves_three_times_without_updates():
+    Recording.log = []
+    oracle = play_in_process(toy_stream("batched"), Recording)
+    kinds = [kind for _, kind, _ in Recording.log]
+    assert kinds == ["update"] * 5 + ["retrieve"] * 15
+    assert len({who for who, _, _ in Recording.log}) == 1  # one memory
+    assert all(count == 5 for _, kind, count in Recording.log if kind == "retrieve")
+    assert len(oracle.result.collection) == 5 and [len(g) for g in oracle.result.groups] == [5] * 3
+    # every repeat group plays the deployment tasks in the same order
+    assert oracle.result.groups[0] == oracle.result.groups[1] == oracle.result.groups[2]
+
+
+def test_sequential_stream_forks_three_independent_copies_each_learning_in_order():
+    Recording.log = []
+    play_in_process(toy_stream("sequential"), Recording)
+    collector = Recording.log[0][0]
+    deployment = Recording.log[5:]
+    copies = {who for who, _, _ in deployment}
+    assert len(copies) == 3 and collector not in copies
+    for copy in copies:
+        own = [(kind, count) for who, kind, count in deployment if who == copy]
+        assert own == [pair for k in range(5) for pair in (("retrieve", 5 + k),
+                                                           ("update", 6 + k))]
+
+
+def test_the_no_memory_baseline_is_the_seeds_score_and_is_played_by_trusted_code():
+    case = SCORER.case({"seed": 0, "worlds": 2, "tasks_per_world": 8})
+    baseline_result = SCORER.no_memory(case)
+    assert baseline_result.groups == play_in_process(SCORER.stream(case), NoMemory).result.groups
+    stage, config = smoke("gridworld_memory")
+    with WorkerPool(size=1) as pool:
+        result = TASK.run_case(stage, config, TASK.seed_code, pool)
+    assert result.status == "ok", result.reason
+    assert result.metrics.public["gain"] == 0.0
+    assert result.metrics.score == result.metrics.public["no_memory"] == \
+        baseline_result.mean_and_se()[0]
+
+
+HOSTILE = {
+    "raises": ("""
+class Memory:
+    def general_update(self, recorder):
+        raise KeyError("lost my notes")
+
+    def general_retrieve(self, recorder):
+        return {}
+""", "crashed", "KeyError: 'lost my notes'"),
+    "not_a_dict": ("""
+class Memory:
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return [[1, 2]]
+""", "invalid", "general_retrieve returned list, not a dict"),
+    "huge": ("""
+class Memory:
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return {"notes": "x" * 100_000}
+""", "invalid", "general_retrieve returned 98 kB of JSON (at most 64 kB"),
+    "bad_hint": ("""
+class Memory:
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return {"targets": "the north-east"}
+""", "invalid", "retrieved targets is str, not a list"),
+    "not_json": ("""
+class Memory:
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return {"targets": {(1, 2)}}
+""", "crashed", "TypeError"),
+    "sleeps": ("""
+import time
+
+
+class Memory:
+    def general_update(self, recorder):
+        time.sleep(60)
+
+    def general_retrieve(self, recorder):
+        return {}
+""", "timeout", "wall time limit of 3 s exceeded"),
+    "grows": ("""
+class Memory:
+    def __init__(self):
+        self.hoard = []
+
+    def general_update(self, recorder):
+        while True:
+            self.hoard.append(bytearray(2**24))
+
+    def general_retrieve(self, recorder):
+        return {}
+""", "crashed", "memory limit of 512 MB"),
+    # the stream's trusted code and its secrets are not in the sandbox
+    "reads_the_world": ("""
+import gridworld
+
+
+class Memory:
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return {}
+""", "crashed", "No module named 'gridworld'"),
+    "stops_early": ("""
+class Memory:
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return {}
+
+
+def run(memory_class, stream):
+    stream("next", None)
+    return {"reward": 1.0}
+""", "invalid", "the program stopped the stream after 1 commands, before its end"),
+}
+
+
+def test_hostile_memories_get_a_reason_and_the_campaign_goes_on():
+    """Each misbehaving memory on the smoke case: its status and reason recorded; then, on the
+    same warm workers, an honest memory still scores."""
+    stage, case = smoke("gridworld_memory", wall_s=3, cpu_s=3, memory_mb=512)
+    with WorkerPool(size=1) as pool:
+        for name, (block, status, reason) in HOSTILE.items():
+            result = TASK.run_case(stage, case, program("gridworld_memory", block), pool)
+            assert (result.status, reason in (result.reason or "")) == (status, True), \
+                (name, result.status, result.reason)
+        honest = TASK.run_case(stage, case, baseline("gridworld_memory", "item_map")
+                               .read_text(), pool)
+    assert honest.status == "ok" and honest.metrics.public["gain"] > 0
+
+
+def test_a_memory_cannot_read_the_evaluators_files_or_forge_its_score():
+    """The task folder (secrets in task.toml, the world generator) is not in the sandbox, and
+    whatever the program returns is not scored: the seed's score, exactly."""
+    block = f"""
+class Memory:
+    def __init__(self):
+        for path in ({str(TASK.root / "task.toml")!r}, {str(TASK.root / "scorer.py")!r}):
+            try:
+                open(path).read()
+            except OSError:
+                continue
+            raise RuntimeError("read " + path)
+
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return {{}}
+
+
+_honest_run = run
+
+
+def run(memory_class, stream):
+    _honest_run(memory_class, stream)
+    return {{"reward": 1.0, "groups": [[1.0]] * 3}}
+"""
+    stage, case = smoke("gridworld_memory")
+    with WorkerPool(size=1) as pool:
+        honest = TASK.run_case(stage, case, TASK.seed_code, pool)
+        result = TASK.run_case(stage, case, program("gridworld_memory", block), pool)
+    assert result.status == "ok", result.reason
+    assert result.metrics == honest.metrics
+
+
+def test_the_seed_and_baselines_rank_as_memories_should_on_the_train_stage():
+    """Through Task.evaluate with warm workers: a map of each world > every item seen >
+    where successes ended > nothing (figures in the task README)."""
+    names = ["map_memory", "item_map", "success_ends"]
+    codes = [TASK.seed_code] + [baseline("gridworld_memory", n).read_text() for n in names]
+    with WorkerPool(size=1) as pool:
+        finals = [TASK.evaluate(code, pool)[-1] for code in codes]
+    assert all(f.stage == "train" and f.status == "ok" for f in finals), finals
+    scores = [f.score for f in finals]
+    assert scores[1] > scores[2] > scores[3] > scores[0] + 0.05, scores
+    assert json.dumps(finals[1].public_metrics)  # plain data for the archive
+    for final in finals[1:]:
+        assert all(final.public_metrics[f"{c}_gain"] > 2 * final.public_metrics[f"{c}_gain_se"]
+                   for c in ("s1", "s2", "s3"))
+
+
+def test_a_stream_is_deterministic_and_trusted_memories_score_in_process_as_in_the_sandbox():
+    case = SCORER.case({"seed": 0, "worlds": 2, "tasks_per_world": 8})
+    memory = memory_class(baseline("gridworld_memory", "item_map"))
+    one, two = (play_in_process(SCORER.stream(case), memory).result for _ in range(2))
+    assert one == two
+    stage, config = smoke("gridworld_memory")
+    with WorkerPool(size=1) as pool:
+        result = TASK.run_case(stage, config, baseline("gridworld_memory", "item_map")
+                               .read_text(), pool)
+    assert result.metrics.score == one.mean_and_se()[0]
+
+
+def test_bad_case_secrets_are_task_errors_before_a_campaign():
+    with pytest.raises(ValueError, match="seed required"):
+        SCORER.case({"worlds": 2})
+    with pytest.raises(ValueError, match="got wrold"):
+        SCORER.case({"seed": 1, "wrold": 2})
+    with pytest.raises(ValueError, match="mode must be batched or sequential"):
+        SCORER.case({"seed": 1, "mode": "online"})
+
+
+
+def test_scripted_campaign_finds_a_memory_better_than_none(tmp_path):
+    """A campaign whose model answers with the map-memory block: its best beats the seed, and
+    the gain over no memory, with its standard error, is among the best's metrics."""
+    block = baseline("gridworld_memory", "item_map").read_text() \
+        .split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
+    script = tmp_path / "answers.jsonl"
+    script.write_text(json.dumps({"text": f"```python\n{block}```"}) + "\n")
+    result = discover(tmp_path, "run", "gridworld_memory", "--name", "m", "--iterations", "2",
+                      "--progress", "quiet", "--set", "selection.islands=1",
+                      "--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
+    assert result.exit_code == 0, result.stderr
+    with ArchiveReader(tmp_path / "m" / "archive.sqlite") as reader:
+        seed, best = reader.program(1), reader.best()
+        assert best.id != seed.id and best.score > seed.score + 0.2
+        final = next(e for e in reader.evaluations(best.id) if e.final)
+        assert all(final.public_metrics[f"{c}_gain"] > 2 * final.public_metrics[f"{c}_gain_se"]
+                   for c in ("s1", "s2", "s3"))
+    report = discover(tmp_path, "report", "m")
+    assert report.exit_code == 0, report.stderr
+
+
+def test_a_bug_in_the_stream_is_the_tasks_error_not_the_candidates(monkeypatch):
+    """An exception of the trusted stream does not reach the candidate as its failure: the
+    scorer raises it again, a TaskError that stops a campaign."""
+    def broken(retrieved):
+        raise KeyError("the task's bug")
+
+    monkeypatch.setattr(sys.modules["grid_scoring"], "read_hints", broken)
+    stage, case = smoke("gridworld_memory")
+    with WorkerPool(size=1) as pool, pytest.raises(TaskError, match="KeyError: \"the task's bug"):
+        TASK.run_case(stage, case, TASK.seed_code, pool)
