@@ -343,9 +343,12 @@ class ArchiveReader:
             "ORDER BY max(score) DESC", (self._version(),)).fetchall()
 
     def model_usage(self) -> list[ModelUsage]:
+        """Per model; the calls candidate programs made (purpose `agent`) apart from the meta
+        model's, as `<model> (agent)`, so what agents cost shows next to what proposing did."""
         rows = self._conn.execute(
-            "SELECT model, count(*), count(error), sum(tokens_in), sum(tokens_out), sum(cost), "
-            "avg(latency_s) FROM model_calls GROUP BY model ORDER BY sum(cost) DESC, model"
+            "SELECT model || CASE WHEN purpose = 'agent' THEN ' (agent)' ELSE '' END AS who, "
+            "count(*), count(error), sum(tokens_in), sum(tokens_out), sum(cost), avg(latency_s) "
+            "FROM model_calls GROUP BY who ORDER BY sum(cost) DESC, who"
         ).fetchall()
         return [ModelUsage(*r) for r in rows]
 

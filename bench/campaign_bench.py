@@ -49,7 +49,7 @@ class InstantModel:
         self.rng = random.Random(0)
 
     def complete(self, messages, *, purpose="propose", seed=None, temperature=None,
-                 reference=None) -> Completion:
+                 reference=None, json_mode=False) -> Completion:
         text = f"```python\ndef f():\n    return {self.rng.random():.12f}\n```"
         call = ModelCall(self.spec.name, purpose, 100, 20, 0.0, 0.0, raw_response=text)
         return Completion(self.spec.name, text, 100, 20, 0.0, 0.0, (call,))

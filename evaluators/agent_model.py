@@ -32,7 +32,10 @@ class AgentModel(Protocol):
     """The agent model of one evaluation: budgeted, concurrency-capped, recorded."""
 
     def __call__(self, messages: list[dict[str, str]], *, temperature: float | None = None,
-                 reference: Any = None) -> str: ...
+                 reference: Any = None, json_mode: bool = False) -> str:
+        """`json_mode`: the answer must be a JSON object (constrained where the model
+        allows it)."""
+        ...
 
 
 def checked_messages(messages: Any) -> list[dict[str, str]]:
@@ -63,10 +66,10 @@ def checked_temperature(value: Any) -> float | None:
 
 
 def serve(model: AgentModel | None, messages: Any, temperature: Any = None,
-          reference: Any = None) -> str:
+          reference: Any = None, json_mode: Any = False) -> str:
     """Answer one request from the sandbox: checked, then passed to the agent model."""
     if model is None:
         raise AgentModelError("this evaluation has no agent model: set [agent_model] in the "
                               "campaign config")
     return model(checked_messages(messages), temperature=checked_temperature(temperature),
-                 reference=reference)
+                 reference=reference, **({"json_mode": True} if json_mode is True else {}))

@@ -30,7 +30,7 @@ class Scripted:
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None, temperature: float | None = None,
-                 reference: Any = None) -> Completion:
+                 reference: Any = None, json_mode: bool = False) -> Completion:
         with self._lock:
             answer = self._answers[self._next % len(self._answers)]
             self._next += 1

@@ -41,7 +41,7 @@ class Simulator:
 
     def complete(self, messages: Messages, *, purpose: str = "agent",
                  seed: int | None = None, temperature: float | None = None,
-                 reference: Any = None) -> Completion:
+                 reference: Any = None, json_mode: bool = False) -> Completion:
         temperature = self.spec.temperature if temperature is None else temperature
         text = "\n".join(m["content"] for m in messages)
         digest = hashlib.sha256(text.encode()).hexdigest()

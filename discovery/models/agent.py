@@ -122,7 +122,7 @@ class EvaluationModel:
         """The first budget that refused a call (the evaluation records it)."""
 
     def __call__(self, messages: list[dict[str, str]], *, temperature: float | None = None,
-                 reference: Any = None) -> str:
+                 reference: Any = None, json_mode: bool = False) -> str:
         models = self.models
         temperature = models.config.temperature if temperature is None else temperature
         key = hashlib.sha256(json.dumps([messages, temperature]).encode()).hexdigest()
@@ -139,7 +139,7 @@ class EvaluationModel:
             try:
                 completion = models.client.complete(messages, purpose=PURPOSE, seed=seed,
                                                     temperature=temperature,
-                                                    reference=reference)
+                                                    reference=reference, json_mode=json_mode)
             except CallFailed as exc:
                 self._record(exc.attempts)
                 raise AgentModelError(f"the agent model failed: {exc}") from None

@@ -89,10 +89,12 @@ class ModelClient(Protocol):
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None, temperature: float | None = None,
-                 reference: Any = None) -> Completion:
+                 reference: Any = None, json_mode: bool = False) -> Completion:
         """`temperature`: this call's, instead of the spec's (an agent sampling several
         answers); `reference`: what only the trusted side knows (a question's gold answer),
-        which real models ignore and the CI simulator answers from."""
+        which real models ignore and the CI simulator answers from; `json_mode`: the answer
+        must be a JSON object (grammar-constrained on the embedded model, `response_format`
+        where the provider takes it)."""
         ...
 
 

@@ -84,12 +84,14 @@ class EmbeddedClient:
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None, temperature: float | None = None,
-                 reference: Any = None) -> Completion:
+                 reference: Any = None, json_mode: bool = False) -> Completion:
         loaded = _Loaded.get(self.path)
         request: dict[str, Any] = {"messages": messages, "max_tokens": self.spec.max_tokens,
                                    "temperature": self.spec.temperature
                                    if temperature is None else temperature,
                                    "seed": 0 if seed is None else seed}
+        if json_mode:  # llama.cpp constrains the sampling to a JSON object's grammar
+            request["response_format"] = {"type": "json_object"}
         start = time.monotonic()
         with loaded.lock:
             response = loaded.server.handle_chat_completions(request)

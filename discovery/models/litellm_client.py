@@ -69,20 +69,30 @@ class LiteLLMClient:
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None, temperature: float | None = None,
-                 reference: Any = None) -> Completion:
+                 reference: Any = None, json_mode: bool = False) -> Completion:
         spec = self.spec
+        extra: dict[str, Any] = {"seed": seed} if seed is not None else {}
+        if json_mode and self._takes_response_format():
+            extra["response_format"] = {"type": "json_object"}
 
         def request(key: str | None) -> tuple[Any, str, int, int]:
             response = _litellm().completion(
                 model=spec.name, messages=messages, api_base=spec.api_base, api_key=key,
                 timeout=spec.timeout_s,
                 temperature=spec.temperature if temperature is None else temperature,
-                max_tokens=spec.max_tokens, num_retries=0,
-                **({"seed": seed} if seed is not None else {}))
+                max_tokens=spec.max_tokens, num_retries=0, **extra)
             return (response, *_parse(response))
 
         _, text, tokens_in, tokens_out, cost, latency, attempts = self._call(purpose, request)
         return Completion(spec.name, text, tokens_in, tokens_out, cost, latency, attempts)
+
+    def _takes_response_format(self) -> bool:
+        """Whether litellm maps `response_format` for this model (else it would refuse it)."""
+        try:
+            params = _litellm().get_supported_openai_params(model=self.spec.name) or []
+        except Exception:  # a model litellm does not know: send nothing it may refuse
+            return False
+        return "response_format" in params
 
     def embed(self, texts: list[str], *, purpose: str = "embedding"
               ) -> tuple[list[list[float]], tuple[ModelCall, ...]]:

@@ -24,10 +24,12 @@ from discovery.models.base import Completion, Messages, ModelClient, ModelError,
 
 
 def request_key(spec: ModelSpec, messages: Messages, seed: int | None,
-                temperature: float | None = None) -> str:
+                temperature: float | None = None, json_mode: bool = False) -> str:
     fields = {"model": spec.name, "messages": messages, "seed": seed,
               "temperature": spec.temperature if temperature is None else temperature,
               "max_tokens": spec.max_tokens}
+    if json_mode:  # only when asked: the keys of transcripts recorded before it stay valid
+        fields["json_mode"] = True
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
@@ -56,10 +58,12 @@ class Recorder:
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None, temperature: float | None = None,
-                 reference: Any = None) -> Completion:
+                 reference: Any = None, json_mode: bool = False) -> Completion:
         completion = self.inner.complete(messages, purpose=purpose, seed=seed,
-                                         temperature=temperature, reference=reference)
-        line = json.dumps({"key": request_key(self.spec, messages, seed, temperature),
+                                         temperature=temperature, reference=reference,
+                                         json_mode=json_mode)
+        line = json.dumps({"key": request_key(self.spec, messages, seed, temperature,
+                                              json_mode),
                            "model": self.spec.name,
                            "messages": messages, "seed": seed, "text": completion.text,
                            "tokens_in": completion.tokens_in,
@@ -112,8 +116,8 @@ class Replayer:
 
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None, temperature: float | None = None,
-                 reference: Any = None) -> Completion:
-        key = request_key(self.spec, messages, seed, temperature)
+                 reference: Any = None, json_mode: bool = False) -> Completion:
+        key = request_key(self.spec, messages, seed, temperature, json_mode)
         with self._lock:
             answers, used = self._answers.get(key, []), self._used[key]
             if used >= len(answers):

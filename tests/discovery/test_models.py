@@ -360,3 +360,22 @@ def test_cli_models_lists_reachability(tmp_path):
     assert "reachable" in result.output and "not usable" in result.output
     failed = runner.invoke(app, ["models", "--test", "nonsense-x", "--api-key-env", "HOME"])
     assert failed.exit_code == 1 and "unknown model 'nonsense-x'" in failed.stderr
+
+
+def test_json_mode_asks_the_provider_for_a_json_object_and_keys_the_transcript(tmp_path):
+    """Agents ask for JSON objects: litellm sends `response_format` where the provider takes
+    it, and a transcript keeps a JSON-mode answer apart from a plain one."""
+    with MockServer(reply=lambda messages: '{"answer": "4"}') as server:
+        spec = ModelSpec(name="openai/mock-model", api_base=server.base_url, max_retries=0)
+        recorder = Recorder(LiteLLMClient(spec), tmp_path / "t.jsonl")
+        messages = [{"role": "user", "content": "2 + 2 as JSON"}]
+        recorder.complete(messages, purpose="agent", json_mode=True)
+        recorder.complete(messages, purpose="agent")
+        bodies = [r["body"] for r in server.requests if r["path"].endswith("/completions")]
+    assert bodies[0]["response_format"] == {"type": "json_object"}
+    assert "response_format" not in bodies[1]
+    replayer = Replayer(spec, tmp_path / "t.jsonl")
+    assert replayer.complete(messages, json_mode=True).text == '{"answer": "4"}'
+    assert replayer.complete(messages).text == '{"answer": "4"}'
+    with pytest.raises(ModelError):  # each was recorded once, under its own key
+        replayer.complete(messages, json_mode=True)

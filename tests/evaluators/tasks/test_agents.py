@@ -131,7 +131,10 @@ def test_a_simulated_campaign_finds_an_agent_above_chain_of_thought_and_replays(
     original, usage = scores("a")
     seed_score = original[0][1]
     best = max(score for _, score in original)
-    assert best > seed_score and usage["simulator"] > 30
+    assert best > seed_score and usage["simulator (agent)"] > 30
+    with ArchiveReader(tmp_path / "a" / "archive.sqlite") as reader:  # interval above the seed
+        final = next(e for e in reader.evaluations(reader.best().id) if e.final)
+    assert final.public_metrics["ci_low"] > seed_score
     replay = discover(tmp_path, "run", "arithmetic", "--name", "b", "--iterations", "3",
                       *settings, "--set", f'replay="{tmp_path / "a" / "transcript.jsonl"}"')
     assert replay.exit_code == 0, replay.output

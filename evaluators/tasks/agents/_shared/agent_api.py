@@ -41,9 +41,11 @@ class AgentError(RuntimeError):
     """The agent model's answer could not be used (no JSON object, twice)."""
 
 
-def ask_model(messages: list[dict[str, str]], temperature: float | None = None) -> str:
-    """One completion of the agent model, asked of the evaluator."""
-    return _channel("model", messages, temperature)
+def ask_model(messages: list[dict[str, str]], temperature: float | None = None,
+              json_mode: bool = False) -> str:
+    """One completion of the agent model, asked of the evaluator (`json_mode`: a JSON object,
+    constrained where the model allows it)."""
+    return _channel("model", messages, temperature, json_mode)
 
 
 class LLMAgentBase:
@@ -81,11 +83,11 @@ class LLMAgentBase:
                 parts.append(f"### {info.name}{round_} by {info.author}:\n{info.content}")
         messages = [{"role": "system", "content": system},
                     {"role": "user", "content": "\n\n".join(parts) + "\n\n" + instruction}]
-        reply = _json_object(ask_model(messages, self.temperature))
+        reply = _json_object(ask_model(messages, self.temperature, json_mode=True))
         if reply is None:
             messages.append({"role": "user", "content": "That was not a JSON object. Reply "
                              "with only the JSON object, with the fields asked for."})
-            reply = _json_object(ask_model(messages, self.temperature))
+            reply = _json_object(ask_model(messages, self.temperature, json_mode=True))
             if reply is None:
                 raise AgentError(f"{self.agent_name}: the model did not answer with a JSON "
                                  "object (asked twice)")

@@ -58,9 +58,10 @@ class QuestionLoop:
         kind, args = request[0], request[1:]
         if kind == "start":
             return self._start()
-        if kind == "model" and 1 <= len(args) <= 2:
-            messages, temperature = args[0], args[1] if len(args) > 1 else None
-            return serve(self.model, messages, temperature, self._reference(messages))
+        if kind == "model" and 1 <= len(args) <= 3:
+            messages, temperature, json_mode = (*args, None, False)[:3]
+            return serve(self.model, messages, temperature, self._reference(messages),
+                         json_mode)
         if kind in ("answer", "fail") and len(args) == 2 and isinstance(args[1], str):
             self._settle(kind, args[0], args[1][:MAX_ANSWER])
             return None
