@@ -347,9 +347,8 @@ def test_bad_case_secrets_are_task_errors_before_a_campaign():
 
 
 
-def test_scripted_campaign_finds_a_memory_better_than_none(tmp_path):
-    """A campaign whose model answers with the map-memory block: its best beats the seed, and
-    the gain over no memory, with its standard error, is among the best's metrics."""
+def scripted_campaign(tmp_path) -> int:
+    """A campaign whose model answers with the item-map block; the best program's id."""
     block = baseline("gridworld_memory", "item_map").read_text() \
         .split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
     script = tmp_path / "answers.jsonl"
@@ -360,13 +359,32 @@ def test_scripted_campaign_finds_a_memory_better_than_none(tmp_path):
                       "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
     assert result.exit_code == 0, result.stderr
     with ArchiveReader(tmp_path / "m" / "archive.sqlite") as reader:
-        seed, best = reader.program(1), reader.best()
+        return reader.best().id
+
+
+def test_scripted_campaign_finds_a_memory_better_than_none(tmp_path):
+    """Its best beats the seed, and the gain over no memory, with its standard error, is
+    among the best's metrics."""
+    best_id = scripted_campaign(tmp_path)
+    with ArchiveReader(tmp_path / "m" / "archive.sqlite") as reader:
+        seed, best = reader.program(1), reader.program(best_id)
         assert best.id != seed.id and best.score > seed.score + 0.2
         final = next(e for e in reader.evaluations(best.id) if e.final)
         assert all(final.public_metrics[f"{c}_gain"] > 2 * final.public_metrics[f"{c}_gain_se"]
                    for c in ("s1", "s2", "s3"))
-    report = discover(tmp_path, "report", "m")
+
+
+@pytest.mark.slow  # the report runs the seed, five baselines and the best, held-out included
+def test_the_report_shows_the_gain_over_no_memory_and_its_standard_error(tmp_path):
+    best_id = scripted_campaign(tmp_path)
+    report = discover(tmp_path, "report", "m", "--workers", "2")
     assert report.exit_code == 0, report.stderr
+    text = (tmp_path / "m" / "report" / "report.md").read_text()
+    assert "| program | search score | gain | gain_se | no_memory | test score | test gain |" \
+        in text
+    row = next(line for line in text.splitlines() if line.startswith(f"| #{best_id} |"))
+    gain, gain_se = (float(cell) for cell in row.split(" | ")[2:4])
+    assert gain > 2 * gain_se > 0
 
 
 def test_a_bug_in_the_stream_is_the_tasks_error_not_the_candidates(monkeypatch):
