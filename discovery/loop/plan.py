@@ -53,6 +53,9 @@ class Plan:
     """The island's best programs, for the novelty check."""
     baseline: str | None = None
     """For Op.BASELINE: which of the task's baselines."""
+    analysis: str | None = None
+    """For a model proposal with `edits.analysis`: the model's analysis of the parent's
+    episodes, shown in the proposal prompt."""
 
     @property
     def copies(self) -> bool:

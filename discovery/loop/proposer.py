@@ -30,9 +30,12 @@ class Proposer:
 
     def propose(self, outcome: Outcome) -> None:
         """Ask the plan's model for a child; a failed edit's reason goes back to it for a repair
-        turn (`edits.repair_turns`), then reflexion rounds review the accepted one."""
+        turn (`edits.repair_turns`), then reflexion rounds review the accepted one. With
+        `edits.analysis`, the model first analyses the parent's episodes (ALMA)."""
         plan, config = outcome.plan, self.config
         client = self.clients[plan.model]
+        if config.edits.analysis:
+            plan.analysis = self._analyse(plan, outcome, client)
         messages = self.messages(plan)
         for turn in range(1 + config.edits.repair_turns):
             outcome.turns = turn + 1
@@ -62,6 +65,28 @@ class Proposer:
             outcome.conversation = self._reflect(
                 outcome, [*messages, {"role": "assistant", "content": completion.text}], client)
             return
+
+    def _analyse(self, plan: Plan, outcome: Outcome, client: ModelClient) -> str | None:
+        """ALMA's analysis step: before writing code, the model reads episodes the parent took
+        part in, from the low, middle and high reward bins (a task's `episodes` metrics), and
+        its children's errors, and says what to change. None when there is nothing to read."""
+        final = next((e for e in reversed(self.reader().evaluations(plan.parent.id))
+                      if e.final), None)
+        episodes = "\n".join(f"{v}" for k, v in (final.public_metrics.items() if final else ())
+                             if k.endswith("episodes") and isinstance(v, str) and v)
+        if not episodes:
+            return None
+        errors = "; ".join(self.reader().child_failures(plan.parent.id, 3)) or "none"
+        messages = [{"role": "user", "content": render(
+            "analysis/user.md", task=self.task.description.strip(),
+            block=block_text(plan.parent.code), episodes=episodes, errors=errors)}]
+        try:
+            completion = client.complete(messages, purpose="analysis", seed=plan.n * 7 + 300)
+        except CallFailed as exc:
+            outcome.calls.extend(exc.attempts)
+            return None
+        outcome.calls.extend(completion.attempts)
+        return completion.text.strip()[:3000] or None
 
     def debug(self, outcome: Outcome, turn: int) -> bool:
         """ADAS's debug turn: the failed or zero-scoring proposal goes back to its model with
@@ -142,6 +167,8 @@ class Proposer:
         parent = plan.parent
         evaluations = self.reader().evaluations(parent.id)
         metrics = next((e.public_metrics for e in reversed(evaluations) if e.final), {})
+        episodes = {k: v for k, v in metrics.items() if k.endswith("episodes")}
+        metrics = {k: v for k, v in metrics.items() if k not in episodes}
         context = []
         if metrics:
             context.append("Its metrics: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float)
@@ -160,6 +187,8 @@ class Proposer:
             context.append("Recent changes to this code failed: " + "; ".join(failures))
         if self.insights:
             context.append(f"Insights from the search so far:\n{self.insights}")
+        if plan.analysis:
+            context.append(f"An analysis of the parent's episodes:\n{plan.analysis}")
         rng = random.Random(f"{self.config.seed}:{plan.n}:instruction")
         values = {"task": self.task.description.strip(), "score": f"{parent.score:.6g}",
                   "block": block_text(parent.code),

@@ -397,3 +397,29 @@ def test_a_bug_in_the_stream_is_the_tasks_error_not_the_candidates(monkeypatch):
     stage, case = smoke("gridworld_memory")
     with WorkerPool(size=1) as pool, pytest.raises(TaskError, match="KeyError: \"the task's bug"):
         TASK.run_case(stage, case, TASK.seed_code, pool)
+
+
+def test_the_analysis_step_shows_the_model_episodes_by_reward_before_it_writes_code(tmp_path):
+    """ALMA's analysis: one model call reads the parent's episodes (low and high reward bins)
+    and its answer goes into the proposal prompt."""
+    block = baseline("gridworld_memory", "item_map").read_text() \
+        .split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
+    script = tmp_path / "answers.jsonl"
+    script.write_text(json.dumps({"text": "Remember where items were seen."}) + "\n"
+                      + json.dumps({"text": f"```python\n{block}```"}) + "\n")
+    result = discover(tmp_path, "run", "gridworld_memory", "--name", "a", "--iterations", "2",
+                      "--progress", "quiet", "--set", "selection.islands=1",
+                      "--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
+                      "--set", "edits.analysis=true")
+    assert result.exit_code == 0, result.stderr
+    asked = [json.loads(line)["messages"] for line in (tmp_path / "a" / "transcript.jsonl")
+             .read_text().splitlines()]
+    analysis, proposal = asked[0][-1]["content"], asked[1][-1]["content"]
+    assert "[low reward 0]" in analysis and "[high reward 1]" in analysis
+    assert "goal: go to the" in analysis
+    assert "An analysis of the parent's episodes:\nRemember where items were seen." in proposal
+    assert "episodes=" not in proposal  # the episodes are the analysis step's, not a metric
+    with ArchiveReader(tmp_path / "a" / "archive.sqlite") as reader:
+        assert reader.purpose_totals("analysis")[0] == 1
+        assert reader.best().score > reader.program(1).score

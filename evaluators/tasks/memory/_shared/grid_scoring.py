@@ -130,4 +130,5 @@ def stream_metrics(result: StreamResult, baseline: StreamResult, retrieved_bytes
         "reward": reward, "reward_se": reward_se, "no_memory": baseline.mean_and_se()[0],
         "gain": gain, "gain_se": gain_se, "steps": statistics.fmean(result.steps),
         "retrieved_kb": statistics.fmean(retrieved_bytes) / 1024 if retrieved_bytes else 0.0,
+        "episodes": result.episodes_text(),
     }, {"collection_reward": statistics.fmean(result.collection), "model_calls": model_calls})

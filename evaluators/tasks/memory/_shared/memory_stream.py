@@ -49,6 +49,23 @@ class StreamResult:
     """Per repeat, the reward of each deployment episode, in stream order."""
     steps: list[int] = field(default_factory=list)
     """Steps taken in each deployment episode."""
+    episodes: list[tuple[float, str]] = field(default_factory=list)
+    """(reward, a line on it) of each deployment episode: what ALMA's analysis step shows the
+    meta agent (`episodes_text`)."""
+
+    def episodes_text(self, per_bin: int = 2) -> str:
+        """A few deployment episodes from the low, middle and high reward bins, in stream
+        order: what went wrong next to what went right."""
+        rewards = sorted({reward for reward, _ in self.episodes})
+        if not rewards:
+            return ""
+        low, high = rewards[0], rewards[-1]
+        bins = {"low": [], "middle": [], "high": []}
+        for reward, line in self.episodes:
+            name = "low" if reward == low else "high" if reward == high else "middle"
+            if len(bins[name]) < per_bin:
+                bins[name].append(f"[{name} reward {reward:g}] {line}")
+        return "\n".join(line for lines in bins.values() for line in lines)
 
     def mean_and_se(self) -> tuple[float, float]:
         return mean_and_se([statistics.fmean(group) for group in self.groups])
@@ -86,11 +103,22 @@ def alma_stream(tasks: Sequence[Any], opening: Callable[[Any], Recorder],
             recorder = play(task, retrieved, repeat)
             result.groups[repeat].append(recorder.reward)
             result.steps.append(len(recorder.steps))
+            result.episodes.append((recorder.reward, _episode_line(recorder, retrieved)))
             finished.append((copy, recorder))
         if sequential:
             for copy, recorder in finished:
                 yield {"kind": "update", "copy": copy, "recorder": recorder.plain()}
     return result
+
+
+def _episode_line(recorder: Recorder, retrieved: dict) -> str:
+    """One deployment episode in a line: the goal, what the memory handed over, how it went."""
+    hints = json.dumps(retrieved, sort_keys=True, default=str)
+    hints = hints if len(hints) <= 200 else hints[:200] + "..."
+    moves = " ".join(str(step.action) for step in recorder.steps[:12])
+    more = f" (+{len(recorder.steps) - 12} more)" if len(recorder.steps) > 12 else ""
+    return (f"goal: {recorder.goal}; retrieved: {hints}; {len(recorder.steps)} steps: "
+            f"{moves}{more}; reward {recorder.reward:g}")
 
 
 class StreamOracle:
