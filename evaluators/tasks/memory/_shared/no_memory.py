@@ -1,6 +1,6 @@
 """A memory module for an agent that solves a stream of tasks in persistent worlds (grid
-worlds, BabyAI levels). The seed remembers
-nothing: every episode starts from scratch. memory_loop (trusted, next to this file) calls
+worlds, BabyAI levels, TextWorld houses). The seed remembers nothing: every episode starts
+from scratch. memory_loop (trusted, next to this file) calls
 `general_update` after the episodes it is shown and `general_retrieve` before each episode it
 helps with; the evaluator plays the episodes."""
 from memory_loop import run
@@ -10,7 +10,7 @@ from memory_loop import run
 class Memory:
     """`general_update(recorder)`: learn from a finished episode. `general_retrieve(recorder)
     -> dict`: hints for the episode about to start (recorder["init"]: its first observation
-    and goal). Keys the agent follows: targets, waypoints, avoid, plan (see the task)."""
+    and goal). The hint keys the agent follows are the task's (see its description)."""
 
     def general_update(self, recorder):
         pass

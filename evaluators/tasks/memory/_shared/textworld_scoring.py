@@ -1,0 +1,38 @@
+"""What the TextWorld memory task's scorer runs (trusted): the grid tasks' scorer
+(grid_scoring.GridScorer: case keys, no-memory baseline, metrics) with TextWorld's worlds,
+tasks, episodes and scripted agent in place of the grid's. The stream is the same
+(memory_stream.alma_stream), so a memory sees ALMA's protocol and recorders in every domain.
+"""
+
+from grid_scoring import GridScorer, StreamCase
+from memory_stream import alma_stream
+from textworld_agent import TextAgent, read_hints
+from textworld_worlds import Episode, TextTask, game_file, make_tasks
+
+from evaluators.agent_model import AgentModel
+
+
+class TextWorldScorer(GridScorer):
+    def tasks(self, case: StreamCase) -> list[TextTask]:
+        return make_tasks(self.make_worlds(case), case.tasks_per_world, case.seed)
+
+    def stream(self, case: StreamCase, model: AgentModel | None = None):
+        """The case's stream, its episodes played by the scripted text agent."""
+        if case.agent != "scripted":
+            raise ValueError("the TextWorld memory task has only the scripted agent (agent = "
+                             "\"scripted\"): no LLM agent plays text games yet")
+
+        def play(task: TextTask, retrieved: dict, repeat: int):
+            agent = TextAgent(task.target, read_hints(retrieved), f"{task.key}-{repeat}")
+            return Episode(task, case.budget).play(agent)
+
+        return alma_stream(self.tasks(case), lambda task: Episode(task, case.budget).opening(),
+                           play, mode=case.mode, seed=case.seed, repeats=case.repeats)
+
+    def prepare(self, stages) -> None:
+        """Every case's games, generated and compiled into the cache now (about a second each
+        the first time), so that no evaluation waits for the compiler."""
+        for stage in stages:
+            for config in stage.cases:
+                for task in self.tasks(self.case(config.secret)):
+                    game_file(task)
