@@ -21,6 +21,11 @@ FIGURES = {
     "campaign_bench.py": [rf"\| 1,000 \| 20 \| {NUMBER} \| {NUMBER} \| {RATIO} \|"],
     "memory_bench.py": [
         rf"\| map_memory \| smoke \| {NUMBER} \| {NUMBER} \| \+{NUMBER} ± {NUMBER} \|"],
+    "rl_gpu_bench.py": [
+        rf"\| cpu \| cartpole \| 64 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {RATIO} \|"],
+    "rl_reference_bench.py": [rf"\| ppo_clip \(seed\) \| 1\.00 \[{NUMBER}, {NUMBER}\] \|"],
+    "rl_bench.py": [
+        rf"\| cartpole \| stacked-agent PPO \(torch env\) \| {NUMBER} \| {NUMBER} \| {RATIO} \|"],
     "models_bench.py": [rf"\| raw openai SDK \(baseline\) \| {NUMBER} \| {NUMBER} \| 1.00x \|",
                         rf"\| discovery LiteLLMClient \(litellm\) \| {NUMBER} \| {NUMBER} "
                         rf"\| {RATIO} \|"],

@@ -1,0 +1,280 @@
+"""PPO with stacked agents: many independent training runs as one leading `agents` dimension.
+
+CleanRL's `ppo.py` (https://docs.cleanrl.dev/rl-algorithms/ppo/), read top to bottom, with
+three changes:
+
+1. Every tensor has a leading agent dimension: the networks are weights [agents, in, out]
+   applied with `torch.baddbmm`, Adam keeps its moments per agent, the gradient norm is clipped
+   per agent, and an agent whose loss or gradient is not finite skips that update alone (the
+   per-agent NaN guard; the skips are counted). Agents share nothing, so one process trains
+   candidates x seeds at once; on this machine's CPU that cuts the cost per run about 3x.
+2. All randomness (init, env resets, actions, minibatches) comes from each agent's key and a
+   counter (rng.py): a run gives the same result whichever agents share its batch.
+3. The policy loss is the LPO form (Lu et al. 2022, https://arxiv.org/abs/2210.05639),
+   `-(ratio * adv - drift).mean()`, with `drift(ratio, adv, eps, log_ratio, progress)` given by
+   the caller (PPO-clip is `relu((ratio - ratio.clamp(1 - eps, 1 + eps)) * adv)`).
+
+The step has no sync point: nothing is read back to the host until the run ends, so the same
+code runs on CUDA (the default device when one is visible).
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from envs import VecEnv, make
+from rng import agent_keys, seed_of, uniform
+
+Drift = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+                 torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Config:
+    """PPO's hyper-parameters: CleanRL's `ppo.py` defaults, which purejaxrl uses for CartPole
+    too. They are fixed by the task: a candidate changes the objective, not these."""
+
+    num_envs: int = 4
+    """Parallel environments per agent."""
+    num_steps: int = 128
+    """Steps per environment per rollout (one update per rollout)."""
+    learning_rate: float = 2.5e-4
+    anneal_lr: bool = True
+    """Linear decay of the learning rate to 0 over training."""
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    num_minibatches: int = 4
+    update_epochs: int = 4
+    norm_adv: bool = True
+    """Advantages normalised per minibatch (per agent)."""
+    clip_coef: float = 0.2
+    """Passed to the drift as `eps`; also the value-loss clip."""
+    clip_vloss: bool = True
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    adam_eps: float = 1e-5
+    hidden: int = 64
+    activation: str = "tanh"
+
+
+CONFIGS = {
+    "cartpole": Config(),
+    "acrobot": Config(),
+    # MinAtar: more environments per agent and ReLU, as purejaxrl's MinAtar PPO
+    "breakout": Config(num_envs=16, learning_rate=1e-3, activation="relu"),
+}
+
+
+def config_for(env_name: str, **overrides) -> Config:
+    """The task's hyper-parameters for a game, with held-out shifts applied (`overrides`)."""
+    return replace(CONFIGS.get(env_name, Config()), **overrides)
+
+
+def ppo_clip(ratio, adv, eps, log_ratio, progress):
+    """The PPO-clip drift (Schulman et al. 2017 in LPO form): the anchor the task scores by."""
+    return torch.relu((ratio - ratio.clamp(1 - eps, 1 + eps)) * adv)
+
+
+def stacked(drifts: list[Drift], seeds_each: int) -> Drift:
+    """Several candidates in one run: drift i applies to agents [i * seeds_each, (i + 1) *
+    seeds_each), so candidates x seeds train as one agent dimension (pass the seeds list
+    repeated once per candidate: paired seeds)."""
+    def drift(*inputs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([d(*(x[i * seeds_each:(i + 1) * seeds_each] for x in inputs))
+                          for i, d in enumerate(drifts)])
+    return drift
+
+
+class Networks:
+    """Actor and critic MLPs (two hidden layers), one set of weights per agent, CleanRL's init:
+    orthogonal with gain sqrt(2), 0.01 for the policy head, 1 for the value head."""
+
+    def __init__(self, keys: torch.Tensor, obs_size: int, num_actions: int, config: Config):
+        h = config.hidden
+        shapes = [(obs_size, h, math.sqrt(2)), (h, h, math.sqrt(2))]
+        self.act = torch.tanh if config.activation == "tanh" else torch.relu
+        generators = [torch.Generator().manual_seed(s) for s in seed_of(keys, "init")]
+        self.params: list[torch.Tensor] = []
+        for head, gain in ((num_actions, 0.01), (1, 1.0)):
+            for n_in, n_out, std in [*shapes, (h, head, gain)]:
+                weight = torch.stack([torch.nn.init.orthogonal_(
+                    torch.empty(n_out, n_in), std, generator=g).T for g in generators])
+                self.params += [weight.to(keys.device).requires_grad_(),
+                                torch.zeros(len(keys), 1, n_out, device=keys.device,
+                                            requires_grad=True)]
+
+    def _mlp(self, x: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
+        w1, b1, w2, b2, w3, b3 = params
+        x = self.act(torch.baddbmm(b1, x, w1))
+        x = self.act(torch.baddbmm(b2, x, w2))
+        if w3.shape[-1] == 1:
+            # one output (the value): bmm's rounding there changes with the number of agents
+            # (measured on CPU: 1e-5), a product and a sum's does not
+            return (x * w3.transpose(1, 2)).sum(-1, keepdim=True) + b3
+        return torch.baddbmm(b3, x, w3)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """[agents, batch, actions] from obs [agents, batch, obs_size]."""
+        return self._mlp(obs, self.params[:6])
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self._mlp(obs, self.params[6:])[..., 0]
+
+
+class Adam:
+    """torch.optim.Adam's update, per agent: moments and step counts [agents, ...], and an
+    agent whose gradient is not finite keeps its weights and moments (the NaN guard)."""
+
+    def __init__(self, params: list[torch.Tensor], eps: float, betas=(0.9, 0.999)):
+        self.params, self.eps, self.betas = params, eps, betas
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = torch.zeros(len(params[0]), device=params[0].device)
+
+    @torch.no_grad()
+    def step(self, lr: float, max_grad_norm: float, ok: torch.Tensor) -> torch.Tensor:
+        """Clip each agent's gradient to `max_grad_norm` (torch's clip_grad_norm_ rule) and
+        step the agents where `ok` [agents] and the norm is finite; returns that mask."""
+        grads = [p.grad for p in self.params]
+        # added one tensor at a time: a sum over a stacked dimension would change its order
+        # with the number of agents (and so the last bits of each agent's norm)
+        norm = sum(g.flatten(1).pow(2).sum(1) for g in grads).sqrt()
+        ok = ok & torch.isfinite(norm)
+        scale = (max_grad_norm / (norm + 1e-6)).clamp(max=1.0)
+        self.t += ok
+        beta1, beta2 = self.betas
+        correction1 = 1 - beta1 ** self.t.clamp(min=1)
+        correction2 = 1 - beta2 ** self.t.clamp(min=1)
+        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+            shape = (-1, *[1] * (p.dim() - 1))
+            keep = ok.view(shape)
+            g = torch.where(keep, g * scale.view(shape), 0.0)
+            m.copy_(torch.where(keep, beta1 * m + (1 - beta1) * g, m))
+            v.copy_(torch.where(keep, beta2 * v + (1 - beta2) * g * g, v))
+            denom = (v.sqrt() / correction2.sqrt().view(shape)) + self.eps
+            p.sub_(torch.where(keep, lr / correction1.view(shape) * m / denom, 0.0))
+            p.grad = None
+        return ok
+
+
+@dataclass
+class Result:
+    curves: np.ndarray
+    """[agents, updates]: mean return of the episodes that ended during each rollout (NaN where
+    none ended)."""
+    skipped: np.ndarray
+    """[agents]: minibatch updates the NaN guard skipped."""
+    steps_per_update: int
+    weights: np.ndarray
+    """[agents]: the sum of |w| over each agent's final weights, in float64: a fingerprint
+    (batch-independence tests compare it exactly)."""
+
+
+def train(env_name: str, drift: Drift, seeds: list[int], total_steps: int,
+          config: Config | None = None, device: str | None = None, learn: bool = True) -> Result:
+    """Train one agent per seed for `total_steps` environment steps each. `learn=False` runs the
+    initial policy (near uniform: the policy head starts at 0.01 scale) without updates: the
+    task's "random" anchor, from the same code and seeds."""
+    torch.set_num_threads(1)  # one thread per process: scores and speed independent of cores
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    config = config or config_for(env_name)
+    env = make(env_name)
+    keys = agent_keys(seeds, device)
+    agents, n, t_len = len(seeds), config.num_envs, config.num_steps
+    batch = n * t_len
+    minibatch = batch // config.num_minibatches
+    num_updates = max(1, total_steps // batch)
+    nets = Networks(keys, env.obs_size, env.num_actions, config)
+    adam = Adam(nets.params, config.adam_eps)
+    vec = VecEnv(env, keys, n)
+    next_obs = vec.reset()
+    obs = torch.zeros(t_len, agents, n, env.obs_size, device=device)
+    actions = torch.zeros(t_len, agents, n, dtype=torch.long, device=device)
+    logprobs, rewards, values = (torch.zeros(t_len, agents, n, device=device) for _ in range(3))
+    dones = torch.zeros(t_len, agents, n, dtype=torch.bool, device=device)
+    curves = torch.full((agents, num_updates), math.nan, device=device)
+    skipped = torch.zeros(agents, device=device)
+    eps = torch.full((agents, minibatch), config.clip_coef, device=device)
+
+    for update in range(1, num_updates + 1):
+        progress = (update - 1) / num_updates
+        lr = config.learning_rate * ((1.0 - progress) if config.anneal_lr else 1.0)
+        ended = torch.zeros(agents, device=device)
+        returns_sum = torch.zeros(agents, device=device)
+
+        # rollout: Gumbel-max sampling with each agent's own uniforms
+        with torch.no_grad():
+            for step in range(t_len):
+                obs[step] = next_obs
+                logits = nets.logits(next_obs)
+                values[step] = nets.value(next_obs)
+                u = uniform(keys, "action", vec.counter, (n, env.num_actions)).clamp(min=2**-25)
+                action = (logits - torch.log(-torch.log(u))).argmax(-1)
+                logprobs[step] = torch.log_softmax(logits, -1).gather(-1, action[..., None])[..., 0]
+                actions[step] = action
+                out = vec.step(action)
+                rewards[step], dones[step], next_obs = out.reward, out.done, out.obs
+                ended += out.done.sum(-1)
+                returns_sum += out.episode_return.sum(-1)
+            curves[:, update - 1] = torch.where(ended > 0, returns_sum / ended.clamp(min=1),
+                                                math.nan)
+            if not learn:
+                continue
+
+            # generalised advantage estimation; no bootstrap past a done (CleanRL)
+            next_value = nets.value(next_obs)
+            advantages = torch.zeros_like(rewards)
+            last = torch.zeros(agents, n, device=device)
+            for t in reversed(range(t_len)):
+                following = next_value if t == t_len - 1 else values[t + 1]
+                nonterminal = (~dones[t]).float()
+                delta = rewards[t] + config.gamma * following * nonterminal - values[t]
+                last = delta + config.gamma * config.gae_lambda * nonterminal * last
+                advantages[t] = last
+            returns = advantages + values
+
+        # flatten the rollout to [agents, batch, ...]
+        def flat(x: torch.Tensor) -> torch.Tensor:
+            return x.transpose(0, 1).reshape(agents, batch, *x.shape[3:])
+        b_obs, b_actions, b_logprobs = flat(obs), flat(actions), flat(logprobs)
+        b_adv, b_returns, b_values = flat(advantages), flat(returns), flat(values)
+        rows = torch.arange(agents, device=device)[:, None]
+        progress_t = torch.full((agents, minibatch), progress, device=device)
+
+        for epoch in range(config.update_epochs):
+            order = uniform(keys, "shuffle", update * config.update_epochs + epoch, (batch,))
+            perm = order.argsort(-1)
+            for start in range(0, batch, minibatch):
+                idx = perm[:, start:start + minibatch]
+                logits = nets.logits(b_obs[rows, idx])
+                log_probs = torch.log_softmax(logits, -1)
+                newlogprob = log_probs.gather(-1, b_actions[rows, idx][..., None])[..., 0]
+                entropy = -(log_probs.exp() * log_probs).sum(-1)
+                newvalue = nets.value(b_obs[rows, idx])
+                log_ratio = newlogprob - b_logprobs[rows, idx]
+                ratio = log_ratio.exp()
+                adv = b_adv[rows, idx]
+                if config.norm_adv:
+                    adv = (adv - adv.mean(-1, keepdim=True)) / (adv.std(-1, keepdim=True) + 1e-8)
+
+                pg_loss = -(ratio * adv - drift(ratio, adv, eps, log_ratio, progress_t)).mean(-1)
+
+                ret, old_value = b_returns[rows, idx], b_values[rows, idx]
+                v_loss = (newvalue - ret) ** 2
+                if config.clip_vloss:
+                    clipped = old_value + (newvalue - old_value).clamp(-config.clip_coef,
+                                                                       config.clip_coef)
+                    v_loss = torch.maximum(v_loss, (clipped - ret) ** 2)
+                loss = (pg_loss - config.ent_coef * entropy.mean(-1)
+                        + config.vf_coef * 0.5 * v_loss.mean(-1))
+                # agents are independent: the sum's gradient is each agent's own
+                finite = torch.isfinite(loss)
+                torch.where(finite, loss, 0.0).sum().backward()
+                ok = adam.step(lr, config.max_grad_norm, finite)
+                skipped += ~ok
+
+    weights = sum(p.detach().double().abs().flatten(1).sum(1) for p in nets.params)
+    return Result(curves.cpu().numpy(), skipped.cpu().numpy(), batch, weights.cpu().numpy())

@@ -1,0 +1,175 @@
+"""Trusted scorer for the PPO-objective task. The candidate's process only traces its drift into
+a plain-data graph (drift_graph.trace); here the graph is checked against the allow-list,
+rebuilt, checked on a fixed grid, and trained with: the stacked-agent PPO (ppo.py) trains one
+agent per seed on each run of the case's suite, and the score is the IQM over (run, seed) of the
+normalised area under the learning curve. The candidate never holds the training loop, never
+sees the games, seeds or budgets, and never computes its score."""
+
+import hashlib
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "_shared"))  # task.toml `trusted`, `support`
+
+import minatar_games  # noqa: F401 (registers Space Invaders and Freeway)
+from drift_graph import DriftError, Graph, check
+from envs import ENVS, make
+from ppo import config_for, train
+
+from evaluators.scoring import InvalidOutput, Metrics
+
+ANCHORS = Path(__file__).with_name("anchors.json")
+SHARED = Path(__file__).parents[1] / "_shared"
+BOOTSTRAP = 1000
+_REUSED: dict[tuple[str, str], Metrics] = {}
+"""Scores by (drift's outputs on the check grid, case): functionally equivalent drifts are
+trained once per evaluator process."""
+
+
+def code_version(env: str) -> str:
+    """A hash of the code a run of `env` runs on (trainer, randomness, environments and the
+    game's own module): anchors hold only for the code that measured them."""
+    files = [SHARED / name for name in ("envs.py", "ppo.py", "rng.py")]
+    game = Path(inspect.getsourcefile(ENVS[env]))
+    digest = hashlib.sha256()
+    for path in files + ([game] if game.name != "envs.py" else []):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_name(run: dict[str, Any]) -> str:
+    return run.get("name", run["env"])
+
+
+def anchor_key(run: dict[str, Any], seeds: list[int]) -> str:
+    """What a run's anchors depend on: game, budget, hyper-parameter overrides, seeds."""
+    return json.dumps({"env": run["env"], "steps": run["steps"],
+                       "overrides": run.get("overrides", {}), "seeds": seeds}, sort_keys=True)
+
+
+def load_anchors() -> dict[str, Any]:
+    """{anchor_key: {"version": code_version, "ppo": [area per seed], "random": [...]}}."""
+    if not ANCHORS.is_file():
+        return {}
+    return json.loads(ANCHORS.read_text(encoding="utf-8"))
+
+
+def stored_anchor(run: dict[str, Any], seeds: list[int]) -> dict[str, list[float]]:
+    """The run's anchors from anchors.json: the areas of PPO-clip and of the untrained policy
+    per seed, measured on this trainer's code."""
+    anchor = load_anchors().get(anchor_key(run, seeds))
+    if anchor is None or anchor["version"] != code_version(run["env"]):
+        raise ValueError(f"no anchors for run {run_name(run)} (seeds {seeds}) measured on this "
+                         "trainer's code: run `python bench/rl_reference_bench.py --anchors` to "
+                         "measure them")
+    return anchor
+
+
+def prepare(stages) -> None:
+    """Every run names a known game with a budget that ends an episode, and has anchors
+    measured on this code: else a clear error before a campaign starts."""
+    for stage in stages:
+        for case in stage.cases:
+            for run in case.secret["runs"]:
+                env = make(run["env"])
+                config = config_for(run["env"], **run.get("overrides", {}))
+                if run["steps"] // config.num_envs < env.max_steps:
+                    raise ValueError(f"run {run_name(run)} of stage {stage.name}: "
+                                     f"{run['steps']} steps over {config.num_envs} envs may end "
+                                     f"no episode of {env.name} (up to {env.max_steps} steps)")
+                stored_anchor(run, case.secret["seeds"])
+
+
+def filled(curves: np.ndarray) -> np.ndarray:
+    """Learning curves [agents, updates] with their gaps filled: updates before the first
+    finished episode take its return, later gaps the last one (long episodes, as Freeway's
+    2500 steps, end only every few updates)."""
+    rows = []
+    for curve in curves:
+        known = np.flatnonzero(~np.isnan(curve))
+        rows.append(curve[known[np.clip(np.searchsorted(known, np.arange(len(curve)), "right")
+                                        - 1, 0, None)]])
+    return np.array(rows)
+
+
+def area(curves: np.ndarray) -> np.ndarray:
+    """Area under each learning curve, as its mean return per update."""
+    return filled(curves).mean(1)
+
+
+def summary(curves: np.ndarray, skipped: np.ndarray) -> dict[str, Any]:
+    """Per seed: the area under the curve and the final return (mean of the last tenth)."""
+    full = filled(curves)
+    return {"area": full.mean(1).tolist(),
+            "final": full[:, -max(1, full.shape[1] // 10):].mean(1).tolist(),
+            "skipped": int(skipped.sum())}
+
+
+def train_suite(drift, secret: dict[str, Any]) -> dict[str, dict]:
+    """Each run of the suite with one stacked agent per seed."""
+    results = {}
+    for run in secret["runs"]:
+        config = config_for(run["env"], **run.get("overrides", {}))
+        result = train(run["env"], drift, secret["seeds"], run["steps"], config)
+        results[run_name(run)] = summary(result.curves, result.skipped)
+    return results
+
+
+def iqm(values: np.ndarray) -> float:
+    """Interquartile mean (Agarwal et al. 2021): the mean of the middle 50%."""
+    values = np.sort(values)
+    cut = len(values) // 4
+    return float(values[cut:len(values) - cut].mean())
+
+
+def aggregate(results: dict[str, dict], secret: dict[str, Any],
+              anchors: dict[str, Any] | None = None) -> Metrics:
+    """Normalise each (run, seed) by the run's anchors (the stored ones unless given), IQM with
+    a bootstrap interval."""
+    public: dict[str, float] = {}
+    normalised = []
+    skipped = 0
+    for run in secret["runs"]:
+        name = run_name(run)
+        anchor = stored_anchor(run, secret["seeds"]) if anchors is None \
+            else anchors[anchor_key(run, secret["seeds"])]
+        low, high = np.mean(anchor["random"]), np.mean(anchor["ppo"])
+        scores = (np.array(results[name]["area"]) - low) / (high - low)
+        normalised.append(scores)
+        public[f"{name}_score"] = round(float(scores.mean()), 4)
+        public[f"{name}_return"] = round(float(np.mean(results[name]["area"])), 3)
+        public[f"{name}_final_return"] = round(float(np.mean(results[name]["final"])), 3)
+        skipped += results[name]["skipped"]
+    flat = np.concatenate(normalised)
+    rng = np.random.default_rng(0)
+    boot = [iqm(flat[rng.integers(0, len(flat), len(flat))]) for _ in range(BOOTSTRAP)]
+    score = iqm(flat)
+    public.update({"score_iqm": round(score, 4),
+                   "ci_low": round(float(np.percentile(boot, 2.5)), 4),
+                   "ci_high": round(float(np.percentile(boot, 97.5)), 4),
+                   "skipped_updates": skipped})
+    return Metrics(score, public, {"normalised": [round(float(x), 4) for x in flat]})
+
+
+def score(stage, case, outputs, oracle):
+    if not isinstance(outputs, dict):
+        raise InvalidOutput("objective() must return what trace(drift) returns")
+    if "error" in outputs:
+        raise InvalidOutput(str(outputs["error"])[:500])
+    try:
+        graph = Graph.from_json(outputs)
+        features, digest = check(graph)
+    except DriftError as exc:
+        raise InvalidOutput(str(exc)) from exc
+    key = (digest, json.dumps(case.secret, sort_keys=True))
+    if key not in _REUSED:
+        metrics = aggregate(train_suite(graph, case.secret), case.secret)
+        _REUSED[key] = Metrics(metrics.score, {**metrics.public, **features}, metrics.private)
+        return _REUSED[key]
+    reused = _REUSED[key]
+    return Metrics(reused.score, reused.public, {**reused.private, "reused_score": 1})
