@@ -13,6 +13,7 @@ import argparse
 import statistics
 import time
 
+from discovery.report import baseline_programs
 from evaluators.task import Task, load_task
 from evaluators.workers import WorkerPool
 
@@ -30,7 +31,7 @@ def main() -> None:
     print("| program | stage | reward | no memory | gain ± se | retrieved kB | held-out "
           "reward | held-out gain | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
     with WorkerPool(size=1) as pool:
-        for name, code in {"seed": task.seed_code, **task.baselines}.items():
+        for name, code in baseline_programs(task).items():
             start = time.perf_counter()
             final = task.evaluate(code, pool, held_out=args.held_out)[-1]
             seconds = time.perf_counter() - start

@@ -622,7 +622,7 @@ def metrics_section(reader: ArchiveReader, task: Task, out: Path,
         if saved.get("evaluator_version") == task.version:
             baselines = saved["rows"]
         else:
-            baselines = evaluated_rows(task, {"seed": task.seed_code, **task.baselines},
+            baselines = evaluated_rows(task, baseline_programs(task),
                                        executor, model, say, workers)
             cache.write_text(json.dumps({"evaluator_version": task.version,
                                          "rows": baselines}, indent=1))

@@ -328,22 +328,21 @@ class Campaign:
                 self._tune(outcome, executor)
             else:
                 outcome.results = self.task.evaluate(outcome.code, executor,
-                                                     model=self._agent(outcome))
+                                                     model=self._agent(outcome.calls))
                 outcome.evaluations = 1
                 for turn in range(self.config.edits.debug_turns):
                     if not _needs_debug(outcome) or not self.proposer.debug(outcome, turn):
                         break
                     outcome.results = self.task.evaluate(outcome.code, executor,
-                                                         model=self._agent(outcome))
+                                                         model=self._agent(outcome.calls))
                     outcome.evaluations += 1
         except TaskError as exc:
             outcome.fatal = str(exc)
         return outcome
 
-    def _agent(self, outcome: Outcome) -> EvaluationModel | None:
-        """The agent model of one evaluation; its calls join the iteration's."""
-        return None if self.agent_models is None else \
-            self.agent_models.for_evaluation(outcome.calls)
+    def _agent(self, calls: list[ModelCall]) -> EvaluationModel | None:
+        """The agent model of one evaluation; its calls are appended to `calls`."""
+        return None if self.agent_models is None else self.agent_models.for_evaluation(calls)
 
     def _tune(self, outcome: Outcome, executor: Executor) -> None:
         """CMA-ES over the parent's float constants; the best setting becomes the child."""
@@ -351,7 +350,7 @@ class Campaign:
 
         def score(code: str) -> float | None:
             results = tried[code] = self.task.evaluate(code, executor,
-                                                       model=self._agent(outcome))
+                                                       model=self._agent(outcome.calls))
             return results[-1].score if results[-1].status == "ok" else None
 
         try:
@@ -497,16 +496,16 @@ class Campaign:
         # the prompt back, not a held-out run (minutes for some tasks: `discover report`).
         if self.best is not None and self.task.config.held_out is not None \
                 and self.broken is None and reason != INTERRUPTED:
-            outcome = Outcome(Plan(-1, self.best.island, Op.SEED))  # collects agent calls
+            calls: list[ModelCall] = []
             try:
                 final = self.task.evaluate(self.best.code, Sandbox(), held_out=True,
-                                           model=self._agent(outcome))[-1]
+                                           model=self._agent(calls))[-1]
                 held_out = {k: v for k, v in final.private_metrics.items()
                             if k.startswith("held_out")}
             except TaskError as exc:  # the held-out stage's scorer raised: the task's bug
                 held_out = {"held_out_status": "task error", "held_out_reason": str(exc)}
             with self.writer.batch():
-                for call in outcome.calls:
+                for call in calls:
                     self.writer.record_model_call(ModelCall(**{**call.__dict__,
                                                               "program_id": best}))
                     self.budget.add(call)
