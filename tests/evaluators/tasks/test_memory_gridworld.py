@@ -3,6 +3,7 @@
 and the seed and baselines through the sandbox with warm workers."""
 
 import json
+import os
 import sys
 from collections import deque
 from typing import ClassVar
@@ -13,7 +14,7 @@ from memory_helpers import baseline, memory_class, program, smoke
 
 from archive import ArchiveReader
 from evaluators.scoring import InvalidOutput
-from evaluators.task import TaskError, load_task
+from evaluators.task import Case, TaskError, load_task
 from evaluators.workers import WorkerPool
 
 TASK = load_task("gridworld_memory")
@@ -104,25 +105,28 @@ def test_malformed_hints_are_the_memorys_fault(retrieved, reason):
 
 
 class Recording:
-    """A memory that logs what it is asked, by instance, and answers with its update count."""
+    """A memory that answers with what it knows: its process, its own update count, and a
+    count kept in a class attribute (state that a deep copy would share)."""
 
-    log: ClassVar[list[tuple[int, str, int]]] = []
+    updates_seen: ClassVar[int] = 0
 
     def __init__(self):
         self.updates = 0
 
     def general_update(self, recorder):
         self.updates += 1
-        Recording.log.append((id(self), "update", self.updates))
+        Recording.updates_seen += 1
 
     def general_retrieve(self, recorder):
-        Recording.log.append((id(self), "retrieve", self.updates))
-        return {}
+        return {"pid": os.getpid(), "updates": self.updates, "class": Recording.updates_seen}
 
 
-def toy_stream(mode: str, n: int = 10):
-    """A stream of n trivial tasks whose episodes score their task number."""
+def toy_stream(mode: str, n: int = 10, seen: list | None = None):
+    """A stream of n trivial tasks whose episodes score their task number; `seen` collects
+    (repeat, retrieved) of every deployment episode."""
     def play(task, retrieved, repeat):
+        if seen is not None and retrieved:
+            seen.append((repeat, retrieved))
         recorder = Recorder({"task": task}, "g")
         recorder.reward = task / n
         return recorder
@@ -131,28 +135,94 @@ def toy_stream(mode: str, n: int = 10):
 
 
 def test_batched_stream_collects_half_then_retrieves_three_times_without_updates():
-    Recording.log = []
-    oracle = play_in_process(toy_stream("batched"), Recording)
-    kinds = [kind for _, kind, _ in Recording.log]
-    assert kinds == ["update"] * 5 + ["retrieve"] * 15
-    assert len({who for who, _, _ in Recording.log}) == 1  # one memory
-    assert all(count == 5 for _, kind, count in Recording.log if kind == "retrieve")
+    Recording.updates_seen, seen = 0, []
+    oracle = play_in_process(toy_stream("batched", seen=seen), Recording)
+    assert [retrieved for _, retrieved in seen] == \
+        [{"pid": os.getpid(), "updates": 5, "class": 5}] * 15  # one memory, never updated
     assert len(oracle.result.collection) == 5 and [len(g) for g in oracle.result.groups] == [5] * 3
     # every repeat group plays the deployment tasks in the same order
     assert oracle.result.groups[0] == oracle.result.groups[1] == oracle.result.groups[2]
 
 
-def test_sequential_stream_forks_three_independent_copies_each_learning_in_order():
-    Recording.log = []
-    play_in_process(toy_stream("sequential"), Recording)
-    collector = Recording.log[0][0]
-    deployment = Recording.log[5:]
-    copies = {who for who, _, _ in deployment}
-    assert len(copies) == 3 and collector not in copies
-    for copy in copies:
-        own = [(kind, count) for who, kind, count in deployment if who == copy]
-        assert own == [pair for k in range(5) for pair in (("retrieve", 5 + k),
-                                                           ("update", 6 + k))]
+@pytest.mark.parametrize("isolated", [True, False])
+def test_sequential_stream_forks_three_independent_copies_each_learning_in_order(isolated):
+    """Each copy learns from its own deployment episodes, in order. Forked (as in the
+    sandbox), copies share nothing, not even a class attribute; deep copies in one process
+    (trusted memories only) would share it."""
+    Recording.updates_seen, seen = 0, []
+    oracle = play_in_process(toy_stream("sequential", seen=seen), Recording, isolated=isolated)
+    assert oracle.result is not None
+    for repeat in range(3):
+        own = [retrieved for who, retrieved in seen if who == repeat]
+        assert [r["updates"] for r in own] == [5, 6, 7, 8, 9]
+        if isolated:
+            assert [r["class"] for r in own] == [5, 6, 7, 8, 9]
+        else:
+            assert [r["class"] for r in own] == [5, 8, 11, 14, 17]
+    pids = {r["pid"] for _, r in seen}
+    assert (len(pids), os.getpid() in pids) == ((3, False) if isolated else (1, True))
+
+
+def test_a_failing_or_dying_memory_copy_stops_the_stream_with_its_reason():
+    class Failing(Recording):
+        def general_retrieve(self, recorder):
+            if self.updates > 6:
+                raise KeyError("no such cell")
+            return super().general_retrieve(recorder)
+
+    class Dying(Recording):
+        def general_update(self, recorder):
+            super().general_update(recorder)
+            if self.updates > 5:
+                os._exit(3)
+
+    with pytest.raises(RuntimeError, match="(?s)in a memory copy.*KeyError: 'no such cell'"):
+        play_in_process(toy_stream("sequential"), Failing, isolated=True)
+    with pytest.raises(RuntimeError, match="a memory copy's process died"):
+        play_in_process(toy_stream("sequential"), Dying, isolated=True)
+
+
+SHARED_MAP = """
+class Memory:
+    items = {}  # in the class: every copy of a deep-copied memory would share it
+
+    def __init__(self):
+        self.seen = 0
+
+    def general_update(self, recorder):
+        self.seen += 1
+        if self.seen <= 12:  # learn from deployment episodes only
+            return
+        world = recorder["init"]["obs"]["world"]
+        for obs in [recorder["init"]["obs"]] + [step["obs"] for step in recorder["steps"]]:
+            for name, cell in obs["items"].items():
+                Memory.items[world, name] = cell
+
+    def general_retrieve(self, recorder):
+        init = recorder["init"]
+        cell = Memory.items.get((init["obs"]["world"], init["goal"].removeprefix("go to the ")))
+        return {"targets": [cell]} if cell else {}
+"""
+
+
+def test_in_the_sandbox_sequential_copies_share_no_class_state():
+    """A memory keeping its map in a class attribute: in the sandbox its sequential copies are
+    forked, so it scores as played with isolated copies, below what the copies would have
+    scored by sharing what each of them saw."""
+    secret = {"seed": 1, "worlds": 1, "tasks_per_world": 24, "mode": "sequential"}
+    stage, _ = smoke("gridworld_memory")
+    with WorkerPool(size=1) as pool:
+        result = TASK.run_case(stage, Case("seq", {}, secret), program("gridworld_memory",
+                                                                       SHARED_MAP), pool)
+    assert result.status == "ok", result.reason
+    scores = {}
+    for isolated in (True, False):
+        namespace = {}
+        exec(SHARED_MAP, namespace)
+        scores[isolated] = play_in_process(SCORER.stream(SCORER.case(secret)),
+                                           namespace["Memory"], isolated=isolated).result
+    assert result.metrics.score == scores[True].mean_and_se()[0]
+    assert scores[False].mean_and_se()[0] > scores[True].mean_and_se()[0]
 
 
 def test_the_no_memory_baseline_is_the_seeds_score_and_is_played_by_trusted_code():

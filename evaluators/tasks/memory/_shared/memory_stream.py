@@ -198,12 +198,14 @@ class NoMemory:
 
 
 def play_in_process(stream: Generator[Command, Any, StreamResult], memory_class: type,
-                    model: AgentModel | None = None) -> StreamOracle:
+                    model: AgentModel | None = None, *, isolated: bool = False) -> StreamOracle:
     """The stream against `memory_class` in this process, every message through JSON as in
     the sandbox: the no-memory baseline (trusted code), and benches and tests of trusted
-    memories."""
+    memories. Sequential copies are deep copies unless `isolated` (forked, as in the
+    sandbox: not from a process with threads running)."""
     oracle = StreamOracle(stream, model)
-    run(memory_class, lambda *args: json.loads(json.dumps(oracle(json.loads(json.dumps(args))))))
+    run(memory_class, lambda *args: json.loads(json.dumps(oracle(json.loads(json.dumps(args))))),
+        isolated=isolated)
     if oracle.error is not None:
         raise oracle.error
     return oracle
