@@ -30,6 +30,7 @@ def main() -> None:
                                                      "held_out": None})
     print("| program | stage | reward | no memory | gain ± se | retrieved kB | held-out "
           "reward | held-out gain | seconds |\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    held_out_rows = {}
     with WorkerPool(size=1) as pool:
         for name, code in baseline_programs(task).items():
             start = time.perf_counter()
@@ -38,12 +39,15 @@ def main() -> None:
             if final.status != "ok":
                 print(f"| {name} | {final.stage} | {final.status}: {final.reason} |")
                 continue
+            held_out_rows[name] = final.private_metrics
             print(f"| {name} | {final.stage} | {final.score:.3f} | "
                   f"{mean(final.public_metrics, 'no_memory'):.3f} | "
                   f"{mean(final.public_metrics, 'gain'):+.3f} ± "
                   f"{mean(final.public_metrics, 'gain_se'):.3f} | "
                   f"{mean(final.public_metrics, 'retrieved_kb'):.2f} | "
                   f"{held_out(final.private_metrics)} | {seconds:.1f} |")
+    if args.held_out:
+        held_out_cases(task, held_out_rows)
     if task.config.name == "babyai_memory":
         babyai_bot(task)
 
@@ -62,6 +66,17 @@ def babyai_bot(task: Task) -> None:
           f"{len(runs)} tasks of the {task.config.stages[-1].name} stage: success "
           f"{statistics.fmean(done for done, _ in runs):.3f}, mean steps "
           f"{statistics.fmean(steps for _, steps in runs):.1f}")
+
+
+def held_out_cases(task: Task, rows: dict[str, dict]) -> None:
+    """Held-out reward per case (gain over no memory in brackets): which kind of shift a
+    memory survives (unseen worlds, sequential mode, a domain not searched on)."""
+    cases = [case.name for case in task.config.held_out.cases]
+    print(f"\n| program | {' | '.join(cases)} |\n|---|{'---:|' * len(cases)}")
+    for name, private in rows.items():
+        cells = [f"{private[f'held_out_{c}_reward']:.3f} ({private[f'held_out_{c}_gain']:+.3f})"
+                 if f"held_out_{c}_reward" in private else "-" for c in cases]
+        print(f"| {name} | {' | '.join(cells)} |")
 
 
 def mean(metrics: dict, name: str, prefix: str = "") -> float:

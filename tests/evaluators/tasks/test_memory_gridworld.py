@@ -20,7 +20,7 @@ from evaluators.workers import WorkerPool
 TASK = load_task("gridworld_memory")
 SCORER = TASK.scorer.SCORER
 from grid_agent import ScriptedAgent, read_hints  # noqa: E402
-from gridworld import MOVES, Episode, make_tasks, make_world  # noqa: E402
+from gridworld import MOVES, Episode, make_rooms_world, make_tasks, make_world  # noqa: E402
 from memory_recorder import Recorder  # noqa: E402
 from memory_stream import NoMemory, alma_stream, play_in_process  # noqa: E402
 
@@ -53,6 +53,21 @@ def test_worlds_and_tasks_are_determined_by_their_seeds():
     for cell in a.items.values():  # every item is reachable from every start
         for task in make_tasks([a], 10, 3):
             assert shortest_path(a, task.start, cell) or task.start == cell
+
+
+def test_a_rooms_world_is_rooms_joined_by_one_door_each_with_every_item_reachable():
+    """The held-out domain never searched on: 3x3 rooms, a door between neighbouring rooms
+    (12 doors), every item reachable from every start through them."""
+    world = make_rooms_world("w0", 4, 19, 12)
+    assert world == make_rooms_world("w0", 4, 19, 12) != make_rooms_world("w0", 5, 19, 12)
+    assert len(world.doors) == 12 and not world.doors & world.walls
+    assert all(x in (0, 6, 12, 18) or y in (0, 6, 12, 18) for x, y in world.doors)
+    assert len(world.items) == 12
+    for task in make_tasks([world], 10, 3):
+        assert task.start not in world.doors
+        assert shortest_path(world, task.start, world.items[task.target])
+    held_out = {case.name: case.secret for case in TASK.config.held_out.cases}
+    assert SCORER.case(held_out["rooms104"]).domain == "rooms"
 
 
 WORLD = make_world("w0", 5, 19, 12, 0.25)
@@ -176,7 +191,7 @@ def test_a_failing_or_dying_memory_copy_stops_the_stream_with_its_reason():
             if self.updates > 5:
                 os._exit(3)
 
-    with pytest.raises(RuntimeError, match="(?s)in a memory copy.*KeyError: 'no such cell'"):
+    with pytest.raises(RuntimeError, match=r"(?s)in a memory copy.*KeyError: 'no such cell'"):
         play_in_process(toy_stream("sequential"), Failing, isolated=True)
     with pytest.raises(RuntimeError, match="a memory copy's process died"):
         play_in_process(toy_stream("sequential"), Dying, isolated=True)
@@ -412,8 +427,12 @@ def test_bad_case_secrets_are_task_errors_before_a_campaign():
         SCORER.case({"worlds": 2})
     with pytest.raises(ValueError, match="got wrold"):
         SCORER.case({"seed": 1, "wrold": 2})
-    with pytest.raises(ValueError, match="mode must be batched or sequential"):
+    with pytest.raises(ValueError, match="mode is one of batched, sequential, not 'online'"):
         SCORER.case({"seed": 1, "mode": "online"})
+    with pytest.raises(ValueError, match="domain is one of scatter, rooms, babyai"):
+        SCORER.case({"seed": 1, "domain": "maze"})
+    with pytest.raises(ValueError, match="a rooms world needs size >= 10"):
+        SCORER.tasks(SCORER.case({"seed": 1, "domain": "rooms", "size": 7}))
 
 
 

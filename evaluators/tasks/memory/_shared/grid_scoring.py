@@ -1,19 +1,26 @@
 """What the grid-world memory tasks' scorers share (trusted): a case's secret read into a
-dataclass, its stream (worlds from the task's own generator, tasks, the case's agent), the
-no-memory baseline, and the metrics. A task's scorer.py names its case type and its worlds:
+dataclass, its stream (worlds from the case's domain, tasks, the case's agent), the no-memory
+baseline, and the metrics. A task's scorer.py names its case type (its defaults: which domain
+it searches on) and its worlds:
 
-    SCORER = GridScorer(MyCase, lambda case: [World, ...])
+    SCORER = GridScorer(MyCase, grid_worlds)
     prepare, oracle, score = SCORER.prepare, SCORER.oracle, SCORER.score
+
+The grid domains share one engine, so a memory searched on one can be held out on another:
+`scatter` (walled squares with scattered wall segments, gridworld.make_world), `rooms` (3x3
+rooms joined by doors, gridworld.make_rooms_world) and `babyai` (BabyAI levels from minigrid,
+babyai_worlds.babyai_world).
 """
 
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Literal, get_args, get_origin
 
+from babyai_worlds import babyai_world
 from grid_agent import ScriptedAgent, read_hints
 from grid_llm_agent import LLMAgent
-from gridworld import Episode, GridTask, World, make_tasks
+from gridworld import Episode, GridTask, World, make_rooms_world, make_tasks, make_world
 from memory_stream import (
     Mode,
     NoMemory,
@@ -47,6 +54,34 @@ class StreamCase:
     or the LLM agent (the evaluation's agent model, with the retrieved dict in its prompt)."""
 
 
+@dataclass(frozen=True)
+class GridCase(StreamCase):
+    """The keys of the grid domains' cases: which domain, and its generator's settings."""
+
+    domain: Literal["scatter", "rooms", "babyai"] = "scatter"
+    size: int = 19
+    """Side of each world, border walls included (scatter and rooms)."""
+    items: int = 12
+    """Named items per world (scatter and rooms)."""
+    walls: float = 0.25
+    """Share of the interior that is wall (scatter)."""
+    level: str = "GoTo"
+    """A level of minigrid.envs.babyai with a square grid and several distinct objects
+    (babyai)."""
+
+
+def grid_worlds(case: GridCase) -> list[World]:
+    """The case's worlds: world i is generated from seed * 1000 + i."""
+    seeds = [case.seed * 1000 + i for i in range(case.worlds)]
+    if case.domain == "scatter":
+        return [make_world(f"w{i}", seed, case.size, case.items, case.walls)
+                for i, seed in enumerate(seeds)]
+    if case.domain == "rooms":
+        return [make_rooms_world(f"w{i}", seed, case.size, case.items)
+                for i, seed in enumerate(seeds)]
+    return [babyai_world(f"w{i}", case.level, seed) for i, seed in enumerate(seeds)]
+
+
 class GridScorer:
     def __init__(self, case_type: type[StreamCase],
                  make_worlds: Callable[[StreamCase], list[World]]):
@@ -61,9 +96,11 @@ class GridScorer:
             raise ValueError(f"a case's secret takes {', '.join(sorted(known))} (seed "
                              f"required); got {', '.join(unknown) or 'no seed'}")
         case = self.case_type(**secret)
-        if case.mode not in ("batched", "sequential") or case.agent not in ("scripted", "llm"):
-            raise ValueError(f"mode must be batched or sequential and agent scripted or llm, "
-                             f"not {case.mode!r} and {case.agent!r}")
+        for field in fields(case):
+            value = getattr(case, field.name)
+            if get_origin(field.type) is Literal and value not in get_args(field.type):
+                raise ValueError(f"a case's {field.name} is one of "
+                                 f"{', '.join(get_args(field.type))}, not {value!r}")
         return case
 
     def tasks(self, case: StreamCase) -> list[GridTask]:

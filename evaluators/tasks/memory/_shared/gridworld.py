@@ -77,6 +77,30 @@ def make_world(name: str, seed: int, size: int, n_items: int, wall_share: float)
                                                         strict=True)))
 
 
+def make_rooms_world(name: str, seed: int, size: int, n_items: int, rooms: int = 3) -> World:
+    """Another domain on the same engine: `rooms` x `rooms` rooms (BabyAI's GoTo layout) whose
+    walls are long straight lines with one door between each pair of neighbouring rooms, and
+    the items anywhere inside. Its structure is what a memory of the scattered worlds never
+    had to learn: a room's far side is reached only through the right door."""
+    step = (size - 1) // rooms
+    if step < 3 or not 2 <= n_items <= len(ITEMS):
+        raise ValueError(f"a rooms world needs size >= {3 * rooms + 1} and n_items from 2 to "
+                         f"{len(ITEMS)}, not size {size} and n_items {n_items}")
+    rng = random.Random(seed)
+    lines = [i * step for i in range(rooms)] + [size - 1]
+    walls = {(x, y) for x in range(size) for y in range(size) if x in lines or y in lines}
+    doors = set()
+    for i in range(1, rooms):  # a door in each wall segment between two rooms
+        for j in range(rooms):
+            doors.add((lines[i], rng.randrange(lines[j] + 1, lines[j + 1])))  # east-west
+            doors.add((rng.randrange(lines[j] + 1, lines[j + 1]), lines[i]))  # north-south
+    walls -= doors
+    cells = sorted({(x, y) for x in range(size) for y in range(size)} - walls - doors)
+    names = rng.sample(ITEMS, n_items)
+    return World(name, size, frozenset(walls), dict(zip(names, rng.sample(cells, n_items),
+                                                        strict=True)), frozenset(doors))
+
+
 def _regions(cells: set[Cell]) -> list[set[Cell]]:
     left, regions = set(cells), []
     while left:
