@@ -2,6 +2,7 @@
 trusted modules on the path."""
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -39,3 +40,15 @@ def smoke(task_name: str, **limits) -> tuple[StageConfig, Case]:
                         limits=LimitsConfig(**{**stage.limits.model_dump(), **limits}))
     config = stage.cases[0]
     return stage, Case(config.name, config.inputs, config.secret)
+
+
+class Echo:
+    """A stand-in agent model that answers the reference (the scripted agent's move or
+    command: the LLM agent then plays as the scripted one) and keeps the prompts."""
+
+    def __init__(self):
+        self.prompts = []
+
+    def __call__(self, messages, *, temperature=None, reference=None):
+        self.prompts.append(messages[-1]["content"])
+        return json.dumps({"thinking": "as suggested", "answer": reference})

@@ -5,7 +5,7 @@ error, and a memory's `ask_model` is answered by the evaluation's model."""
 import json
 
 import pytest
-from memory_helpers import program, smoke
+from memory_helpers import Echo, program, smoke
 
 from evaluators.task import Case, TaskError, load_task
 from evaluators.workers import WorkerPool
@@ -15,17 +15,6 @@ SCORER = TASK.scorer.SCORER
 from memory_stream import NoMemory, play_in_process  # noqa: E402
 
 SMALL = {"seed": 0, "worlds": 2, "tasks_per_world": 6}
-
-
-class Echo:
-    """A model that answers the reference (the scripted agent's move) and keeps the prompts."""
-
-    def __init__(self):
-        self.prompts = []
-
-    def __call__(self, messages, *, temperature=None, reference=None):
-        self.prompts.append(messages[-1]["content"])
-        return json.dumps({"thinking": "as suggested", "answer": reference})
 
 
 class TargetsMemory:

@@ -1,15 +1,17 @@
 """The TextWorld memory task: houses generated and compiled offline from seeds and cached, the
 scripted text agent following a plan, a map memory that helps more than none through the
-sandbox, and a clear error without textworld. Skipped where textworld is not installed (CI:
-it is an optional extra, `pip install -e '.[textworld]'`, about 45 s and 230 MB with spacy)."""
+sandbox, the LLM agent with stand-in models, and a clear error without textworld. Skipped
+where textworld is not installed (CI: it is an optional extra, `pip install -e '.[textworld]'`,
+about 45 s and 230 MB with spacy)."""
 
+import json
 import sys
 
 import pytest
 
 pytest.importorskip("textworld")
 
-from memory_helpers import smoke
+from memory_helpers import Echo, smoke
 
 from evaluators.task import load_task
 from evaluators.workers import WorkerPool
@@ -17,6 +19,7 @@ from evaluators.workers import WorkerPool
 TASK = load_task("textworld_memory")
 SCORER = TASK.scorer.SCORER
 import textworld_worlds  # noqa: E402
+from memory_stream import NoMemory, play_in_process  # noqa: E402
 from textworld_agent import TextAgent, read_hints  # noqa: E402
 from textworld_worlds import Episode, WorldSpec, game_file, make_tasks, make_world  # noqa: E402
 
@@ -86,3 +89,41 @@ def test_without_textworld_the_task_loads_and_prepare_names_the_install(monkeypa
         task.scorer.prepare(task.config.stages)
     with pytest.raises(ValueError, match="textworld package"):
         textworld_worlds.make_world("w0", SPEC)
+
+
+class PlanMemory:
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return {"plan": ["go north"], "notes": ["the carrot is in the kitchen"]}
+
+
+TEXT_SMALL = {"seed": 0, "worlds": 1, "tasks_per_world": 4}
+
+
+def test_the_llm_agent_plays_text_games_with_the_memory_in_its_prompt(cache):
+    """Taking the suggested commands, the LLM agent plays as the scripted agent; every prompt
+    has the goal, the accepted commands and the retrieved dict; a reply the game does not
+    accept falls back to the scripted agent's command; no model is the task's error."""
+    echo = Echo()
+    llm = play_in_process(SCORER.stream(SCORER.case({**TEXT_SMALL, "agent": "llm"}), echo),
+                          PlanMemory, echo).result
+    assert llm == play_in_process(SCORER.stream(SCORER.case(TEXT_SMALL)), PlanMemory).result
+    assert all("Goal: take the " in p and "Commands accepted now: " in p for p in echo.prompts)
+    assert any('"plan": ["go north"]' in p and "kitchen" in p for p in echo.prompts)
+
+    def chosen(messages, *, temperature=None, reference=None):  # the first accepted command
+        accepted = messages[-1]["content"].split("Commands accepted now: ")[1].split(".\n")[0]
+        return json.dumps({"answer": accepted.split("; ")[0].upper() + "."})
+
+    def rambling(messages, *, temperature=None, reference=None):
+        return "I would rather dance."
+
+    case = SCORER.case({**TEXT_SMALL, "agent": "llm"})
+    first = play_in_process(SCORER.stream(case, chosen), NoMemory, chosen).result
+    scripted = play_in_process(SCORER.stream(SCORER.case(TEXT_SMALL)), NoMemory).result
+    assert first.steps != scripted.steps  # its own commands, not the scripted agent's
+    assert play_in_process(SCORER.stream(case, rambling), NoMemory, rambling).result == scripted
+    with pytest.raises(ValueError, match="no agent model"):
+        SCORER.stream(case, None)

@@ -52,7 +52,8 @@ class LLMAgent:
             self.calls += 1
             reply = self.model(self._messages(obs), temperature=self.temperature,
                                reference=suggestion)
-            self.queue.extend(m.lower() for m in _MOVE.findall(_answer(reply))[:MOVES_PER_CALL])
+            moves = _MOVE.findall(answer_field(reply))[:MOVES_PER_CALL]
+            self.queue.extend(m.lower() for m in moves)
         if not self.queue:
             self.fallbacks += 1
             self.queue.append(suggestion)
@@ -73,7 +74,7 @@ class LLMAgent:
         return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def _answer(reply: str) -> str:
+def answer_field(reply: str) -> str:
     """The `answer` field of a JSON reply, or the whole reply if it is not that JSON."""
     match = re.search(r"\{.*\}", reply, re.S)
     try:

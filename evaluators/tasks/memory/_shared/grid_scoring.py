@@ -103,16 +103,20 @@ class GridScorer:
                                  f"{', '.join(get_args(field.type))}, not {value!r}")
         return case
 
-    def tasks(self, case: StreamCase) -> list[GridTask]:
-        return make_tasks(self.make_worlds(case), case.tasks_per_world, case.seed)
-
-    def stream(self, case: StreamCase, model: AgentModel | None = None):
-        """The case's stream, its episodes played by the case's agent."""
+    @staticmethod
+    def check_model(case: StreamCase, model: AgentModel | None) -> None:
         if case.agent == "llm" and model is None:
             raise ValueError("this case's agent is the LLM agent (agent = \"llm\") and the "
                              "evaluation has no agent model: give one ([agent_model] in the "
                              "campaign config, --agent-model for discover eval) or use agent = "
                              "\"scripted\"")
+
+    def tasks(self, case: StreamCase) -> list[GridTask]:
+        return make_tasks(self.make_worlds(case), case.tasks_per_world, case.seed)
+
+    def stream(self, case: StreamCase, model: AgentModel | None = None):
+        """The case's stream, its episodes played by the case's agent."""
+        self.check_model(case, model)
 
         def play(task: GridTask, retrieved: dict, repeat: int):
             hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"

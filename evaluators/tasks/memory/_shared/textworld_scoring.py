@@ -1,12 +1,14 @@
 """What the TextWorld memory task's scorer runs (trusted): the grid tasks' scorer
 (grid_scoring.GridScorer: case keys, no-memory baseline, metrics) with TextWorld's worlds,
-tasks, episodes and scripted agent in place of the grid's. The stream is the same
-(memory_stream.alma_stream), so a memory sees ALMA's protocol and recorders in every domain.
+tasks, episodes and agents (the scripted text agent, or the LLM agent) in place of the grid's.
+The stream is the same (memory_stream.alma_stream), so a memory sees ALMA's protocol and
+recorders in every domain.
 """
 
 from grid_scoring import GridScorer, StreamCase
 from memory_stream import alma_stream
 from textworld_agent import TextAgent, read_hints
+from textworld_llm_agent import TextLLMAgent
 from textworld_worlds import Episode, TextTask, game_file, make_tasks
 
 from evaluators.agent_model import AgentModel
@@ -17,13 +19,13 @@ class TextWorldScorer(GridScorer):
         return make_tasks(self.make_worlds(case), case.tasks_per_world, case.seed)
 
     def stream(self, case: StreamCase, model: AgentModel | None = None):
-        """The case's stream, its episodes played by the scripted text agent."""
-        if case.agent != "scripted":
-            raise ValueError("the TextWorld memory task has only the scripted agent (agent = "
-                             "\"scripted\"): no LLM agent plays text games yet")
+        """The case's stream, its episodes played by the case's agent."""
+        self.check_model(case, model)
 
         def play(task: TextTask, retrieved: dict, repeat: int):
-            agent = TextAgent(task.target, read_hints(retrieved), f"{task.key}-{repeat}")
+            hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"
+            agent = TextAgent(task.target, hints, seed) if case.agent == "scripted" else \
+                TextLLMAgent(model, task.goal, task.target, retrieved, hints, seed)
             return Episode(task, case.budget).play(agent)
 
         return alma_stream(self.tasks(case), lambda task: Episode(task, case.budget).opening(),
