@@ -30,6 +30,8 @@ FIGURES = {
                         rf"\| discovery LiteLLMClient \(litellm\) \| {NUMBER} \| {NUMBER} "
                         rf"\| {RATIO} \|"],
     "openevolve_bench.py": [rf"\| 60 \| {NUMBER} \| ({NUMBER}|-) \| ({RATIO}|-) \|"],
+    "view_bench.py": [rf"\| 1,\d{{3}} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| ({NUMBER}|-) "
+                      rf"\| ({NUMBER}|-) \|"],
     "sandbox_bench.py": [rf"\| fresh process \| \w+ \| none \| {NUMBER} \| {NUMBER} \|"] + (
         [rf"\| none \| {NUMBER} \| {NUMBER} \| {RATIO} \|"] if available_level() == "bwrap"
         else []),
