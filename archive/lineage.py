@@ -18,6 +18,8 @@ from archive.errors import ArchiveError
 from archive.store import ArchiveReader
 
 GRAPH_FORMATS = ("graphml", "gexf", "json", "dot")
+NODE_KEYS = ("status", "score", "island", "model", "generation", "edit_kind", "created_at")
+"""The node attributes, in the order of `ArchiveReader.lineage_rows`'s node rows after the id."""
 
 
 def build_graph(reader: ArchiveReader) -> nx.DiGraph:
@@ -27,16 +29,24 @@ def build_graph(reader: ArchiveReader) -> nx.DiGraph:
     graph = nx.DiGraph(name=campaign.name, task=campaign.task)
     if best is not None:
         graph.graph["best"] = best.id
-    keys = ("status", "score", "island", "model", "generation", "edit_kind", "created_at")
-    graph.add_nodes_from(
-        (row[0], {k: v for k, v in zip(keys, row[1:], strict=True) if v is not None})
-        for row in nodes
-    )
-    graph.add_edges_from((parent, child, {"position": pos}) for parent, child, pos in edges)
+    add_rows(graph, nodes, edges)
     return graph
 
 
-def _score(graph: nx.DiGraph, node: int) -> float:
+def add_rows(graph: nx.DiGraph, nodes: Iterable[tuple], edges: Iterable[tuple[int, int, int]]
+             ) -> None:
+    """Add node rows (id, then NODE_KEYS; a None leaves its attribute out) and parent edges
+    (parent, child, position): shared by the whole graph and `lineage_facts`'s slice of it, so
+    the two cannot differ in what a node or an edge says."""
+    graph.add_nodes_from(
+        (row[0], {k: v for k, v in zip(NODE_KEYS, row[1:], strict=True) if v is not None})
+        for row in nodes
+    )
+    graph.add_edges_from((parent, child, {"position": pos}) for parent, child, pos in edges)
+
+
+def score_of(graph: nx.DiGraph, node: int) -> float:
+    """A node's score, -inf where it has none (it failed, or is still pending)."""
     return graph.nodes[node].get("score", -math.inf)
 
 
@@ -71,7 +81,7 @@ def best_below(graph: nx.DiGraph) -> dict[int, float]:
     below: dict[int, float] = {}
     for node in reversed(list(nx.topological_sort(graph))):
         below[node] = max(
-            (max(_score(graph, c), below[c]) for c in graph.successors(node)), default=-math.inf
+            (max(score_of(graph, c), below[c]) for c in graph.successors(node)), default=-math.inf
         )
     return below
 
@@ -85,10 +95,15 @@ def stepping_stones(graph: nx.DiGraph, within: Iterable[int] | None = None) -> l
         parent = primary_parent(graph, node)
         if parent is None:
             continue
-        bar = _score(graph, parent)
-        if _score(graph, node) < bar < below[node]:
+        if paid_off(score_of(graph, node), score_of(graph, parent), below[node]):
             stones.append(node)
     return sorted(stones)
+
+
+def paid_off(score: float, parent_score: float, best_below: float) -> bool:
+    """The stepping-stone test: a program scored below its primary parent, yet something
+    descended from it (best score `best_below`) beat that parent."""
+    return score < parent_score < best_below
 
 
 @dataclass(frozen=True)

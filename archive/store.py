@@ -40,6 +40,10 @@ _PROGRAM_COLUMNS = (
 )
 
 
+_LINEAGE_COLUMNS = "id, status, score, island, model, generation, edit_kind, created_at"
+"""A program's node in the lineage graph (archive.lineage.NODE_KEYS, after its id)."""
+
+
 def code_hash(code: str) -> str:
     """Hash of the code with trailing white space dropped, so re-indented copies still match."""
     normal = "\n".join(line.rstrip() for line in code.strip().splitlines())
@@ -384,13 +388,37 @@ class ArchiveReader:
         (id, status, score, island, model, generation, edit_kind, created_at) and
         parent edges (parent, child, position)."""
         nodes = self._conn.execute(
-            "SELECT id, status, score, island, model, generation, edit_kind, created_at "
-            "FROM programs ORDER BY id"
-        ).fetchall()
+            f"SELECT {_LINEAGE_COLUMNS} FROM programs ORDER BY id").fetchall()
         edges = self._conn.execute(
             "SELECT parent_id, child_id, position FROM links WHERE role = 'parent'"
         ).fetchall()
         return nodes, edges
+
+    def lineage_rows_of(self, ids: Sequence[int]) -> tuple[list[tuple], list[tuple[int, int, int]]]:
+        """`lineage_rows` for these programs only: their node rows, and the parent edges into
+        them (a prompt's slice of the lineage, without a scan of the whole archive)."""
+        nodes, edges = [], []
+        for start in range(0, len(ids), 500):  # under SQLite's limit on bound parameters
+            part = list(ids[start:start + 500])
+            marks = ",".join("?" * len(part))
+            nodes += self._conn.execute(f"SELECT {_LINEAGE_COLUMNS} FROM programs WHERE id IN "
+                                        f"({marks}) ORDER BY id", part).fetchall()
+            edges += self._conn.execute(
+                "SELECT parent_id, child_id, position FROM links "
+                f"WHERE role = 'parent' AND child_id IN ({marks})", part).fetchall()
+        return nodes, edges
+
+    def best_below(self, program_id: int) -> float | None:
+        """The best score among the program's descendants (None if none has one), by one
+        recursive query."""
+        (best,) = self._conn.execute(
+            "WITH RECURSIVE below(id) AS ("
+            "  SELECT child_id FROM links WHERE parent_id = ? AND role = 'parent'"
+            "  UNION SELECT l.child_id FROM links l JOIN below b ON l.parent_id = b.id"
+            "  WHERE l.role = 'parent') "
+            "SELECT max(p.score) FROM below JOIN programs p ON p.id = below.id",
+            (program_id,)).fetchone()
+        return best
 
     def events(self, kind: str | None = None, limit: int = 100) -> list[tuple[float, str, Any]]:
         """(created_at, kind, data) of the newest events, newest first."""

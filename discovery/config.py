@@ -87,6 +87,20 @@ class Edits(_Section):
     later prompts show (ShinkaEvolve's meta-scratchpad); 0: never."""
 
 
+class Prompts(_Section):
+    """What the proposal prompt shows besides the parent's code (`[prompts]`)."""
+
+    lineage_depth: int = Field(8, ge=0)
+    """How many steps of the parent's ancestry the prompt shows, newest first (the edit, its
+    design name or what its diff changed, the score change, stepping stones marked), with the
+    parent's children that failed or scored no higher and why; 0: none, and the prompt shows
+    only the reasons its recent children failed, as before the lineage was shown."""
+    lineage_tokens: int = Field(500, ge=100)
+    """Bound on the lineage's length in the prompt, in tokens (counted as characters / 4): the
+    oldest steps are left out first, then the oldest children, and the prompt says how many
+    steps it left out."""
+
+
 class Parallel(_Section):
     """Model calls and evaluations overlap, with no generation barrier: while M programs are in
     the sandbox, N more are being proposed. With 1 and 1, iterations run one after the other and
@@ -142,6 +156,8 @@ class CampaignConfig(_Section):
     """When the campaign stops (`[budgets]`); the first budget reached ends it."""
     parallel: Parallel = Parallel()
     """Model calls and evaluations in flight (`[parallel]`)."""
+    prompts: Prompts = Prompts()
+    """What proposal prompts show of the parent's lineage (`[prompts]`)."""
     executor: Literal["warm", "fresh"] = "warm"
     """warm: fork servers with numpy loaded (needs bubblewrap, else fresh processes); fresh: a
     new sandboxed process per run."""

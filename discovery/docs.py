@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from discovery.config import Budgets, CampaignConfig, Edits, Parallel, Selection
+from discovery.config import Budgets, CampaignConfig, Edits, Parallel, Prompts, Selection
 from discovery.models.base import ModelSpec
 from evaluators.task import (
     CaseConfig,
@@ -38,7 +38,7 @@ from evaluators.task import (
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 MODELS: dict[str, type[BaseModel]] = {model.__name__: model for model in (
     TaskConfig, StageConfig, CaseConfig, LimitsConfig, DescriptorConfig,
-    CampaignConfig, ModelSpec, Selection, Edits, Parallel, Budgets)}
+    CampaignConfig, ModelSpec, Selection, Edits, Prompts, Parallel, Budgets)}
 """The models a doc may name in a `<!-- generated: Name -->` marker."""
 SECTION = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.DOTALL)
 

@@ -16,6 +16,7 @@ from rich.tree import Tree
 
 from archive import ArchiveReader, Evaluation, EvaluationResult, ModelCall, Program, Summary
 from archive.lineage import ancestry, best_lineage, primary_parent
+from archive.lineage_facts import LineageFacts, Step
 from discovery.models.base import Completion, ModelSpec
 from discovery.search.edits import design_notes
 
@@ -212,6 +213,32 @@ def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3,
     for node in path:
         add_side(tree.add(_node_label(graph, node, style(node), names)), node, depth)
     return tree
+
+
+def lineage_steps(facts: LineageFacts) -> Group:
+    """The facts a proposal prompt shows about the focus's lineage (archive.lineage_facts),
+    as tables: its ancestry newest step first, then its children that failed or scored no
+    higher."""
+    def table(title: str, steps: tuple[Step, ...]) -> Table:
+        grid = Table(title=title, header_style="bold", title_justify="left")
+        for column in ("program", "edit", "what changed", "outcome", "note"):
+            grid.add_column(column, overflow="fold")
+        for step in steps:
+            grid.add_row(f"#{step.id}", step.edit_kind, step.change,
+                         Text(step.outcome(), style=status_style(step.status)),
+                         "stepping stone" if step.stepping_stone else "")
+        return grid
+
+    older = (f"; {facts.older} older back to #{facts.seed} not shown (--steps)"
+             if facts.older else "")
+    parts: list[RenderableType] = [table(
+        f"lineage of #{facts.focus}, newest step first{older}", facts.steps)]
+    counts = facts.children
+    if facts.setbacks:
+        parts.append(table(f"its children: {counts.better} scored higher, {counts.no_better} no "
+                           f"higher, {counts.failed} failed; the newest that did not help",
+                           facts.setbacks))
+    return Group(*parts)
 
 
 def program_view(program: Program, evaluations: list[Evaluation]) -> Group:

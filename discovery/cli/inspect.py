@@ -9,10 +9,13 @@ from rich.syntax import Syntax
 
 from archive import ArchiveError
 from archive import lineage as lineage_graph
+from archive.lineage_facts import lineage_facts
 from discovery import export as exporting
 from discovery import report as reporting
 from discovery import views
 from discovery.cli.common import RunArg, app, console, friendly, open_run
+from discovery.config import Prompts
+from discovery.loop.campaign import last_config
 from discovery.models import agent_models
 from discovery.models.agent import AgentModelConfig
 from discovery.search.edits import design_notes
@@ -38,11 +41,15 @@ def lineage(
     depth: Annotated[int, typer.Option(
         min=0, help="Levels of side branches shown off the ancestry, and below the program.")] = 1,
     width: Annotated[int, typer.Option(min=0, help="Side branches shown per program.")] = 3,
+    steps: Annotated[int | None, typer.Option(
+        min=0, help="Ancestry steps shown in the table under the tree, as proposal prompts show "
+                    "them (default: the campaign's last prompts.lineage_depth).")] = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", help="Write the whole graph instead: graphml, gexf, json or dot.")] = None,
     out: Annotated[Path | None, typer.Option(help="File to write the graph to.")] = None,
 ) -> None:
-    """Draw the lineage tree, best lineage highlighted, or write the graph to a file."""
+    """Draw the lineage tree, best lineage highlighted, with the focus's ancestry steps as
+    proposal prompts show them, or write the graph to a file."""
     if out is not None and fmt is None:
         fmt = out.suffix.lstrip(".")
     if fmt is not None:
@@ -56,7 +63,12 @@ def lineage(
             reader.program(program)
         graph = lineage_graph.build_graph(reader)
         focus = program if program is not None else graph.graph.get("best")
-        names = design_names(reader, graph, focus, depth) if fmt is None and focus else {}
+        shown = fmt is None and focus is not None
+        names = design_names(reader, graph, focus, depth) if shown else {}
+        if steps is None:
+            steps = Prompts.model_validate(last_config(reader).get("prompts", {})).lineage_depth
+        facts = lineage_facts(reader, focus, steps, notes=design_notes) \
+            if shown and steps else None
     if fmt is not None:
         lineage_graph.write_graph(graph, out, fmt)
         console.print(f"wrote {graph.number_of_nodes()} programs and "
@@ -73,6 +85,8 @@ def lineage(
         f"expanded program; stepping stones on this lineage: "
         f"{', '.join(f'#{s}' for s in stones) or 'none'}[/]"
     )
+    if facts is not None:
+        console.print(views.lineage_steps(facts))
 
 
 def design_names(reader, graph, focus: int, depth: int) -> dict[int, str]:

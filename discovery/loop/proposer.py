@@ -3,15 +3,17 @@ build the prompt from the archive, ask the model, apply and check its edit (mark
 duplicates, novelty, the entry point), hand a failed edit's reason back for a repair turn, and
 let the model review its accepted proposal (ADAS's reflexion)."""
 
+import math
 import random
 import threading
 from pathlib import Path
 
 from archive import ArchiveReader
+from archive.lineage_facts import LineageFacts, Step, lineage_facts
 from discovery.config import CampaignConfig
 from discovery.loop.plan import EditFormat, Outcome, Plan
 from discovery.models.base import CallFailed, Messages, ModelClient, ModelError
-from discovery.search.edits import EditError, apply_diff, block_text, rewrite_block
+from discovery.search.edits import EditError, apply_diff, block_text, design_notes, rewrite_block
 from discovery.search.novelty import EmbeddingNovelty, NoveltyError, TextNovelty
 from evaluators.task import Task
 from prompts import render
@@ -162,8 +164,8 @@ class Proposer:
 
     def messages(self, plan: Plan) -> Messages:
         """The prompt: the task, the parent's block and metrics, inspirations (or, as ADAS does,
-        the archive's best), the parent's children's recent failures, the scratchpad's insights
-        and one of the task's ideas."""
+        the archive's best), the parent's lineage (or only its children's recent failures),
+        the scratchpad's insights and one of the task's ideas."""
         parent = plan.parent
         evaluations = self.reader().evaluations(parent.id)
         metrics = next((e.public_metrics for e in reversed(evaluations) if e.final), {})
@@ -182,8 +184,12 @@ class Proposer:
         for other in shown:
             context.append(f"A program with score {other.score:.6g} used this block:\n"
                            f"```python\n{block_text(other.code)}\n```")
-        failures = self.reader().child_failures(parent.id, 3)
-        if failures:
+        lineage = self.config.prompts
+        if lineage.lineage_depth:  # its children's failures are part of the lineage
+            facts = lineage_facts(self.reader(), parent.id, lineage.lineage_depth,
+                                  notes=design_notes)
+            context.append(lineage_text(facts, lineage.lineage_tokens))
+        elif failures := self.reader().child_failures(parent.id, 3):
             context.append("Recent changes to this code failed: " + "; ".join(failures))
         if self.insights:
             context.append(f"Insights from the search so far:\n{self.insights}")
@@ -224,3 +230,47 @@ def _answer_kind(plan: Plan) -> str:
     """The prompts' folder for what the model answers with: SEARCH/REPLACE blocks, or a whole
     block (a rewrite or a crossover)."""
     return "diff" if plan.edit_format is EditFormat.DIFF else "rewrite"
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens as characters / 4, rounded up: no tokenizer is at hand for every model, and
+    English prose and code run at about four characters a token."""
+    return math.ceil(len(text) / 4)
+
+
+def lineage_text(facts: LineageFacts, tokens: int) -> str:
+    """The lineage as the prompt shows it, within `tokens` (estimate_tokens): the oldest
+    ancestry steps are left out first (down to the parent's own), then the oldest of its
+    children, and the text says how many steps were left out."""
+    steps = [_step_line(step) for step in facts.steps]
+    setbacks = [_step_line(step) for step in facts.setbacks]
+    cuts = [(n, len(setbacks)) for n in range(len(steps), 0, -1)] + \
+        [(min(len(steps), 1), n) for n in range(len(setbacks) - 1, -1, -1)] + [(0, 0)]
+    for kept_steps, kept_setbacks in cuts:
+        text = _lineage_lines(facts, steps[:kept_steps], setbacks[:kept_setbacks])
+        if estimate_tokens(text) <= tokens:
+            return text
+    raise AssertionError("unreachable: lineage_tokens' lower bound leaves room for the heading")
+
+
+def _lineage_lines(facts: LineageFacts, steps: list[str], setbacks: list[str]) -> str:
+    lines = ["How this code came to be, newest step first (each step: the edit that made it, "
+             "what the edit changed, its score and the change from its parent):", *steps]
+    omitted = facts.older + len(facts.steps) - len(steps)
+    if omitted:
+        lines.append(f"- ({omitted} older step{'s' if omitted > 1 else ''}, back to the first "
+                     f"program #{facts.seed}, left out)")
+    counts = facts.children
+    if counts.failed + counts.no_better:
+        lines.append(f"Changes to this code so far: {counts.better} scored higher, "
+                     f"{counts.no_better} no higher, {counts.failed} failed"
+                     + ("; the newest that did not help:" if setbacks else "."))
+        lines += setbacks
+    return "\n".join(lines)
+
+
+def _step_line(step: Step) -> str:
+    """One step, its reason cut short: a line's length bounds what one step costs."""
+    stone = ("; a stepping stone: below its parent, yet a descendant beat the parent"
+             if step.stepping_stone else "")
+    return f"- #{step.id} {step.edit_kind}: {step.change[:160]} -> {step.outcome()[:200]}{stone}"

@@ -1,20 +1,27 @@
+import difflib
 import json
+import random
+from types import SimpleNamespace
 
 import networkx as nx
 import pytest
-from helpers import add_scored
+from helpers import add_scored, seed_code
 
-from archive import ArchiveError, ArchiveReader
+from archive import ArchiveError, ArchiveReader, EvaluationResult, NewProgram
 from archive.lineage import (
     ancestry,
+    best_below,
     best_lineage,
     branching_stats,
     build_graph,
     descendants,
+    primary_parent,
     stepping_stones,
     to_dot,
     write_graph,
 )
+from archive.lineage_facts import best_below as best_below_query
+from archive.lineage_facts import lineage_facts, lineage_slice, summarise_change
 
 
 @pytest.fixture
@@ -104,3 +111,82 @@ def test_unknown_format_writes_nothing(tree, tmp_path):
 
 def test_dot_marks_failures(tree):
     assert '6 [label="#6\\ncrashed", fillcolor="#ffcdd2"];' in to_dot(tree)
+
+
+def _agrees_with_the_graph(reader: ArchiveReader) -> None:
+    """The slice read for a proposal is the whole graph's subgraph, and the facts drawn from it
+    say what the graph functions say (ancestry, primary children, stepping stones)."""
+    graph = build_graph(reader)
+    below = best_below(graph)
+    for node in graph:
+        part = lineage_slice(reader, node)
+        whole = graph.subgraph(part)
+        assert dict(part.nodes(data=True)) == dict(whole.nodes(data=True))
+        assert set(part.edges(data="position")) == set(whole.edges(data="position"))
+        assert best_below_query(reader, node) == below[node]
+        facts = lineage_facts(reader, node, len(graph))
+        path = ancestry(graph, node)
+        assert [s.id for s in facts.steps] == path[::-1] and facts.seed == path[0]
+        assert {s.id for s in facts.steps if s.stepping_stone} == \
+            set(stepping_stones(graph, path))
+        edited = [c for c in graph.successors(node) if primary_parent(graph, c) == node]
+        counts = facts.children
+        assert counts.better + counts.no_better + counts.failed + counts.pending == len(edited)
+
+
+def test_lineage_facts_agree_with_the_graph(tree, writer):
+    _agrees_with_the_graph(ArchiveReader(writer.path))
+
+
+def test_lineage_facts_agree_with_the_graph_on_a_random_archive(writer):
+    rng = random.Random(3)
+    ids: list[int] = []
+    for i in range(150):
+        parents = [rng.choice(ids)] if ids and rng.random() < 0.9 else []
+        if parents and rng.random() < 0.2:
+            parents.append(rng.choice(ids))  # a crossover; sometimes of a program with itself
+        status = rng.choice(["ok"] * 6 + ["crashed", "invalid"])
+        pid = writer.add_program(NewProgram(seed_code(float(i)), parents=tuple(dict.fromkeys(
+            parents))))
+        if rng.random() < 0.95:  # the rest stay pending
+            writer.record_evaluation(pid, EvaluationResult(
+                "full", status, score=rng.random() if status == "ok" else None, reason="boom"))
+        ids.append(pid)
+    _agrees_with_the_graph(ArchiveReader(writer.path))
+
+
+def test_lineage_facts_tell_each_step_and_the_setbacks(tree, writer):
+    reader = ArchiveReader(writer.path)
+    facts = lineage_facts(reader, 4, 8)
+    assert [(s.id, s.edit_kind, s.outcome(), s.stepping_stone) for s in facts.steps] == [
+        (4, "-", "0.9 (+0.6)", False), (2, "-", "0.3 (-0.2)", True), (1, "-", "0.5", False)]
+    assert facts.steps[0].change == "changed VALUE (+1 -1 lines)"
+    assert facts.steps[-1].change == "the starting program"
+    crashed = lineage_facts(reader, 7, 1)
+    assert [s.id for s in crashed.steps] == [7] and crashed.older == 2 and crashed.seed == 1
+    assert crashed.steps[0].outcome() == "0.8"  # its parent has no score to compare with
+    seed = lineage_facts(reader, 1, 1)  # children: 2 (0.3), 3 (0.6), 6 (crashed)
+    assert (seed.children.better, seed.children.no_better, seed.children.failed) == (1, 1, 1)
+    assert [(s.id, s.outcome()) for s in seed.setbacks] == [(6, "crashed: boom"),
+                                                            (2, "0.3 (-0.2)")]
+    assert lineage_facts(reader, 2, 1).setbacks == ()  # 5 is 3's edit, crossed with 2
+    named = lineage_facts(reader, 4, 1, notes=lambda code: SimpleNamespace(name="Four")
+                          if "4.0" in code else None)
+    assert named.steps[0].change == '"Four"'  # a design's name, where it has one
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    (None, "x = 1\n", "the starting program"),
+    ("x = 1\n", "x = 1\n", "the same code as its parent"),
+    ("def f():\n    return 1\n\n\ndef g():\n    return 2\n",
+     "def f():\n    return 3\n\n\ndef g():\n    return 2\n\n\ndef h():\n    pass\n",
+     "changed f; added h (+5 -1 lines)"),
+    ("class A:\n    def m(self):\n        return 1\n\n    def n(self):\n        return 2\n",
+     "class A:\n    def m(self):\n        return 5\n", "changed A.m; removed A.n (+1 -4 lines)"),
+    ("K = 1\nimport os\n", "K = 1\nimport sys\n", "+1 -1 lines"),
+    ("x = 1\n", "x = (\n", "+1 -1 lines"),  # no parse: the counts only
+])
+def test_summarise_change_names_the_definitions(old, new, said):
+    diff = "".join(difflib.unified_diff((old or "").splitlines(keepends=True),
+                                        new.splitlines(keepends=True), "a", "b"))
+    assert summarise_change(old, new, diff if old is not None else None) == said
