@@ -2,11 +2,9 @@
 the baselines' table of its README.
 
 Every baseline (the seed and evaluators/tasks/rl/ppo_objective/baselines/*.py) is traced as in
-the sandbox, rebuilt from its plain-data graph as the scorer does, and trained: all baselines x
-seeds as one stacked run per game (paired seeds; a run's result matches its own run alone up
-to 6 agents, tested; larger stacks drift in the last bits: the task README says how far), plus
-the untrained policy. PPO-clip's areas and the untrained policy's are the run's
-anchors.
+the sandbox, rebuilt from its plain-data graph as the scorer does, and trained as the scorer
+trains a candidate: its seeds as one stack (paired seeds across baselines), plus the untrained
+policy. PPO-clip's areas and the untrained policy's are the run's anchors.
 
     python bench/rl_reference_bench.py --anchors   # runs without anchors for their code: measure
     python bench/rl_reference_bench.py --anchors --again --stage train   # re-measure a stage
@@ -28,7 +26,7 @@ TASK = Path(__file__).resolve().parents[1] / "evaluators" / "tasks" / "rl" / "pp
 sys.path.insert(0, str(TASK.parent / "_shared"))
 
 from drift_graph import Graph  # noqa: E402
-from ppo import config_for, stacked, train  # noqa: E402
+from ppo import config_for, train  # noqa: E402
 
 
 def load(path: Path, name: str):
@@ -52,22 +50,23 @@ def baselines(only: list[str] | None) -> dict[str, Graph]:
 
 
 def measure(graphs: dict[str, Graph], secret: dict) -> tuple[dict[str, dict], dict]:
-    """Every baseline on every run of a suite (one stacked training per run), and the anchors."""
+    """Every baseline on every run of a suite, and the anchors. Each baseline trains its seeds
+    as one stack of its own, exactly as the scorer trains a candidate: stacks of different
+    sizes agree only to the last bits (the task README says why), and anchors measured this
+    way make the seed score exactly 1 wherever it is evaluated."""
     seeds, names = secret["seeds"], list(graphs)
     results: dict[str, dict] = {name: {} for name in names}
     anchors = {}
     for run in secret["runs"]:
         config = config_for(run["env"], **run.get("overrides", {}))
         begin = time.perf_counter()
-        both = train(run["env"], stacked(list(graphs.values()), len(seeds)), seeds * len(names),
-                     run["steps"], config)
+        for name, graph in graphs.items():
+            result = train(run["env"], graph, seeds, run["steps"], config)
+            results[name][scorer.run_name(run)] = scorer.summary(
+                result.curves, result.skipped, result.steps_per_update)
         random = train(run["env"], graphs[names[0]], seeds, run["steps"], config, learn=False)
-        print(f"  {scorer.run_name(run)}: {len(names)} x {len(seeds)} agents, "
+        print(f"  {scorer.run_name(run)}: {len(names)} drifts x {len(seeds)} seeds, "
               f"{time.perf_counter() - begin:.0f} s", file=sys.stderr)
-        for i, name in enumerate(names):
-            part = slice(i * len(seeds), (i + 1) * len(seeds))
-            results[name][scorer.run_name(run)] = scorer.summary(both.curves[part],
-                                                                 both.skipped[part])
         anchors[scorer.anchor_key(run, seeds)] = {
             "version": scorer.code_version(run["env"]),
             "ppo": results[names[0]][scorer.run_name(run)]["area"],

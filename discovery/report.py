@@ -12,11 +12,13 @@ an archive without them (`discover demo`) is read program by program instead. Wh
 lacks (no valid program, no model calls, a task that no longer loads) is said on the page: a
 report never fails for want of data.
 
-Tasks that name a curve (task.toml `report_curve`, e.g. exploitability at checkpoints t) also
-get the best program against the task's seed and baselines: one PNG per stage kind (train games,
-held-out games), a panel per game with the curve against t on a log scale, and a table of
-per-game scores (mean -log10 of the curve over the checkpoints, the task's own fitness) where
-differences smaller than the noise are called ties. The best program's train curves come from
+Tasks that name a curve (task.toml `report_curve`, e.g. exploitability at checkpoints t, or a
+learning curve's return at environment steps t) also get the best program against the task's
+seed and baselines: one PNG per stage kind (train, held-out), a panel per game (a case, or a
+series within one: an RL suite's runs) with the curve against t, on a log scale for a curve to
+drive down (`report_curve_scale`), and a table of per-panel scores (mean -log10 of the curve
+over the checkpoints, the task's own fitness; for a linear curve its mean, the area under it)
+where differences smaller than the noise are called ties. The best program's train curves come from
 its archived evaluation; everything else is evaluated here, in the sandbox, case by case (so a
 baseline that cannot play one game, like the two-player Nash solver on 3-player Kuhn, still
 draws the rest), and cached per evaluator version in `baselines.json`.
@@ -50,6 +52,10 @@ if TYPE_CHECKING:
 NOISE = 0.02
 """Per-game score differences below this (mean -log10 units: about 5% in the curve) are ties:
 CFR+ on Leduc moves about this much from the summation order alone."""
+
+LINEAR_NOISE = 0.05
+"""For a linear curve (a learning curve's area), differences below this share of the larger
+magnitude are ties: PPO's area moves by about that between sets of 8 seeds."""
 
 KINDS = ("train", "held_out")
 
@@ -285,18 +291,22 @@ def plot_failures(title: str, windows: FailureWindows, path: Path) -> None:
 
 @dataclass
 class Line:
-    """One program's curves: kind -> game -> {t: value}; games it could not play -> reason."""
+    """One program's curves: kind -> panel (a game) -> {t: value}; games it could not play ->
+    reason."""
 
     name: str
     curves: dict[str, dict[str, dict[int, float]]] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
 
-    def score(self, kind: str, game: str) -> float | None:
+    def score(self, kind: str, game: str, scale: str = "log") -> float | None:
         curve = self.curves.get(kind, {}).get(game)
-        return log_checkpoints(curve, "curve").score if curve else None
+        if not curve:
+            return None
+        return log_checkpoints(curve, "curve").score if scale == "log" \
+            else sum(curve.values()) / len(curve)
 
-    def mean(self, kind: str, games: list[str]) -> float | None:
-        scores = [self.score(kind, g) for g in games]
+    def mean(self, kind: str, games: list[str], scale: str = "log") -> float | None:
+        scores = [self.score(kind, g, scale) for g in games]
         return None if not scores or None in scores else sum(scores) / len(scores)
 
 
@@ -310,16 +320,25 @@ def stages(task: Task) -> dict[str, StageConfig]:
 
 def curves_from_metrics(task: Task, stage: StageConfig, metrics: dict, prefix: str = ""
                         ) -> dict[str, dict[int, float]]:
-    """A stage's curves out of an evaluation's metrics (`[prefix][case_]<curve>_<t>`)."""
-    curves = {}
+    """A stage's curves out of an evaluation's metrics, by panel: `[prefix]<case>_<curve>_<t>`
+    per case of a multi-case stage (a game each), `[prefix][<series>_]<curve>_<t>` per series
+    of a single-case one (an RL suite's runs), else the case's name."""
+    curve = re.escape(task.config.report_curve)
+    several = len(stage.cases) > 1
+    curves: dict[str, dict[int, float]] = {}
     for case in stage.cases:
-        head = prefix + (f"{case.name}_" if len(stage.cases) > 1 else "")
-        pattern = re.compile(rf"^{re.escape(head + task.config.report_curve)}_(\d+)$")
-        points = {int(m.group(1)): float(v) for k, v in metrics.items()
-                  if (m := pattern.match(k))}
-        if points:
-            curves[case.name] = dict(sorted(points.items()))
-    return curves
+        pattern = re.compile(rf"^{re.escape(prefix + case.name)}_{curve}_(\d+)$" if several
+                             else rf"^{re.escape(prefix)}(?:(.+)_)?{curve}_(\d+)$")
+        for key, value in metrics.items():
+            if m := pattern.match(key):
+                panel = case.name if several or m.group(1) is None else m.group(1)
+                curves.setdefault(panel, {})[int(m.group(m.lastindex))] = float(value)
+    return {panel: dict(sorted(points.items())) for panel, points in curves.items()}
+
+
+def panels(kind: str, lines: list[Line]) -> list[str]:
+    """The games of a kind, in the order the lines first show them."""
+    return list(dict.fromkeys(game for line in lines for game in line.curves.get(kind, {})))
 
 
 def evaluate_line(task: Task, name: str, code: str, executor: Executor,
@@ -394,7 +413,8 @@ def best_line(task: Task, reader: ArchiveReader, best: Program, executor: Execut
 
 def plot(task: Task, kind: str, lines: list[Line], path: Path) -> None:
     pyplot = _pyplot()
-    games = [c.name for c in stages(task)[kind].cases]
+    log = task.config.report_curve_scale == "log"
+    games = panels(kind, lines)
     figure, axes = pyplot.subplots(1, len(games), figsize=(4.2 * len(games), 3.6),
                                    squeeze=False)
     for axis, game in zip(axes[0], games, strict=True):
@@ -403,43 +423,49 @@ def plot(task: Task, kind: str, lines: list[Line], path: Path) -> None:
             if not curve:
                 continue
             best = index == 0  # the same colour for a program in every panel
-            axis.plot(list(curve), [max(v, 1e-15) for v in curve.values()], marker="o",
-                      markersize=3, label=line.name, color="black" if best else f"C{index}",
-                      linewidth=2.4 if best else 1.2, zorder=3 if best else 2,
-                      linestyle="--" if line.name == "seed" else "-")
-        axis.set_yscale("log")
+            axis.plot(list(curve), [max(v, 1e-15) if log else v for v in curve.values()],
+                      marker="o", markersize=3, label=line.name,
+                      color="black" if best else f"C{index}", linewidth=2.4 if best else 1.2,
+                      zorder=3 if best else 2, linestyle="--" if line.name == "seed" else "-")
+        if log:
+            axis.set_yscale("log")
         axis.set_title(game)
-        axis.set_xlabel("iteration")
+        axis.set_xlabel(task.config.report_curve_x)
         axis.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel(task.config.report_curve)
     axes[0][-1].legend(fontsize=7)
-    figure.suptitle(f"{task.name}: {kind.replace('_', '-')} games")
+    figure.suptitle(f"{task.name}: {kind.replace('_', '-')}")
     _save(figure, path)
+
+
+def _compare(score: float, ref: float, scale: str) -> str:
+    """better, worse, or tie within the noise of the curves themselves."""
+    noise = NOISE if scale == "log" else LINEAR_NOISE * max(abs(score), abs(ref))
+    return "tie" if abs(score - ref) <= noise else ("better" if score > ref else "worse")
 
 
 def table(task: Task, lines: list[Line]) -> str:
     """Markdown: each program's per-game score, and how it compares with the best."""
     out = []
-    best = lines[0]
-    for kind, stage in stages(task).items():
-        games = [c.name for c in stage.cases]
-        out += [f"### {kind.replace('_', '-')} games (score: mean -log10 "
-                f"{task.config.report_curve} over the checkpoints; higher is better)", "",
+    best, scale, curve = lines[0], task.config.report_curve_scale, task.config.report_curve
+    measure = f"mean -log10 {curve} over the checkpoints" if scale == "log" \
+        else f"mean {curve} over the checkpoints, the area under the curve"
+    for kind in stages(task):
+        games = panels(kind, lines)
+        out += [f"### {kind.replace('_', '-')} (score: {measure}; higher is better)", "",
                 "| program | mean | " + " | ".join(games) + " |",
                 "|---|---:|" + "---:|" * len(games)]
         for line in lines:
             cells = []
             for game in games:
-                score, ref = line.score(kind, game), best.score(kind, game)
+                score, ref = line.score(kind, game, scale), best.score(kind, game, scale)
                 if score is None:
                     cells.append("n/a")
                 elif line is best or ref is None:
                     cells.append(f"{score:.3f}")
                 else:
-                    mark = "tie" if abs(score - ref) < NOISE else \
-                        ("better" if score > ref else "worse")
-                    cells.append(f"{score:.3f} ({mark})")
-            mean = line.mean(kind, games)
+                    cells.append(f"{score:.3f} ({_compare(score, ref, scale)})")
+            mean = line.mean(kind, games, scale)
             out.append(f"| {line.name} | {'n/a' if mean is None else f'{mean:.3f}'} | "
                        + " | ".join(cells) + " |")
         out.append("")
@@ -448,7 +474,9 @@ def table(task: Task, lines: list[Line]) -> str:
     if problems:
         out += ["Games a program could not play:", "", *problems, ""]
     out.append(f"Differences under {NOISE} (about {100 * (10 ** NOISE - 1):.0f}% in the curve) "
-               "are ties: within the noise of the games themselves.")
+               "are ties: within the noise of the games themselves." if scale == "log" else
+               f"Differences under {100 * LINEAR_NOISE:.0f}% are ties: within the noise of "
+               "training itself.")
     return "\n".join(out) + "\n"
 
 
@@ -559,7 +587,7 @@ def curve_section(reader: ArchiveReader, task: Task, out: Path,
         path = out / f"{curve}_{kind}.png"
         plot(task, kind, lines, path)
         section.files.append(path)
-        section.markdown += [f"![{curve} of {kind.replace('_', '-')} games]({path.name})", ""]
+        section.markdown += [f"![{curve}, {kind.replace('_', '-')}]({path.name})", ""]
     section.markdown.append(table(task, lines))
     return section
 

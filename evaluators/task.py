@@ -32,7 +32,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from threadpoolctl import ThreadpoolController
@@ -161,8 +161,15 @@ class TaskConfig(_Strict):
     ideas: list[str] = []
     """Concrete directions for prompts ("use a hexagonal arrangement"): small models need them."""
     report_curve: str | None = None
-    """A public metric family `<name>_<t>` (one per case and checkpoint t) that
-    `discover report` plots against t on a log scale, e.g. exploitability."""
+    """A public metric family `[<series>_]<name>_<t>` (per case, optionally per series within a
+    case, and checkpoint t) that `discover report` plots against t, a panel per case or series,
+    e.g. exploitability per game, or each run's return against environment steps."""
+    report_curve_scale: Literal["log", "linear"] = "log"
+    """log: a curve driven down over orders of magnitude (exploitability; a panel's score is its
+    mean -log10); linear: a curve to raise (a learning curve; its score is its mean, the area
+    under it)."""
+    report_curve_x: str = "iteration"
+    """What t counts, the x axis' label (e.g. "environment steps")."""
     report_metrics: list[str] = []
     """Public metrics that `discover report` shows next to each score of the seed, the
     baselines and the best, on the search stages and the held-out one: error bars and

@@ -17,7 +17,7 @@ minatar = pytest.importorskip("minatar")
 
 sys.path.insert(0, str(TASKS_DIR / "rl" / "_shared"))
 from envs import Acrobot, Breakout, CartPole, VecEnv, make  # noqa: E402
-from minatar_games import Freeway, SpaceInvaders  # noqa: E402
+from minatar_games import Asterix, Freeway, SpaceInvaders, _episode_bits  # noqa: E402
 from rng import agent_keys, uniform  # noqa: E402
 
 
@@ -167,6 +167,83 @@ def test_freeway_matches_minatar_step_by_step():
         if terminal:
             break
     assert step == 2500 and total > 5 and hit > 5, (step, total, hit)
+
+
+class AsterixDraws:
+    """minatar's RNG for one Asterix step: the uniforms our spawn counter gives (side, treasure,
+    lane), so minatar's own `rand() < 1/2`, `rand() < 1/3` and `randint(free)` decide."""
+
+    def __init__(self, state: dict):
+        bits = _episode_bits(state["key"], state["spawns"], 3)[0, 0].tolist()
+        self.uniforms = iter(b / (1 << 24) for b in bits)
+
+    def rand(self) -> float:
+        return next(self.uniforms)
+
+    def randint(self, n: int) -> int:
+        return int(next(self.uniforms) * n)
+
+
+def dodge(ours: Asterix, state: dict, rng: np.random.Generator) -> int:
+    """A policy that lives long: the action whose next step is safe and from which some second
+    step is too (our transition on all 25 two-step plans at once), then gold, ties at random."""
+    actions = torch.arange(5)
+    first = {k: v.expand(1, 5, *v.shape[2:]) for k, v in state.items()}
+    first, reward, dead = ours.transition(first, actions[None])
+    second = {k: v[:, :, None].expand(1, 5, 5, *v.shape[2:]).reshape(1, 25, *v.shape[2:])
+              for k, v in first.items()}
+    _, _, dead_next = ours.transition(second, actions.repeat(5)[None])
+    safe = (~dead[0]).double() * 2 + (~dead_next[0].view(5, 5)).any(-1).double()
+    return int((safe * 5 + reward[0].double() + torch.from_numpy(rng.random(5))).argmax())
+
+
+def test_asterix_matches_minatar_step_by_step():
+    """Random play (short episodes: an enemy soon runs into the player) and a dodging player
+    that picks up gold and lives past the whole difficulty ramp (spawns and moves every step,
+    all eight lanes full); minatar draws the spawns from our per-episode numbers."""
+    reference = minatar.Environment("asterix", sticky_action_prob=0.0)
+    ours = Asterix()  # our actions are minatar's first five: no-op, left, up, right, down
+    rng = np.random.default_rng(6)
+    steps, total, terminals, full, fastest = 0, 0.0, 0, 0, (10, 5)
+    for kind in ["random"] * 6 + ["dodge"] * 2:
+        u = torch.tensor([rng.random()], dtype=torch.float32)
+        state = batch_of_one(ours.reset_state(u))
+        reference.reset()
+        assert same_board(ours, state, reference)
+        for _ in range(1100):
+            action = int(rng.integers(5)) if kind == "random" else dodge(ours, state, rng)
+            reference.env.random = AsterixDraws(state)
+            full += int(state["spawn_timer"]) == 0 and bool(state["alive"].all())
+            reward, terminal = reference.act(action)
+            state, our_reward, our_terminal = ours.transition(state, torch.tensor([[action]]))
+            assert same_board(ours, state, reference), steps
+            assert float(our_reward) == reward and bool(our_terminal) == terminal, steps
+            game = reference.env
+            assert (int(state["spawn_speed"]), int(state["move_speed"])) == \
+                (game.spawn_speed, game.move_speed), steps
+            steps, total = steps + 1, total + reward
+            fastest = min(fastest, (game.spawn_speed, game.move_speed))
+            if terminal:
+                terminals += 1
+                break
+    assert terminals >= 6 and total > 50 and fastest == (1, 1) and full > 0, \
+        (steps, total, terminals, fastest, full)
+
+
+def test_asterix_spawns_are_an_agents_own():
+    """Asterix's mid-episode spawns come from the agent's episode keys: agent 5 plays the same
+    games alone and among others (its actions from its own key, sticky actions included)."""
+    boards = []
+    for seeds in ([5], [1, 5, 9]):
+        keys = agent_keys(seeds)
+        vec = VecEnv(Asterix(), keys, num_envs=3)
+        obs, index = [vec.reset()], seeds.index(5)
+        for t in range(300):
+            actions = (uniform(keys, "action", t, (3,)) * 5).long()
+            obs.append(vec.step(actions).obs)
+        boards.append(torch.stack(obs)[:, index])
+    assert torch.equal(boards[0], boards[1])
+    assert boards[0].view(301, 3, 10, 10, 4)[..., 1:].sum() > 0  # entities did spawn
 
 
 def test_vec_env_resets_ended_episodes_and_reports_their_return():

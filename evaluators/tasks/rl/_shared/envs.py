@@ -1,4 +1,5 @@
-"""Batched torch environments, vectorised over [agents, envs], for the stacked-agent trainer.
+"""Batched torch environments, vectorised over [agents, envs], for the stacked-agent trainer:
+CartPole-v1, Acrobot-v1 and Pendulum-v1 (continuous actions) from gymnasium, MinAtar Breakout.
 
 Each environment is three pure functions on a state (a dict of tensors [agents, envs, ...]):
 `reset_state(u)` builds start states from uniform numbers, `transition(state, action)` is the
@@ -31,6 +32,9 @@ class Env:
     name: str
     obs_size: int
     num_actions: int
+    """Discrete actions 0..num_actions-1; 0 for a continuous game."""
+    action_dim: int = 0
+    """A continuous game's actions: vectors of this size (the policy is a Gaussian)."""
     max_steps: int
     """Episodes are truncated after this many steps (gymnasium's TimeLimit)."""
     reset_draws: int
@@ -139,6 +143,38 @@ class Acrobot(Env):
                             torch.sin(s[..., 1]), s[..., 2], s[..., 3]), -1).to(torch.float32)
 
 
+class Pendulum(Env):
+    """gymnasium Pendulum-v1: swing a pendulum up and hold it upright with a bounded torque;
+    reward -(angle^2 + 0.1 speed^2 + 0.001 torque^2) per step, 200 steps, no termination. The
+    continuous-action game: an action is a torque (one float, clipped to [-2, 2] here as
+    gymnasium's ClipAction and the game itself do)."""
+
+    name, obs_size, num_actions, action_dim, max_steps, reset_draws = "pendulum", 3, 0, 1, 200, 2
+    g, m, length, dt, max_speed, max_torque = 10.0, 1.0, 1.0, 0.05, 8.0, 2.0
+
+    def reset_state(self, u):
+        u = u.to(torch.float64)
+        return {"th": u[..., 0] * 2 * math.pi - math.pi, "thdot": u[..., 1] * 2 - 1}
+
+    def transition(self, state, action):
+        th, thdot = state["th"], state["thdot"]
+        # the torque is float32 (gymnasium's Box), and numpy keeps a float32 times a Python
+        # float in float32 (NEP 50): the torque's terms round there, then join the float64 state
+        u = action[..., 0].to(torch.float32).clamp(-self.max_torque, self.max_torque)
+        angle = torch.remainder(th + math.pi, 2 * math.pi) - math.pi
+        costs = angle**2 + 0.1 * thdot**2 + (0.001 * u**2).double()
+        thdot = (thdot + (3 * self.g / (2 * self.length) * torch.sin(th)
+                          + (3.0 / (self.m * self.length**2) * u).double()) * self.dt)
+        thdot = thdot.clamp(-self.max_speed, self.max_speed)
+        th = th + thdot * self.dt
+        return ({"th": th, "thdot": thdot}, (-costs).to(torch.float32),
+                torch.zeros_like(th, dtype=torch.bool))
+
+    def observe(self, state):
+        th = state["th"]
+        return torch.stack((torch.cos(th), torch.sin(th), state["thdot"]), -1).to(torch.float32)
+
+
 def _at(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """A one-hot 10x10 board [..., 10, 10] with True at (y, x)."""
     rows = torch.arange(10, device=y.device)
@@ -210,7 +246,7 @@ class Breakout(Env):
         return board.flatten(-3).to(torch.float32)
 
 
-ENVS: dict[str, type[Env]] = {env.name: env for env in (CartPole, Acrobot, Breakout)}
+ENVS: dict[str, type[Env]] = {env.name: env for env in (CartPole, Acrobot, Pendulum, Breakout)}
 
 
 def make(name: str) -> Env:

@@ -1,11 +1,11 @@
 """More MinAtar games (Young & Tian 2019, https://github.com/kenjyoung/MinAtar) for held-out
-runs, batched like envs.py's: Space Invaders and Freeway. Importing this module registers them
-in `envs.ENVS` (a separate file, so that the anchors measured for envs.py's games stay valid
-when games are added here: anchors are keyed by the files their game runs on).
+runs, batched like envs.py's: Space Invaders, Freeway and Asterix. Importing this module
+registers them in `envs.ENVS` (a separate file, so that the anchors measured for envs.py's games
+stay valid when games are added here: anchors are keyed by the files their game runs on).
 
-Freeway draws new car speeds in mid-episode; the draws come from a key each episode gets at its
-reset (itself from the agent's reset stream) hashed with a counter kept in the state, so the
-transition stays a pure function and an agent's numbers stay its own.
+Freeway draws new car speeds and Asterix spawns in mid-episode; the draws come from a key each
+episode gets at its reset (itself from the agent's reset stream) hashed with a counter kept in
+the state, so the transition stays a pure function and an agent's numbers stay its own.
 
 Cross-checked step by step against `minatar` in tests/evaluators/tasks/test_rl_envs.py.
 """
@@ -17,6 +17,15 @@ from rng import mix
 
 def _roll_rows(board: torch.Tensor, shift: int) -> torch.Tensor:
     return torch.roll(board, shift, dims=-2)
+
+
+def _episode_bits(key: torch.Tensor, counter: torch.Tensor, size: int) -> torch.Tensor:
+    """`size` random 24-bit integers per environment (int64 [..., size]) from its episode key
+    and a draw counter kept in its state: the mid-episode draws of a game that needs them."""
+    index = torch.arange(size, device=key.device)
+    bits = mix((mix((key + counter * 0x9E3779B9) & 0xFFFFFFFF)[..., None] + index * 0x68E31DA4)
+               & 0xFFFFFFFF)
+    return bits >> 8
 
 
 class SpaceInvaders(Env):
@@ -113,10 +122,7 @@ class Freeway(Env):
 
     def _draw(self, key: torch.Tensor, counter: torch.Tensor) -> torch.Tensor:
         """16 uniforms per environment from its episode key and draw counter."""
-        index = torch.arange(16, device=key.device)
-        bits = mix((mix((key + counter * 0x9E3779B9) & 0xFFFFFFFF)[..., None] + index * 0x68E31DA4)
-                   & 0xFFFFFFFF)
-        return (bits >> 8).to(torch.float32) / (1 << 24)
+        return _episode_bits(key, counter, 16).to(torch.float32) / (1 << 24)
 
     def reset_state(self, u):
         speed = self._speeds(u)
@@ -162,4 +168,93 @@ class Freeway(Env):
         return torch.stack((chicken, cars, *trails), -1).flatten(-3).to(torch.float32)
 
 
-ENVS.update({env.name: env for env in (SpaceInvaders, Freeway)})
+class Asterix(Env):
+    """Walk among eight lanes of enemies and treasure that spawn at a random side of a random
+    free lane and cross the board: +1 per treasure picked up, the end on touching an enemy.
+    Every 102 steps spawns come sooner, and every other time moves too (MinAtar's difficulty
+    ramp, down to both every step). 1000 steps, as Breakout and Space Invaders here (minatar has
+    no limit). Actions: no-op, left, up, right, down (minatar's minimal set, the first five of
+    its six); the observation is the 10x10x4 board (player, enemy, trail, gold) flattened
+    channel-last.
+
+    The entity of lane i (row i + 1) is `alive`/`x`/`right`/`gold` [..., 8]. A spawn takes three
+    24-bit numbers from the episode's key and spawn counter (as Freeway's speeds): side,
+    treasure or enemy, and which free lane; integer thresholds make them exactly minatar's
+    `rand() < 1/2`, `rand() < 1/3` and `randint(free lanes)` on the same uniforms."""
+
+    name, obs_size, num_actions, max_steps, reset_draws = "asterix", 400, 5, 1000, 1
+    sticky_prob = 0.1
+    init_spawn_speed, init_move_speed, ramp_interval = 10, 5, 100
+
+    def reset_state(self, u):
+        zeros = torch.zeros(u.shape[:-1], dtype=torch.long, device=u.device)
+        lanes = torch.zeros((*u.shape[:-1], 8), dtype=torch.bool, device=u.device)
+        return {"px": zeros + 5, "py": zeros + 5, "alive": lanes, "x": lanes.long(),
+                "right": lanes.clone(), "gold": lanes.clone(),
+                "spawn_speed": zeros + self.init_spawn_speed,
+                "spawn_timer": zeros + self.init_spawn_speed,
+                "move_speed": zeros + self.init_move_speed,
+                "move_timer": zeros + self.init_move_speed,
+                "ramp_timer": zeros + self.ramp_interval, "ramp_index": zeros,
+                "key": (u[..., 0] * (1 << 24)).long(), "spawns": zeros}
+
+    def transition(self, state, action):
+        alive, x, right, gold = state["alive"], state["x"], state["right"], state["gold"]
+        spawn = state["spawn_timer"] == 0
+        side, treasure, pick = _episode_bits(state["key"], state["spawns"], 3).unbind(-1)
+        free = ~alive
+        pick = (pick * free.sum(-1)) >> 24
+        new = free & (free.cumsum(-1) - 1 == pick[..., None]) & spawn[..., None]
+        from_left = (side < 1 << 23)[..., None]
+        alive = alive | new
+        x = torch.where(new, torch.where(from_left, 0, 9), x)
+        right = torch.where(new, from_left, right)
+        gold = torch.where(new, (3 * treasure < 1 << 24)[..., None], gold)
+        spawn_timer = torch.where(spawn, state["spawn_speed"], state["spawn_timer"])
+
+        px = (state["px"] + (action == 3).long() - (action == 1).long()).clamp(0, 9)
+        py = (state["py"] + (action == 4).long() - (action == 2).long()).clamp(1, 8)
+        lane = torch.arange(1, 9, device=px.device) == py[..., None]
+        # the player meets what is on its square, then (when they move) what steps onto it
+        touch = alive & lane & (x == px[..., None])
+        picked, terminated = touch & gold, (touch & ~gold).any(-1)
+        alive = alive & ~picked
+        move = (state["move_timer"] == 0)[..., None]
+        moved = x + torch.where(right, 1, -1)
+        stays = alive & (moved >= 0) & (moved <= 9)
+        touch = move & stays & lane & (moved == px[..., None])
+        terminated |= (touch & ~gold).any(-1)
+        picked |= touch & gold
+        alive = torch.where(move, stays & ~(touch & gold), alive)
+        x = torch.where(move & stays, moved, x)
+        move_timer = torch.where(move[..., 0], state["move_speed"], state["move_timer"])
+
+        # the ramp counts down from 100 to -1, then speeds up (moves on odd ramps) and starts
+        # again; it stops once spawns and moves both come every step
+        spawn_speed, move_speed = state["spawn_speed"], state["move_speed"]
+        ramp_index, ramp_timer = state["ramp_index"], state["ramp_timer"]
+        ramping = (spawn_speed > 1) | (move_speed > 1)
+        ramp = ramping & (ramp_timer < 0)
+        move_speed = move_speed - (ramp & (move_speed > 1) & (ramp_index % 2 == 1)).long()
+        spawn_speed = spawn_speed - (ramp & (spawn_speed > 1)).long()
+        ramp_timer = torch.where(ramp, self.ramp_interval, ramp_timer - ramping.long())
+        return ({"px": px, "py": py, "alive": alive, "x": x, "right": right, "gold": gold,
+                 "spawn_speed": spawn_speed, "spawn_timer": spawn_timer - 1,
+                 "move_speed": move_speed, "move_timer": move_timer - 1,
+                 "ramp_timer": ramp_timer, "ramp_index": ramp_index + ramp.long(),
+                 "key": state["key"], "spawns": state["spawns"] + spawn.long()},
+                picked.sum(-1).to(torch.float32), terminated)
+
+    def observe(self, state):
+        alive, x, gold = state["alive"], state["x"], state["gold"]
+        lanes = torch.arange(1, 9, device=x.device).expand_as(x)
+        at = _at(lanes, x)
+        back = _at(lanes, torch.where(state["right"], x - 1, x + 1))  # off the board: empty
+        enemy = (at & (alive & ~gold)[..., None, None]).any(-3)
+        treasure = (at & (alive & gold)[..., None, None]).any(-3)
+        trail = (back & alive[..., None, None]).any(-3)
+        player = _at(state["py"], state["px"])
+        return torch.stack((player, enemy, trail, treasure), -1).flatten(-3).to(torch.float32)
+
+
+ENVS.update({env.name: env for env in (SpaceInvaders, Freeway, Asterix)})

@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "_shared"))  # task.toml `trusted`, `support`
 
-import minatar_games  # noqa: F401 (registers Space Invaders and Freeway)
+import minatar_games  # noqa: F401 (registers Space Invaders, Freeway and Asterix)
 from drift_graph import DriftError, Graph, check
 from envs import ENVS, make
 from ppo import config_for, train
@@ -102,11 +102,21 @@ def area(curves: np.ndarray) -> np.ndarray:
     return filled(curves).mean(1)
 
 
-def summary(curves: np.ndarray, skipped: np.ndarray) -> dict[str, Any]:
-    """Per seed: the area under the curve and the final return (mean of the last tenth)."""
+CHECKPOINTS = 8
+"""Points of the learning curve a run reports (`<run>_return_<steps>`), for `discover report`'s
+curves and for the prompt: enough to show early speed and late stability, few enough to read."""
+
+
+def summary(curves: np.ndarray, skipped: np.ndarray, steps_per_update: int) -> dict[str, Any]:
+    """Per seed: the area under the curve and the final return (mean of the last tenth); and
+    the learning curve, mean over seeds, at CHECKPOINTS steps (each point the mean return over
+    the updates since the previous one)."""
     full = filled(curves)
+    chunks = np.array_split(np.arange(full.shape[1]), min(CHECKPOINTS, full.shape[1]))
     return {"area": full.mean(1).tolist(),
             "final": full[:, -max(1, full.shape[1] // 10):].mean(1).tolist(),
+            "curve": {int((chunk[-1] + 1) * steps_per_update): float(full[:, chunk].mean())
+                      for chunk in chunks},
             "skipped": int(skipped.sum())}
 
 
@@ -116,7 +126,7 @@ def train_suite(drift, secret: dict[str, Any]) -> dict[str, dict]:
     for run in secret["runs"]:
         config = config_for(run["env"], **run.get("overrides", {}))
         result = train(run["env"], drift, secret["seeds"], run["steps"], config)
-        results[run_name(run)] = summary(result.curves, result.skipped)
+        results[run_name(run)] = summary(result.curves, result.skipped, result.steps_per_update)
     return results
 
 
@@ -144,6 +154,8 @@ def aggregate(results: dict[str, dict], secret: dict[str, Any],
         public[f"{name}_score"] = round(float(scores.mean()), 4)
         public[f"{name}_return"] = round(float(np.mean(results[name]["area"])), 3)
         public[f"{name}_final_return"] = round(float(np.mean(results[name]["final"])), 3)
+        public.update({f"{name}_return_{steps}": round(value, 3)
+                       for steps, value in results[name]["curve"].items()})
         skipped += results[name]["skipped"]
     flat = np.concatenate(normalised)
     rng = np.random.default_rng(0)
