@@ -452,6 +452,8 @@ def table(task: Task, lines: list[Line]) -> str:
         else f"mean {curve} over the checkpoints, the area under the curve"
     for kind in stages(task):
         games = panels(kind, lines)
+        if not games:
+            continue
         out += [f"### {kind.replace('_', '-')} (score: {measure}; higher is better)", "",
                 "| program | mean | " + " | ".join(games) + " |",
                 "|---|---:|" + "---:|" * len(games)]

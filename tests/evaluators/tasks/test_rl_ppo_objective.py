@@ -257,3 +257,28 @@ def test_a_scripted_campaign_keeps_the_best_drift_and_rejects_the_broken_one(tmp
                     for pid in range(1, reader.count() + 1)}
     sloped = [pid for pid, s in statuses.items() if "rejected" in s]
     assert len(sloped) == 1, statuses
+
+
+def test_learning_curves_reach_the_report_as_linear_panels_per_run(tmp_path):
+    """A run's curve checkpoints are public metrics (`<run>_return_<steps>`); `discover
+    report`'s curve section reads them as one panel per run, on a linear scale, scored by the
+    area under them."""
+    from discovery import report
+
+    task = load_task("ppo_objective")
+    result = train("cartpole", ppo_clip, [0, 1], 8 * 512)
+    summary = task.scorer.summary(result.curves, result.skipped, result.steps_per_update)
+    assert list(summary["curve"]) == [512 * (i + 1) for i in range(8)]
+    assert np.mean(list(summary["curve"].values())) == pytest.approx(np.mean(summary["area"]))
+    secret = {"seeds": [0, 1], "runs": [{"env": "cartpole", "steps": 8 * 512}]}
+    anchors = {task.scorer.anchor_key(secret["runs"][0], [0, 1]): {"ppo": [30.0, 30.0],
+                                                                   "random": [20.0, 20.0]}}
+    metrics = task.scorer.aggregate({"cartpole": summary}, secret, anchors)
+    curves = report.curves_from_metrics(task, task.config.stages[0], metrics.public)
+    assert curves == {"cartpole": {t: round(v, 3) for t, v in summary["curve"].items()}}
+    worse = {"cartpole": {t: v - 5 for t, v in curves["cartpole"].items()}}
+    lines = [report.Line("best", {"train": curves}), report.Line("seed", {"train": worse})]
+    text = report.table(task, lines)
+    assert "area under the curve" in text and "(worse)" in text and "held-out" not in text
+    report.plot(task, "train", lines, tmp_path / "return_train.png")
+    assert (tmp_path / "return_train.png").read_bytes().startswith(b"\x89PNG")
