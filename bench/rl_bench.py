@@ -2,7 +2,8 @@
 training (rollout and updates) for one run, for 64 runs stacked as one agent dimension, and for
 a CleanRL-style single-agent torch PPO with the same hyper-parameters on the reference
 environments (gymnasium's CartPole-v1 vector env; minatar's Breakout), measured side by side in
-one process, one torch thread each.
+one process, one torch thread each; and the ceiling of any trainer of this network on this
+core: the matrix products' floating-point work per step at one thread's measured GEMM rate.
 
     python bench/rl_bench.py           # CartPole and Breakout, ~2-4 minutes
     python bench/rl_bench.py --quick   # seconds (CI)
@@ -131,6 +132,27 @@ def cleanrl_ppo(envs, obs_size: int, num_actions: int, config: Config, total_ste
                 optimizer.step()
 
 
+def flop_per_step(obs_size: int, num_actions: int, config: Config) -> float:
+    """Floating-point operations of PPO per environment step: the two MLPs' forward pass in
+    the rollout, and per epoch a forward and a backward pass (about twice the forward) over
+    each sample. Element-wise work is left out: this is the matrix products' floor."""
+    h = config.hidden
+    forward = sum(2 * (obs_size * h + h * h + h * out) for out in (num_actions, 1))
+    return forward * (1 + 3 * config.update_epochs)
+
+
+def gemm_rate(rows: int, inner: int, cols: int) -> float:
+    """FLOP/s of one thread's float32 matrix product of the training's main shape."""
+    a, b = torch.randn(rows, inner), torch.randn(inner, cols)
+    for _ in range(10):
+        a @ b
+    repeats = 100
+    begin = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * rows * inner * cols * repeats / (time.perf_counter() - begin)
+
+
 def rate(steps: int, work, *args, **kwargs) -> float:
     """Environment steps per second of `work(*args, **kwargs)`, which takes `steps` steps."""
     begin = time.perf_counter()
@@ -146,6 +168,7 @@ def main() -> None:
     games = {"cartpole": (GymVec, 4, 2), "breakout": (MinAtarVec, 400, 3)}
     single, stacked_steps = (4096, 2048) if args.quick else (50_000, 25_000)
     agents = 8 if args.quick else 64
+    ceilings = []
     print("| game | trainer | agents | env steps/s (1 thread) | vs CleanRL-style |")
     print("|---|---|---:|---:|---:|")
     for game, (vec, obs_size, num_actions) in games.items():
@@ -161,6 +184,16 @@ def main() -> None:
         print(f"| {game} | stacked-agent PPO (torch env) | 1 | {one:,.0f} | {one / base:.2f}x |")
         print(f"| {game} | stacked-agent PPO (torch env) | {agents} | {many:,.0f} | "
               f"{many / base:.2f}x |")
+        minibatch = config.num_envs * config.num_steps // config.num_minibatches
+        peak, flop = gemm_rate(minibatch, obs_size, config.hidden), \
+            flop_per_step(obs_size, num_actions, config)
+        ceilings.append(f"{game}: {flop / 1e6:.2f} MFLOP per env step in matrix products; one "
+                        f"thread multiplies [{minibatch}, {obs_size}] x [{obs_size}, "
+                        f"{config.hidden}] at {peak / 1e9:.0f} GFLOP/s, so no trainer of this "
+                        f"network passes {peak / flop:,.0f} steps/s here "
+                        f"({peak / flop / base:.1f}x the CleanRL-style rate)")
+    print("\nCeilings (matrix products at one thread's measured rate, nothing else):")
+    print("\n".join(f"- {line}" for line in ceilings))
 
 
 if __name__ == "__main__":
