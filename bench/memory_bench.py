@@ -1,10 +1,10 @@
 """The memory tasks' reference figures: every baseline memory (and the seed, no memory) through
 the whole evaluation path (the memory in the sandbox on warm workers, the stream, the agent and
 the scoring on the trusted side), the table in evaluators/tasks/memory/<task>/README.md. The
-memory tasks share their seed and baselines (memory/_shared/). For
-babyai_memory, also BabyAIBot's success in the real levels on every task of the last stage: the
-upper bound of an agent that knows the level. Prints Markdown; asserts nothing. `--quick`
-(seconds; for CI) runs the smoke stage only.
+memory tasks share their seed and baselines (memory/_shared/). For babyai_memory, also
+BabyAIBot's success in the real levels on every task of the last stage: BabyAI's expert bot,
+which has no memory between episodes. Prints Markdown; asserts nothing. `--quick` (seconds; for
+CI) runs the smoke stage only.
 
     .venv/bin/python bench/memory_bench.py [--quick] [--held-out] [--task gridworld_memory]
 """
@@ -53,19 +53,20 @@ def main() -> None:
 
 
 def babyai_bot(task: Task) -> None:
-    """BabyAIBot on every task of the last stage's cases, in the real minigrid levels."""
+    """BabyAIBot on every task of the last stage's cases, in the real minigrid levels: its
+    success within the level's own step limit and within the cases' budget."""
     from babyai_worlds import bot_success
 
     scorer = task.scorer.SCORER
     runs = []
     for config in task.config.stages[-1].cases:
         case = scorer.case(config.secret)
-        runs += [bot_success(case.level, case.seed * 1000 + int(t.world.name[1:]), t)
-                 for t in scorer.tasks(case)]
-    print(f"\nBabyAIBot, knowing the level (real minigrid dynamics: turns, doors), on the "
+        runs += [(*bot_success(t), case.budget) for t in scorer.tasks(case)]
+    print(f"\nBabyAIBot (real minigrid dynamics: turns, doors; no memory) on the "
           f"{len(runs)} tasks of the {task.config.stages[-1].name} stage: success "
-          f"{statistics.fmean(done for done, _ in runs):.3f}, mean steps "
-          f"{statistics.fmean(steps for _, steps in runs):.1f}")
+          f"{statistics.fmean(done for done, _, _ in runs):.3f}, within the cases' budget "
+          f"{statistics.fmean(done and steps <= budget for done, steps, budget in runs):.3f}, "
+          f"mean steps {statistics.fmean(steps for _, steps, _ in runs):.1f}")
 
 
 def held_out_cases(task: Task, rows: dict[str, dict]) -> None:

@@ -1,5 +1,6 @@
-"""The BabyAI memory task: levels from minigrid as persistent worlds, BabyAIBot as the upper
-bound, a clear error without minigrid, and memories that help more than none."""
+"""The BabyAI memory task: levels from minigrid as persistent worlds, episodes played in them by
+minigrid's rules, BabyAIBot in the same levels, a clear error without minigrid, and memories
+that help more than none."""
 
 import sys
 
@@ -14,7 +15,8 @@ from evaluators.workers import WorkerPool
 
 TASK = load_task("babyai_memory")
 SCORER = TASK.scorer.SCORER
-from babyai_worlds import babyai_world, bot_success  # noqa: E402
+from babyai_worlds import LevelEpisode, babyai_world, bot_success  # noqa: E402
+from grid_agent import ScriptedAgent, read_hints  # noqa: E402
 from gridworld import Episode  # noqa: E402
 
 
@@ -32,7 +34,7 @@ def test_babyai_bot_reaches_the_goal_object_in_the_real_level():
     for task in SCORER.tasks(case):
         assert task.start not in task.world.doors
         assert Episode(task, 2, 60).opening().goal == f"go to the {task.target}"
-        done, steps = bot_success(case.level, 0, task)
+        done, steps = bot_success(task)
         assert done and steps < 200
 
 
@@ -41,7 +43,7 @@ def test_bad_levels_and_a_missing_minigrid_are_clear_errors(monkeypatch):
         babyai_world("w0", "GoToNowhere", 1)
     monkeypatch.setitem(sys.modules, "minigrid.envs.babyai", None)
     with pytest.raises(ValueError, match=r"pip install -e '\.\[babyai\]'"):
-        babyai_world("w0", "GoTo", 1)
+        babyai_world("w0", "GoTo", 12345)  # a level no other test generates (they are cached)
 
 
 def test_a_map_memory_beats_no_memory_on_babyai_levels():
@@ -54,3 +56,29 @@ def test_a_map_memory_beats_no_memory_on_babyai_levels():
     assert seed.status == mapped.status == "ok"
     assert mapped.metrics.score > seed.metrics.score + 0.1
     assert seed.metrics.public["gain"] == 0.0
+
+
+def test_episodes_run_by_minigrids_rules_in_their_own_copy_of_the_level():
+    """LevelEpisode: a move costs its turns and door toggles in minigrid steps, the task is
+    done when the agent faces the goal object, and doors opened in one episode stay closed in
+    the next (each plays its own copy of the level)."""
+    case = SCORER.case({"seed": 0, "worlds": 1, "tasks_per_world": 6})
+    assert case.dynamics == "minigrid"  # this task's default
+    opened = 0
+    for task in SCORER.tasks(case):
+        first = LevelEpisode(task, 2, 500)
+        first.step("west")  # facing east: two turns, then a step forward (or a bump)
+        assert first.steps == 3 and first.env.agent_dir == 2
+        episode = LevelEpisode(task, 2, 500)
+        assert all(not door.is_open for door in doors(episode.env))  # untouched by `first`
+        hints = read_hints({"targets": [list(task.world.items[task.target])]})
+        recorder = episode.play(ScriptedAgent(task.target, hints, "t"))
+        env = episode.env
+        assert recorder.reward == 1.0 and episode.steps == env.step_count > len(recorder.steps)
+        assert tuple(env.front_pos) == task.world.items[task.target]  # facing it, not on it
+        opened += sum(door.is_open for door in doors(env))
+    assert opened  # some goals were behind a closed door: toggled open on the way
+
+
+def doors(env) -> list:
+    return [cell for cell in env.grid.grid if cell is not None and cell.type == "door"]

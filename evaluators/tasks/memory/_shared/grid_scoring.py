@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Literal, get_args, get_origin
 
-from babyai_worlds import babyai_world
+from babyai_worlds import LevelEpisode, babyai_world
 from grid_agent import ScriptedAgent, read_hints
 from grid_llm_agent import LLMAgent
 from gridworld import Episode, GridTask, World, make_rooms_world, make_tasks, make_world
@@ -68,6 +68,10 @@ class GridCase(StreamCase):
     level: str = "GoTo"
     """A level of minigrid.envs.babyai with a square grid and several distinct objects
     (babyai)."""
+    dynamics: Literal["grid", "minigrid"] = "grid"
+    """How episodes run: on the grid engine (four moves, doors open, reward on the item's
+    cell), or in the real minigrid level (babyai only: turns and door toggles are steps,
+    objects block, done when facing the goal object)."""
 
 
 def grid_worlds(case: GridCase) -> list[World]:
@@ -101,6 +105,9 @@ class GridScorer:
             if get_origin(field.type) is Literal and value not in get_args(field.type):
                 raise ValueError(f"a case's {field.name} is one of "
                                  f"{', '.join(get_args(field.type))}, not {value!r}")
+        if getattr(case, "dynamics", "grid") == "minigrid" and case.domain != "babyai":
+            raise ValueError(f"dynamics = \"minigrid\" plays BabyAI levels: a {case.domain} "
+                             "case takes dynamics = \"grid\"")
         return case
 
     @staticmethod
@@ -118,13 +125,15 @@ class GridScorer:
         """The case's stream, its episodes played by the case's agent."""
         self.check_model(case, model)
 
+        episode = LevelEpisode if getattr(case, "dynamics", "grid") == "minigrid" else Episode
+
         def play(task: GridTask, retrieved: dict, repeat: int):
             hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"
             agent = ScriptedAgent(task.target, hints, seed) if case.agent == "scripted" \
                 else LLMAgent(model, task.goal, task.target, retrieved, hints, seed)
-            return Episode(task, case.radius, case.budget).play(agent)
+            return episode(task, case.radius, case.budget).play(agent)
 
-        return alma_stream(self.tasks(case), lambda task: Episode(
+        return alma_stream(self.tasks(case), lambda task: episode(
             task, case.radius, case.budget).opening(), play, mode=case.mode, seed=case.seed,
             repeats=case.repeats)
 

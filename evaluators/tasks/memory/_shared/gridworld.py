@@ -32,6 +32,9 @@ class World:
     items: dict[str, Cell] = field(hash=False)
     doors: frozenset[Cell] = frozenset()
     """Open cells in a wall between rooms (BabyAI's layouts): no task starts in one."""
+    level: tuple[str, int] | None = None
+    """(level, seed) of the BabyAI level the world was read from, where it was: its episodes
+    can then run in the real level (babyai_worlds.LevelEpisode)."""
 
     def free(self, cell: Cell) -> bool:
         x, y = cell
