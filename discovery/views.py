@@ -304,12 +304,14 @@ def evaluation_view(task: str, version: str, level: str, program: str,
         head.add_row("reason", final.reason)
     parts: list[RenderableType] = [Panel(head, title="evaluation", expand=False)]
     table = Table(title="stages", header_style="bold")
-    for column in ("stage", "status", "score", "seconds", "cpu s", "reason"):
+    # the sandbox's wall and CPU seconds, and the trusted scorer's (an RL task trains there)
+    for column in ("stage", "status", "score", "sandbox s", "cpu s", "scorer s", "reason"):
         table.add_column(column)
     for r in results:
         table.add_row(r.stage, Text(r.status, style=status_style(r.status)), score_text(r.score),
                       "-" if r.duration_s is None else f"{r.duration_s:.2f}",
-                      str(r.resources.get("cpu_s", "-")), r.reason or "")
+                      str(r.resources.get("cpu_s", "-")), str(r.resources.get("scorer_s", "-")),
+                      r.reason or "")
     parts.append(table)
     for title, metrics in (("public metrics (shown to models)", final.public_metrics),
                            ("private metrics (never shown to models)", final.private_metrics)):

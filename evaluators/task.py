@@ -28,6 +28,7 @@ import math
 import os
 import statistics
 import threading
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,12 +304,14 @@ class Task:
         The scorer's own exceptions are TaskErrors: a bug of the task must stop a campaign,
         not be recorded as a failure of every program it meets."""
         one_thread = _one_thread()
+        begin = time.perf_counter()
         with one_thread():
             oracle = self._call_scorer("oracle", stage, case) \
                 if hasattr(self.scorer, "oracle") else None
             # a scorer may compute a case's inputs (a flattened game) instead of listing them
             inputs = self._call_scorer("inputs", stage, case) \
                 if hasattr(self.scorer, "inputs") else case.inputs
+        setup_s = time.perf_counter() - begin
         run = executor.run(code, self.config.entry, inputs,
                            Limits(**stage.limits.model_dump()),
                            oracle=_on(one_thread, oracle) if oracle else None,
@@ -318,12 +321,16 @@ class Task:
                             run.resources)
         if run.status != "ok":
             return result
+        begin = time.perf_counter()
         try:
             with one_thread():
                 metrics = self._call_scorer("score", stage, case, run.outputs, oracle)
         except InvalidOutput as exc:
             result.status, result.reason = "invalid", str(exc)
             return result
+        finally:  # the trusted side's own time (an RL task trains here): beside the sandbox's
+            result.resources = {**result.resources, "scorer_s": round(
+                setup_s + time.perf_counter() - begin, 4)}
         where = f"{self.root / self.config.scorer}: score() returned"
         if not isinstance(metrics, Metrics):
             raise TaskError(f"{where} {type(metrics).__name__} for case {case.name} of stage "
@@ -359,7 +366,7 @@ class Task:
         # An executor with its own run_case (Ray) runs and scores each case where it runs.
         run_case = getattr(executor, "run_case", None)
         scores, public, private = [], {}, {}
-        duration, cpu = 0.0, 0.0
+        duration, cpu, scorer = 0.0, 0.0, 0.0
         resources: dict[str, Any] = {}
         for config in stage.cases:
             case = Case(config.name, config.inputs, config.secret, model)
@@ -367,7 +374,9 @@ class Task:
                       else self.run_case(stage, case, code, executor))
             duration += result.duration_s
             cpu += result.resources.get("cpu_s", 0.0)
-            resources = {**result.resources, "cpu_s": round(cpu, 4)}
+            scorer += result.resources.get("scorer_s", 0.0)
+            resources = {**result.resources, "cpu_s": round(cpu, 4),
+                         "scorer_s": round(scorer, 4)}
             if result.status != "ok":
                 prefix = f"{case.name}: " if len(stage.cases) > 1 else ""
                 return EvaluationResult(stage.name, result.status, reason=prefix + result.reason,

@@ -40,8 +40,10 @@ def test_eval_json_and_forced_weaker_isolation(tmp_path):
     assert result.exit_code == 0, result.output
     [report] = json.loads(result.output)
     assert report["isolation"] == "rlimits" and report["results"][-1]["score"] == 0.0
+    # the trusted scorer's seconds beside the sandbox's (an RL task trains there, for minutes)
+    assert all(r["resources"]["scorer_s"] >= 0 for r in report["results"])
     shown = discover("eval", "circle_packing", str(program), "--isolation", "rlimits")
-    assert "network and files NOT protected" in shown.output
+    assert "network and files NOT protected" in shown.output and "scorer s" in shown.output
 
 
 def test_eval_bad_input_is_one_line():
