@@ -5,7 +5,9 @@ sandbox) rather than forking the multi-threaded Ray worker process itself. The c
 the task folder's path, the stage and case names and the code; the node loads the task (so the
 folder must exist there: the same file system, or a Ray `runtime_env` working_dir), runs the
 candidate, serves the task's oracle and scores the outputs locally, and sends back the result.
-GPU tasks ask Ray for GPUs per slot (`num_gpus`, fractions allowed).
+GPU tasks ask Ray for GPUs per slot (`num_gpus`, fractions allowed). Tasks whose programs call
+an agent model (agents, memories with `agent = "llm"`) are refused with that reason: the model's
+budgets, records and clients live in the driver, and calls from nodes do not reach it yet.
 
 Install with the `ray` extra: `pip install -e '.[ray]'`.
 """
@@ -68,6 +70,10 @@ class RayExecutor:
         self._lock = threading.Lock()
 
     def run_case(self, task: Task, stage: StageConfig, case: Case, code: str) -> CaseResult:
+        if case.model is not None:  # its budgets, records and clients live in this process
+            raise TaskError(f"task {task.name} gives its programs an agent model, which the "
+                            "Ray executor cannot serve on its nodes yet: use --executor warm "
+                            "(or fresh) for it")
         with self._lock:
             slot = next(self._next)
         ref = slot.run_case.remote(str(Path(task.root).resolve()), task.version, stage.name,

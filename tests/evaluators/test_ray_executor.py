@@ -54,3 +54,16 @@ def test_a_node_with_other_task_files_is_refused(executor, tmp_path):
     (root / "scorer.py").write_text((root / "scorer.py").read_text() + "\n# edited later\n")
     with pytest.raises(TaskError, match="give every node the same task files"):
         task.evaluate(task.seed_code, executor)
+
+
+def test_an_agent_task_is_refused_with_the_reason(executor):
+    """Agent models live in the driver: a case that carries one gets a clear refusal, not a
+    model call refused on the node as if no model had been configured."""
+    from evaluators.task import Case
+
+    task = load_task("arithmetic")
+    stage = task.config.stages[0]
+    config = stage.cases[0]
+    case = Case(config.name, config.inputs, config.secret, model=lambda *a, **k: "42")
+    with pytest.raises(TaskError, match="Ray executor cannot serve"):
+        executor.run_case(task, stage, case, task.seed_code)
