@@ -68,7 +68,9 @@ def design_notes(program: str) -> DesignNotes | None:
 def extract_code(answer: str) -> str:
     """The longest fenced code block of the answer. Code counts without its fences only if it
     parses: a bare answer that is nothing but code, or a block whose closing fence is missing
-    (a small model often stops, or is cut off at its token limit, before writing it)."""
+    (a small model often stops, or is cut off at its token limit, before writing it). A block
+    cut off inside a statement keeps the top-level statements before that one, when they parse
+    (a small model often writes a whole function, then rambles on until its limit)."""
     blocks = [b.strip("\n") for b in _FENCE.findall(answer)]
     if blocks:
         return max(blocks, key=len)
@@ -76,10 +78,26 @@ def extract_code(answer: str) -> str:
     code = answer[unclosed.end():] if unclosed else answer if "```" not in answer else None
     if code is not None and _parses(code):
         return code.strip("\n")
+    whole = _complete_statements(code) if unclosed else None
+    if whole:
+        return whole
     if unclosed:
         raise EditError("the ```python code block is never closed (the answer was cut off, or "
                         "broke off): reply with the complete block, short, ending with ```")
     raise EditError("the answer has no ```python code block: reply with one code block")
+
+
+def _complete_statements(code: str) -> str | None:
+    """The longest run of whole top-level statements that `code` starts with, the last
+    statement (maybe cut) left out; None if no such run parses."""
+    lines = code.splitlines()
+    starts = [i for i, line in enumerate(lines) if i and line[:1] not in ("", " ", "\t", "#")
+              and line[:1] not in ")]}"]
+    for end in reversed(starts):
+        prefix = "\n".join(lines[:end]).strip("\n")
+        if prefix.strip() and _parses(prefix):
+            return prefix
+    return None
 
 
 def _parses(code: str) -> bool:

@@ -77,7 +77,15 @@ def test_diff_failures_say_why(answer, reason):
 
 
 def test_an_unclosed_code_block_counts_if_it_is_whole_and_says_so_if_cut_off():
+    """A block with no closing fence: whole, it counts; cut inside its only statement, the
+    reason says so; cut after whole statements, those count."""
     assert extract_code("```python\ndef f(n):\n    return n\n") == "def f(n):\n    return n"
     cut = "```python\ndef construct_packing(n):\n    return (\n        (1, 1),\n        (1, 1),"
     with pytest.raises(EditError, match=r"never closed.*cut off"):
         extract_code(cut)
+    # a whole function, then a second one cut off (a small model rambling to its token limit):
+    # the whole one counts, the cut one is dropped
+    rambling = ("```python\ndef drift(ratio, adv):\n    return ratio * adv\n\n\n"
+                "def final_return(x):\n    \"\"\"How much the final return of the final return "
+                "of the final")
+    assert extract_code(rambling) == "def drift(ratio, adv):\n    return ratio * adv"
