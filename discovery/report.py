@@ -454,9 +454,11 @@ def table(task: Task, lines: list[Line]) -> str:
         games = panels(kind, lines)
         if not games:
             continue
+        # a mean across games means something for -log10 exploitability, not for raw returns
+        mean_head = "mean | " if scale == "log" else ""
         out += [f"### {kind.replace('_', '-')} (score: {measure}; higher is better)", "",
-                "| program | mean | " + " | ".join(games) + " |",
-                "|---|---:|" + "---:|" * len(games)]
+                f"| program | {mean_head}" + " | ".join(games) + " |",
+                "|---|" + "---:|" * (len(games) + (scale == "log"))]
         for line in lines:
             cells = []
             for game in games:
@@ -468,8 +470,8 @@ def table(task: Task, lines: list[Line]) -> str:
                 else:
                     cells.append(f"{score:.3f} ({_compare(score, ref, scale)})")
             mean = line.mean(kind, games, scale)
-            out.append(f"| {line.name} | {'n/a' if mean is None else f'{mean:.3f}'} | "
-                       + " | ".join(cells) + " |")
+            mean_cell = ("n/a" if mean is None else f"{mean:.3f}") + " | " if mean_head else ""
+            out.append(f"| {line.name} | {mean_cell}" + " | ".join(cells) + " |")
         out.append("")
     problems = [f"- {line.name}, {game}: {why}" for line in lines
                 for game, why in line.problems.items()]

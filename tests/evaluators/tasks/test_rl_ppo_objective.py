@@ -280,5 +280,6 @@ def test_learning_curves_reach_the_report_as_linear_panels_per_run(tmp_path):
     lines = [report.Line("best", {"train": curves}), report.Line("seed", {"train": worse})]
     text = report.table(task, lines)
     assert "area under the curve" in text and "(worse)" in text and "held-out" not in text
+    assert "| program | cartpole |" in text  # no mean across games of raw returns
     report.plot(task, "train", lines, tmp_path / "return_train.png")
     assert (tmp_path / "return_train.png").read_bytes().startswith(b"\x89PNG")
