@@ -91,8 +91,8 @@ def _complete_statements(code: str) -> str | None:
     """The longest run of whole top-level statements that `code` starts with, the last
     statement (maybe cut) left out; None if no such run parses."""
     lines = code.splitlines()
-    starts = [i for i, line in enumerate(lines) if i and line[:1] not in ("", " ", "\t", "#")
-              and line[:1] not in ")]}"]
+    starts = [i for i, line in enumerate(lines)
+              if i and line[:1] not in ("", " ", "\t", "#", ")", "]", "}")]
     for end in reversed(starts):
         prefix = "\n".join(lines[:end]).strip("\n")
         if prefix.strip() and _parses(prefix):

@@ -431,6 +431,8 @@ def test_bad_case_secrets_are_task_errors_before_a_campaign():
         SCORER.case({"seed": 1, "mode": "online"})
     with pytest.raises(ValueError, match="domain is one of scatter, rooms, babyai"):
         SCORER.case({"seed": 1, "domain": "maze"})
+    with pytest.raises(ValueError, match="plays BabyAI levels: a rooms case takes dynamics"):
+        SCORER.case({"seed": 1, "domain": "rooms", "dynamics": "minigrid"})
     with pytest.raises(ValueError, match="a rooms world needs size >= 10"):
         SCORER.tasks(SCORER.case({"seed": 1, "domain": "rooms", "size": 7}))
 

@@ -73,6 +73,11 @@ class GridCase(StreamCase):
     cell), or in the real minigrid level (babyai only: turns and door toggles are steps,
     objects block, done when facing the goal object)."""
 
+    def __post_init__(self) -> None:
+        if self.dynamics == "minigrid" and self.domain != "babyai":
+            raise ValueError(f"dynamics = \"minigrid\" plays BabyAI levels: a {self.domain} "
+                             "case takes dynamics = \"grid\"")
+
 
 def grid_worlds(case: GridCase) -> list[World]:
     """The case's worlds: world i is generated from seed * 1000 + i."""
@@ -105,9 +110,6 @@ class GridScorer:
             if get_origin(field.type) is Literal and value not in get_args(field.type):
                 raise ValueError(f"a case's {field.name} is one of "
                                  f"{', '.join(get_args(field.type))}, not {value!r}")
-        if getattr(case, "dynamics", "grid") == "minigrid" and case.domain != "babyai":
-            raise ValueError(f"dynamics = \"minigrid\" plays BabyAI levels: a {case.domain} "
-                             "case takes dynamics = \"grid\"")
         return case
 
     @staticmethod
@@ -121,11 +123,11 @@ class GridScorer:
     def tasks(self, case: StreamCase) -> list[GridTask]:
         return make_tasks(self.make_worlds(case), case.tasks_per_world, case.seed)
 
-    def stream(self, case: StreamCase, model: AgentModel | None = None):
-        """The case's stream, its episodes played by the case's agent."""
+    def stream(self, case: GridCase, model: AgentModel | None = None):
+        """The case's stream, its episodes played by the case's agent (TextWorldScorer has
+        its own)."""
         self.check_model(case, model)
-
-        episode = LevelEpisode if getattr(case, "dynamics", "grid") == "minigrid" else Episode
+        episode = LevelEpisode if case.dynamics == "minigrid" else Episode
 
         def play(task: GridTask, retrieved: dict, repeat: int):
             hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"
