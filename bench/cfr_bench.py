@@ -33,7 +33,8 @@ BASELINES = {"CFR+ (seed)": TASK / "seed.py", "CFR": TASK / "baselines" / "cfr.p
              "Linear CFR": TASK / "baselines" / "linear_cfr.py",
              "DCFR (1.5, 0, 2)": TASK / "baselines" / "dcfr.py",
              "PCFR+": TASK / "baselines" / "pcfr_plus.py",
-             "PDCFR+ (2.3, 5)": TASK / "baselines" / "pdcfr_plus.py"}
+             "PDCFR+ (2.3, 5)": TASK / "baselines" / "pdcfr_plus.py",
+             "VAD-CFR": TASK / "baselines" / "vad_cfr.py"}
 
 
 def rule(path):

@@ -32,11 +32,12 @@ SOLVERS = {"seed": TASK / "seed.py", **{p.stem: p for p in sorted(
     (TASK / "baselines").glob("*.py"))}}
 
 
-def meta_solver(path):
+def solvers_of(path):
+    """The file's (training-time meta_solver, evaluation-time eval_solver or None)."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.meta_solver
+    return module.meta_solver, getattr(module, "eval_solver", None)
 
 
 def main() -> None:
@@ -60,13 +61,13 @@ def main() -> None:
     print("| meta-solver | game | exploitability at the checkpoints | case score | CPU s |")
     print("|---|---|---|---:|---:|")
     for name in solvers:
-        solver = meta_solver(SOLVERS[name])
+        solver, eval_solver = solvers_of(SOLVERS[name])
         for kind, case in cases:
             checkpoints = case["secret"]["checkpoints"]
             psro = PSRO(flatten(case["secret"]["game"]).game, max(checkpoints))
             start = time.process_time()
             try:
-                run(solver, lambda *a, psro=psro: psro(list(a)))
+                run(solver, lambda *a, psro=psro: psro(list(a)), eval_solver)
             except (RuleError, ValueError) as exc:
                 print(f"| {name} | {case['name']} ({kind}) | n/a: {exc} | | |", flush=True)
                 continue

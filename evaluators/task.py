@@ -139,8 +139,10 @@ class TaskConfig(_Strict):
     """The folder of hand-written programs in the candidate format that reports compare with
     and `seed_baselines` starts from (relative to the task folder: `../_shared/baselines`
     shares a domain's between its tasks)."""
-    description: str = "description.md"
-    """What prompts tell the model about the task (relative to the task folder)."""
+    description: str | list[str] = "description.md"
+    """What prompts tell the model about the task (relative to the task folder); a list is
+    joined with blank lines, so tasks that share a domain's description add their own part
+    (the CFR task's two scoring protocols)."""
     scorer: str = "scorer.py"
     """The trusted scorer module (relative to the task folder)."""
     support: list[str] = []
@@ -182,6 +184,13 @@ class TaskConfig(_Strict):
     """The stages, in the order they run (`[[stages]]` tables)."""
     held_out: StageConfig | None = None
     """Run only for reports; its results go into private metrics, never into prompts."""
+    extends: str | None = None
+    """Another task's `task.toml` (relative to this folder) whose keys this one starts from:
+    its files are found in its folder and count in this task's version hash; the keys given
+    here replace its keys (lists wholesale). `cfr_paper` is the CFR task under the paper's scoring
+    protocol."""
+    secret: dict[str, Any] = {}
+    """Keys added to every case's `secret` (a case's own keys win): the protocol of `cfr_paper`."""
 
 
 @dataclass(frozen=True)
@@ -225,7 +234,8 @@ class Task:
 
     @functools.cached_property
     def description(self) -> str:
-        return (self.root / self.config.description).read_text(encoding="utf-8")
+        return "\n\n".join((self.root / name).read_text(encoding="utf-8").strip()
+                             for name in description_files(self.config)) + "\n"
 
     def prepare(self) -> None:
         """The scorer's own checks of its cases before a campaign starts (games that load,
@@ -442,13 +452,14 @@ def load_task(name_or_path: str | Path) -> Task:
         raise TaskError(f"unknown task {str(name_or_path)!r}: use one of "
                         f"{', '.join(task_names())} or a folder that holds a task.toml")
     path = root / "task.toml"
+    data, inherited = _read_config(path)
     try:
-        config = TaskConfig.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except tomllib.TOMLDecodeError as exc:
-        raise TaskError(f"{path} is not valid TOML: {exc}") from exc
+        config = TaskConfig.model_validate(data)
+        if config.secret:  # every case's secret with the task's keys under its own
+            config = TaskConfig.model_validate(_with_secret(data, config.secret))
     except ValidationError as exc:
         raise TaskError(f"{path}: {validation_message(exc)}") from exc
-    for file in (config.seed, config.description, config.scorer, *config.support,
+    for file in (config.seed, *description_files(config), config.scorer, *config.support,
                  *config.trusted):
         if not (root / file).is_file():
             raise TaskError(f"{path} names {file}, which is missing from {root}")
@@ -464,7 +475,8 @@ def load_task(name_or_path: str | Path) -> Task:
         raise TaskError(f"{scorer_path} defines no score(stage, case, outputs, oracle)")
     # a seed, baselines, description or scorer shared from the domain's folder count like the
     # task's own files
-    hashed = [*config.trusted, *config.support, config.seed, config.description, config.scorer,
+    hashed = [*config.trusted, *config.support, config.seed, *description_files(config),
+              config.scorer, *inherited,
               *(os.path.relpath(p, root) for p in baseline_files(root, config))]
     task = Task(root, config, version_hash(root, hashed), scorer)
     problem = task.static_check(task.seed_code)
@@ -473,6 +485,53 @@ def load_task(name_or_path: str | Path) -> Task:
                         f"program {root / config.seed} ({problem}): make the entry and "
                         "parameters of task.toml match the seed")
     return task
+
+
+_PATH_KEYS = ("seed", "baselines", "description", "scorer", "support", "trusted")
+"""The keys of task.toml that name files, relative to the folder of the file that sets them."""
+
+
+def _read_config(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """task.toml's keys with those of the task it `extends` under them (their file names made
+    relative to this folder), and the files of that task's folder (they count in the hash)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise TaskError(f"{path} is not valid TOML: {exc}") from exc
+    if not isinstance(data.get("extends"), str):
+        return data, []
+    base_path = (path.parent / data["extends"]).resolve()
+    if not base_path.is_file() or base_path == path.resolve():
+        raise TaskError(f"{path}: extends {data['extends']!r}, which is not another task.toml")
+    base, chained = _read_config(base_path)
+    if chained:
+        raise TaskError(f"{path}: extends {data['extends']!r}, which extends another task in "
+                        "turn: extend the task at the root of the chain")
+    prefix = os.path.relpath(base_path.parent, path.parent.resolve())
+    for key in _PATH_KEYS:
+        if key in base:
+            names = base[key]
+            rebased = [os.path.normpath(os.path.join(prefix, name))
+                       for name in ([names] if isinstance(names, str) else names)]
+            base[key] = rebased[0] if isinstance(names, str) else rebased
+        elif key not in ("support", "trusted"):  # defaults name files of the base's folder
+            base[key] = os.path.normpath(os.path.join(prefix, TaskConfig.model_fields[key].default))
+    inherited = [os.path.relpath(file, path.parent.resolve())
+                 for file in sorted(base_path.parent.rglob("*"))
+                 if file.is_file() and "__pycache__" not in file.parts]
+    return {**base, **data}, inherited
+
+
+def _with_secret(data: dict[str, Any], secret: dict[str, Any]) -> dict[str, Any]:
+    stages = [{**stage, "cases": [{**case, "secret": {**secret, **case.get("secret", {})}}
+                                  for case in stage["cases"]]}
+              for stage in [*data["stages"], *([data["held_out"]] if "held_out" in data else [])]]
+    return {**data, "stages": stages[:len(data["stages"])],
+            **({"held_out": stages[-1]} if "held_out" in data else {})}
+
+
+def description_files(config: TaskConfig) -> list[str]:
+    return [config.description] if isinstance(config.description, str) else config.description
 
 
 def baseline_files(root: Path, config: TaskConfig) -> list[Path]:

@@ -54,9 +54,9 @@ def smoke_crash_reason(task_name: str, header: str, body: str) -> str:
     (inside the EVOLVE-BLOCK) replaced by `body`, check that the run crashed in the smoke
     stage, and return the recorded reason: how tests write misbehaving candidates."""
     task = load_task(task_name)
-    code = re.sub(rf"({re.escape(header)}\n).*?(# EVOLVE-BLOCK-END)",
+    code = re.sub(rf"({re.escape(header)}\n).*?(\n\n\ndef |# EVOLVE-BLOCK-END)",
                   lambda m: f"{m.group(1)}    {body}\n{m.group(2)}", task.seed_code,
-                  flags=re.DOTALL)
+                  flags=re.DOTALL)  # up to the next function of the block, or its end
     result = task.evaluate(code, Sandbox())[0]
     assert result.stage == "smoke" and result.status == "crashed", result
     return result.reason
@@ -70,13 +70,13 @@ def replayed_driver(rule: str, oracle: str) -> str:
 _honest_run = run
 
 
-def run({rule}, {oracle}):
+def run({rule}, {oracle}, *rest):
     sent = []
 
     def spy(*args):
         sent.append(args)
         return {oracle}(*args)
-    _honest_run({rule}, spy)
+    _honest_run({rule}, spy, *rest)
     for _ in range(9 * len(sent)):
         {oracle}(*sent[-1])
 """
@@ -89,8 +89,8 @@ def forged_driver(rule: str, oracle: str, claim: str) -> str:
 _honest_run = run
 
 
-def run({rule}, {oracle}):
-    _honest_run({rule}, {oracle})
+def run({rule}, {oracle}, *rest):
+    _honest_run({rule}, {oracle}, *rest)
     return {claim}
 """
 

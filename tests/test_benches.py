@@ -32,6 +32,8 @@ FIGURES = {
                         rf"\| discovery LiteLLMClient \(litellm\) \| {NUMBER} \| {NUMBER} "
                         rf"\| {RATIO} \|"],
     "openevolve_bench.py": [rf"\| 60 \| {NUMBER} \| ({NUMBER}|-) \| ({RATIO}|-) \|"],
+    "paper_bench.py": [rf"\| leduc2 \| {NUMBER}(e-\d+)? \| .*\| \*?\*?{NUMBER}",
+                       r"\| VAD-CFR matches or beats .* \| \d+ of 2; .* \| (yes|no) \|"],
     "view_bench.py": [rf"\| 1,\d{{3}} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| ({NUMBER}|-) "
                       rf"\| ({NUMBER}|-) \|"],
     "sandbox_bench.py": [rf"\| fresh process \| \w+ \| none \| {NUMBER} \| {NUMBER} \|"] + (

@@ -84,12 +84,14 @@ def test_every_task_lives_in_a_domain_folder():
 @pytest.mark.parametrize("name", sorted(task_folders()))
 def test_no_task_reaches_into_a_sibling_task(name):
     """Everything a task's files name (support, trusted) and every module its scorer imports
-    lies in its own folder or in its domain's shared folder: loaded in a fresh interpreter, so
-    modules other tasks loaded earlier cannot hide an import."""
+    lies in its own folder, its domain's shared folder or the folder of the task it declares it
+    `extends`: loaded in a fresh interpreter, so modules other tasks loaded earlier cannot hide
+    an import."""
     folder = task_folders()[name]
     task = load_task(name)
     shared = [p for p in folder.parent.iterdir() if p.is_dir() and p.name.startswith("_")]
-    allowed = [folder.resolve(), *(p.resolve() for p in shared)]
+    base = [(folder / task.config.extends).parent] if task.config.extends else []
+    allowed = [folder.resolve(), *(p.resolve() for p in [*shared, *base])]
     for listed in (*task.config.support, *task.config.trusted):
         path = (folder / listed).resolve()
         assert any(path.is_relative_to(a) for a in allowed), f"{name} names {listed}"

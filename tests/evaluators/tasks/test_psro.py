@@ -155,12 +155,13 @@ def test_a_misbehaving_meta_solver_is_rejected_with_the_reason(case):
 def test_the_oracle_cannot_be_bypassed():
     """Stopping early, restarting, or skipping the protocol: never a score."""
     task = load_task("psro")
-    early = task.seed_code.replace("    return run(meta_solver, psro)",
+    driver = '    return run(meta_solver, psro, globals().get("eval_solver"))'
+    early = task.seed_code.replace(driver,
                                    "    psro('start')\n    psro([[1.0], [1.0]])\n"
                                    "    return {'iterations': 10}")
     result = task.evaluate(early, Sandbox())[0]
     assert result.status == "invalid" and "stopped PSRO after 1 of 10 iterations" in result.reason
-    twice = task.seed_code.replace("    return run(meta_solver, psro)",
+    twice = task.seed_code.replace(driver,
                                    "    psro('start')\n    return psro('start')")
     result = task.evaluate(twice, Sandbox())[0]
     assert result.status == "crashed" and "PSRO has started already" in result.reason
@@ -276,7 +277,7 @@ def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
             if line.startswith("| ") and "---" not in line and "program" not in line}
     # held-out curves of the best come from the campaign's own held-out run (not re-run)
     assert f"best (#{best.id}): held_out" not in result.stdout
-    assert set(rows) == {f"best (#{best.id})", "seed", "alpharank", "nash", "prd", "rm"}
+    assert set(rows) == {f"best (#{best.id})", "seed", "alpharank", "nash", "prd", "rm", "shor"}
     seed_train = rows["seed"].split(" | ")
     assert float(seed_train[1]) < float(rows[f"best (#{best.id})"].split(" | ")[1])
     assert "(worse)" in seed_train[2]

@@ -12,10 +12,12 @@ works on (the histories themselves are not kept).
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import sys
 import zipfile
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +62,42 @@ def flatten(name: str, max_histories: int = 2_000_000) -> Flat:
 def _cache_path(name: str, max_histories: int) -> Path | None:
     import pyspiel
 
-    root = os.environ.get("DISCOVERY_CACHE_DIR") or (Path.home() / ".cache" / "discovery")
     digest = hashlib.sha256(f"{name}\0{max_histories}\0{pyspiel.__version__}".encode())
     for source in (__file__, sys.modules[Game.__module__].__file__):
         digest.update(Path(source).read_bytes())  # new flattening code: a new key
-    return Path(root) / "games" / f"{digest.hexdigest()[:24]}.npz"
+    return _cache_root() / "games" / f"{digest.hexdigest()[:24]}.npz"
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("DISCOVERY_CACHE_DIR") or (Path.home() / ".cache" / "discovery"))
+
+
+_FIGURES: dict[str, float] = {}
+
+
+def cached_figure(key: str, sources: list[Path], compute: Callable[[], float]) -> float:
+    """A number that is slow to compute and never changes for the same inputs (a reference
+    solver's exploitability on a game), kept in memory and on disk: keyed by `key` and the
+    bytes of the `sources` that compute it (and of this module and the engine), so changed code
+    computes it again. Reference runs on 3-player Leduc take a minute; a campaign should pay
+    that once, not per evaluation."""
+    digest = hashlib.sha256(key.encode())
+    for source in (__file__, sys.modules[Game.__module__].__file__, *sources):
+        digest.update(Path(source).read_bytes())
+    name = digest.hexdigest()[:24]
+    if name in _FIGURES:
+        return _FIGURES[name]
+    path = _cache_root() / "figures" / f"{name}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        _FIGURES[name] = float(json.loads(path.read_text())["value"])
+        return _FIGURES[name]
+    value = _FIGURES[name] = float(compute())
+    with contextlib.suppress(OSError):  # a read-only home only costs the next start time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"key": key, "value": value}))
+        os.replace(partial, path)
+    return value
 
 
 def _save(flat: Flat, out) -> None:

@@ -2,7 +2,8 @@
 by the policies and weights the candidate's update rule sends; the score is read from the
 exploitabilities it recorded, so the candidate never scores itself. Each case's game,
 checkpoints and update scheme are its secret: the candidate is not told which game it plays or
-for how long."""
+for how long. A case's `protocol` secret chooses how its exploitabilities are scored
+(`_shared/protocols.py`: `checkpoints`, the default, or the paper's, against CFR+)."""
 
 import sys
 from pathlib import Path
@@ -10,15 +11,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "_shared"))  # task.toml `trusted`: the engine
 sys.path.insert(0, str(Path(__file__).parent))
 
+import cfr_loop
+import cfr_oracle
 from cfr_games import flatten
 from cfr_oracle import CFR
+from protocols import check_protocols, protocol_metrics, reference_figure
 
-from evaluators.scoring import InvalidOutput, log_checkpoints
+from evaluators.scoring import InvalidOutput
 
 
 def prepare(stages) -> None:
-    """Load and flatten every game of every stage now: a bad game string is a clear error
-    before a campaign starts, not a failed evaluation later."""
+    """Load and flatten every game of every stage now, and check the protocols: a bad game
+    string or protocol is a clear error before a campaign starts, not a failed evaluation
+    later."""
+    check_protocols(stages)
     for stage in stages:
         for case in stage.cases:
             flatten(case.secret["game"])
@@ -33,5 +39,20 @@ def score(stage, case, outputs, oracle):
     if not oracle.done:
         raise InvalidOutput(f"the program stopped CFR after {oracle.t} of {oracle.iterations} "
                             "iterations")
-    return log_checkpoints({t: oracle.exploitability[t] for t in case.secret["checkpoints"]},
-                           "exploitability")
+    return protocol_metrics(case, {t: oracle.exploitability[t]
+                                   for t in case.secret["checkpoints"]},
+                            lambda: cfr_plus(case.secret["game"], oracle.iterations,
+                                             case.secret["alternating"]), "cfr_plus")
+
+
+def cfr_plus(game: str, iterations: int, alternating: bool) -> float:
+    """The seed's (CFR+'s) exploitability on `game` after `iterations`, run here by the
+    trusted oracle with the seed's rule called in-process: the paper protocol's yardstick."""
+    def compute(seed) -> float:
+        cfr = CFR(flatten(game).game, [iterations], alternating)
+        cfr_loop.run(seed.step, lambda *args: cfr(list(args)))
+        return cfr.exploitability[iterations]
+
+    return reference_figure(f"cfr+\0{game}\0{iterations}\0{alternating}",
+                            Path(__file__).with_name("seed.py"),
+                            [Path(cfr_loop.__file__), Path(cfr_oracle.__file__)], compute)

@@ -78,20 +78,31 @@ def check_meta_strategy(sigma: Any, sizes: tuple[int, ...]) -> list[np.ndarray]:
     return out
 
 
-def run(meta_solver, psro) -> dict[str, Any]:
+def run(meta_solver, psro, eval_solver=None) -> dict[str, Any]:
     """Drive PSRO until the evaluator says it is done.
 
-    `meta_solver(state, t, payoffs) -> [distribution per player]`: `payoffs[p, i_0, ...,
+    `meta_solver(state, t, payoffs) -> [distribution per player]` is the training-time solver:
+    every player's best response is computed against its meta-strategy. `payoffs[p, i_0, ...,
     i_{n-1}]` is player p's expected utility when each player q plays its member i_q
-    (read-only); `state` is a dict the solver keeps between iterations; t counts from 1."""
+    (read-only); `state` is a dict the solver keeps between iterations; t counts from 1.
+    `eval_solver(state, t, payoffs, train) -> [distribution per player]`, if given, is the
+    evaluation-time solver (the paper's search space has both): its meta-strategy, with a
+    state of its own and this iteration's training meta-strategy `train` to start from, is the
+    one whose exploitability is measured. Without it, the training meta-strategy is."""
     payoffs = np.asarray(psro("start"), dtype=float)
     state: dict[str, Any] = {}
+    eval_state: dict[str, Any] = {}
     t = 0
     while True:
         t += 1
         payoffs.setflags(write=False)
         sigma = check_meta_strategy(meta_solver(state, t, payoffs), payoffs.shape[1:])
-        reply = psro([row.tolist() for row in sigma])
+        request = [[row.tolist() for row in sigma]]
+        if eval_solver is not None:
+            shown = [row.copy() for row in sigma]  # the solver may not edit what is sent
+            request.append([row.tolist() for row in check_meta_strategy(
+                eval_solver(eval_state, t, payoffs, shown), payoffs.shape[1:])])
+        reply = psro(*request)
         if reply["done"]:
             return {"iterations": t}
         payoffs = grow(payoffs, reply["sizes"], reply["new"])

@@ -1,9 +1,11 @@
 """The trusted side of PSRO with exact best responses and exact payoffs (evaluator process).
 
-The candidate's process sends one meta-strategy per iteration (see psro_loop.py); this object,
-the task's oracle, turns it into the joint policy it stands for, measures that policy's exact
-exploitability, adds every player's exact best response to its population and answers with
-the meta-game's new entries. The scorer reads the exploitabilities recorded here: nothing the
+The candidate's process sends one meta-strategy per iteration (see psro_loop.py), and
+optionally a second, the evaluation-time one; this object, the task's oracle, turns them into
+the joint policies they stand for, adds every player's exact best response to the training
+meta-strategy's policy to its population, measures the exact exploitability of the evaluation
+meta-strategy's policy (the training one's when only one is sent) and answers with the
+meta-game's new entries. The scorer reads the exploitabilities recorded here: nothing the
 candidate computes is taken on trust.
 
 Game arrays come from the CFR task's flattening (cfr_games.py) and engine (cfr_engine.py):
@@ -53,15 +55,15 @@ class PSRO:
             return self.payoffs.tolist()
         if not self.started or self.t >= self.iterations:
             raise ValueError("send psro('start') first, then one meta-strategy per iteration")
-        if len(request) != 1:
-            raise TypeError("psro takes one argument: the meta-strategy (a list per player)")
-        sigma = check_meta_strategy(request[0], tuple(self.sizes))
+        if len(request) not in (1, 2):
+            raise TypeError("psro takes the training meta-strategy (a list per player) and, "
+                            "optionally, the evaluation meta-strategy")
+        sigmas = [check_meta_strategy(sigma, tuple(self.sizes)) for sigma in request]
         self.t += 1
-        joint = self.joint_policy(sigma)
-        on_policy = self.game.expected_utility(self.game.all_reach(joint))
-        responses = [self.game.best_response(joint, p) for p in range(self.game.num_players)]
-        self.exploitability[self.t] = float(sum(value - on_policy[p] for p, (value, _)
-                                                in enumerate(responses))) / len(responses)
+        same = len(sigmas) == 1 or all(np.array_equal(a, b) for a, b in zip(*sigmas, strict=True))
+        responses = self.best_responses(self.joint_policy(sigmas[0]), record=same)
+        if not same:  # the evaluation meta-strategy differs: its own best responses measure it
+            self.best_responses(self.joint_policy(sigmas[1]), record=True)
         if self.t == self.iterations:
             return {"done": True}
         old = self.payoffs
@@ -70,6 +72,16 @@ class PSRO:
         self.payoffs = self._grow(old)
         new = self.payoffs[:, new_entries(old.shape[1:], self.sizes)]
         return {"done": False, "sizes": list(self.sizes), "new": pack(new)}
+
+    def best_responses(self, joint: np.ndarray, record: bool) -> list:
+        """Every player's exact best response (value, choice) to `joint`; with `record`, the
+        exploitability of `joint` becomes this iteration's."""
+        responses = [self.game.best_response(joint, p) for p in range(self.game.num_players)]
+        if record:
+            on_policy = self.game.expected_utility(self.game.all_reach(joint))
+            self.exploitability[self.t] = float(sum(value - on_policy[p] for p, (value, _)
+                                                    in enumerate(responses))) / len(responses)
+        return responses
 
     def joint_policy(self, sigma: list[np.ndarray]) -> np.ndarray:
         """The behaviour policy each player's mixture stands for, all players in one array."""

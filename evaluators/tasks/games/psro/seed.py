@@ -1,6 +1,7 @@
 """A PSRO meta-strategy solver. The seed is Uniform (Fictitious Play over the population): every
 member of every population counts equally. psro_loop (trusted, next to this file) runs PSRO and
-calls `meta_solver` once per iteration; it never shows the solver the game or the number of
+calls `meta_solver` (whose meta-strategy the best responses answer) and `eval_solver` (whose
+meta-strategy is scored) once per iteration; it never shows them the game or the number of
 iterations."""
 import numpy as np
 from psro_loop import member_payoffs, run  # noqa: F401 (the solver may use it)
@@ -16,8 +17,16 @@ def meta_solver(state, t, payoffs):
     player over its population (non-negative, summing to 1).
     """
     return [np.full(k, 1.0 / k) for k in payoffs.shape[1:]]
+
+
+def eval_solver(state, t, payoffs, train):
+    """The meta-strategy whose exploitability is measured at iteration t (the best responses
+    are computed against meta_solver's): the same arguments, its own state, and `train`, what
+    meta_solver returned this iteration. The seed reports the training meta-strategy as is."""
+    return train
 # EVOLVE-BLOCK-END
 
 
 def solve(psro):
-    return run(meta_solver, psro)
+    # eval_solver is optional: a block that defines none has its training meta-strategy scored
+    return run(meta_solver, psro, globals().get("eval_solver"))

@@ -1,0 +1,65 @@
+"""The two scoring protocols of the games tasks (trusted side), shared by the CFR and PSRO
+scorers. A case's `protocol` secret picks one; every case of a stage must use the same, so that
+a stage's mean compares like with like.
+
+- `checkpoints` (the default): the mean of -log10(exploitability) over the case's checkpoints,
+  so a rule that looks good only at the last one does not win.
+- `paper`: the protocol of the paper these tasks reproduce (Li et al. 2026, arXiv 2602.16928):
+  the exploitability after the last iteration only, scored as its log-ratio to the task's
+  seed (CFR+ for CFR, Uniform for PSRO) on the same game and horizon, capped at CAP orders of
+  magnitude either way (evaluators.scoring.log_ratio says why). A rule that averages nothing
+  early, as VAD-CFR before iteration 500, is not penalised for it, and a game where the
+  exploitability reaches zero counts CAP, not 15.
+"""
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cfr_games import cached_figure
+
+from evaluators.scoring import Metrics, log_checkpoints, log_ratio
+
+PROTOCOLS = ("checkpoints", "paper")
+CAP = 3.0
+"""The paper protocol's per-game cap, in orders of magnitude of exploitability."""
+
+
+def check_protocols(stages) -> None:
+    """Every case's protocol is known, and the same within each stage (a ValueError naming the
+    case, for the task's prepare step)."""
+    for stage in stages:
+        chosen = {case.secret.get("protocol", "checkpoints") for case in stage.cases}
+        for protocol in chosen - set(PROTOCOLS):
+            raise ValueError(f"stage {stage.name!r} has protocol {protocol!r}: use one of "
+                             f"{', '.join(PROTOCOLS)}")
+        if len(chosen) > 1:
+            raise ValueError(f"stage {stage.name!r} mixes the protocols {sorted(chosen)}: its "
+                             "mean would compare unlike scores; give every case the same")
+
+
+def protocol_metrics(case, losses: dict[int, float], reference: Callable[[], float],
+                     reference_name: str) -> Metrics:
+    """The case's metrics under its protocol: `losses` is the exploitability at each of its
+    checkpoints (all public, so the report draws curves under either protocol); `reference`
+    computes the seed's exploitability at the last one (called under `paper` only)."""
+    if case.secret.get("protocol", "checkpoints") == "checkpoints":
+        return log_checkpoints(losses, "exploitability")
+    final = reference()
+    return Metrics(log_ratio(losses[max(losses)], final, CAP),
+                   {**{f"exploitability_{t}": v for t, v in losses.items()},
+                    f"{reference_name}_exploitability": final})
+
+
+def reference_figure(key: str, seed: Path, sources: list[Path],
+                     compute: Callable[[Any], float]) -> float:
+    """`compute(seed_module)`, cached on disk for this key and these sources (the seed's file
+    among them): the seed's exploitability on a game, run once per code version."""
+    def run() -> float:
+        spec = importlib.util.spec_from_file_location("games_reference_seed", seed)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return compute(module)
+
+    return cached_figure(key, [seed, *sources, Path(__file__)], run)
