@@ -158,9 +158,10 @@ class CampaignConfig(_Section):
     """Model calls and evaluations in flight (`[parallel]`)."""
     prompts: Prompts = Prompts()
     """What proposal prompts show of the parent's lineage (`[prompts]`)."""
-    executor: Literal["warm", "fresh"] = "warm"
+    executor: Literal["warm", "fresh", "ray"] = "warm"
     """warm: fork servers with numpy loaded (needs bubblewrap, else fresh processes); fresh: a
-    new sandboxed process per run."""
+    new sandboxed process per run; ray: `parallel.evaluations` Ray slots, each owning a warm
+    worker, on the cluster at `$RAY_ADDRESS` (else a local Ray instance): see ray.md."""
     transcript: bool = True
     """Record every model exchange to runs/<name>/transcript.jsonl (what `replay` reads)."""
     replay: str | None = None

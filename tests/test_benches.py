@@ -34,6 +34,8 @@ FIGURES = {
     "openevolve_bench.py": [rf"\| 60 \| {NUMBER} \| ({NUMBER}|-) \| ({RATIO}|-) \|"],
     "paper_bench.py": [rf"\| leduc2 \| {NUMBER}(e-\d+)? \| .*\| \*?\*?{NUMBER}",
                        r"\| VAD-CFR matches or beats .* \| \d+ of 2; .* \| (yes|no) \|"],
+    "ray_bench.py": [rf"\| 2 \| 2 \| {NUMBER} \| {RATIO} \| {NUMBER} \| {NUMBER} \|",
+                     rf"- node start: head {NUMBER} s, worker node {NUMBER} s"],
     "view_bench.py": [rf"\| 1,\d{{3}} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| ({NUMBER}|-) "
                       rf"\| ({NUMBER}|-) \|"],
     "sandbox_bench.py": [rf"\| fresh process \| \w+ \| none \| {NUMBER} \| {NUMBER} \|"] + (

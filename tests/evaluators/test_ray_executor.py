@@ -1,6 +1,7 @@
 """The Ray executor against a local Ray instance started here (about 5 s to start)."""
 
 import shutil
+import tempfile
 
 import pytest
 
@@ -14,10 +15,14 @@ from evaluators.ray_executor import RayExecutor  # noqa: E402
 
 @pytest.fixture(scope="module")
 def executor():
-    ex = RayExecutor(slots=2, init_kwargs={"num_cpus": 2})
-    yield ex
-    ex.close()
-    ray.shutdown()
+    temp = tempfile.mkdtemp(prefix="ray-")  # Ray's session files; short for its socket paths
+    try:
+        ex = RayExecutor(slots=2, init_kwargs={"num_cpus": 2, "_temp_dir": temp})
+        yield ex
+        ex.close()
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_ray_scores_match_the_local_executor(executor):
@@ -67,3 +72,19 @@ def test_an_agent_task_is_refused_with_the_reason(executor):
     case = Case(config.name, config.inputs, config.secret, model=lambda *a, **k: "42")
     with pytest.raises(TaskError, match="Ray executor cannot serve"):
         executor.run_case(task, stage, case, task.seed_code)
+
+
+def test_a_node_finds_the_task_where_the_driver_left_it(tmp_path, monkeypatch):
+    """The driver's path (a shared file system), else the same place under the node's working
+    directory (a runtime_env working_dir), else the shipped task of that name."""
+    from evaluators.ray_executor import find_task
+
+    shipped = load_task("circle_packing").root
+    (tmp_path / "tasks").mkdir()
+    copy = shutil.copytree(shipped, tmp_path / "tasks" / "mine")
+    assert find_task(str(copy), None, "mine") == copy
+    monkeypatch.chdir(tmp_path)
+    assert find_task("/elsewhere/tasks/mine", "tasks/mine", "mine") == copy
+    assert find_task("/elsewhere/circle_packing", None, "circle_packing") == shipped
+    with pytest.raises(TaskError, match="ship it with runtime_env working_dir"):
+        find_task("/elsewhere/mine", "nowhere/mine", "mine")
