@@ -57,19 +57,19 @@ def test_log_ratio_is_capped_both_ways():
 
 def test_vad_cfr_warm_starts_then_beats_cfr_plus_on_leduc():
     """VAD-CFR's average holds nothing before iteration 500 (so it is the uniform policy, as
-    exploitable as at the start), and after 1000 iterations it beats CFR+ on Leduc by more than
-    an order of magnitude; the checkpoint protocol ranks it below CFR+ for the warm start, the
+    exploitable as at the start), and after 1000 iterations it beats CFR+ on Leduc more than
+    fivefold; the checkpoint protocol ranks it below CFR+ for the warm start, the
     paper's protocol above: the first of the two measured problems of the checkpoint score."""
     leduc = flatten("leduc_poker").game
     uniform = leduc.nash_conv(leduc.uniform()) / leduc.num_players
     vad = cfr_run("leduc_poker", "vad_cfr", [100, 500, 1000])
     plus = cfr_run("leduc_poker", "cfr_plus", [100, 500, 1000])
     assert vad.exploitability[100] == vad.exploitability[500] == pytest.approx(uniform)
-    assert vad.exploitability[1000] < plus.exploitability[1000] / 10
+    assert vad.exploitability[1000] < plus.exploitability[1000] / 5
     checkpoints = [-np.log10(e) for e in vad.exploitability.values()]
     plus_checkpoints = [-np.log10(e) for e in plus.exploitability.values()]
     assert np.mean(checkpoints) < np.mean(plus_checkpoints)
-    assert log_ratio(vad.exploitability[1000], plus.exploitability[1000], 3.0) > 1.0
+    assert log_ratio(vad.exploitability[1000], plus.exploitability[1000], 3.0) > 0.7
 
 
 def test_the_paper_tasks_extend_the_tasks_with_the_paper_protocol():
@@ -228,4 +228,4 @@ def test_a_campaign_under_the_paper_protocol_finds_vad_cfr(tmp_path, monkeypatch
     assert result.exit_code == 0, result.stderr
     with ArchiveReader(tmp_path / "v" / "archive.sqlite") as reader:
         seed, best = reader.program(1), reader.best()
-        assert seed.score == 0.0 and "WARM_START = 500" in best.code and best.score > 1.0
+        assert seed.score == 0.0 and "WARM_START = 500" in best.code and best.score > 0.7
