@@ -16,7 +16,7 @@ CFR and PSRO are deterministic, and BLAS runs on one thread as in an evaluation)
 means within TOLERANCE orders of magnitude of the best other rule. Prints Markdown; asserts
 nothing.
 
-    .venv/bin/python bench/paper_bench.py            # about 20 minutes on 2 cores
+    .venv/bin/python bench/paper_bench.py            # about 20 minutes on 2 cores (--part cfr: 8)
     .venv/bin/python bench/paper_bench.py --quick    # seconds (CI): 2 games, few iterations
 """
 
@@ -201,7 +201,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="seconds: 2-player Kuhn and Leduc, 100 CFR / 10 PSRO iterations")
-    parser.add_argument("--skip-psro", action="store_true")
+    parser.add_argument("--part", choices=("cfr", "psro", "both"), default="both",
+                        help="run only the CFR or the PSRO half")
     args = parser.parse_args()
     threadpool_limits(limits=1, user_api="blas")
     cfr_games, psro_games = sweep(CFR_TASK), sweep(PSRO_TASK)
@@ -210,14 +211,15 @@ def main() -> None:
                      if name in ("kuhn2", "leduc2")]
         psro_games = [(name, game, 10) for name, game, _ in psro_games
                       if name in ("kuhn2", "leduc2")]
-    rules = {name: module(CFR_TASK / path).step for name, path in CFR_RULES.items()}
-    rows = {name: {rule: cfr_exploitability(game, step, iterations)
-                   for rule, step in rules.items()} for name, game, iterations in cfr_games}
-    table(f"CFR: exploitability of the average policy after iteration {cfr_games[0][2]} (the "
-          f"best and ties within {TOLERANCE} orders of magnitude in bold)", list(rules), rows)
-    cfr_claims(rows)
-    paper_scores(rows, "CFR+", CFR_TASK)
-    if args.skip_psro:
+    if args.part != "psro":
+        rules = {name: module(CFR_TASK / path).step for name, path in CFR_RULES.items()}
+        rows = {name: {rule: cfr_exploitability(game, step, iterations)
+                       for rule, step in rules.items()} for name, game, iterations in cfr_games}
+        table(f"CFR: exploitability of the average policy after iteration {cfr_games[0][2]} (the "
+              f"best and ties within {TOLERANCE} orders of magnitude in bold)", list(rules), rows)
+        cfr_claims(rows)
+        paper_scores(rows, "CFR+", CFR_TASK)
+    if args.part == "cfr":
         return
     solvers = {name: module(PSRO_TASK / path) for name, path in PSRO_SOLVERS.items()}
     rows = {name: {solver: psro_exploitability(game, module_, iterations)

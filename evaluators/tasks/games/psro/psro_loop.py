@@ -48,14 +48,16 @@ def member_payoffs(payoffs: np.ndarray, sigma: list[np.ndarray]) -> list[np.ndar
     """For each player p, the expected payoff of each member of p's population against the
     other players' mixtures sigma_q (the gradient that replicator dynamics and regret matching
     follow on the meta-game)."""
-    out = []
-    for p in range(payoffs.shape[0]):
-        values = payoffs[p]
-        for q in reversed(range(payoffs.shape[0])):  # highest axis first: lower ones stay put
-            if q != p:
-                values = np.tensordot(values, sigma[q], axes=([q], [0]))
-        out.append(values)
-    return out
+    return [member_payoff(payoffs, sigma, p) for p in range(payoffs.shape[0])]
+
+
+def member_payoff(payoffs: np.ndarray, sigma: list[np.ndarray], p: int) -> np.ndarray:
+    """member_payoffs for player p alone (solvers whose players update in turn need one)."""
+    values = payoffs[p]
+    for q in reversed(range(payoffs.shape[0])):  # highest axis first: lower ones stay put
+        if q != p:
+            values = np.tensordot(values, sigma[q], axes=([q], [0]))
+    return values
 
 
 def check_meta_strategy(sigma: Any, sizes: tuple[int, ...]) -> list[np.ndarray]:

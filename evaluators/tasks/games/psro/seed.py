@@ -4,7 +4,7 @@ calls `meta_solver` (whose meta-strategy the best responses answer) and `eval_so
 meta-strategy is scored) once per iteration; it never shows them the game or the number of
 iterations."""
 import numpy as np
-from psro_loop import member_payoffs, run  # noqa: F401 (the solver may use it)
+from psro_loop import member_payoff, member_payoffs, run  # noqa: F401 (the solver may use them)
 
 
 # EVOLVE-BLOCK-START
