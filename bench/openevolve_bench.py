@@ -41,13 +41,16 @@ OPENEVOLVE_RUNNER = textwrap.dedent("""
     from openevolve import run_evolution
     from openevolve.config import Config, LLMModelConfig
     work, api_base, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    workers, timeout, retries = int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
     config = Config()
-    config.llm.models = [LLMModelConfig(name="mock-model", api_base=api_base, api_key="x")]
+    config.llm.models = [LLMModelConfig(name="mock-model", api_base=api_base, api_key="x",
+                                        timeout=timeout, retries=retries)]
     config.llm.api_base = api_base
-    config.llm.retries, config.llm.timeout = 0, 30
+    config.llm.retries, config.llm.timeout = retries, timeout
     config.diff_based_evolution = False  # the mock answers whole programs, as it does for us
     config.evaluator.cascade_evaluation = False
-    config.evaluator.parallel_evaluations = 1
+    config.evaluator.parallel_evaluations = workers  # each worker: one proposal, its evaluation
+    config.evaluator.timeout = int(timeout * 4)
     config.checkpoint_interval = 10**9
     config.log_level = "WARNING"
     result = run_evolution(work + "/initial.py", work + "/evaluator.py", config,
@@ -84,23 +87,32 @@ def rate(stamps: list[float], first: int, last: int) -> float | None:
     return (last - first) / (stamps[last - 1] - stamps[first - 1])
 
 
+def launch_openevolve(python: str, api_base: str, iterations: int, work: Path, evaluator: str,
+                      initial: str = INITIAL, workers: int = 1, timeout: float = 30.0,
+                      retries: int = 0) -> dict:
+    """Run OpenEvolve in its own venv on `initial` with the `evaluator` module's source, against
+    `api_base`; its wall and CPU seconds (with its child processes) and best score. The
+    throughput bench runs it this way too, with more workers and retries."""
+    (work / "initial.py").write_text(initial)
+    (work / "evaluator.py").write_text(evaluator)
+    (work / "runner.py").write_text(OPENEVOLVE_RUNNER)
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    child = subprocess.run([python, str(work / "runner.py"), str(work), api_base,
+                            str(iterations), str(workers), str(timeout), str(retries)],
+                           capture_output=True, text=True,
+                           env={**os.environ, "OPENAI_API_KEY": "x"})
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+    if child.returncode != 0:
+        raise SystemExit(f"OpenEvolve failed (exit {child.returncode}):\n{child.stderr[-3000:]}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"wall": wall, "cpu": cpu, "best": child.stdout.strip().split()[-1]}
+
+
 def run_openevolve(python: str, api_base: str, iterations: int, work: Path) -> dict:
     stamps = work / "stamps.txt"
-    (work / "initial.py").write_text(INITIAL)
-    (work / "evaluator.py").write_text(OPENEVOLVE_EVALUATOR.format(stamps=str(stamps)))
-    (work / "runner.py").write_text(OPENEVOLVE_RUNNER)
-    start = time.perf_counter()
-    child = subprocess.Popen([python, str(work / "runner.py"), str(work), api_base,
-                              str(iterations)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, env={**os.environ, "OPENAI_API_KEY": "x"})
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    out, err = child.stdout.read(), child.stderr.read()
-    if status != 0:
-        raise SystemExit(f"OpenEvolve failed (exit {status}):\n{err[-3000:]}")
-    times = [float(x) for x in stamps.read_text().split()]
-    return {"stamps": times, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-            "best": out.strip().split()[-1]}
+    result = launch_openevolve(python, api_base, iterations, work,
+                               OPENEVOLVE_EVALUATOR.format(stamps=str(stamps)))
+    return {**result, "stamps": [float(x) for x in stamps.read_text().split()]}
 
 
 def run_ours(api_base: str, iterations: int, work: Path) -> dict:
@@ -132,9 +144,10 @@ def run_ours(api_base: str, iterations: int, work: Path) -> dict:
     return {"stamps": stamps, "wall": wall, "cpu": cpu, "best": best}
 
 
-def has_openevolve(python: str) -> bool:
+def has_module(python: str, module: str) -> bool:
+    """Whether a peer's venv python can import the peer."""
     return Path(python).is_file() and subprocess.run(
-        [python, "-c", "import openevolve"], capture_output=True, timeout=120).returncode == 0
+        [python, "-c", f"import {module}"], capture_output=True, timeout=300).returncode == 0
 
 
 def main() -> None:
@@ -149,7 +162,7 @@ def main() -> None:
     if args.quick:
         args.iterations, windows = 60, [(10, 60, "60")]
     runners = {"discovery": lambda w: run_ours(server.base_url, args.iterations, w)}
-    if has_openevolve(args.openevolve_python):
+    if has_module(args.openevolve_python, "openevolve"):
         runners["OpenEvolve 0.4.0"] = lambda w: run_openevolve(
             args.openevolve_python, server.base_url, args.iterations, w)
     elif args.quick:

@@ -36,6 +36,9 @@ FIGURES = {
                        r"\| VAD-CFR matches or beats .* \| \d+ of 2; .* \| (yes|no) \|"],
     "ray_bench.py": [rf"\| 2 \| 2 \| {NUMBER} \| {RATIO} \| {NUMBER} \| {NUMBER} \|",
                      rf"- node start: head {NUMBER} s, worker node {NUMBER} s"],
+    "throughput_bench.py": [rf"\| 8x2 \| discovery \| 8x2 \| \d+ \| {NUMBER} \| {NUMBER}% "
+                            rf"\| {NUMBER}% \| {NUMBER}% \| {NUMBER}% \| 1 \| {NUMBER} "
+                            rf"\| {NUMBER}% \| 1.00x \|"],
     "view_bench.py": [rf"\| 1,\d{{3}} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| ({NUMBER}|-) "
                       rf"\| ({NUMBER}|-) \|"],
     "sandbox_bench.py": [rf"\| fresh process \| \w+ \| none \| {NUMBER} \| {NUMBER} \|"] + (

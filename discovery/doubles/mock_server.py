@@ -9,12 +9,21 @@ It speaks the real wire protocol (`POST /v1/chat/completions`, JSON or server-se
 Script steps: `ok`, `429[:retry_after_s]`, `500`, `503`, `slow:SECONDS` (answer late),
 `hang` (never answer in time), `truncated` (cut the JSON body), `empty` (no choices),
 `blank` (a choice with empty content), `context` (400 context_length_exceeded), `401`.
-When the script runs out, every request is answered `ok` by `reply(messages)`.
+When the script runs out, each request plays the step `then()` returns (default: `ok`, answered
+by `reply(messages)`); `Latency` is such a `then`: `slow:` and `429` steps drawn from a seeded,
+realistic distribution, so a bench sees hosted-model latency without a hosted model:
+
+    with MockServer(then=Latency(seed=0, median_s=5.0)) as server: ...
+
+Each chat request is recorded in `requests` with the step it played, the text it answered (for a
+normal answer) and when it arrived and was answered (`time.time()`), so a bench can tell how
+many calls were in flight when, and which call proposed which program.
 `POST /v1/embeddings` answers hashed character-trigram vectors (see `trigram_embedding`).
 """
 
 import json
 import math
+import random
 import threading
 import time
 import zlib
@@ -23,6 +32,33 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Reply = Callable[[list[dict[str, Any]]], str]
+Step = Callable[[], str]
+
+
+class Latency:
+    """Steps drawn from a hosted model's latency, reproducibly (`random.Random(seed)`, one draw
+    per request in arrival order): lognormal answers around `median_s`, a `straggler_share` of
+    answers that take `straggler_s`, and a `rate_limited_share` of 429s asking for
+    `retry_after_s`. Every time is divided by `scale`, so a bench keeps the shape in less time.
+    Called under the server's lock: one instance serves concurrent requests safely."""
+
+    def __init__(self, seed: int = 0, median_s: float = 5.0, sigma: float = 0.5,
+                 straggler_share: float = 0.02, straggler_s: float = 60.0,
+                 rate_limited_share: float = 0.02, retry_after_s: float = 1.0,
+                 scale: float = 1.0):
+        self.median_s, self.sigma, self.scale = median_s, sigma, scale
+        self.straggler_share, self.straggler_s = straggler_share, straggler_s
+        self.rate_limited_share, self.retry_after_s = rate_limited_share, retry_after_s
+        self._rng = random.Random(seed)
+
+    def __call__(self) -> str:
+        draw = self._rng.random()
+        if draw < self.rate_limited_share:
+            return f"429:{self.retry_after_s / self.scale:g}"
+        if draw < self.rate_limited_share + self.straggler_share:
+            return f"slow:{self.straggler_s / self.scale:g}"
+        seconds = self._rng.lognormvariate(math.log(self.median_s), self.sigma)
+        return f"slow:{seconds / self.scale:.4f}"
 
 
 def echo_reply(messages: list[dict[str, Any]]) -> str:
@@ -43,12 +79,15 @@ def trigram_embedding(text: str, dims: int = 256) -> list[float]:
 
 class MockServer:
     def __init__(self, script: list[str] | None = None, reply: Reply = echo_reply,
-                 model: str = "mock-model"):
+                 model: str = "mock-model", then: Step = lambda: "ok"):
         self.script = list(script or [])
         self.reply = reply
+        self.then = then
         self.model = model
         self.requests: list[dict[str, Any]] = []
-        """Every request received: path, headers and JSON body, for assertions."""
+        """Every request received: path, headers, JSON body and `arrived`, for assertions; a
+        chat request also its `step`, its `answer` (None unless it answered normally) and
+        `answered`, once answered."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -68,7 +107,7 @@ class MockServer:
 
     def _next_step(self) -> str:
         with self._lock:
-            return self.script.pop(0) if self.script else "ok"
+            return self.script.pop(0) if self.script else self.then()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -110,16 +149,19 @@ class MockServer:
                 except ValueError:
                     self._error(400, "request body is not JSON", "invalid_request_error")
                     return
+                request = {"path": self.path, "headers": dict(self.headers), "body": body,
+                           "arrived": time.time()}
                 with server._lock:
-                    server.requests.append({"path": self.path, "headers": dict(self.headers),
-                                            "body": body})
+                    server.requests.append(request)
                 if self.path.rstrip("/").endswith("/embeddings"):
                     self._embeddings(body)
                     return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._error(404, f"no route {self.path}", "not_found")
                     return
-                self._answer(server._next_step(), body)
+                request["step"] = server._next_step()
+                request["answer"] = self._answer(request["step"], body)
+                request["answered"] = time.time()
 
             def _embeddings(self, body: dict[str, Any]) -> None:
                 texts = body.get("input")
@@ -135,7 +177,8 @@ class MockServer:
                     "object": "list", "data": data, "model": body.get("model", server.model),
                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}).encode())
 
-            def _answer(self, step: str, body: dict[str, Any]) -> None:
+            def _answer(self, step: str, body: dict[str, Any]) -> str | None:
+                """Play one step; the text answered, when the step answers normally."""
                 kind, _, arg = step.partition(":")
                 if kind == "429":
                     self._error(429, "Rate limit reached", "rate_limit_exceeded",
@@ -160,13 +203,15 @@ class MockServer:
                 elif kind == "blank":
                     self._send(200, json.dumps(self._completion(body, "")).encode())
                 else:
-                    if kind == "slow":
-                        time.sleep(float(arg or 1))
+                    if kind == "slow":  # cut short only when the server stops
+                        server._stop.wait(float(arg or 1))
                     text = server.reply(body["messages"])
                     if body.get("stream"):
                         self._stream(body, text)
                     else:
                         self._send(200, json.dumps(self._completion(body, text)).encode())
+                    return text
+                return None
 
             def _usage(self, body: dict[str, Any], text: str) -> dict[str, int]:
                 prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"])

@@ -201,7 +201,7 @@ class Campaign:
                            commit=self._commit),  # one archive transaction per iteration
                     parallel.proposals, parallel.evaluations,
                     stop=lambda: self._stop_reason(start),
-                    room=lambda in_flight: len(self.done) + in_flight < budget)
+                    room=lambda in_flight: self._room(in_flight, budget))
         except KeyboardInterrupt:
             reason = INTERRUPTED
         except Exception as exc:
@@ -224,6 +224,13 @@ class Campaign:
         while True:
             yield n
             n += 1
+
+    def _room(self, in_flight: int, budget: int) -> bool:
+        """Whether one more iteration may start beside those in flight: the budget leaves room,
+        and the archive has a scored program to start from. Until the seed is scored every plan
+        would be the seed again, evaluated again (proposals + evaluations - 1 runs of it, with
+        the model idle), so the seed runs alone."""
+        return len(self.done) + in_flight < budget and (in_flight == 0 or self.best is not None)
 
     def _stop_reason(self, start: float) -> str | None:
         budgets = self.config.budgets

@@ -28,8 +28,8 @@ class Stages:
 def run_pipeline(stages: Stages, proposals: int, evaluations: int,
                  stop: Callable[[], str | None], room: Callable[[int], bool]) -> str:
     """Keep iterations flowing until `stop()` names a reason, then drain what is in flight and
-    return that reason. `room(in_flight)` says whether the budget leaves room for one more
-    iteration beside those in flight (committed ones are the caller's count)."""
+    return that reason. `room(in_flight)` says whether one more iteration may start beside
+    those in flight (the budget, counting committed ones, is the caller's business)."""
     in_flight_max = proposals + evaluations - 1
     reason = "budget: iterations"
     with cf.ThreadPoolExecutor(proposals, "propose") as proposers, \

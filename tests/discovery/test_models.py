@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from archive import ArchiveReader
 from discovery.cli import app
 from discovery.config import ConfigError, load_config
-from discovery.doubles.mock_server import MockServer
+from discovery.doubles.mock_server import Latency, MockServer
 from discovery.models import load_specs
 from discovery.models.base import Budget, CallFailed, ModelError, ModelSpec
 from discovery.models.ensemble import Ensemble
@@ -154,6 +154,33 @@ def test_concurrency_is_limited_per_endpoint():
         for t in threads:
             t.join()
     assert peak[0] == 2
+
+
+def test_latency_draws_realistic_steps_reproducibly():
+    first, again = Latency(seed=3), Latency(seed=3)
+    draws = [first() for _ in range(2000)]
+    assert draws == [again() for _ in range(2000)]
+    slow = sorted(float(d.split(":")[1]) for d in draws if d.startswith("slow:"))
+    assert 4.0 < slow[len(slow) // 2] < 6.0  # the median answer takes about 5 s
+    assert 0.005 < draws.count("slow:60") / len(draws) < 0.04  # stragglers
+    assert 0.005 < draws.count("429:1") / len(draws) < 0.04  # rate limits
+    scaled = Latency(seed=3, scale=10)  # the same draws, every time divided by 10
+    for full, tenth in zip(draws[:200], (scaled() for _ in range(200)), strict=True):
+        assert full.split(":")[0] == tenth.split(":")[0]
+        assert float(tenth.split(":")[1]) == pytest.approx(float(full.split(":")[1]) / 10,
+                                                           abs=1e-4)
+
+
+def test_then_plays_after_the_script_and_requests_record_their_timing():
+    steps = iter(["429:0.01", "slow:0.3", "ok"])
+    with MockServer(script=["500"], then=lambda: next(steps)) as server:
+        answer = client(server).complete(HELLO)
+    chats = server.requests
+    assert [r["step"] for r in chats] == ["500", "429:0.01", "slow:0.3"]
+    assert len(answer.attempts) == 3 and answer.attempts[-1].latency_s >= 0.3
+    assert chats[-1]["answered"] - chats[-1]["arrived"] >= 0.3
+    assert all(r["arrived"] <= r["answered"] for r in chats)
+    assert [r["answer"] for r in chats] == [None, None, answer.text]
 
 
 def test_cost_from_litellm_table_or_config(monkeypatch):
