@@ -1,8 +1,8 @@
 """The PSRO task's reference table, in one run: exploitability of every meta-solver baseline
 (the seed Uniform, Nash by LP, projected replicator dynamics, regret matching, alpha-Rank,
 SHOR-PSRO with its evaluation-time solver) at each checkpoint on each train and held-out game,
-and the CPU seconds of each whole PSRO run (exact best responses and payoffs included). This is the table in
-evaluators/tasks/games/psro/README.md.
+and the CPU seconds of each whole PSRO run (exact best responses and payoffs included). This
+is the table in evaluators/tasks/games/psro/README.md.
 Runs in-process (no sandbox), so the seconds are PSRO's own; BLAS on one thread, as in an
 evaluation (the sandbox pins the solver's, the evaluator the oracle's), so the figures are a
 campaign's. Prints Markdown; asserts nothing. `--quick` (seconds; CI runs it): the train games
