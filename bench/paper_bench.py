@@ -21,13 +21,14 @@ nothing.
 """
 
 import argparse
-import importlib.util
 import math
 import sys
 import time
 import tomllib
 from pathlib import Path
 
+from cfr_bench import rule
+from psro_bench import solvers_of
 from threadpoolctl import threadpool_limits
 
 from evaluators.scoring import log_ratio
@@ -54,13 +55,6 @@ PSRO_SOLVERS = {"Uniform": "seed.py", "Nash": "baselines/nash.py", "PRD": "basel
                 "SHOR-PSRO": "baselines/shor.py"}
 
 
-def module(path: Path):
-    spec = importlib.util.spec_from_file_location(f"paper_{path.parent.name}_{path.stem}", path)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
-
-
 def sweep(task: Path) -> list[tuple[str, str, int]]:
     """(case name, game, last checkpoint) of the task's held-out sweep."""
     stage = tomllib.loads((task / "task.toml").read_text())["held_out"]
@@ -74,11 +68,11 @@ def cfr_exploitability(game: str, step, iterations: int) -> float:
     return cfr.exploitability[iterations]
 
 
-def psro_exploitability(game: str, solver, iterations: int) -> float | str:
+def psro_exploitability(game: str, solvers, iterations: int) -> float | str:
+    """`solvers`: the (meta_solver, eval_solver or None) of psro_bench.solvers_of."""
     psro = PSRO(flatten(game).game, iterations)
     try:
-        psro_loop.run(solver.meta_solver, lambda *args: psro(list(args)),
-                      getattr(solver, "eval_solver", None))
+        psro_loop.run(solvers[0], lambda *args: psro(list(args)), solvers[1])
     except (psro_loop.RuleError, ValueError) as exc:
         return f"n/a ({str(exc).split(':')[0]})"
     return psro.exploitability[iterations]
@@ -129,14 +123,14 @@ def paper_scores(rows: dict[str, dict[str, float | str]], reference: str, task: 
           f"rule), each capped at +-{CAP:g}; n/a where a rule cannot run a game):\n")
     print("| rule | " + " | ".join(games) + " | train score |")
     print("|---|" + "---:|" * (len(games) + 1))
-    for rule in rows[games[0]]:
-        values = [rows[game][rule] for game in games]
+    for name in rows[games[0]]:
+        values = [rows[game][name] for game in games]
         if not all(isinstance(v, float) for v in values):
-            print(f"| {rule} | " + " | ".join("n/a" for _ in games) + " | n/a |")
+            print(f"| {name} | " + " | ".join("n/a" for _ in games) + " | n/a |")
             continue
         scores = [log_ratio(v, rows[game][reference], CAP)
                   for v, game in zip(values, games, strict=True)]
-        print(f"| {rule} | " + " | ".join(f"{x:+.2f}" for x in scores)
+        print(f"| {name} | " + " | ".join(f"{x:+.2f}" for x in scores)
               + f" | {sum(scores) / len(scores):+.3f} |", flush=True)
 
 
@@ -185,7 +179,7 @@ def leduc3_psro(iterations: int) -> None:
         stamps.append(time.perf_counter())
         return reply
 
-    psro_loop.run(module(PSRO_TASK / "seed.py").meta_solver, timed)
+    psro_loop.run(solvers_of(PSRO_TASK / "seed.py")[0], timed)
     last = stamps[-2] - stamps[-3]  # the last iteration that grew the meta-game
     at_100 = sum(last * (k / (iterations - 1)) ** 2 for k in range(iterations, 101))
     terminals = len(game.terminal_payoff)
@@ -212,7 +206,7 @@ def main() -> None:
         psro_games = [(name, game, 10) for name, game, _ in psro_games
                       if name in ("kuhn2", "leduc2")]
     if args.part != "psro":
-        rules = {name: module(CFR_TASK / path).step for name, path in CFR_RULES.items()}
+        rules = {name: rule(CFR_TASK / path) for name, path in CFR_RULES.items()}
         rows = {name: {rule: cfr_exploitability(game, step, iterations)
                        for rule, step in rules.items()} for name, game, iterations in cfr_games}
         table(f"CFR: exploitability of the average policy after iteration {cfr_games[0][2]} (the "
@@ -221,9 +215,9 @@ def main() -> None:
         paper_scores(rows, "CFR+", CFR_TASK)
     if args.part == "cfr":
         return
-    solvers = {name: module(PSRO_TASK / path) for name, path in PSRO_SOLVERS.items()}
-    rows = {name: {solver: psro_exploitability(game, module_, iterations)
-                   for solver, module_ in solvers.items()}
+    solvers = {name: solvers_of(PSRO_TASK / path) for name, path in PSRO_SOLVERS.items()}
+    rows = {name: {solver: psro_exploitability(game, pair, iterations)
+                   for solver, pair in solvers.items()}
             for name, game, iterations in psro_games}
     table("PSRO: exploitability of the evaluation-time meta-strategy at the last PSRO iteration "
           f"({', '.join(sorted({f'{n} {i}' for n, _, i in psro_games if i != psro_games[0][2]}))}"

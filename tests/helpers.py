@@ -1,7 +1,9 @@
 """Helpers shared by test modules (test modules never import each other)."""
 
+import importlib.util
 import re
 from pathlib import Path
+from types import ModuleType
 
 from typer.testing import CliRunner
 
@@ -109,3 +111,12 @@ def assert_same_score_or_refused(task_name: str, code: str, refusal: str | None)
         assert result.status == "ok" and result.metrics == honest.metrics, result
     else:
         assert result.status in ("crashed", "invalid") and refusal in result.reason, result
+
+
+def load_module(path: Path, name: str) -> ModuleType:
+    """A program file (a seed or a baseline) imported as module `name`, to call its functions
+    in this process."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

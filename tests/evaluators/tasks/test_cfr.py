@@ -2,7 +2,6 @@
 rules that misbehave, candidates that try to run CFR their own way, bad game strings, and a
 scripted campaign that beats its CFR+ seed."""
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -17,6 +16,7 @@ from helpers import (  # noqa: E402
     assert_same_score_or_refused,
     discover,
     forged_driver,
+    load_module,
     replayed_driver,
     smoke_crash_reason,
 )
@@ -53,10 +53,7 @@ def drive(cfr: CFR, step) -> dict:
 def rule(name: str):
     """The `step` of a baseline program (or of the seed, CFR+)."""
     path = TASK / "seed.py" if name == "cfr_plus" else TASK / "baselines" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"rule_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.step
+    return load_module(path, f"rule_{name}").step
 
 
 def openspiel_exploitability(name: str, policy) -> float:

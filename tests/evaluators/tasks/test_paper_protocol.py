@@ -3,7 +3,6 @@ baselines, PSRO's separate evaluation-time meta-solver, the `paper` scoring prot
 exploitability as a capped log-ratio to the seed) and the tasks that run under it
 (`cfr_paper`, `psro_paper`, built with task.toml's `extends`)."""
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -13,6 +12,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pyspiel")
+
+from helpers import discover, load_module
 
 from evaluators.sandbox import Sandbox
 from evaluators.scoring import log_ratio
@@ -29,10 +30,7 @@ from psro_oracle import PSRO  # noqa: E402
 
 
 def module(path: Path):
-    spec = importlib.util.spec_from_file_location(f"paper_{path.parent.name}_{path.stem}", path)
-    loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
-    return loaded
+    return load_module(path, f"paper_{path.parent.name}_{path.stem}")
 
 
 def cfr_run(game: str, rule: str, checkpoints: list[int]) -> CFR:
@@ -202,8 +200,6 @@ def test_shor_psro_runs_as_a_baseline_under_both_protocols(tmp_path, monkeypatch
 def test_a_campaign_under_the_paper_protocol_finds_vad_cfr(tmp_path, monkeypatch):
     """`discover run cfr_paper` with scripted answers (the VAD-CFR block): the warm start that
     the checkpoint protocol penalises wins here, and the campaign records it as the best."""
-    from helpers import discover
-
     from archive import ArchiveReader
 
     monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path / "cache"))

@@ -2,7 +2,6 @@
 stands for and its exploitability (OpenSpiel's PolicyAggregator and nash_conv), meta-solvers
 that misbehave, bad games, baselines, and a scripted campaign that beats its Uniform seed."""
 
-import importlib.util
 import json
 import re
 import shutil
@@ -19,6 +18,7 @@ from helpers import (  # noqa: E402
     assert_same_score_or_refused,
     discover,
     forged_driver,
+    load_module,
     replayed_driver,
     smoke_crash_reason,
 )
@@ -53,10 +53,7 @@ def drive(psro: PSRO, solver) -> dict:
 
 def solver_of(name: str):
     path = TASK / "seed.py" if name == "uniform" else TASK / "baselines" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"solver_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.meta_solver
+    return load_module(path, f"solver_{name}").meta_solver
 
 
 def recording_random_solver(seen: list):
