@@ -523,11 +523,15 @@ def _read_config(path: Path) -> tuple[dict[str, Any], list[str]]:
 
 
 def _with_secret(data: dict[str, Any], secret: dict[str, Any]) -> dict[str, Any]:
-    stages = [{**stage, "cases": [{**case, "secret": {**secret, **case.get("secret", {})}}
-                                  for case in stage["cases"]]}
-              for stage in [*data["stages"], *([data["held_out"]] if "held_out" in data else [])]]
-    return {**data, "stages": stages[:len(data["stages"])],
-            **({"held_out": stages[-1]} if "held_out" in data else {})}
+    """task.toml's keys with `secret` under every case's own secret, held-out cases included."""
+    def stage(table: dict[str, Any]) -> dict[str, Any]:
+        return {**table, "cases": [{**case, "secret": {**secret, **case.get("secret", {})}}
+                                   for case in table["cases"]]}
+
+    merged = {**data, "stages": [stage(table) for table in data["stages"]]}
+    if "held_out" in data:
+        merged["held_out"] = stage(data["held_out"])
+    return merged
 
 
 def description_files(config: TaskConfig) -> list[str]:

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from cfr_engine import Game
@@ -50,26 +51,39 @@ def flatten(name: str, max_histories: int = 2_000_000) -> Flat:
             pass  # damaged or partial: walk the game again and rewrite it
     flat = _walk(name, max_histories)
     if path is not None:
-        with contextlib.suppress(OSError):  # a read-only home only costs the next start time
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            with open(partial, "wb") as out:
-                _save(flat, out)
-            os.replace(partial, path)
+        _store(path, lambda out: _save(flat, out))
     return flat
 
 
 def _cache_path(name: str, max_histories: int) -> Path | None:
     import pyspiel
 
-    digest = hashlib.sha256(f"{name}\0{max_histories}\0{pyspiel.__version__}".encode())
-    for source in (__file__, sys.modules[Game.__module__].__file__):
-        digest.update(Path(source).read_bytes())  # new flattening code: a new key
-    return _cache_root() / "games" / f"{digest.hexdigest()[:24]}.npz"
+    name = _digest(f"{name}\0{max_histories}\0{pyspiel.__version__}", [])
+    return _cache_root() / "games" / f"{name}.npz"
 
 
 def _cache_root() -> Path:
     return Path(os.environ.get("DISCOVERY_CACHE_DIR") or (Path.home() / ".cache" / "discovery"))
+
+
+def _digest(key: str, sources: list[Path]) -> str:
+    """A cache file's name: the key and the bytes of this module, the engine and `sources`
+    (changed code: a new name)."""
+    digest = hashlib.sha256(key.encode())
+    for source in (__file__, sys.modules[Game.__module__].__file__, *sources):
+        digest.update(Path(source).read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _store(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a cache file whole or not at all (a partial file, then a rename); a read-only home
+    only costs the next start the time to compute it again."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(partial, "wb") as out:
+            write(out)
+        os.replace(partial, path)
 
 
 _FIGURES: dict[str, float] = {}
@@ -81,10 +95,7 @@ def cached_figure(key: str, sources: list[Path], compute: Callable[[], float]) -
     bytes of the `sources` that compute it (and of this module and the engine), so changed code
     computes it again. Reference runs on 3-player Leduc take a minute; a campaign should pay
     that once, not per evaluation."""
-    digest = hashlib.sha256(key.encode())
-    for source in (__file__, sys.modules[Game.__module__].__file__, *sources):
-        digest.update(Path(source).read_bytes())
-    name = digest.hexdigest()[:24]
+    name = _digest(key, sources)
     if name in _FIGURES:
         return _FIGURES[name]
     path = _cache_root() / "figures" / f"{name}.json"
@@ -92,11 +103,7 @@ def cached_figure(key: str, sources: list[Path], compute: Callable[[], float]) -
         _FIGURES[name] = float(json.loads(path.read_text())["value"])
         return _FIGURES[name]
     value = _FIGURES[name] = float(compute())
-    with contextlib.suppress(OSError):  # a read-only home only costs the next start time
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"key": key, "value": value}))
-        os.replace(partial, path)
+    _store(path, lambda out: out.write(json.dumps({"key": key, "value": value}).encode()))
     return value
 
 
