@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite; plain helpers live in helpers.py."""
 
 import pytest
+from hypothesis import HealthCheck, settings
 from typer.testing import CliRunner
 
 from archive import ArchiveWriter
@@ -32,3 +33,11 @@ def cli(demo_runs):
         return runner.invoke(app, ["--runs-dir", str(runs_dir or demo_runs), *args])
 
     return invoke
+
+
+# The fuzz tests (tests/fuzz/) replay the same examples on every machine (derandomize), never
+# fail for being slow (no deadline: a loaded CI machine is not a bug), and keep no example
+# database in the tree.
+settings.register_profile("fuzz", derandomize=True, deadline=None, database=None,
+                          max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("fuzz")
