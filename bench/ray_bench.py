@@ -1,6 +1,6 @@
 """The Ray executor against node count, on a real multi-node Ray cluster on this machine.
 
-A head and 0-2 worker nodes (separate raylets, 1 CPU each, started by ray.cluster_utils.Cluster
+A head and 0-2 worker nodes (separate raylets, 1 CPU each, started by local_cluster
 as `ray start` would), one slot per node, and a CPU-bound candidate that burns a fixed amount of
 CPU time: evaluations per second for 1, 2 and 3 nodes, against the local warm pool with as many
 workers on the same cores. On one machine the nodes share its cores, so the curve flattens once
@@ -14,7 +14,6 @@ nothing.
 
 import argparse
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -22,10 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import ray
-from ray.cluster_utils import Cluster
 from sandbox_bench import timed, trivial_task
 
-from evaluators.ray_executor import RayExecutor
+from evaluators.ray_executor import RayExecutor, local_cluster
 from evaluators.task import Task, load_task
 from evaluators.workers import WorkerPool
 
@@ -102,13 +100,11 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def measure(nodes: int, task: Task, code: str, cases: int, repeats: int, temp: str) -> dict:
+def measure(nodes: int, task: Task, code: str, cases: int, repeats: int) -> dict:
     """Start a cluster of `nodes` 1-CPU nodes, run the cases on one slot per node, stop it."""
     start = time.perf_counter()
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "include_dashboard": False, "temp_dir": temp})
-    figures: dict = {"head_s": time.perf_counter() - start, "node_s": []}
-    try:
+    with local_cluster() as cluster:
+        figures: dict = {"head_s": time.perf_counter() - start, "node_s": []}
         for _ in range(nodes - 1):
             start = time.perf_counter()
             cluster.add_node(num_cpus=1)
@@ -125,9 +121,6 @@ def measure(nodes: int, task: Task, code: str, cases: int, repeats: int, temp: s
             figures["worker_mb"] = [mb for mb, _ in memory[1:]]
         finally:
             executor.close()
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
     return figures
 
 
@@ -153,26 +146,20 @@ def main() -> None:
           "(as many workers) evaluations/s | trivial case on Ray, median ms |")
     print("|---:|---:|---:|---:|---:|---:|")
     rows, baseline = [], None
-    root = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths fit 107 bytes
-    try:
-        (root / "task").mkdir()  # beside Ray's session folders, not above them
-        task = load_task(trivial_task(root / "task"))
+    with tempfile.TemporaryDirectory() as tmp:
+        task = load_task(trivial_task(Path(tmp)))
         with WorkerPool(size=1, preload=()) as pool:
             local_ms = timed(lambda: task.evaluate(task.seed_code, pool)[-1], args.repeats)[0]
         for nodes in args.nodes:
             with WorkerPool(size=nodes, preload=()) as pool:
                 per_second(task, pool, task.seed_code, nodes, nodes)
                 local = per_second(task, pool, code, nodes, args.cases)
-            temp = root / f"session{nodes}"
-            figures = measure(nodes, task, code, args.cases, args.repeats, str(temp))
-            shutil.rmtree(temp, ignore_errors=True)
+            figures = measure(nodes, task, code, args.cases, args.repeats)
             rows.append(figures)
             baseline = baseline or figures["rate"]
             print(f"| {nodes} | {nodes} | {figures['rate']:.2f} | "
                   f"{figures['rate'] / baseline:.2f}x | {local:.2f} | "
                   f"{figures['case_ms']:.1f} |", flush=True)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
     node_s = [s for r in rows for s in r["node_s"]]
     worker_mb = [mb for r in rows for mb in r["worker_mb"]]
     case_ms = statistics.median(r["case_ms"] for r in rows)

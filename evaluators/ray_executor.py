@@ -22,8 +22,11 @@ Install with the `ray` extra: `pip install -e '.[ray]'`.
 import contextlib
 import os
 import queue
+import shutil
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,43 @@ from evaluators.workers import WorkerPool
 PLACE_S = 120.0
 """How long a case waits for a slot while no slot is alive (every node lost, or none with room)
 before the executor gives up with a TaskError: long enough for a node to join."""
+
+
+@contextlib.contextmanager
+def local_cluster(num_cpus: int = 1) -> Iterator[Any]:
+    """A Ray head node of `num_cpus` CPUs started on this machine (`ray.cluster_utils.Cluster`,
+    as `ray start --head` would start it), stopped afterwards, with the driver's connection if
+    one was made: for trying the executor on several nodes (tests, benches). Add worker nodes
+    with its `add_node(num_cpus=...)`, connect with `ray.init(address=cluster.address)`.
+
+    Its session files go to a new short temporary folder (Ray's socket paths must fit 107
+    bytes), removed afterwards. So does Ray's record of the latest cluster, which Ray 2.60's
+    Cluster writes to `ray/ray_current_cluster` under Ray's default root ($RAY_TMPDIR, else
+    $TMPDIR, else /tmp) whatever temp_dir it is given, without creating that folder: on a fresh
+    machine, with no `ray/` left there by an earlier Ray, that write fails (FileNotFoundError).
+    While the cluster lives, RAY_TMPDIR points at the temporary folder, its `ray/` made here;
+    so neither a left-over folder is needed nor is the record left where another `ray.init()`
+    on this machine would find it."""
+    from ray import cluster_utils, shutdown
+
+    temp = tempfile.mkdtemp(prefix="ray-")
+    (Path(temp) / "ray").mkdir()
+    before = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = temp
+    try:
+        cluster = cluster_utils.Cluster(initialize_head=True, head_node_args={
+            "num_cpus": num_cpus, "include_dashboard": False, "temp_dir": temp})
+        try:
+            yield cluster
+        finally:
+            shutdown()
+            cluster.shutdown()
+    finally:
+        if before is None:
+            del os.environ["RAY_TMPDIR"]
+        else:
+            os.environ["RAY_TMPDIR"] = before
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 class _Slot:
@@ -102,7 +142,8 @@ def _where(task: Task) -> tuple[str, str | None, str]:
 class RayExecutor:
     """`slots` Ray actors of one CPU (and `num_gpus_per_slot` GPUs) each, placed by Ray on any
     node with room; a case runs on whichever slot is free. `address`: the cluster to join
-    (default `$RAY_ADDRESS`, else a local Ray instance of `slots` CPUs starts here)."""
+    (default `$RAY_ADDRESS`, else a local Ray instance of `slots` CPUs starts here, even where
+    an earlier `ray start` on this machine left its address for Ray to find)."""
 
     def __init__(self, slots: int = 2, *, address: str | None = None,
                  num_gpus_per_slot: float = 0.0, preload: tuple[str, ...] = ("numpy",),
@@ -112,10 +153,12 @@ class RayExecutor:
         except ImportError as exc:
             raise TaskError("the Ray executor needs ray: pip install -e '.[ray]'") from exc
         self._ray = ray
-        address = address or os.environ.get("RAY_ADDRESS") or None
+        # "local", not None: Ray's default would join the cluster an earlier `ray start` on
+        # this machine recorded in its temp root (or fail to, if that one is gone)
+        address = address or os.environ.get("RAY_ADDRESS") or "local"
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, "log_to_driver": False, **(init_kwargs or {})}
-            if address is None:
+            if address == "local":
                 kwargs.setdefault("num_cpus", slots)
             ray.init(address=address, **kwargs)
         self._actor = ray.remote(num_cpus=1, num_gpus=num_gpus_per_slot)(_Slot)

@@ -1,6 +1,6 @@
 """The Ray executor on a real multi-node cluster on this machine: a head and two worker nodes
-(separate raylets, one CPU each), started by ray.cluster_utils.Cluster (about 5 s), with its
-session files in a temporary folder removed afterwards. A campaign spreads its evaluations
+(separate raylets, one CPU each), started by local_cluster (about 5 s), with its session files
+in a temporary folder removed afterwards. A campaign spreads its evaluations
 over the nodes; a node killed mid-campaign costs only the cases it had in flight, which run
 again elsewhere and are recorded once; a node added later gets work. A candidate's own
 failure is never retried. About 30 s on 2 cores."""
@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +21,8 @@ from helpers import discover
 from evaluators.task import load_task
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-cluster_utils = pytest.importorskip("ray.cluster_utils")
 
-from evaluators.ray_executor import RayExecutor  # noqa: E402
+from evaluators.ray_executor import RayExecutor, local_cluster  # noqa: E402
 
 SLEEP_S = 0.8
 """What one case of the test task takes (the candidate sleeps): long enough to kill a node
@@ -33,19 +31,12 @@ under it, short enough for a campaign of seconds."""
 
 @pytest.fixture(scope="module")
 def cluster():
-    temp = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths must fit 107 bytes
-    nodes = cluster_utils.Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 1, "include_dashboard": False, "temp_dir": temp})
-    try:
+    with local_cluster() as nodes:
         for _ in range(2):
             nodes.add_node(num_cpus=1)
         ray.init(address=nodes.address, log_to_driver=False)
         nodes.wait_for_nodes()
         yield nodes
-    finally:
-        ray.shutdown()
-        nodes.shutdown()
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def sleepy_task(root: Path) -> Path:

@@ -1,7 +1,11 @@
 """The Ray executor against a local Ray instance started here (about 5 s to start)."""
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +92,30 @@ def test_a_node_finds_the_task_where_the_driver_left_it(tmp_path, monkeypatch):
     assert find_task("/elsewhere/circle_packing", None, "circle_packing") == shipped
     with pytest.raises(TaskError, match="ship it with runtime_env working_dir"):
         find_task("/elsewhere/mine", "nowhere/mine", "mine")
+
+
+STALE_RECORD_DRIVER = """
+import sys
+from pathlib import Path
+from evaluators.ray_executor import RayExecutor
+from evaluators.task import load_task
+(Path(sys.argv[1]) / "ray").mkdir()  # a Ray that crashed left its record of the latest cluster
+(Path(sys.argv[1]) / "ray" / "ray_current_cluster").write_text("127.0.0.1:9")
+task = load_task("function_minimisation")
+print(task.evaluate(task.seed_code, RayExecutor(slots=1))[-1].status)
+"""
+
+
+def test_without_an_address_a_local_instance_starts_whatever_ray_recorded(tmp_path):
+    """No address and no RAY_ADDRESS start a local Ray instance, as documented: Ray's own
+    default would join the cluster recorded in its temp root by an earlier `ray start` (here
+    one that is gone, so ray.init would fail to connect). A second driver (a subprocess):
+    this module's Ray is already initialised."""
+    root = Path(tempfile.mkdtemp(prefix="ray-"))  # short: Ray's socket paths must fit 107 bytes
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", STALE_RECORD_DRIVER, str(root)], capture_output=True,
+            text=True, timeout=300, env={**os.environ, "RAY_TMPDIR": str(root)})
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert result.stdout.split()[-1:] == ["ok"], result.stderr[-3000:]
