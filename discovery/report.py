@@ -39,6 +39,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from archive import ArchiveReader, Campaign, Program
+from discovery import sanitize
 from discovery.views import iteration_counts, score_text
 from evaluators.sandbox import Executor
 from evaluators.scoring import log_checkpoints
@@ -258,7 +259,7 @@ def plot_scores(title: str, steps: Sequence[Step], axis: Axis, path: Path) -> No
               label="best so far (all islands)", zorder=3)
     plot.set_xlabel(axis.label)
     plot.set_ylabel("score (higher is better)")
-    plot.set_title(title)
+    plot.set_title(sanitize.mathtext(title))
     plot.grid(True, alpha=0.3)
     plot.legend(fontsize=7, loc="lower right", markerscale=1.5)
     _save(figure, path)
@@ -273,7 +274,7 @@ def plot_failures(title: str, windows: FailureWindows, path: Path) -> None:
     starts = [start - 0.5 for start in windows.starts]
     below = [0] * len(starts)
     for colour, (failure, counts) in enumerate(windows.counts.items()):
-        label = failure if len(failure) <= 80 else failure[:77] + "..."
+        label = sanitize.mathtext(failure if len(failure) <= 80 else failure[:77] + "...")
         plot.bar(starts, counts, width=0.9 * windows.window, bottom=below, align="edge",
                  color="lightgrey" if failure == "other reasons" else f"C{colour}", label=label)
         below = [b + c for b, c in zip(below, counts, strict=True)]
@@ -281,7 +282,7 @@ def plot_failures(title: str, windows: FailureWindows, path: Path) -> None:
     plot.set_ylabel(f"failed iterations per {windows.window} iterations" if windows.window > 1
                     else "failed iterations")
     plot.yaxis.set_major_locator(MaxNLocator(integer=True))
-    plot.set_title(title)
+    plot.set_title(sanitize.mathtext(title))
     plot.grid(True, axis="y", alpha=0.3)
     plot.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
     _save(figure, path)
@@ -473,7 +474,7 @@ def table(task: Task, lines: list[Line]) -> str:
             mean_cell = ("n/a" if mean is None else f"{mean:.3f}") + " | " if mean_head else ""
             out.append(f"| {line.name} | {mean_cell}" + " | ".join(cells) + " |")
         out.append("")
-    problems = [f"- {line.name}, {game}: {why}" for line in lines
+    problems = [f"- {line.name}, {game}: {sanitize.markdown(why)}" for line in lines
                 for game, why in line.problems.items()]
     if problems:
         out += ["Games a program could not play:", "", *problems, ""]
@@ -559,15 +560,16 @@ def failures_section(name: str, reader: ArchiveReader, past: History, out: Path)
     programs = reader.failures_by_reason()
     if programs:
         markdown += ["| status | reason | programs |", "|---|---|---:|",
-                     *(f"| {status} | {_cell(reason)} | {n} |" for status, reason, n in programs),
+                     *(f"| {status} | {sanitize.markdown(reason)} | {n} |"
+                       for status, reason, n in programs),
                      ""]
     refused = [(failure, n) for failure, n in failures.most_common()
                if failure.startswith(f"{NO_PROGRAM}: ")]
     if refused:
         markdown += [f"Iterations that committed no program (an edit refused, a model call "
                      f"failed): {sum(n for _, n in refused)}; the commonest: "
-                     + "; ".join(f"{_cell(failure.removeprefix(f'{NO_PROGRAM}: '))} ({n})"
-                                 for failure, n in refused[:3]), ""]
+                     + "; ".join(f"{sanitize.markdown(failure.removeprefix(f'{NO_PROGRAM}: '))}"
+                                 f" ({n})" for failure, n in refused[:3]), ""]
     return Section(markdown, [path])
 
 
@@ -666,7 +668,8 @@ def metrics_section(reader: ArchiveReader, task: Task, out: Path,
              "|---|" + "---:|" * (len(head) - 1)]
     for row in [*best, *baselines]:
         if row["status"] != "ok":
-            lines.append(f"| {row['name']} | {row['status']}: {_cell(row['reason'] or '')} |")
+            reason = sanitize.markdown(row["reason"] or "")
+            lines.append(f"| {row['name']} | {row['status']}: {reason} |")
             continue
         cells = [*row["search"], *row.get("test", [None] * (1 + len(keys)))]
         lines.append(f"| {row['name']} | " + " | ".join(
@@ -710,7 +713,8 @@ def write_report(reader: ArchiveReader, out: Path,
     if task is not None and task.config.report_metrics:
         sections.append(metrics_section(reader, task, out, open_sandbox, model, say, workers))
     missing = [m for s in sections for m in s.missing]
-    lines = [f"# {campaign.name}: {campaign.task}", "", *summary_table(reader, past),
+    lines = [f"# {sanitize.markdown(campaign.name)}: {sanitize.markdown(campaign.task)}", "",
+             *summary_table(reader, past),
              *(line for s in sections for line in s.markdown)]
     if missing:
         lines += ["## Not shown", "", *(f"- {_cell(m)}" for m in missing), ""]

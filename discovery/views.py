@@ -17,6 +17,7 @@ from rich.tree import Tree
 from archive import ArchiveReader, Evaluation, EvaluationResult, ModelCall, Program, Summary
 from archive.lineage import ancestry, best_lineage, primary_parent
 from archive.lineage_facts import LineageFacts, Step
+from discovery import sanitize
 from discovery.models.base import Completion, ModelSpec
 from discovery.search.edits import design_notes
 
@@ -72,7 +73,7 @@ def runs_table(rows: list[tuple[str, Summary, bool]]) -> Table:
         counts = summary.counts
         failed = sum(v for k, v in counts.items() if k not in ("ok", "pending"))
         table.add_row(
-            name, summary.campaign.task,
+            sanitize.text(name), sanitize.text(summary.campaign.task),
             f"{counts['ok']}/{failed}/{counts['pending']}" if started else "[yellow]not started",
             score_text(summary.best.score if summary.best else None),
             f"{summary.tokens_in + summary.tokens_out:,}", f"{summary.cost:.2f}",
@@ -90,8 +91,8 @@ def status_view(reader: ArchiveReader) -> Group:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("campaign", f"{c.name}  ({reader.path})")
-    head.add_row("task", c.task)
+    head.add_row("campaign", sanitize.text(f"{c.name}  ({reader.path})"))
+    head.add_row("task", sanitize.text(c.task))
     head.add_row("seed", str(c.seed))
     head.add_row("evaluator", c.evaluator_version)
     head.add_row("created / updated", f"{when(c.created_at)} / {when(c.updated_at)}")
@@ -110,18 +111,19 @@ def status_view(reader: ArchiveReader) -> Group:
                                                    for kind, score, n in operators))
     stopped = reader.events("campaign_stopped", limit=1)
     if stopped:
-        head.add_row("last stop", str(stopped[0][2].get("reason")))
+        head.add_row("last stop", sanitize.text(stopped[0][2].get("reason")))
     warning = reader.events("warning", limit=1)
     if warning:
-        head.add_row("last warning", Text(str(warning[0][2].get("message")), style="yellow"))
+        head.add_row("last warning", sanitize.text(warning[0][2].get("message"), style="yellow"))
     parts: list[RenderableType] = [Panel(head, title="status", expand=False)]
 
     best = summary.best
     if best is not None:
         history = reader.score_history()
         parts.append(Panel(Group(
-            Text(f"#{best.id}  score {score_text(best.score)}  generation {best.generation}  "
-                 f"island {best.island}  model {best.model or '-'}  edit {best.edit_kind or '-'}"),
+            sanitize.text(f"#{best.id}  score {score_text(best.score)}  generation "
+                          f"{best.generation}  island {best.island}  model {best.model or '-'}  "
+                          f"edit {best.edit_kind or '-'}"),
             Text(f"{sparkline(history)}  {score_text(history[0])} → {score_text(history[-1])} "
                  f"over {len(history)} ok programs", style="cyan"),
         ), title="best program and best score over time", expand=False))
@@ -133,7 +135,7 @@ def status_view(reader: ArchiveReader) -> Group:
         table.add_column("reason")
         table.add_column("programs", justify="right")
         for status, reason, n in failures:
-            table.add_row(Text(status, style="red"), reason, str(n))
+            table.add_row(sanitize.text(status, style="red"), sanitize.text(reason), str(n))
         parts.append(table)
 
     usage = reader.model_usage()
@@ -143,7 +145,7 @@ def status_view(reader: ArchiveReader) -> Group:
                        "mean latency s"):
             table.add_column(column, justify="left" if column == "model" else "right")
         for u in usage:
-            table.add_row(u.model, str(u.calls), str(u.errors), f"{u.tokens_in:,}",
+            table.add_row(sanitize.text(u.model), str(u.calls), str(u.errors), f"{u.tokens_in:,}",
                           f"{u.tokens_out:,}", f"{u.cost:.4f}",
                           "-" if u.mean_latency_s is None else f"{u.mean_latency_s:.2f}")
         parts.append(table)
@@ -154,8 +156,8 @@ def status_view(reader: ArchiveReader) -> Group:
         for column in ("when", "model", "purpose", "error"):
             table.add_column(column)
         for created, model, purpose, error in errors:
-            table.add_row(when(created, "%m-%d %H:%M:%S"), model, purpose,
-                          Text(error, style="red"))
+            table.add_row(when(created, "%m-%d %H:%M:%S"), sanitize.text(model),
+                          sanitize.text(purpose), sanitize.text(error, style="red"))
         parts.append(table)
     return Group(*parts)
 
@@ -164,14 +166,14 @@ def _node_label(graph: nx.DiGraph, node: int, style: str, names: dict[int, str])
     data = graph.nodes[node]
     label = Text(f"#{node} ", style=style)
     if node in names:
-        label.append(f"{names[node]}  ", style=style or "italic")
+        label.append(f"{sanitize.terminal(names[node])}  ", style=style or "italic")
     if node == graph.graph.get("best"):
         label.append("★ best ", style="bold yellow")
     label.append(score_text(data.get("score")) if data["status"] == "ok" else data["status"],
                  style=style or status_style(data["status"]))
     extra = [f"g{data.get('generation', 0)}", f"island {data.get('island', 0)}"]
     if data.get("model"):
-        extra.append(data["model"])
+        extra.append(sanitize.terminal(data["model"]))
     others = [p for p, _, pos in graph.in_edges(node, data="position") if pos]
     if others:
         extra.append("crossover with " + ", ".join(f"#{p}" for p in others))
@@ -224,8 +226,8 @@ def lineage_steps(facts: LineageFacts) -> Group:
         for column in ("program", "edit", "what changed", "outcome", "note"):
             grid.add_column(column, overflow="fold")
         for step in steps:
-            grid.add_row(f"#{step.id}", step.edit_kind, step.change,
-                         Text(step.outcome(), style=status_style(step.status)),
+            grid.add_row(f"#{step.id}", sanitize.text(step.edit_kind), sanitize.text(step.change),
+                         sanitize.text(step.outcome(), style=status_style(step.status)),
                          "stepping stone" if step.stepping_stone else "")
         return grid
 
@@ -252,15 +254,15 @@ def program_view(program: Program, evaluations: list[Evaluation]) -> Group:
     if program.inspirations:
         head.add_row("inspirations", ", ".join(f"#{p}" for p in program.inspirations))
     head.add_row("island / generation", f"{program.island} / {program.generation}")
-    head.add_row("model", program.model or "-")
-    head.add_row("edit", program.edit_kind or "-")
-    head.add_row("evaluator", program.evaluator_version or "-")
+    head.add_row("model", sanitize.text(program.model or "-"))
+    head.add_row("edit", sanitize.text(program.edit_kind or "-"))
+    head.add_row("evaluator", sanitize.text(program.evaluator_version or "-"))
     head.add_row("created", when(program.created_at))
     notes = design_notes(program.code)
     if notes is not None:
-        head.add_row("design", notes.name)
+        head.add_row("design", sanitize.text(notes.name))
         if notes.thought:
-            head.add_row("thought", notes.thought)
+            head.add_row("thought", sanitize.text(notes.thought))
     parts: list[RenderableType] = [Panel(head, title=f"program #{program.id}", expand=False)]
 
     if evaluations:
@@ -270,13 +272,16 @@ def program_view(program: Program, evaluations: list[Evaluation]) -> Group:
         for e in evaluations:
             metrics = ", ".join(f"{k}={v}" for k, v in e.public_metrics.items())
             table.add_row(e.stage, Text(e.status, style=status_style(e.status)),
-                          score_text(e.score), metrics, e.reason or "",
+                          score_text(e.score), sanitize.text(metrics),
+                          sanitize.text(e.reason or ""),
                           "-" if e.duration_s is None else f"{e.duration_s:.2f}")
         parts.append(table)
         tails = [e.error_tail for e in evaluations if e.error_tail]
         if tails:
-            parts.append(Panel(Text(tails[-1], style="red"), title="error tail", expand=False))
-    parts.append(Syntax(program.code, program.language, line_numbers=True, word_wrap=True))
+            parts.append(Panel(sanitize.text(tails[-1], style="red"), title="error tail",
+                               expand=False))
+    parts.append(Syntax(sanitize.terminal(program.code), program.language, line_numbers=True,
+                        word_wrap=True))
     return Group(*parts)
 
 
@@ -293,15 +298,15 @@ def evaluation_view(task: str, version: str, level: str, program: str,
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("task", f"{task}  (version {version})")
-    head.add_row("program", program)
+    head.add_row("task", sanitize.text(f"{task}  (version {version})"))
+    head.add_row("program", sanitize.text(program))
     base = level.rsplit("/", 1)[-1]  # "ray/bwrap": Ray slots sandboxed with bwrap
     head.add_row("isolation", Text(f"{level}: {_ISOLATION_NOTE[base]}",
                                    style="" if base == "bwrap" else "bold red"))
     head.add_row("result", Text(f"{final.status}  score {score_text(final.score)}",
                                 style=status_style(final.status)))
     if final.reason:
-        head.add_row("reason", final.reason)
+        head.add_row("reason", sanitize.text(final.reason))
     parts: list[RenderableType] = [Panel(head, title="evaluation", expand=False)]
     table = Table(title="stages", header_style="bold")
     # the sandbox's wall and CPU seconds, and the trusted scorer's (an RL task trains there)
@@ -311,7 +316,7 @@ def evaluation_view(task: str, version: str, level: str, program: str,
         table.add_row(r.stage, Text(r.status, style=status_style(r.status)), score_text(r.score),
                       "-" if r.duration_s is None else f"{r.duration_s:.2f}",
                       str(r.resources.get("cpu_s", "-")), str(r.resources.get("scorer_s", "-")),
-                      r.reason or "")
+                      sanitize.text(r.reason or ""))
     parts.append(table)
     for title, metrics in (("public metrics (shown to models)", final.public_metrics),
                            ("private metrics (never shown to models)", final.private_metrics)):
@@ -320,10 +325,12 @@ def evaluation_view(task: str, version: str, level: str, program: str,
             grid.add_column("metric")
             grid.add_column("value", justify="right")
             for key, value in metrics.items():
-                grid.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+                grid.add_row(sanitize.text(key), sanitize.text(
+                    f"{value:.6g}" if isinstance(value, float) else value))
             parts.append(grid)
     if final.error_tail:
-        parts.append(Panel(Text(final.error_tail, style="red"), title="error tail", expand=False))
+        parts.append(Panel(sanitize.text(final.error_tail, style="red"), title="error tail",
+                           expand=False))
     return Group(*parts)
 
 
@@ -343,9 +350,11 @@ def models_table(rows: list[tuple[ModelSpec, str]]) -> Table:
     for column in ("model", "weight", "endpoint", "key from", "status"):
         table.add_column(column)
     for spec, status in rows:
-        table.add_row(spec.name, f"{spec.weight:g}", spec.api_base or "-",
-                      f"${spec.api_key_env}" if spec.api_key_env else "provider default",
-                      Text(status, style="green" if not status.startswith("not") else "red"))
+        table.add_row(sanitize.text(spec.name), f"{spec.weight:g}",
+                      sanitize.text(spec.api_base or "-"),
+                      sanitize.text(f"${spec.api_key_env}" if spec.api_key_env
+                                    else "provider default"),
+                      sanitize.text(status, style="red" if status.startswith("not") else "green"))
     return table
 
 
@@ -353,13 +362,13 @@ def model_test_view(answer: Completion) -> Group:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("model", answer.model)
+    head.add_row("model", sanitize.text(answer.model))
     head.add_row("latency", f"{answer.latency_s:.2f} s")
     head.add_row("tokens", f"{answer.tokens_in} in, {answer.tokens_out} out")
     head.add_row("cost", f"${answer.cost:.6f}")
     head.add_row("attempts", str(len(answer.attempts)))
     return Group(Panel(head, title="model test", expand=False),
-                 Panel(Text(answer.text), title="answer", expand=False))
+                 Panel(sanitize.text(answer.text), title="answer", expand=False))
 
 
 class CampaignProgress:
@@ -392,7 +401,8 @@ class CampaignProgress:
                 self.proposals += 1
                 self.valid += bool(event["valid_edit"])
             if event["status"] not in ("ok", "migrated") and event["reason"]:
-                self.failures[f"{event['status']}: {event['reason'].split(' (')[0]}"] += 1
+                reason = sanitize.terminal(event["reason"].split(" (")[0])
+                self.failures[f"{event['status']}: {reason}"] += 1
             self.recent.append(iteration_line(event))
 
     def eta(self) -> str:
@@ -426,15 +436,15 @@ class CampaignProgress:
             parts.append(failures)
         parts.extend(self.recent)
         if self.stopped:
-            parts.append(Text(f"stopped: {self.stopped}", style="bold"))
+            parts.append(sanitize.text(f"stopped: {self.stopped}", style="bold"))
         return Panel(Group(*parts), title="campaign", expand=False)
 
 
 def iteration_line(event: dict) -> Text:
     """One committed iteration as one line: number, island, operator, outcome, best so far."""
-    op = event["op"] + (f"({event['model']})" if event.get("model") else "")
+    op = sanitize.terminal(event["op"] + (f"({event['model']})" if event.get("model") else ""))
     what = (f"#{event['program']} {event['status']} {score_text(event['score'])}"
-            if event["program"] else f"no program: {event['reason']}")
+            if event["program"] else f"no program: {sanitize.terminal(event['reason'])}")
     style = status_style(event["status"]) if event["program"] else "red"
     return Text.assemble((f"{event['n']:>5}", "dim"), f" island {event['island']} {op:<24} ",
                          (what, style), f"  best {score_text(event['best'])}",

@@ -10,7 +10,7 @@ import typer
 
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader, archive_path
 from archive import lineage as lineage_graph
-from discovery import views
+from discovery import sanitize, views
 from discovery.cli.common import (
     PROGRESS_HELP,
     Progress,
@@ -91,9 +91,10 @@ def _run_and_report(campaign: Campaign, progress: Progress) -> None:
         exported, best = campaign.exported(), campaign.best
         console.print(f"campaign in {campaign.run_dir}; " + (
             f"best program #{best.id} (score {views.score_text(best.score)}) exported to "
-            f"{exported}" if exported and best else "no program evaluated ok: nothing exported"))
+            f"{exported}" if exported and best else "no program evaluated ok: nothing exported"),
+            markup=False)
     if campaign.broken is not None:
-        typer.echo(f"error: {campaign.broken}", err=True)
+        typer.echo(f"error: {sanitize.terminal(campaign.broken)}", err=True)
         raise typer.Exit(1)
 
 
@@ -124,7 +125,7 @@ def runs(
         rows.sort(key=lambda row: -row[1].campaign.updated_at)
         print_wide(views.runs_table(rows))
     for line in unreadable:
-        console.print(line, style="red", soft_wrap=True)
+        console.print(sanitize.text(line, style="red"), soft_wrap=True)
 
 
 @app.command()

@@ -14,7 +14,7 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader
-from discovery import views
+from discovery import sanitize, views
 from discovery.config import ConfigError
 from discovery.models.base import ModelError
 from evaluators.sandbox import IsolationError
@@ -42,7 +42,7 @@ def friendly(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except (ArchiveError, TaskError, ModelError, ConfigError, IsolationError) as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {sanitize.terminal(exc)}", err=True)
         except sqlite3.DatabaseError as exc:
             typer.echo(f"error: the archive cannot be read ({exc}): it is damaged; restore it "
                        "from a backup", err=True)
@@ -98,11 +98,11 @@ class Progress:
         if self.mode == "jsonl":
             typer.echo(json.dumps(event, default=str))
         elif event.get("event") == "warning":  # in every mode: a warning is never silent
-            typer.echo(f"warning: {event['message']}", err=True)
+            typer.echo(f"warning: {sanitize.terminal(event['message'])}", err=True)
         elif self.live is not None:
             self.view.update(event)
         elif self.mode != "quiet" and event.get("event") == "stopped":
-            console.print(f"[bold]stopped:[/] {event['reason']}; best "
+            console.print(f"[bold]stopped:[/] {sanitize.markup(event['reason'])}; best "
                           f"{views.score_text(event['best'])}")
         elif self.mode != "quiet" and "n" in event:
             console.print(views.iteration_line(event), soft_wrap=True)

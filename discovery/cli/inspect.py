@@ -12,7 +12,7 @@ from archive import lineage as lineage_graph
 from archive.lineage_facts import lineage_facts
 from discovery import export as exporting
 from discovery import report as reporting
-from discovery import views
+from discovery import sanitize, views
 from discovery.cli.common import RunArg, app, console, friendly, open_run
 from discovery.config import Prompts
 from discovery.loop.campaign import last_config
@@ -137,7 +137,7 @@ def diff(
     if not text:
         console.print(f"programs {old.id} and {new.id} have the same code")
         return
-    console.print(Syntax(text, "diff"))
+    console.print(Syntax(sanitize.terminal(text), "diff"))
 
 
 @app.command()
@@ -190,7 +190,7 @@ def report(
         models = stored and agent_models(AgentModelConfig.model_validate(stored))
         written = reporting.write_report(
             reader, where, lambda: open_executor("warm", size=workers, isolation=isolation),
-            say=lambda text: console.print(f"evaluating {text}"), workers=workers,
+            say=lambda text: console.print(sanitize.text(f"evaluating {text}")), workers=workers,
             model=lambda: models and models.for_evaluation([]))
-    console.print((where / "report.md").read_text(), markup=False)
+    console.print(sanitize.text((where / "report.md").read_text()))
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False)
