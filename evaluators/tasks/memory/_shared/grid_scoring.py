@@ -15,12 +15,13 @@ babyai_worlds.babyai_world).
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from babyai_worlds import LevelEpisode, babyai_world
 from grid_agent import ScriptedAgent, read_hints
 from grid_llm_agent import LLMAgent
 from gridworld import Episode, GridTask, World, make_rooms_world, make_tasks, make_world
+from memory_recorder import Recorder
 from memory_stream import (
     Mode,
     NoMemory,
@@ -49,6 +50,11 @@ class StreamCase:
     """Steps per episode."""
     mode: Mode = "batched"
     repeats: int = 3
+    """Deployment episodes per task (batched); independent copies of the memory (sequential)."""
+    copy: int = 0
+    """Sequential mode: the one copy this case plays (0 to repeats - 1, its repeat number, so
+    its agent's seeds). Each copy is a case of its own: a sandbox run of its own, where no
+    sibling copy can leave it a note (memory_stream.py)."""
     agent: Literal["scripted", "llm"] = "scripted"
     """Who plays the episodes: the scripted agent (reads the hint schema; fast, deterministic)
     or the LLM agent (the evaluation's agent model, with the retrieved dict in its prompt)."""
@@ -110,6 +116,10 @@ class GridScorer:
             if get_origin(field.type) is Literal and value not in get_args(field.type):
                 raise ValueError(f"a case's {field.name} is one of "
                                  f"{', '.join(get_args(field.type))}, not {value!r}")
+        last = case.repeats - 1 if case.mode == "sequential" else 0
+        if not 0 <= case.copy <= last:
+            raise ValueError(f"a {case.mode} case's copy is 0 to {last}, not {case.copy}: in "
+                             "sequential mode each copy is a case of its own")
         return case
 
     @staticmethod
@@ -135,9 +145,14 @@ class GridScorer:
                 else LLMAgent(model, task.goal, task.target, retrieved, hints, seed)
             return episode(task, case.radius, case.budget).play(agent)
 
-        return alma_stream(self.tasks(case), lambda task: episode(
-            task, case.radius, case.budget).opening(), play, mode=case.mode, seed=case.seed,
-            repeats=case.repeats)
+        return self.alma(case, lambda task: episode(task, case.radius, case.budget).opening(),
+                         play)
+
+    def alma(self, case: StreamCase, opening: Callable[[Any], Recorder],
+             play: Callable[[Any, dict, int], Recorder]):
+        """ALMA's stream of the case's tasks, in the case's mode, copy and repeats."""
+        return alma_stream(self.tasks(case), opening, play, mode=case.mode, seed=case.seed,
+                           repeats=case.repeats, copy=case.copy)
 
     def no_memory(self, case: StreamCase, model: AgentModel | None = None) -> StreamResult:
         """The same stream with empty retrievals, computed once per case and process: the
@@ -173,10 +188,11 @@ class GridScorer:
 def stream_metrics(result: StreamResult, baseline: StreamResult, retrieved_bytes: list[int],
                    model_calls: int) -> Metrics:
     """Score: the mean deployment reward (over repeat groups); the gain over no memory is
-    paired by group, so the agent's luck on a group cancels out."""
+    paired by group (by episode for a sequential copy), so the agent's luck on a group
+    cancels out."""
     reward, reward_se = result.mean_and_se()
     gain, gain_se = mean_and_se([statistics.fmean(ours) - statistics.fmean(theirs) for
-                                 ours, theirs in zip(result.groups, baseline.groups,
+                                 ours, theirs in zip(result.units(), baseline.units(),
                                                      strict=True)])
     return Metrics(reward, {
         "reward": reward, "reward_se": reward_se, "no_memory": baseline.mean_and_se()[0],

@@ -4,20 +4,26 @@ The protocol (ALMA's code): shuffle the tasks with a fixed seed; the first half 
 collection phase, where each task runs once with an empty retrieval and the memory's
 `general_update` sees each finished episode; the second half is deployment, where every task
 runs `repeats` (3) times with `general_retrieve` before each episode. In batched mode (search,
-in-distribution checks) deployment does not update the memory; in sequential mode (held-out)
-the collected memory is forked into one independent copy per repeat, and each copy is updated
-after each of its deployment episodes, in order.
+in-distribution checks) deployment does not update the memory. In sequential mode (held-out)
+each of `repeats` independent copies of the collected memory is updated after each of its
+deployment episodes, in order; a stream plays ONE copy (`copy`), and each copy is a case of
+its own, so a sandbox run of its own: copies that lived in one sandbox, even in forked
+processes, could pass notes through /dev/shm, /tmp, /scratch or memory shared before the fork
+(an attack read 22 of its siblings' episodes that way), and the program, which holds the loop's
+process, need not even fork them. A fresh sandbox per copy shares nothing with its siblings.
 
 The stream is a generator that reads top to bottom: it yields commands for the memory
-(`update`, `retrieve`, `fork`) and receives what the memory answered to each (the retrieved
-dict; None otherwise); it plays every episode itself, on this side, with the domain's `play`.
+(`update`, `retrieve`) and receives what the memory answered to each (the retrieved dict;
+None otherwise); it plays every episode itself, on this side, with the domain's `play`.
 `StreamOracle` is the channel's end: the candidate's loop (memory_loop.run) asks it for the next
 command with the answer to the last one. A candidate's fault (a retrieval that is not a dict or
-is too large, malformed hints) stops the stream with the reason, which the scorer records.
+is too large, malformed hints, hints that cost the agent more work than an episode may) stops
+the stream with the reason, which the scorer records.
 
 Score: the mean over the repeat groups of each group's mean deployment reward, with its
-standard error over the groups; the no-memory baseline is the same stream played with empty
-retrievals (trusted code, never the candidate's word), and the gain is paired by group.
+standard error over the groups (over the episodes for a single copy); the no-memory baseline is
+the same stream played with empty retrievals (trusted code, never the candidate's word), and
+the gain is paired by group (by episode for a single copy).
 """
 
 import json
@@ -67,8 +73,13 @@ class StreamResult:
                 bins[name].append(f"[{name} reward {reward:g}] {line}")
         return "\n".join(line for lines in bins.values() for line in lines)
 
+    def units(self) -> list[list[float]]:
+        """What a standard error is taken over: the repeat groups, or the episodes one by one
+        of a stream that plays one group (a sequential copy)."""
+        return self.groups if len(self.groups) > 1 else [[reward] for reward in self.groups[0]]
+
     def mean_and_se(self) -> tuple[float, float]:
-        return mean_and_se([statistics.fmean(group) for group in self.groups])
+        return mean_and_se([statistics.fmean(unit) for unit in self.units()])
 
 
 def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
@@ -78,36 +89,30 @@ def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
 
 def alma_stream(tasks: Sequence[Any], opening: Callable[[Any], Recorder],
                 play: Callable[[Any, dict, int], Recorder], *, mode: Mode, seed: int,
-                repeats: int = 3) -> Generator[Command, Any, StreamResult]:
+                repeats: int = 3, copy: int = 0) -> Generator[Command, Any, StreamResult]:
     """`opening(task)`: the recorder of an episode not yet played (initial observation, goal);
-    `play(task, retrieved, repeat)`: the finished episode's recorder."""
+    `play(task, retrieved, repeat)`: the finished episode's recorder. Batched: every repeat
+    of every deployment task, one memory, no updates; sequential: copy `copy` alone (its
+    repeat number), updated after each of its episodes."""
     order = list(tasks)
     random.Random(seed).shuffle(order)
     half = len(order) // 2
-    result = StreamResult(groups=[[] for _ in range(repeats)])
+    sequential = mode == "sequential"
+    played = [copy] if sequential else list(range(repeats))
+    result = StreamResult(groups=[[] for _ in played])
     for task in order[:half]:
         recorder = play(task, {}, 0)
         result.collection.append(recorder.reward)
-        yield {"kind": "update", "copy": 0, "recorder": recorder.plain()}
-    sequential = mode == "sequential"
-    if sequential:
-        yield {"kind": "fork", "copies": repeats}
+        yield {"kind": "update", "recorder": recorder.plain()}
     for task in order[half:]:
-        # every copy retrieves before any copy learns from this task: copies that share state
-        # behind our back gain only more of the past, never a look at the present task
-        finished = []
-        for repeat in range(repeats):
-            copy = repeat if sequential else 0
-            retrieved = yield {"kind": "retrieve", "copy": copy,
-                               "recorder": opening(task).plain()}
+        for group, repeat in zip(result.groups, played, strict=True):
+            retrieved = yield {"kind": "retrieve", "recorder": opening(task).plain()}
             recorder = play(task, retrieved, repeat)
-            result.groups[repeat].append(recorder.reward)
+            group.append(recorder.reward)
             result.steps.append(len(recorder.steps))
             result.episodes.append((recorder.reward, _episode_line(recorder, retrieved)))
-            finished.append((copy, recorder))
-        if sequential:
-            for copy, recorder in finished:
-                yield {"kind": "update", "copy": copy, "recorder": recorder.plain()}
+            if sequential:
+                yield {"kind": "update", "recorder": recorder.plain()}
     return result
 
 
@@ -198,14 +203,12 @@ class NoMemory:
 
 
 def play_in_process(stream: Generator[Command, Any, StreamResult], memory_class: type,
-                    model: AgentModel | None = None, *, isolated: bool = False) -> StreamOracle:
+                    model: AgentModel | None = None) -> StreamOracle:
     """The stream against `memory_class` in this process, every message through JSON as in
     the sandbox: the no-memory baseline (trusted code), and benches and tests of trusted
-    memories. Sequential copies are deep copies unless `isolated` (forked, as in the
-    sandbox: not from a process with threads running)."""
+    memories."""
     oracle = StreamOracle(stream, model)
-    run(memory_class, lambda *args: json.loads(json.dumps(oracle(json.loads(json.dumps(args))))),
-        isolated=isolated)
+    run(memory_class, lambda *args: json.loads(json.dumps(oracle(json.loads(json.dumps(args))))))
     if oracle.error is not None:
         raise oracle.error
     return oracle

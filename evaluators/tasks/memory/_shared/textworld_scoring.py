@@ -6,7 +6,6 @@ recorders in every domain.
 """
 
 from grid_scoring import GridScorer, StreamCase
-from memory_stream import alma_stream
 from textworld_agent import TextAgent, read_hints
 from textworld_llm_agent import TextLLMAgent
 from textworld_worlds import Episode, TextTask, game_file, make_tasks
@@ -28,8 +27,7 @@ class TextWorldScorer(GridScorer):
                 TextLLMAgent(model, task.goal, task.target, retrieved, hints, seed)
             return Episode(task, case.budget).play(agent)
 
-        return alma_stream(self.tasks(case), lambda task: Episode(task, case.budget).opening(),
-                           play, mode=case.mode, seed=case.seed, repeats=case.repeats)
+        return self.alma(case, lambda task: Episode(task, case.budget).opening(), play)
 
     def prepare(self, stages) -> None:
         """Every case's games, generated and compiled into the cache now (about a second each
