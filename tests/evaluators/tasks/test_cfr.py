@@ -24,8 +24,10 @@ from open_spiel.python.algorithms import cfr as spiel_cfr  # noqa: E402
 from open_spiel.python.algorithms import exploitability as spiel_exploitability  # noqa: E402
 
 from archive import ArchiveReader  # noqa: E402
+from evaluators.sandbox import Sandbox  # noqa: E402
 from evaluators.task import (  # noqa: E402
     TASKS_DIR,
+    Case,
     CaseConfig,
     StageConfig,
     TaskError,
@@ -256,3 +258,51 @@ def test_the_score_does_not_depend_on_the_evaluators_blas_threads(case_with_blas
     seed = load_task("cfr").seed_code
     one, two = (case_with_blas_threads("cfr", stage, seed, n) for n in (1, 2))
     assert one[0] == "ok" and one == two
+
+
+UNIFORM_STEP = "def step(state, t, regret, policy, mask):\n    return mask / mask.sum(axis=1, " \
+    "keepdims=True), {}\n"
+FORGING = {
+    # the average's numerator stays finite but its row sums overflow: every row 0 / inf = 0,
+    # so the average policy reaches no terminal and its NashConv was 0 (a score of 15)
+    "zero_rows": "1e308 if t <= 2 else 0.0",
+    # the numerator itself overflows: rows inf / inf = NaN, a NaN score (a TaskError)
+    "nan_rows": "1e308",
+    # the same through one weight per information set
+    "per_row": "np.full(len(mask), 1.7e308)",
+}
+
+
+def best_honest_score(task, stage: StageConfig, case: Case) -> float:
+    """The best score of the seed and the baselines on `case`, run in this process through the
+    task's own oracle and scorer (the same trusted code the sandboxed runs meet)."""
+    scores = []
+    for name in ("cfr_plus", *(path.stem for path in (TASK / "baselines").glob("*.py"))):
+        cfr = task.scorer.oracle(stage.name, case)
+        drive(cfr, rule(name))
+        scores.append(task.scorer.score(stage.name, case, {}, cfr).score)
+    return max(scores)
+
+
+@pytest.mark.parametrize("task_name", ["cfr", "cfr_paper"])
+@pytest.mark.parametrize("attack", FORGING)
+def test_weights_whose_sum_overflows_do_not_forge_a_score(task_name, attack, tmp_path,
+                                                          monkeypatch):
+    """Issue 23, class 1: a rule that plays the uniform policy with finite, valid, enormous
+    weights. Each answer passes its checks, what they add up to overflowed, and the average
+    policy had all-zero (NashConv 0: the maximum score) or NaN rows (a halted campaign). The
+    average of uniform policies is uniform, whatever the weights: it scores what the uniform
+    policy scores, never above the honest baselines."""
+    monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path))  # the paper's CFR+ reference
+    task = load_task(task_name)
+    smoke = task.config.stages[0].cases[0]
+    case = Case("kuhn2", {}, {**smoke.secret, "game": "kuhn_poker", "checkpoints": [10, 20]})
+    stage = StageConfig(name="smoke", cases=[CaseConfig(name=case.name, secret=case.secret)])
+    code = task.seed_code.replace(
+        "# EVOLVE-BLOCK-END", UNIFORM_STEP.format(FORGING[attack]) + "# EVOLVE-BLOCK-END")
+    result = task.run_case(stage, case, code, Sandbox())
+    assert result.status == "ok", result
+    assert result.metrics.score < best_honest_score(task, stage, case)
+    game = flatten("kuhn_poker").game
+    assert result.metrics.public["exploitability_20"] == pytest.approx(
+        game.nash_conv(game.uniform()) / 2, abs=1e-12)

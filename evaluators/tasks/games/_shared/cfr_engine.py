@@ -20,11 +20,28 @@ utility). Reaching z takes every player's own probability of its last sequence, 
     adding its expected value sum_a pi(I, a) v_i(I, a) into its parent sequence;
   - a best response takes max_a instead of that expectation, in the same single pass.
 An iteration touches each terminal once per player instead of every history per depth level.
+
+What a measurement assumes (`Game.check_policy`, checked by `best_responses` and `nash_conv`
+on every policy they measure): a policy is a distribution at every information set. Without
+it the passes measure something else: an all-zero row reaches no terminal, so a policy of zero
+rows reads NashConv 0 (the best score there is), and a NaN row reads NaN. The regret pass takes
+the policy the candidate played, checked per answer by cfr_loop.check_policy; it is never
+scored.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+POLICY_TOLERANCE = 1e-9
+"""How far from 1 a measured policy's row may sum: rounding in an average or a mixture of
+distributions, orders of magnitude below anything that moves an exploitability score."""
+
+
+class PolicyError(ValueError):
+    """A policy handed to a measurement is not a distribution at every information set, or its
+    measurement is not a finite number."""
 
 
 @dataclass
@@ -136,10 +153,36 @@ class Game:
         values = self._bottom_up(self.all_reach(policy), player, best)
         return float(values[-1]), choice
 
-    def nash_conv(self, policy: np.ndarray) -> float:
-        """Sum over players of what a best response gains against `policy` (OpenSpiel's
-        NashConv); exploitability is this over the number of players."""
+    def best_responses(self, policy: np.ndarray) -> tuple[float, list[np.ndarray]]:
+        """NashConv of `policy` (the sum over players of what a best response gains against
+        it; exploitability is this over the number of players, as OpenSpiel's) and each
+        player's best response. Assumes and checks that `policy` is a distribution at every
+        information set (check_policy), and that what it measured is finite: a PolicyError
+        otherwise, never a number."""
+        self.check_policy(policy)
         on_policy = self.expected_utility(self.all_reach(policy))
-        return float(sum(self.best_response(policy, p)[0] - on_policy[p]
-                         for p in range(self.num_players)))
+        responses = [self.best_response(policy, p) for p in range(self.num_players)]
+        nash_conv = float(sum(value - on_policy[p] for p, (value, _) in enumerate(responses)))
+        if not math.isfinite(nash_conv):
+            raise PolicyError(f"the policy's NashConv is not finite ({nash_conv})")
+        return nash_conv, [choice for _, choice in responses]
 
+    def nash_conv(self, policy: np.ndarray) -> float:
+        """best_responses' NashConv alone (checked the same way)."""
+        return self.best_responses(policy)[0]
+
+    def check_policy(self, policy: np.ndarray) -> None:
+        """The invariant every measurement assumes: an array of the game's shape, finite,
+        non-negative, zero on illegal actions, each row summing to 1 within POLICY_TOLERANCE
+        (NaN fails every comparison below, so it cannot slip through)."""
+        if policy.shape != self.mask.shape:
+            raise PolicyError(f"the policy has shape {policy.shape}, not {self.mask.shape}")
+        if not (np.isfinite(policy).all() and (policy >= 0).all()):
+            raise PolicyError("the policy has negative or non-finite probabilities")
+        if policy[~self.mask].any():
+            raise PolicyError("the policy puts probability on illegal actions")
+        error = np.abs(policy.sum(axis=1) - 1.0)
+        if not (error <= POLICY_TOLERANCE).all():
+            worst = int(np.argmax(np.where(np.isnan(error), np.inf, error)))
+            raise PolicyError(f"the policy's row at information set {worst} sums to "
+                              f"{policy[worst].sum()!r}, not 1")

@@ -10,16 +10,22 @@ a stage's mean compares like with like.
   magnitude either way (evaluators.scoring.log_ratio says why). A rule that averages nothing
   early, as VAD-CFR before iteration 500, is not penalised for it, and a game where the
   exploitability reaches zero counts CAP, not 15.
+
+Both read what a trusted oracle measured (an `Oracle`: CFR's or PSRO's), through `measured`,
+which checks it right before it is scored: the run reached the case's horizon without a failure
+on the trusted side, and every exploitability is a finite number no lower than rounding allows.
 """
 
+import contextlib
 import importlib.util
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from cfr_games import cached_figure
 
-from evaluators.scoring import Metrics, log_checkpoints, log_ratio
+from evaluators.scoring import InvalidOutput, Metrics, log_checkpoints, log_ratio
 
 PROTOCOLS = ("checkpoints", "paper")
 CAP = 3.0
@@ -37,6 +43,65 @@ def check_protocols(stages) -> None:
         if len(chosen) > 1:
             raise ValueError(f"stage {stage.name!r} mixes the protocols {sorted(chosen)}: its "
                              "mean would compare unlike scores; give every case the same")
+
+
+ROUNDING = 1e-9
+"""How far below zero a measured exploitability may be (rounding: VAD-CFR's average on
+3-player Kuhn measures -1.17e-16); further below, the measurement is broken, not good."""
+
+
+class Oracle:
+    """What the games oracles share: a run of `iterations` iterations (`t` done so far) that
+    records `exploitability[t]` at its checkpoints, and that a failure on the trusted side
+    ends for good.
+
+    A request is checked before it changes anything (a refusal then leaves the run as it was,
+    and the candidate may send a better one); what runs after the checks (an update, a
+    measurement) runs inside `committing`. An error there leaves the state half-changed, so it
+    ends the run: every later request is refused with the same reason, and the scorer reports it
+    as the program's InvalidOutput (through `measured`). Without this, a candidate that catches
+    the refusal could go on from the half-updated state to a score, or to a checkpoint with no
+    measurement (a KeyError in the scorer: a TaskError)."""
+
+    name: str
+    """The algorithm, as the reasons name it (CFR, PSRO)."""
+    iterations: int
+    t: int
+    exploitability: dict[int, float]
+    failure: str | None = None
+    """Why the run ended early, if it did."""
+
+    @property
+    def done(self) -> bool:
+        return self.t == self.iterations
+
+    def refuse_if_failed(self) -> None:
+        if self.failure is not None:
+            raise ValueError(self.failure)
+
+    @contextlib.contextmanager
+    def committing(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            self.failure = f"{self.name} failed {what} ({type(exc).__name__}: {exc})"
+            raise
+
+
+def measured(oracle: Oracle, checkpoints: list[int]) -> dict[int, float]:
+    """The exploitability the oracle recorded at each checkpoint, checked right before it is
+    scored, or the program's InvalidOutput: the run ended without a failure, reached its last
+    iteration, and every value is finite and not below -ROUNDING (NaN fails both)."""
+    if oracle.failure is not None:
+        raise InvalidOutput(oracle.failure)
+    if not oracle.done:
+        raise InvalidOutput(f"the program stopped {oracle.name} after {oracle.t} of "
+                            f"{oracle.iterations} iterations")
+    losses = {t: oracle.exploitability[t] for t in checkpoints}
+    for t, loss in losses.items():
+        if not (math.isfinite(loss) and loss >= -ROUNDING):
+            raise InvalidOutput(f"the exploitability measured at iteration {t} is {loss!r}")
+    return losses
 
 
 def protocol_metrics(case, losses: dict[int, float], reference: Callable[[], float],

@@ -14,15 +14,31 @@ at iteration t:
 After each checkpoint iteration it measures the exact exploitability (NashConv / players) of
 the average policy. The scorer reads those numbers: nothing the candidate returns is scored,
 and the candidate cannot run more or fewer iterations than the case asks.
+
+What the answers accumulate to is checked too. Each weight is finite and each policy a
+distribution, but weights such as 1e308 used to overflow the average's numerator: rows of
+finite entries over an infinite sum read 0 (a policy that reaches no terminal: NashConv 0, the
+best score there is) and rows of infinite entries read NaN (a NaN score, which halts a
+campaign). The numerator now keeps each information set's row at a scale of its own (see
+`accumulate`), so any finite weights average exactly as their ratios say, and the measurement
+checks that the average is a distribution at every information set (`Game.best_responses`);
+a failure there ends the run as the program's failure (`protocols.Oracle`).
 """
 
 import numpy as np
 from cfr_engine import Game
 from cfr_loop import check_policy, check_weight
+from protocols import Oracle
 from wire import pack, unpack
 
+SCALE_BITS = 1000
+"""A numerator row is rescaled before its sum could reach 2**SCALE_BITS (float64 ends at
+2**1024): room for one more increment below 2**SCALE_BITS on top of the row."""
 
-class CFR:
+
+class CFR(Oracle):
+    name = "CFR"
+
     def __init__(self, game: Game, checkpoints: list[int], alternating: bool = True):
         self.game, self.checkpoints = game, set(checkpoints)
         self.iterations = max(checkpoints)
@@ -34,6 +50,8 @@ class CFR:
         self.policy = game.uniform()
         self.reach = game.all_reach(self.policy)
         self.numerator = np.zeros(game.mask.shape)
+        self.scale = np.zeros(game.num_infosets, dtype=np.int64)
+        """Row I of the average's numerator holds its true value times 2**-scale[I]."""
         self.exploitability: dict[int, float] = {}
         """Exploitability of the average policy after each checkpoint iteration."""
         self.t = 0
@@ -42,11 +60,8 @@ class CFR:
         """The group whose next policy the candidate sends next."""
         self.started = False
 
-    @property
-    def done(self) -> bool:
-        return self.t == self.iterations
-
     def __call__(self, request: list) -> dict:
+        self.refuse_if_failed()
         if request == ["start"]:
             if self.started:
                 raise ValueError("CFR has started already")
@@ -74,8 +89,8 @@ class CFR:
 
     def update(self, legal: np.ndarray, weight: np.ndarray) -> None:
         """Average the policy just played with `weight`, then play the policy whose legal
-        actions' entries are `legal` (as sent)."""
-        game, rows, mask = self.game, self.groups[self.turn], self.masks[self.turn]
+        actions' entries are `legal` (as sent): both checked before anything changes."""
+        rows, mask = self.groups[self.turn], self.masks[self.turn]
         what = f"at iteration {self.t + 1}"
         if legal.size != mask.sum():
             raise ValueError(f"the policy sent {what} has {legal.size} entries, not one per "
@@ -85,9 +100,13 @@ class CFR:
         weight = weight.reshape(()) if weight.size == 1 else weight
         check_policy(policy, f"the policy sent {what}")
         check_weight(weight, len(mask), f"the weight sent {what}")
+        with self.committing(what):
+            self.advance(rows, policy, weight)
+
+    def advance(self, rows, policy: np.ndarray, weight: np.ndarray) -> None:
+        game = self.game
         own = self.reach[game.infoset_player[rows], game.parent_sequence[rows]]
-        self.numerator[rows] += (weight.reshape(-1, 1) if weight.ndim else weight) \
-            * own[:, None] * self.policy[rows]
+        self.accumulate(rows, weight, own)
         self.policy[rows] = policy
         if self.alternating:  # a player's reach depends on its own moves only
             game.sequence_reach(self.policy, self.turn, out=self.reach[self.turn])
@@ -100,9 +119,30 @@ class CFR:
                 self.exploitability[self.t] = (game.nash_conv(self.average_policy())
                                                / game.num_players)
 
+    def accumulate(self, rows, weight: np.ndarray, own: np.ndarray) -> None:
+        """Add weight * own * (the policy just played) to the rows' numerator, whatever the
+        (finite, non-negative) weights: the increment's mantissa and exponent are taken apart
+        (frexp) so nothing overflows on the way, and a row whose sum could pass
+        2**SCALE_BITS is first scaled down by a power of two (exact) and its scale raised.
+        Only a row's ratios matter (average_policy divides it by its sum), so the scale never
+        shows. Honest weights (VAD-CFR's t^4 is 1e12 at t = 1000) never come near: their rows
+        keep scale 0 and the very sums of a plain `numerator += weight * own * policy`."""
+        mantissa, exponent = np.frexp(np.broadcast_to(weight, own.shape))
+        mass = mantissa * own  # under 2: own reach is at most 1 (and rounding)
+        numerator, scale = self.numerator[rows], self.scale[rows]
+        shift = exponent - scale  # the increment is mass * 2**shift at the row's scale
+        bits = np.maximum(shift + 1, np.frexp(numerator.sum(axis=1))[1])
+        over = bits >= SCALE_BITS
+        numerator[over] = np.ldexp(numerator[over], -bits[over, None])
+        scale[over] += bits[over]
+        shift[over] -= bits[over]
+        numerator += np.ldexp(mass, shift)[:, None] * self.policy[rows]
+        self.numerator[rows], self.scale[rows] = numerator, scale
+
     def average_policy(self) -> np.ndarray:
         """The average of the policies played, each weighted by its weight and its player's
-        own reach of each information set."""
+        own reach of each information set (uniform where that is nothing yet): a distribution
+        at every information set, which the measurement checks (Game.best_responses)."""
         total = self.numerator.sum(axis=1, keepdims=True)
         return np.where(total > 0, self.numerator / np.where(total > 0, total, 1),
                         self.game.uniform())

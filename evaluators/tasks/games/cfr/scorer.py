@@ -3,7 +3,13 @@ by the policies and weights the candidate's update rule sends; the score is read
 exploitabilities it recorded, so the candidate never scores itself. Each case's game,
 checkpoints and update scheme are its secret: the candidate is not told which game it plays or
 for how long. A case's `protocol` secret chooses how its exploitabilities are scored
-(`_shared/protocols.py`: `checkpoints`, the default, or the paper's, against CFR+)."""
+(`_shared/protocols.py`: `checkpoints`, the default, or the paper's, against CFR+).
+
+What is scored is checked right before it is (protocols.measured): the run reached the last
+checkpoint without a failure on the trusted side (among them, an average policy that is not a
+distribution at every information set: Game.best_responses refuses to measure it), and every
+exploitability is finite and non-negative up to rounding; anything else is the program's
+InvalidOutput."""
 
 import sys
 from pathlib import Path
@@ -15,9 +21,7 @@ import cfr_loop
 import cfr_oracle
 from cfr_games import flatten
 from cfr_oracle import CFR
-from protocols import check_protocols, protocol_metrics, reference_figure
-
-from evaluators.scoring import InvalidOutput
+from protocols import check_protocols, measured, protocol_metrics, reference_figure
 
 
 def prepare(stages) -> None:
@@ -36,11 +40,7 @@ def oracle(stage, case) -> CFR:
 
 
 def score(stage, case, outputs, oracle):
-    if not oracle.done:
-        raise InvalidOutput(f"the program stopped CFR after {oracle.t} of {oracle.iterations} "
-                            "iterations")
-    return protocol_metrics(case, {t: oracle.exploitability[t]
-                                   for t in case.secret["checkpoints"]},
+    return protocol_metrics(case, measured(oracle, case.secret["checkpoints"]),
                             lambda: cfr_plus(case.secret["game"], oracle.iterations,
                                              case.secret["alternating"]), "cfr_plus")
 
