@@ -3,6 +3,11 @@
 The module is the program's code under a docstring that records where it came from, plus a
 `__provenance__` dict with the same facts for code that wants to check them. Every file is
 written atomically: a failed export leaves nothing behind and overwrites nothing.
+
+A package's dependencies are what the task declares its programs may use (task.toml
+`requirements`) and what the user asks for (`--requires`), never what the program's code
+imports: the code is a candidate's, and `pip install` of a name it chose would fetch whatever
+the registry holds under that name. Imports that neither covers are named, not added.
 """
 
 import ast
@@ -15,13 +20,32 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from archive import ArchiveError, ArchiveReader, Program
 from archive.atomic import atomic_write_text
 from discovery.search.edits import design_notes
-from evaluators.task import parse_python
+from evaluators.task import TaskError, load_task, parse_python
+
+_REQUIREMENT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[\w.,\s-]*\])?"
+                          r"(?:\s*[<>=!~;@(][^\x00-\x1f\x7f]*)?")
+"""A PEP 508 requirement on one line: a distribution name, extras, then any version, marker
+or URL (pip checks the rest when the package is installed)."""
+
+
+class Exported(NamedTuple):
+    """What `export_package` wrote."""
+
+    program: Program
+    module: str
+    """The package's import name."""
+    dependencies: list[str]
+    """The task's requirements and the user's, as the package declares them."""
+    unlisted: list[str]
+    """Distributions the program's code imports that no requirement covers: named for the
+    user to decide on, never added."""
 
 
 def exportable(reader: ArchiveReader, program_id: int | None) -> Program:
@@ -140,9 +164,16 @@ def exported_provenance(path: Path) -> dict[str, Any] | None:
 
 
 def export_package(reader: ArchiveReader, program_id: int | None, out_dir: Path,
-                   name: str | None = None, force: bool = False) -> tuple[Program, str]:
-    """Write `out_dir/pyproject.toml` and `out_dir/<name>/__init__.py`; returns the import name."""
+                   name: str | None = None, force: bool = False,
+                   requires: Sequence[str] = ()) -> Exported:
+    """Write `out_dir/pyproject.toml` and `out_dir/<name>/__init__.py`, depending on the task's
+    requirements and `requires` (the user's), never on the program's imports."""
     program = exportable(reader, program_id)
+    dependencies = list(dict.fromkeys([*task_requirements(reader), *requires]))
+    for requirement in dependencies:
+        if not _REQUIREMENT.fullmatch(requirement):
+            raise ArchiveError(f"{requirement!r} is not a requirement: give a distribution "
+                               "name with an optional version, e.g. --requires 'numpy>=1.26'")
     name = name or _identifier(f"{reader.campaign().name}_program_{program.id}")
     if not name.isidentifier():
         raise ArchiveError(f"package name {name!r} is not a Python identifier: pick another --name")
@@ -153,7 +184,8 @@ def export_package(reader: ArchiveReader, program_id: int | None, out_dir: Path,
     try:
         (staging / name).mkdir()
         (staging / name / "__init__.py").write_text(source, encoding="utf-8")
-        (staging / "pyproject.toml").write_text(_pyproject(name, program, reader), "utf-8")
+        (staging / "pyproject.toml").write_text(_pyproject(name, program, reader, dependencies),
+                                                "utf-8")
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
             os.replace(out_dir, old / "pkg")
@@ -163,12 +195,32 @@ def export_package(reader: ArchiveReader, program_id: int | None, out_dir: Path,
             os.replace(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return program, name
+    covered = {_distribution(requirement) for requirement in dependencies}
+    return Exported(program, name, dependencies,
+                    [d for d in third_party_distributions(program.code)
+                     if _distribution(d) not in covered])
 
 
-def _pyproject(name: str, program: Program, reader: ArchiveReader) -> str:
+def task_requirements(reader: ArchiveReader) -> list[str]:
+    """What the campaign's task declares its programs may import (task.toml `requirements`);
+    none when the task does not load here (the user's `--requires` then say it all)."""
+    campaign = reader.campaign()
+    try:
+        task = load_task(campaign.config.get("task", campaign.task))
+    except TaskError:
+        return []
+    return list(getattr(task.config, "requirements", []))
+
+
+def _distribution(requirement: str) -> str:
+    """A requirement's distribution name, normalised as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]*", requirement)[0]).lower()
+
+
+def _pyproject(name: str, program: Program, reader: ArchiveReader,
+               dependencies: list[str]) -> str:
     campaign = reader.campaign().name
-    deps = ", ".join(json.dumps(d) for d in third_party_distributions(program.code))
+    deps = ", ".join(json.dumps(d) for d in dependencies)
     return "\n".join([
         "[build-system]",
         'requires = ["setuptools>=61"]',
@@ -189,7 +241,8 @@ def _pyproject(name: str, program: Program, reader: ArchiveReader) -> str:
 
 def third_party_distributions(code: str) -> list[str]:
     """Distributions that provide the program's non-standard-library imports, as installed here
-    (falling back to the import name when none is installed)."""
+    (falling back to the import name when none is installed): what to tell the user the code
+    asks for, never a dependency by itself."""
     roots = set()
     for node in ast.walk(parse_python(code)):
         if isinstance(node, ast.Import):

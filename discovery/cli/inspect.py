@@ -151,21 +151,36 @@ def export(
         help="Write an installable package into this directory instead.")] = None,
     name: Annotated[str | None, typer.Option(help="Import name of the package.")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing package directory.")] = False,
+    requires: Annotated[list[str] | None, typer.Option(
+        "--requires", metavar="REQUIREMENT",
+        help="With --package: a dependency of the package (repeat it), besides the task's "
+             "declared requirements; the program's own imports never become dependencies.",
+    )] = None,
 ) -> None:
     """Write a program as an importable module (or package) with its provenance."""
     if best and program_id is not None:
         raise ArchiveError("--best and --id exclude each other: give one")
     if (out is None) == (package is None):
         raise ArchiveError("say where to write: exactly one of --out FILE.py or --package DIR")
+    if requires and package is None:
+        raise ArchiveError("--requires names a package's dependencies: use it with --package")
     with open_run(ctx, run) as reader:
         if out is not None:
             program = exporting.export_module(reader, program_id, out)
             console.print(f"wrote program {program.id} (score {views.score_text(program.score)})"
                           f" to {out}")
         else:
-            program, module = exporting.export_package(reader, program_id, package, name, force)
-            console.print(f"wrote program {program.id} as package {module} in {package}: "
-                          f"pip install {package}")
+            done = exporting.export_package(reader, program_id, package, name, force,
+                                            requires or [])
+            console.print(sanitize.text(
+                f"wrote program {done.program.id} as package {done.module} in {package} "
+                f"(dependencies: {', '.join(done.dependencies) or 'none'}): "
+                f"pip install {package}"), soft_wrap=True)
+            if done.unlisted:
+                console.print(sanitize.text(
+                    f"note: the program imports {', '.join(done.unlisted)}, which are not "
+                    "dependencies (only the task's requirements and --requires are): add "
+                    "--requires NAME for those it needs"), soft_wrap=True)
 
 
 @app.command()

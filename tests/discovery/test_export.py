@@ -1,13 +1,22 @@
 import ast
 import json
+import shutil
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 from helpers import add_scored
 
-from archive import ArchiveError, ArchiveReader, EvaluationResult, NewProgram
-from discovery.export import export_module, module_source, third_party_distributions
+from archive import ArchiveError, ArchiveReader, ArchiveWriter, EvaluationResult, NewProgram
+from discovery.export import (
+    export_module,
+    export_package,
+    module_source,
+    third_party_distributions,
+)
+from evaluators.task import TaskConfig
 
 
 def fresh_python(code: str, *path) -> str:
@@ -112,7 +121,59 @@ def test_future_imports_and_quotes_survive(writer):
     assert namespace["f"](1) == 2
 
 
-def test_package_dependencies_come_from_imports():
+def test_the_note_names_the_distributions_of_the_imports():
     code = "import os\nimport numpy as np\nfrom networkx import DiGraph\nfrom . import x\n"
     deps = third_party_distributions(code)
     assert "networkx" in deps and "numpy" in deps and "os" not in deps
+
+
+def hostile_program(writer) -> int:
+    """An ok program whose dead code imports names of its own choosing."""
+    code = ("import math\n\n\ndef f(x):\n    return math.sqrt(x)\n\n\nif False:\n"
+            "    import evil_typosquat\n    from attacker_pkg.sub import thing\n")
+    pid = writer.add_program(NewProgram(code))
+    writer.record_evaluation(pid, EvaluationResult("full", "ok", score=1.0))
+    return pid
+
+
+def pyproject_dependencies(package) -> list[str]:
+    return tomllib.loads((package / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def test_a_programs_imports_never_become_dependencies(writer, tmp_path):
+    pid = hostile_program(writer)
+    package = tmp_path / "pkg"
+    exported = export_package(writer, pid, package, "mod")
+    assert pyproject_dependencies(package) == []  # the task (toy) declares none
+    assert exported.unlisted == ["attacker_pkg", "evil_typosquat"]  # named, never added
+
+
+def test_dependencies_are_the_users_requires(cli, tmp_path):
+    runs = tmp_path / "runs"
+    with ArchiveWriter.create(runs / "r" / "archive.sqlite", name="r", task="toy",
+                              config={"task": "toy"}, seed=0, evaluator_version="v1") as writer:
+        hostile_program(writer)
+    package = tmp_path / "pkg"
+    result = cli("export", "r", "--package", str(package), "--requires", "numpy>=1.26",
+                 "--requires", "scipy", runs_dir=runs)
+    assert result.exit_code == 0, result.output
+    assert pyproject_dependencies(package) == ["numpy>=1.26", "scipy"]
+    assert "evil_typosquat" in result.output and "not dependencies" in result.output
+    bad = cli("export", "r", "--package", str(tmp_path / "other"), "--requires", "x\ny",
+              runs_dir=runs)
+    assert bad.exit_code == 1 and "not a requirement" in bad.stderr
+
+
+@pytest.mark.skipif("requirements" not in TaskConfig.model_fields,
+                    reason="TaskConfig has no `requirements` field yet")
+def test_dependencies_are_the_tasks_declared_requirements(tmp_path):
+    task = tmp_path / "task"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "minimal_task", task)
+    toml = task / "task.toml"  # a top-level key: before the file's first table
+    toml.write_text('requirements = ["numpy>=1.26"]\n' + toml.read_text())
+    with ArchiveWriter.create(tmp_path / "r" / "archive.sqlite", name="r", task="minimal_task",
+                              config={"task": str(task)}, seed=0,
+                              evaluator_version="v1") as writer:
+        pid = hostile_program(writer)
+        export_package(writer, pid, tmp_path / "pkg", "mod", requires=["scipy"])
+    assert pyproject_dependencies(tmp_path / "pkg") == ["numpy>=1.26", "scipy"]
