@@ -1,17 +1,28 @@
 """`discover view RUN`: the page served from 127.0.0.1 by the standard library's threading HTTP
 server, reading the archive while its campaign may still be writing it.
 
-Routes: `/` and the page's assets; `/data.js` (the payload as a script, as the static export
-writes it, so one page serves both); `/api/stamp` (cheap: the page polls it); `/api/data` (the
-payload, rebuilt only when the stamp changed); `/api/node/ID` (one program's details);
-`/report/NAME.png` (the plots `discover report` wrote). Each request opens its own read-only
-reader and closes it: SQLite connections stay in their thread, and no read transaction
-outlives a request, so the campaign's writer (WAL) is never held up.
+Routes, all under `/KEY/` (a random key per server, in the URL the command prints): `` and the
+page's assets; `data.js` (no data: the static export's `data.js` holds the payload, the served
+page fetches it); `api/stamp` (cheap: the page polls it); `api/data` (the payload, rebuilt only
+when the stamp changed); `api/node/ID` (one program's details); `report/NAME.png` (the plots
+`discover report` wrote). Each request opens its own read-only reader and closes it: SQLite
+connections stay in their thread, and no read transaction outlives a request, so the
+campaign's writer (WAL) is never held up.
+
+Only the page itself reads the archive. Data is JSON, which the browser lets no other origin
+read (a script would be: any page may include one with a <script> tag); a request needs the
+key, the Host this server is bound to (a DNS name rebound to 127.0.0.1 is refused), and, when
+the browser says where it comes from (Sec-Fetch-Site, Origin), this very origin: a page on
+another port of 127.0.0.1 is same-site, not same-origin, and is refused too. Every answer says
+so to the browser as well (Cross-Origin-Resource-Policy, nosniff, a content security policy
+that loads nothing from elsewhere, no framing, no referrer).
 """
 
 import errno
+import hmac
 import http.server
 import re
+import secrets
 import threading
 from importlib import resources
 from pathlib import Path
@@ -32,6 +43,17 @@ from discovery.web.data import (
 ASSETS = ("index.html", "view.js", "view.css")
 _TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
           ".json": "application/json", ".png": "image/png"}
+_HEADERS = {
+    "Cache-Control": "no-store",  # the archive changes under the page
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the key stays in this origin
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+}
+"""Sent with every answer: what other origins may not do with it."""
+_SERVED_DATA_JS = b"// served: the page fetches api/data (same-origin only); see server.py\n"
 
 
 class ViewError(ArchiveError):
@@ -54,6 +76,8 @@ class ViewServer(http.server.ThreadingHTTPServer):
         self.archive = archive
         self.run_dir = archive.parent
         self.transcripts = Transcripts(self.run_dir / "transcript.jsonl")
+        self.key = secrets.token_urlsafe(24)
+        """The path prefix every request needs: only whoever saw the printed URL knows it."""
         self._cache: tuple[str, bytes] | None = None
         self._lock = threading.Lock()
         try:
@@ -66,7 +90,25 @@ class ViewServer(http.server.ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/"
+        return f"http://127.0.0.1:{self.server_address[1]}/{self.key}/"
+
+    def origins(self) -> tuple[str, ...]:
+        """The Host headers this server answers (it is bound to 127.0.0.1)."""
+        port = self.server_address[1]
+        return f"127.0.0.1:{port}", f"localhost:{port}"
+
+    def refusal(self, host: str, key: str, site: str | None, origin: str | None) -> str | None:
+        """Why a request is not the page's own (None when it is): a Host other than this
+        server's (DNS rebinding), a Sec-Fetch-Site or Origin of another origin, a path that
+        does not start with the key."""
+        if host not in self.origins():
+            return "the view answers on its own 127.0.0.1 address only"
+        if site not in (None, "same-origin", "none") or \
+                origin not in (None, *(f"http://{o}" for o in self.origins())):
+            return "the view's data is for its own page only"
+        if not hmac.compare_digest(key.encode(), self.key.encode()):
+            return "open the URL that `discover view` printed: it carries the view's key"
+        return None
 
     def reader(self) -> ViewReader:
         return ViewReader(self.archive)
@@ -87,14 +129,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: ViewServer
 
     def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        # a page on another site must not read the archive through a DNS name bound to 127.0.0.1
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
-        if host not in ("127.0.0.1", "localhost"):
-            self._send(403, b"the view answers on 127.0.0.1 only", ".txt")
+        key, slash, path = urlsplit(self.path).path.removeprefix("/").partition("/")
+        why = self.server.refusal(self.headers.get("Host") or "", key,
+                                  self.headers.get("Sec-Fetch-Site"), self.headers.get("Origin"))
+        if why is not None:
+            self._send(403, why.encode(), ".txt")
+            return
+        if not slash:  # the page's relative links need the key as a folder
+            self.send_response(308)
+            self.send_header("Location", f"/{key}/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         try:
-            self._route(path)
+            self._route("/" + path)
         except ArchiveError as exc:
             self._send(404, dumps({"error": str(exc)}).encode(), ".json")
 
@@ -104,7 +152,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif path.lstrip("/") in ASSETS:
             self._send(200, asset(path.lstrip("/")), Path(path).suffix)
         elif path == "/data.js":
-            self._send(200, b"window.VIEW_DATA = " + self.server.payload() + b";\n", ".js")
+            self._send(200, _SERVED_DATA_JS, ".js")
         elif path == "/api/data":
             self._send(200, self.server.payload(), ".json")
         elif path == "/api/stamp":
@@ -133,7 +181,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", f"{_TYPES.get(suffix, 'text/plain')}; charset=utf-8"
                          if suffix != ".png" else "image/png")
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")  # the archive changes under the page
+        for name, value in _HEADERS.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 

@@ -46,13 +46,19 @@ def server(run):
     srv.server_close()
 
 
-def get(url: str, host: str | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+def get(url: str, host: str | None = None, **headers: str) -> tuple[int, bytes]:
+    return fetch(url, host, **headers)[:2]
+
+
+def fetch(url: str, host: str | None = None, **headers: str) -> tuple[int, bytes, dict]:
+    """A GET as a browser would send it: `headers` by their HTTP names with - as _."""
+    sent = {name.replace("_", "-"): value for name, value in headers.items()}
+    request = urllib.request.Request(url, headers={**sent, **({"Host": host} if host else {})})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
+            return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        return exc.code, exc.read(), dict(exc.headers)
 
 
 def one_line_error(result, fragment: str) -> None:
@@ -198,10 +204,9 @@ def test_server_routes(server, run):
     assert status == 200 and b'<script src="view.js">' in page
     for asset in ("view.js", "view.css"):
         assert get(server.url + asset)[0] == 200
-    status, script = get(server.url + "data.js")
-    prefix = b"window.VIEW_DATA = "
-    assert status == 200 and script.startswith(prefix)
-    data = json.loads(script[len(prefix):].rstrip().rstrip(b";"))
+    status, body = get(server.url + "api/data")
+    assert status == 200
+    data = json.loads(body)
     with ArchiveReader(run / "archive.sqlite") as reader:
         assert data["static"] is False and len(data["nodes"]["id"]) == reader.count()
     status, body = get(f"{server.url}api/node/{data['best']}")
@@ -215,6 +220,33 @@ def test_server_routes(server, run):
     assert get(server.url + "report/scores.png") == (200, b"\x89PNG fake")
     port = server.server_address[1]
     assert get(server.url, host=f"attacker.example:{port}")[0] == 403  # DNS rebinding
+
+
+def test_the_data_is_for_the_page_only(server):
+    """Another origin (a page on another local port included, which is same-site) cannot read
+    the archive: not by a <script> tag, not without the key in the printed URL, not through a
+    DNS name bound to 127.0.0.1; the page's own requests are served."""
+    port = server.server_address[1]
+    root = f"http://127.0.0.1:{port}/"
+    status, body, headers = fetch(server.url + "api/data", Sec_Fetch_Site="same-origin")
+    assert status == 200 and json.loads(body)["nodes"]["id"]  # the page's own fetch
+    assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert get(server.url, Sec_Fetch_Site="none")[0] == 200  # the user opens the URL
+    assert get(server.url.rstrip("/"))[0] == 200  # typed without its last slash: redirected
+    status, script = get(server.url + "data.js", Sec_Fetch_Site="same-origin")
+    assert status == 200 and b"nodes" not in script  # no payload a <script> tag could read
+    for path in ("", "data.js", "api/data", "api/stamp", "api/node/1"):
+        assert get(root + path)[0] == 403, path  # no key
+        assert get(f"{root}not-the-key/{path}")[0] == 403, path
+    refused = [get(server.url + "api/data", Sec_Fetch_Site="cross-site"),
+               get(server.url + "api/data", Sec_Fetch_Site="same-site"),  # another local port
+               get(server.url + "data.js", Sec_Fetch_Site="same-site", Sec_Fetch_Dest="script"),
+               get(server.url + "api/data", Origin="http://127.0.0.1:8000"),
+               get(server.url + "api/data", host=f"attacker.example:{port}"),  # DNS rebinding
+               get(server.url + "api/data", host=f"127.0.0.1:{port + 1}")]
+    assert [status for status, _ in refused] == [403] * len(refused)
+    assert all(b"nodes" not in body for _, body in refused)
 
 
 def test_server_follows_a_running_campaign_and_never_holds_its_writer(server, run):

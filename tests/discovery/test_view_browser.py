@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import ArchiveReader, ArchiveWriter
+from archive import ArchiveReader, ArchiveWriter, EvaluationResult, NewProgram
 from discovery.doubles.synthetic import generate
 from discovery.web.data import ViewReader
 from discovery.web.server import ViewServer
@@ -105,6 +105,17 @@ def wait_ready(page: "Page") -> None:
     page.wait_for_selector("body[data-ready='1']", timeout=30_000)
 
 
+def wait_for(page: "Page", expression: str, timeout_ms: int = 30_000) -> None:
+    """Wait until `expression` is true in the page. Playwright's wait_for_function evaluates
+    its predicate with eval(), which the served page's content security policy forbids (as it
+    should); page.evaluate goes through the DevTools protocol, which the policy does not bind."""
+    for _ in range(timeout_ms // 50):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+
+
 def click_program(page: "Page", program_id: int, shift: bool = False) -> None:
     """Click where the page drew the program (it exposes its own layout for this)."""
     x, y = page.evaluate(f"window.discoveryView.at({program_id})")
@@ -119,8 +130,8 @@ def click_program(page: "Page", program_id: int, shift: bool = False) -> None:
 def check_best_program(page: "Page", reader: ArchiveReader) -> None:
     best = reader.best()
     click_program(page, best.id)
-    page.wait_for_function(f"document.querySelector('#detail h2')?.textContent.startsWith("
-                           f"'#{best.id}')")
+    wait_for(page, f"document.querySelector('#detail h2')?.textContent.startsWith("
+                   f"'#{best.id}')")
     assert page.locator("#detail-code").text_content() == best.code
     diff = page.locator("#detail-diff").text_content()
     if best.diff:
@@ -166,11 +177,11 @@ def test_a_running_campaigns_new_iteration_appears(demo_runs, tmp_path, page):
             best = writer.best()
             new = add_scored(writer, 0.5, best.score + 1, parents=(best.id,))
             writer.log_event("scratchpad", {"after": 7, "insights": "crossover pays off"})
-        page.wait_for_function(f"window.discoveryView.count === {shown + 1}", timeout=10_000)
+        wait_for(page, f"window.discoveryView.count === {shown + 1}", timeout_ms=10_000)
         assert page.evaluate("window.discoveryView.best") == new
         click_program(page, new)
         code = json.dumps(seed_code(0.5))
-        page.wait_for_function(f"document.querySelector('#detail-code')?.textContent === {code}")
+        wait_for(page, f"document.querySelector('#detail-code')?.textContent === {code}")
         page.reload()  # and after a refresh, from the archive as it is now
         wait_ready(page)
         assert page.evaluate("window.discoveryView.count") == shown + 1
@@ -187,4 +198,29 @@ def test_static_export_works_from_disk(big_run, tmp_path, page):
         assert page.evaluate("window.discoveryView.count") == reader.count()
         check_best_program(page, reader)
     assert "static export" in page.locator("#live").text_content()
+    assert page.errors == []
+
+
+def test_a_candidates_html_and_markup_show_as_text(tmp_path, page):
+    """What a candidate wrote (code, reason, error tail) is text on the page: its <img> tag and
+    Markdown image are shown, never loaded, and no request leaves for its host."""
+    hostile = "<img src=http://evil.example/x.png> ![x](http://evil.example/y.png) [bold]x[/]"
+    with ArchiveWriter.create(tmp_path / "r" / "archive.sqlite", name="r", task="toy",
+                              config={"task": "toy"}, seed=0, evaluator_version="v1") as writer:
+        seed = add_scored(writer, 0.5, 1.0)
+        crashed = writer.add_program(NewProgram(f"# {hostile}\nx = {hostile!r}\n",
+                                                parents=(seed,)))
+        writer.record_evaluation(crashed, EvaluationResult("full", "crashed", reason=hostile,
+                                                           error_tail=hostile))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    with serving(tmp_path / "r" / "archive.sqlite") as server:
+        page.goto(server.url)
+        wait_ready(page)
+        click_program(page, crashed)
+        wait_for(page, f"document.querySelector('#detail h2')?.textContent.startsWith("
+                       f"'#{crashed}')")
+        assert page.locator("#detail").text_content().count(hostile) >= 2  # code, reason, tail
+        assert page.evaluate("document.querySelectorAll('[src*=evil], [href*=evil]').length") == 0
+    assert not [url for url in requests if "evil" in url]
     assert page.errors == []

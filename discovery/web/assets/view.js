@@ -1,6 +1,7 @@
 // The campaign view: the lineage tree on a canvas, one program's details, the campaign's charts.
-// No library: the page must open offline and from disk. Data arrives as window.VIEW_DATA (data.js);
-// a program's details come from api/node/ID when served, or nodes/K.js (window.viewNodes) when
+// No library: the page must open offline and from disk. Data arrives as window.VIEW_DATA (data.js)
+// from disk, or from api/data when served (a same-origin fetch: no other origin may read it); a
+// program's details come from api/node/ID when served, or nodes/K.js (window.viewNodes) when
 // opened from disk. Everything the archive holds is untrusted text (programs, model answers):
 // it reaches the page through textContent only, never as HTML.
 "use strict";
@@ -592,11 +593,15 @@
   // (ms from navigation), how long the last drawing of the tree took
   window.discoveryView = {at: (id) => [sx(m.index.get(id)), sy(m.index.get(id))],
                           firstDrawMs: () => firstDraw, drawMs: () => drawMs};
-  if (!window.VIEW_DATA) {
-    $("detail").replaceChildren(el("p", {className: "err", textContent: "data.js did not load: open index.html from its folder"}));
-    return;
+  function start(d) {
+    load(d);
+    if (!data.static) { $("live").textContent = "live"; setInterval(poll, POLL_S * 1000); }
+    else $("live").textContent = `static export · ${new Date(data.campaign.updated_at * 1000).toLocaleString()}`;
   }
-  load(window.VIEW_DATA);
-  if (!data.static) { $("live").textContent = "live"; setInterval(poll, POLL_S * 1000); }
-  else $("live").textContent = `static export · ${new Date(data.campaign.updated_at * 1000).toLocaleString()}`;
+  if (window.VIEW_DATA) start(window.VIEW_DATA);
+  else {
+    fetch("api/data").then((r) => { if (!r.ok) throw new Error(r.statusText); return r.json(); }).then(start)
+      .catch(() => $("detail").replaceChildren(el("p", {className: "err",
+        textContent: "no data: open index.html from its folder, or the URL that `discover view` printed"})));
+  }
 })();
