@@ -3,16 +3,25 @@
 ADAS searched with a strong meta model and a cheap agent model, so the two are configured
 apart: `[[models]]` propose programs, `[agent_model]` answers the programs' own calls. The
 candidate asks inside the sandbox; the task's trusted oracle passes the request here, where it
-is checked against the evaluation's and the campaign's budgets (calls, tokens, cost), sent
-through the same clients as the meta model's (litellm, embedded, scripted, the simulator;
-recorded to the transcript and replayed from it), capped at `max_concurrency` calls in flight,
-and recorded as a model call of purpose `agent` attributed to the evaluated program.
+is admitted against the evaluation's and the campaign's budgets (calls, tokens, cost: each call
+reserves its bound before it is made and settles with its real figures after), given one of
+`max_concurrency` slots shared fairly between the evaluations asking at once, sent through the
+same clients as the meta model's (litellm, embedded, scripted, the simulator; replayed from a
+transcript), recorded to the transcript within its byte caps, and recorded as a model call of
+purpose `agent` attributed to the evaluated program.
+
+A candidate controls how many calls it makes, how long their prompts are and how many threads
+make them; none of that may let it spend past a cap, slow another candidate's evaluation beside
+it, or fill the disk.
 """
 
+import contextlib
 import hashlib
+import itertools
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import Field
@@ -21,14 +30,21 @@ from archive.records import ModelCall
 from discovery.models.base import (
     EMBEDDED,
     CallFailed,
+    Completion,
+    Messages,
     ModelClient,
     ModelError,
     ModelSpec,
     one_line,
+    price,
 )
+from discovery.models.transcripts import Recorder
 from evaluators.agent_model import AgentModelError
 
 PURPOSE = "agent"
+MESSAGE_TOKENS = 8
+"""Tokens a chat template may add around one message (OpenAI: 3 or 4, Llama 3: 5), with room;
+counted once more for the reply's header."""
 
 
 class AgentModelConfig(ModelSpec):
@@ -38,13 +54,16 @@ class AgentModelConfig(ModelSpec):
     temperature: float = 0.5
     """Sampling temperature when the agent does not name one (ADAS: 0.5)."""
     max_concurrency: int = Field(16, ge=1)
-    """Agent calls in flight at once (questions are answered in parallel)."""
+    """Agent calls in flight at once, over all evaluations; a freed slot goes to the waiting
+    evaluation that holds fewest, so one candidate's threads cannot crowd out another's."""
     calls_per_evaluation: int = Field(2000, ge=1)
     """Calls one evaluation may make; past it each call is refused with that reason."""
     tokens_per_evaluation: int | None = Field(None, ge=1)
-    """Tokens (in + out) one evaluation may spend."""
+    """Tokens (in + out) one evaluation may spend. A call is admitted only when its bound
+    (its prompt's UTF-8 bytes plus a few per message, plus `max_tokens`) fits beside what is
+    spent and what the calls in flight may spend."""
     cost_per_evaluation: float | None = Field(None, gt=0)
-    """Dollars one evaluation may spend."""
+    """Dollars one evaluation may spend (a call's bound, at the model's price, must fit)."""
     calls: int | None = Field(None, ge=1)
     """Agent calls over the whole campaign."""
     tokens: int | None = Field(None, ge=1)
@@ -52,6 +71,13 @@ class AgentModelConfig(ModelSpec):
     cost: float | None = Field(None, gt=0)
     """Agent dollars over the whole campaign (`[budgets]` tokens and cost cap all models
     together, the agent model included)."""
+    transcript_bytes_per_evaluation: int | None = Field(4_000_000, ge=0)
+    """Bytes of whole exchanges (prompt and answer) one evaluation writes to transcript.jsonl;
+    past it, its calls are recorded without their prompts (request key, answer, figures: all a
+    replay needs), and a line in the transcript marks the cut. None: no cap."""
+    transcript_bytes: int | None = Field(1_000_000_000, ge=0)
+    """The size of transcript.jsonl past which agent calls are recorded without their prompts
+    (as above), over the whole campaign, resumes included. None: no cap."""
 
 
 def resolve_agent(config: AgentModelConfig) -> AgentModelConfig:
@@ -66,45 +92,128 @@ def resolve_agent(config: AgentModelConfig) -> AgentModelConfig:
          **config.model_dump(include=config.model_fields_set)})
 
 
+def prompt_bound(messages: Messages) -> int:
+    """At most how many tokens `messages` take: a byte-level BPE tokenizer (GPT, Llama 3, Qwen,
+    Mistral's Tekken; SentencePiece with byte fallback) never makes more tokens than the text
+    has UTF-8 bytes, and a chat template adds a few per message."""
+    return sum(len(m["content"].encode()) + MESSAGE_TOKENS for m in messages) + MESSAGE_TOKENS
+
+
 class _Spending:
-    """Calls, tokens and cost against caps; `reserve` counts a call before it is made, so
-    concurrent calls cannot all pass a check that only one of them fits."""
+    """Calls, tokens and cost against caps. A call is counted when admitted, and its bound is
+    reserved until it settles with the real figures, so concurrent calls cannot all pass a
+    check that only some of them fit: what is spent stays within each cap as long as no call
+    spends more than its bound."""
 
     def __init__(self, what: str, calls: int | None, tokens: int | None, cost: float | None,
                  spent: tuple[int, int, float] = (0, 0, 0.0)):
         self.what, self.caps = what, (calls, tokens, cost)
         self.calls, self.tokens, self.cost = spent
+        self.reserved: tuple[int, float] = (0, 0.0)
+        """Tokens and dollars the calls in flight may still spend."""
 
-    def over(self) -> str | None:
-        calls, tokens, cost = self.caps
-        if calls is not None and self.calls >= calls:
-            return f"the {self.what} budget of {calls:,} agent-model calls is spent"
-        if tokens is not None and self.tokens >= tokens:
-            return f"the {self.what} budget of {tokens:,} agent-model tokens is spent"
-        if cost is not None and self.cost >= cost:
-            return f"the {self.what} budget of ${cost:.2f} for the agent model is spent"
+    def refusal(self, tokens: int, cost: float) -> str | None:
+        """Why a call of this bound cannot be made, even once the calls in flight settle."""
+        calls_cap, tokens_cap, cost_cap = self.caps
+        if calls_cap is not None and self.calls >= calls_cap:
+            return f"the {self.what} budget of {calls_cap:,} agent-model calls is spent"
+        if tokens_cap is not None and self.tokens + tokens > tokens_cap:
+            return (f"the {self.what} budget of {tokens_cap:,} agent-model tokens cannot take "
+                    f"this call ({self.tokens:,} spent, up to {tokens:,} asked)")
+        if cost_cap is not None and self.cost + cost > cost_cap:
+            return (f"the {self.what} budget of ${cost_cap:g} for the agent model cannot take "
+                    f"this call (${self.cost:.4f} spent, up to ${cost:.4f} asked)")
         return None
 
-    def add(self, call: ModelCall) -> None:
-        self.tokens += call.tokens_in + call.tokens_out
-        self.cost += call.cost
+    def fits(self, tokens: int, cost: float) -> bool:
+        """Whether a call of this bound fits beside what the calls in flight may spend."""
+        _, tokens_cap, cost_cap = self.caps
+        reserved_tokens, reserved_cost = self.reserved
+        return (tokens_cap is None or self.tokens + reserved_tokens + tokens <= tokens_cap) \
+            and (cost_cap is None or self.cost + reserved_cost + cost <= cost_cap)
+
+    def reserve(self, tokens: int, cost: float) -> None:
+        self.calls += 1
+        self.reserved = (self.reserved[0] + tokens, self.reserved[1] + cost)
+
+    def settle(self, bound: tuple[int, float], attempts: tuple[ModelCall, ...]) -> None:
+        """The call's reservation gives way to what its attempts really spent."""
+        self.reserved = (self.reserved[0] - bound[0], max(0.0, self.reserved[1] - bound[1]))
+        for attempt in attempts:
+            self.tokens += attempt.tokens_in + attempt.tokens_out
+            self.cost += attempt.cost
+
+
+class FairSlots:
+    """`n` slots for calls in flight, shared by the evaluations asking at once and served
+    fairly: a freed slot goes to the waiting evaluation that holds fewest (among equals, to the
+    call that has waited longest). One evaluation alone uses every slot; beside another, its
+    threads queue behind that one's calls instead of ahead of them, so a candidate's score
+    cannot depend on how many threads the candidate beside it runs."""
+
+    def __init__(self, n: int):
+        self.free = n
+        self.changed = threading.Condition()
+        self._held: Counter[object] = Counter()
+        self._waiting: list[tuple[int, object]] = []
+        """(ticket, owner) of each call waiting for a slot, in arrival order."""
+        self._tickets = itertools.count()
+
+    @contextlib.contextmanager
+    def slot(self, owner: object) -> Iterator[None]:
+        """Hold one slot for `owner`'s call while the block runs."""
+        with self.changed:
+            mine = (next(self._tickets), owner)
+            self._waiting.append(mine)
+            self.changed.notify_all()
+            self.changed.wait_for(lambda: self.free > 0 and self._next() is mine)
+            self._waiting.remove(mine)
+            self.free -= 1
+            self._held[owner] += 1
+            self.changed.notify_all()  # a slot may still be free for the next in line
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.free += 1
+                self._held[owner] -= 1
+                self.changed.notify_all()
+
+    def _next(self) -> tuple[int, object]:
+        return min(self._waiting, key=lambda w: (self._held[w[1]], w[0]))
+
+    def held(self) -> dict[object, int]:
+        """Slots held now, per evaluation."""
+        with self.changed:
+            return {owner: n for owner, n in self._held.items() if n}
+
+    def waiting(self) -> int:
+        """Calls waiting for a slot now."""
+        with self.changed:
+            return len(self._waiting)
 
 
 class AgentModels:
-    """One per campaign (or `discover eval`): the client, the endpoint's concurrency cap and
-    the campaign's running totals; `for_evaluation` hands out each evaluation's budgeted
-    model."""
+    """One per campaign (or `discover eval`): the client, the fair slots, the campaign's running
+    totals; `for_evaluation` hands out each evaluation's budgeted model."""
 
     def __init__(self, config: AgentModelConfig, client: ModelClient,
                  spent: tuple[int, int, float] = (0, 0, 0.0)):
         self.config, self.client = config, client
-        self.slots = threading.BoundedSemaphore(config.max_concurrency)
-        self.lock = threading.Lock()
+        self.slots = FairSlots(config.max_concurrency)
+        self.settled = threading.Condition()
+        """Guards the spending; notified whenever a call settles."""
         self.campaign = _Spending("campaign", config.calls, config.tokens, config.cost, spent)
 
     def for_evaluation(self, calls: list[ModelCall]) -> "EvaluationModel":
         """The model of one evaluation; its calls are appended to `calls` (for the archive)."""
         return EvaluationModel(self, calls)
+
+    def estimate(self, messages: Messages) -> tuple[int, float]:
+        """The most a call with these messages may spend: its prompt's bound plus `max_tokens`,
+        and that at the model's price (none known: free, as the clients charge it)."""
+        tokens_in, tokens_out = prompt_bound(messages), self.config.max_tokens
+        return tokens_in + tokens_out, price(self.config, tokens_in, tokens_out)
 
 
 class EvaluationModel:
@@ -120,40 +229,95 @@ class EvaluationModel:
         sampled answers differ from one another and replay in the same order."""
         self.refused: str | None = None
         """The first budget that refused a call (the evaluation records it)."""
+        self.transcribed = 0
+        """Bytes of whole exchanges this evaluation wrote to the transcript."""
+        self.transcript_cut: str | None = None
+        """Why later exchanges were recorded without their prompts, once they were."""
 
     def __call__(self, messages: list[dict[str, str]], *, temperature: float | None = None,
                  reference: Any = None, json_mode: bool = False) -> str:
         models = self.models
         temperature = models.config.temperature if temperature is None else temperature
-        key = hashlib.sha256(json.dumps([messages, temperature]).encode()).hexdigest()
-        with models.lock:
-            reason = self.spending.over() or models.campaign.over()
-            if reason is not None:
-                self.refused = self.refused or reason
-                raise AgentModelError(reason)
-            self.spending.calls += 1
-            models.campaign.calls += 1
-            seed = self.asked[key]
-            self.asked[key] += 1
-        with models.slots:
-            try:
-                completion = models.client.complete(messages, purpose=PURPOSE, seed=seed,
-                                                    temperature=temperature,
-                                                    reference=reference, json_mode=json_mode)
-            except CallFailed as exc:
-                self._record(exc.attempts)
-                raise AgentModelError(f"the agent model failed: {exc}") from None
-            except ModelError as exc:
-                self._record(exc.attempts)
-                raise AgentModelError(f"the agent model cannot be used: {exc}") from None
-            except Exception as exc:  # a client bug must not take the evaluator down
-                raise AgentModelError(f"the agent model failed: {one_line(exc)}") from None
-        self._record(completion.attempts)
+        bound = models.estimate(messages)
+        seed = self._admit(hashlib.sha256(json.dumps([messages, temperature]).encode())
+                           .hexdigest(), bound)
+        client = models.client
+        recorder = client if isinstance(client, Recorder) else None
+        attempts: tuple[ModelCall, ...] = ()
+        try:
+            with models.slots.slot(self):
+                try:
+                    completion = (client if recorder is None else recorder.inner).complete(
+                        messages, purpose=PURPOSE, seed=seed, temperature=temperature,
+                        reference=reference, json_mode=json_mode)
+                except CallFailed as exc:
+                    attempts = tuple(exc.attempts)
+                    raise AgentModelError(f"the agent model failed: {exc}") from None
+                except ModelError as exc:
+                    attempts = exc.attempts
+                    raise AgentModelError(f"the agent model cannot be used: {exc}") from None
+                except Exception as exc:  # a client bug must not take the evaluator down
+                    raise AgentModelError(f"the agent model failed: {one_line(exc)}") from None
+            attempts = completion.attempts
+            if recorder is not None:
+                try:
+                    self._transcribe(recorder, messages, seed, temperature, json_mode,
+                                     completion)
+                except OSError as exc:  # a full disk: as the meta model's recorder, a failure
+                    raise AgentModelError(f"the transcript cannot be written: "
+                                          f"{one_line(exc)}") from None
+        finally:
+            self._settle(bound, attempts)
         return completion.text
 
-    def _record(self, attempts: tuple[ModelCall, ...] | list[ModelCall]) -> None:
-        with self.models.lock:
-            for attempt in attempts:
-                self.spending.add(attempt)
-                self.models.campaign.add(attempt)
-                self.calls.append(attempt)
+    def _admit(self, key: str, bound: tuple[int, float]) -> int:
+        """Count the call and reserve its bound, waiting while the calls in flight may still
+        spend what it needs; refuse it (AgentModelError, the reason recorded) when it cannot
+        fit even once they settle. Its seed: how often this exact request came before."""
+        models = self.models
+        with models.settled:
+            while True:
+                reason = self.spending.refusal(*bound) or models.campaign.refusal(*bound)
+                if reason is not None:
+                    self.refused = self.refused or reason
+                    raise AgentModelError(reason)
+                if self.spending.fits(*bound) and models.campaign.fits(*bound):
+                    break
+                models.settled.wait()
+            self.spending.reserve(*bound)
+            models.campaign.reserve(*bound)
+            seed = self.asked[key]
+            self.asked[key] += 1
+            return seed
+
+    def _settle(self, bound: tuple[int, float], attempts: tuple[ModelCall, ...]) -> None:
+        with self.models.settled:
+            self.spending.settle(bound, attempts)
+            self.models.campaign.settle(bound, attempts)
+            self.calls.extend(attempts)
+            self.models.settled.notify_all()
+
+    def _transcribe(self, recorder: Recorder, messages: Messages, seed: int,
+                    temperature: float, json_mode: bool, completion: Completion) -> None:
+        """The whole exchange while this evaluation's and the campaign's byte caps hold;
+        past either, the exchange without its prompt (replay needs none), after a line that
+        marks the cut (once per evaluation)."""
+        config = self.models.config
+        whole = recorder.line(messages, seed, temperature, json_mode, completion)
+        with self.models.settled:
+            cap = config.transcript_bytes_per_evaluation
+            fits = cap is None or self.transcribed + len(whole) <= cap
+            if fits:
+                self.transcribed += len(whole)
+        if fits and recorder.append(whole, limit=config.transcript_bytes):
+            return
+        reason = (f"the evaluation's {cap:,} bytes of agent transcript" if not fits else
+                  f"the campaign's {config.transcript_bytes:,} bytes of transcript")
+        with self.models.settled:
+            first = self.transcript_cut is None
+            self.transcript_cut = self.transcript_cut or \
+                f"{reason} are written: later prompts are not recorded, their answers are"
+            cut = self.transcript_cut
+        short = recorder.line(messages, seed, temperature, json_mode, completion,
+                              prompt=False)
+        recorder.append((recorder.marker(cut) if first else b"") + short)

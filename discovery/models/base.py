@@ -98,6 +98,24 @@ class ModelClient(Protocol):
         ...
 
 
+def price(spec: ModelSpec, tokens_in: int, tokens_out: int) -> float:
+    """What a call of these token counts costs: the config's prices when it sets one, else
+    litellm's local price table (tiered prices included), else nothing (a self-hosted or
+    unmapped model, as the clients charge it)."""
+    if spec.price_in_per_mtok is not None or spec.price_out_per_mtok is not None:
+        return ((spec.price_in_per_mtok or 0) * tokens_in
+                + (spec.price_out_per_mtok or 0) * tokens_out) / 1e6
+    if spec.name in (EMBEDDED, "simulator") or spec.name.startswith("scripted:"):
+        return 0.0  # they run here (the embedded model, the test doubles)
+    import litellm
+
+    try:  # it raises for models it has no price for
+        return float(sum(litellm.cost_per_token(model=spec.name, prompt_tokens=tokens_in,
+                                                completion_tokens=tokens_out)))
+    except Exception:
+        return 0.0
+
+
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:300]}"

@@ -8,6 +8,10 @@ The file is JSON lines, each appended with one write (O_APPEND), so a killed cam
 what it had and a line is whole or, when the disk filled or a kill came mid-write, the torn last
 line: the recorder takes a short write back, and both recorder and replayer drop a torn last
 line with a warning (`warning`) instead of refusing the whole transcript.
+
+A record may leave out its prompt (`messages` null) when a byte cap on the agent model's
+prompts was reached (discovery/models/agent.py); its key and answer still replay it exactly,
+and a `{"cut": reason}` line before it says why.
 """
 
 import errno
@@ -62,22 +66,34 @@ class Recorder:
         completion = self.inner.complete(messages, purpose=purpose, seed=seed,
                                          temperature=temperature, reference=reference,
                                          json_mode=json_mode)
-        line = json.dumps({"key": request_key(self.spec, messages, seed, temperature,
-                                              json_mode),
-                           "model": self.spec.name,
-                           "messages": messages, "seed": seed, "text": completion.text,
-                           "tokens_in": completion.tokens_in,
-                           "tokens_out": completion.tokens_out, "cost": completion.cost,
-                           "latency_s": completion.latency_s})
-        self._append((line + "\n").encode())
+        self.append(self.line(messages, seed, temperature, json_mode, completion))
         return completion
 
-    def _append(self, data: bytes) -> None:
-        """One write of the whole line; a short one (a full disk) is taken back and raised."""
+    def line(self, messages: Messages, seed: int | None, temperature: float | None,
+             json_mode: bool, completion: Completion, prompt: bool = True) -> bytes:
+        """One exchange as a transcript line; without its `prompt` (`messages` null), it
+        still holds all that a replay needs: the request's key and the answer."""
+        return (json.dumps({
+            "key": request_key(self.spec, messages, seed, temperature, json_mode),
+            "model": self.spec.name, "messages": messages if prompt else None, "seed": seed,
+            "text": completion.text, "tokens_in": completion.tokens_in,
+            "tokens_out": completion.tokens_out, "cost": completion.cost,
+            "latency_s": completion.latency_s}) + "\n").encode()
+
+    @staticmethod
+    def marker(reason: str) -> bytes:
+        """A line that says why the prompts after it were not recorded (replay skips it)."""
+        return (json.dumps({"cut": reason}) + "\n").encode()
+
+    def append(self, data: bytes, limit: int | None = None) -> bool:
+        """One write of whole lines, unless it would take the file past `limit` bytes (then
+        nothing, and False); a short one (a full disk) is taken back and raised."""
         with self._lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 start = os.fstat(fd).st_size
+                if limit is not None and start + len(data) > limit:
+                    return False
                 try:
                     written = os.write(fd, data)
                 except OSError:
@@ -87,6 +103,7 @@ class Recorder:
                     os.ftruncate(fd, start)
                     raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: {self.path} took "
                                                 f"{written} of {len(data)} bytes")
+                return True
             finally:
                 os.close(fd)
 
@@ -107,6 +124,8 @@ class Replayer:
                 continue
             try:
                 record = json.loads(line)
+                if "cut" in record:
+                    continue  # a marker: the prompts after it were not recorded
                 self._answers[record["key"]].append(record)
             except (ValueError, KeyError) as exc:
                 raise ModelError(f"{self.path} line {number} is not a transcript record "
