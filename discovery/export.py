@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 from archive import ArchiveError, ArchiveReader, Program
 from archive.atomic import atomic_write_text
+from discovery import sanitize
 from discovery.search.edits import design_notes
 from evaluators.task import TaskError, load_task, parse_python
 
@@ -127,7 +128,9 @@ def module_source(reader: ArchiveReader, program: Program) -> str:
         f"    created:           {facts['created']}",
         f"    exported:          {facts['exported']}",
     ])
-    escaped = doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    # the program's docstring without control characters: a NUL does not compile, an escape
+    # sequence would act on the terminal of whoever prints the module
+    escaped = sanitize.terminal(doc).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     source = (f'"""{escaped}\n"""\n\n{code.rstrip()}\n\n'
               f"__provenance__ = {_literal(facts)}\n")
     compile(source, f"<export of program {program.id}>", "exec")

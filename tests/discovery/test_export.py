@@ -177,3 +177,13 @@ def test_dependencies_are_the_tasks_declared_requirements(tmp_path):
         pid = hostile_program(writer)
         export_package(writer, pid, tmp_path / "pkg", "mod", requires=["scipy"])
     assert pyproject_dependencies(tmp_path / "pkg") == ["numpy>=1.26", "scipy"]
+
+
+def test_control_characters_in_a_docstring_are_dropped_from_the_export(writer):
+    """A NUL would make the module uncompilable, an escape sequence would retitle the terminal
+    of whoever prints it: the export keeps the docstring's text without them."""
+    pid = writer.add_program(NewProgram('"""doc \\x00 \\x1b]0;pwned\\x07end"""\nx = 1\n'))
+    writer.record_evaluation(pid, EvaluationResult("full", "ok", score=1.0))
+    source = module_source(writer, writer.program(pid))
+    assert ast.get_docstring(ast.parse(source)).startswith("doc  end")
+    assert not any(ch in source for ch in "\x00\x1b\x07")
