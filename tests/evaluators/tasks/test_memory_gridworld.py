@@ -119,6 +119,18 @@ def test_malformed_hints_are_the_memorys_fault(retrieved, reason):
         read_hints(retrieved)
 
 
+def test_hints_that_make_the_agent_search_past_its_allowance_are_the_memorys_fault():
+    """Issue 23, class 8b: each waypoint out of reach costs the trusted agent a search of the
+    whole world (4096 of them: about 1 s of trusted CPU per episode, 34 s a case, for the
+    candidate's 0.08 s). The agent counts its searches, at most SEARCHES_PER_STEP per step of
+    the episode's budget, and past that the memory fails with the reason: counted, not timed."""
+    with pytest.raises(InvalidOutput, match=r"made the agent search for a path 601 times in "
+                                            r"one episode \(at most 600: 3 per step"):
+        episode_with({"waypoints": [[-5, -5]] * 4096})
+    # within the allowance, the same hints cost no more than the agent may spend
+    assert episode_with({"waypoints": [[-5, -5]] * 300}).reward == 1
+
+
 class Recording:
     """A memory that answers with what it knows: its process, its own update count, and a
     count kept in a class attribute (state that a deep copy would share)."""
@@ -250,6 +262,14 @@ class Memory:
     def general_retrieve(self, recorder):
         return {}
 """, "crashed", "memory limit of 512 MB"),
+    "costly_hints": ("""
+class Memory:
+    def general_update(self, recorder):
+        pass
+
+    def general_retrieve(self, recorder):
+        return {"waypoints": [[-5, -5]] * 4096}
+""", "invalid", "made the agent search for a path 133 times in one episode (at most 132"),
     # the stream's trusted code and its secrets are not in the sandbox
     "reads_the_world": ("""
 import gridworld

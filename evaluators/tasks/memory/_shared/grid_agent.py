@@ -18,6 +18,15 @@ shortest paths through the cells not known to be walls (unknown cells count as o
 A cell outside the world is never reached (a target or waypoint there is dropped); a malformed
 hint (a position that is not two integers, an unknown move) is the memory's fault:
 InvalidOutput naming the key.
+
+The agent is trusted code that the candidate's hints steer, so its work is counted against
+the episode, never left to the hints: a search for a path visits at most the world's cells,
+and an episode may search at most SEARCHES_PER_STEP times per step of its budget (its first
+observation's `steps_left`); past that the memory is at fault (InvalidOutput). Hints in
+reach cost at most two searches a step (a target out of reach, then exploring; the baselines'
+never cost more than one per step of the budget, on every case of the grid and BabyAI tasks);
+each waypoint out of reach costs a search, and 4096 of them cost 1 s of trusted CPU an
+episode (issue 23), where the candidate had spent 0.08 s in all.
 """
 
 import random
@@ -30,6 +39,9 @@ from evaluators.scoring import InvalidOutput
 
 MAX_HINTS = 4096
 """Entries in one hint list: more than a world has cells is a memory gone wrong."""
+SEARCHES_PER_STEP = 3
+"""Path searches an episode may make per step of its budget: one for the goal, a target or
+the next waypoint, one to explore, and one spare for waypoints reached or out of reach."""
 
 
 @dataclass
@@ -81,8 +93,13 @@ class ScriptedAgent:
         self.walls: set[Cell] = set()
         self.goal: Cell | None = None
         self.size = 0
+        self.searches = 0
+        self.allowance: int | None = None
+        """Searches this episode may make: SEARCHES_PER_STEP per step of its budget."""
 
     def act(self, obs: dict) -> str:
+        if self.allowance is None:
+            self.allowance = SEARCHES_PER_STEP * obs["steps_left"]
         here = self._see(obs)
         if self.goal is not None:
             return self._toward({self.goal}, here) or self.rng.choice(list(MOVES))
@@ -131,7 +148,15 @@ class ScriptedAgent:
 
     def _toward(self, goals: set[Cell], here: Cell) -> str | None:
         """The first move of a shortest path to the nearest of `goals` (ties: at random), or
-        None if none can be reached."""
+        None if none can be reached. Counted against the episode's allowance: past it, the
+        hints that asked for the searches are the memory's fault."""
+        self.searches += 1
+        if not self.searches <= self.allowance:
+            raise InvalidOutput(f"the retrieved hints made the agent search for a path "
+                                f"{self.searches} times in one episode (at most "
+                                f"{self.allowance}: {SEARCHES_PER_STEP} per step of its "
+                                "budget): waypoints or targets out of reach each cost a search "
+                                "of the whole world")
         first: dict[Cell, str | None] = {here: None}
         layer, found = [here], []
         while layer and not found:
