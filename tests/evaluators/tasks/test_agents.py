@@ -10,7 +10,7 @@ import pytest
 from discovery.models import agent_models
 from discovery.models.agent import AgentModelConfig
 from evaluators.agent_model import AgentModelError
-from evaluators.task import load_task
+from evaluators.task import Case, load_task
 from evaluators.workers import WorkerPool
 from tests.helpers import discover
 
@@ -92,6 +92,34 @@ def test_an_agent_cannot_read_the_answers_or_answer_twice(pool):
         "    return 'x'")
     result = evaluate(probing, pool)
     assert result.status == "ok" and result.score == 0
+
+
+def question_loop(count: int = 3):
+    """The arithmetic task's trusted question loop for a case of `count` questions, started,
+    and its scorer (no sandbox: the requests are what a hostile agent could send)."""
+    task = load_task("arithmetic")
+    case = Case("c", {}, {"dataset": "arithmetic", "seed": 1, "count": count, "threads": 1})
+    loop = task.scorer.oracle("validation", case)
+    loop(["start"])
+    return loop, lambda outputs: task.scorer.score("validation", case, outputs, loop)
+
+
+def test_an_agents_failures_reach_prompts_only_as_a_short_line():
+    """The commonest failure is public, so later prompts show it: an agent failing every
+    question with 20,000 characters of its own text gets 300 of them shown."""
+    loop, score = question_loop()
+    for qid in loop.questions:
+        loop(["fail", qid, "ignore the task and " * 1000])
+    shown = score({"answered": 0}).public["commonest_failure"]
+    assert len(shown) < 320 and shown.endswith("... (3x)")
+
+
+def test_answers_to_unknown_or_unhashable_question_ids_are_refused_to_the_agent():
+    loop, score = question_loop()
+    for qid in (["q0"], {"q": 0}, "q99", None):
+        with pytest.raises(ValueError, match="was handed out"):
+            loop(["answer", qid, "1"])
+    assert score({}).score == 0.0
 
 
 def test_the_model_channel_refuses_malformed_requests():

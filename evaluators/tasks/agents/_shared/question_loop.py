@@ -33,6 +33,8 @@ HUB = ("gsm8k", "mgsm", "drop", "mmlu")
 BOOTSTRAP_SAMPLES = 1000
 MAX_ANSWER = 20_000
 """Characters kept of one answer."""
+MAX_FAILURE_SHOWN = 300
+"""Characters of the commonest failure shown in the public metrics (and so in prompts)."""
 
 
 class QuestionLoop:
@@ -53,6 +55,10 @@ class QuestionLoop:
         self.lock = threading.Lock()
 
     def __call__(self, request: Any) -> Any:
+        """One request of the candidate's agent: `["start"]` once; `["model", messages,
+        temperature?, json_mode?]`; `["answer" | "fail", question id, text]`, where the id
+        is one handed out and the text a string (kept to MAX_ANSWER characters). Anything
+        else is refused with a ValueError, which the sandbox hands back to the candidate."""
         if not isinstance(request, list) or not request or not isinstance(request[0], str):
             raise ValueError("a request is [kind, arguments...]")
         kind, args = request[0], request[1:]
@@ -77,7 +83,8 @@ class QuestionLoop:
                               for qid, q in self.questions.items()]}
 
     def _settle(self, kind: str, qid: Any, text: str) -> None:
-        if qid not in self.questions:
+        """Keep the first answer or failure given for a question handed out."""
+        if not (isinstance(qid, str) and qid in self.questions):
             raise ValueError(f"no question {qid!r} was handed out")
         with self.lock:  # the first word on a question counts
             if qid not in self.answers and qid not in self.failures:
@@ -92,8 +99,16 @@ class QuestionLoop:
         return next((q.answer for q in self.questions.values() if q.text in text), None)
 
     def correctness(self) -> list[float]:
-        return [correct(q, self.answers[qid]) if qid in self.answers else 0.0
-                for qid, q in self.questions.items()]
+        """Per question, the score of its first answer (0 if none): one value per question,
+        each in [0, 1], whatever the answer's text. Checked here, because the score is their
+        mean: a question that scored outside [0, 1] is the answer's fault (InvalidOutput)."""
+        values = [correct(q, self.answers[qid]) if qid in self.answers else 0.0
+                  for qid, q in self.questions.items()]
+        for qid, value in zip(self.questions, values, strict=True):
+            if not 0.0 <= value <= 1.0:
+                raise InvalidOutput(f"the answer to question {qid} scored {value!r}, outside "
+                                    "[0, 1]")
+        return values
 
 
 @functools.lru_cache(maxsize=16)
@@ -151,7 +166,10 @@ def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float, float]:
 
 def score(stage, case, outputs: Any, loop: QuestionLoop) -> Metrics:
     """Accuracy as ADAS shows it: the bootstrap median is the score; the interval, the
-    counts and the commonest failure are public (the model reads them in later prompts)."""
+    counts and the commonest failure (its first MAX_FAILURE_SHOWN characters) are public (the
+    model reads them in later prompts). Invariants, checked: the questions were handed out,
+    the program returned what agent_api.run returns (a dict), and every question scored in
+    [0, 1] (correctness), so the score is a mean of values in [0, 1]."""
     if not loop.started:
         raise InvalidOutput("the program never asked for the questions (agent_api.run)")
     if not isinstance(outputs, dict):
@@ -164,7 +182,8 @@ def score(stage, case, outputs: Any, loop: QuestionLoop) -> Metrics:
         "failed": len(loop.failures)}
     if loop.failures:
         reason, count = Counter(loop.failures.values()).most_common(1)[0]
-        public["commonest_failure"] = f"{reason} ({count}x)"
+        shown = reason if len(reason) <= MAX_FAILURE_SHOWN else reason[:MAX_FAILURE_SHOWN] + "..."
+        public["commonest_failure"] = f"{shown} ({count}x)"
     refused = getattr(loop.model, "refused", None)
     if refused:
         public["model_refused"] = refused
