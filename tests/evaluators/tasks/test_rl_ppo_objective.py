@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from evaluators.scoring import InvalidOutput
 from evaluators.task import TASKS_DIR, Case, TaskError, load_task, task_folders
 from evaluators.workers import WorkerPool
 
@@ -185,23 +186,6 @@ def test_the_seed_scores_ppo_through_warm_workers_and_hostile_drifts_are_invalid
     assert refused.status == "invalid" and "use torch.where" in refused.reason, refused
 
 
-def test_equivalent_drifts_reuse_the_score(monkeypatch):
-    scorer = load_task("ppo_objective").scorer
-    case = Case("suite", {}, {"seeds": [0, 1], "runs": [{"env": "cartpole", "steps": 4096}]})
-    anchors = {scorer.anchor_key(case.secret["runs"][0], [0, 1]): {"ppo": [30, 30],
-                                                                  "random": [20, 20]}}
-    monkeypatch.setattr(scorer, "stored_anchor",
-                        lambda run, seeds: anchors[scorer.anchor_key(run, seeds)])
-
-    def rewritten(ratio, adv, eps, log_ratio, progress):  # PPO-clip, written another way
-        return torch.where(adv > 0, torch.relu(ratio - (1 + eps)),
-                           torch.relu((1 - eps) - ratio)) * torch.abs(adv)
-    first = scorer.score("x", case, program("seed").objective(), None)
-    second = scorer.score("x", case, trace(rewritten), None)
-    assert "reused_score" not in first.private and second.private["reused_score"] == 1
-    assert second.score == first.score
-
-
 def test_a_task_naming_an_unknown_environment_is_refused_before_a_campaign(tmp_path):
     copy = small_task(tmp_path)
     toml = copy / "task.toml"
@@ -283,3 +267,126 @@ def test_learning_curves_reach_the_report_as_linear_panels_per_run(tmp_path):
     assert "| program | cartpole |" in text  # no mean across games of raw returns
     report.plot(task, "train", lines, tmp_path / "return_train.png")
     assert (tmp_path / "return_train.png").read_bytes().startswith(b"\x89PNG")
+
+
+# -- issue 23: a candidate's graph never stops a campaign, never inherits a score -------------
+
+TINY = {"seeds": [0, 1], "runs": [{"env": "cartpole", "steps": 1024}]}
+"""Two updates of two agents: enough to reach the drift's training calls in a second."""
+
+
+@pytest.fixture
+def tiny_scorer(monkeypatch):
+    """`score(outputs, **secret)` through the task's own scorer call (InvalidOutput passes,
+    anything else is a TaskError, as in a campaign), on TINY with stand-in anchors; a fresh
+    reuse cache."""
+    task = load_task("ppo_objective")
+    monkeypatch.setattr(task.scorer, "stored_anchor", lambda run, seeds: {
+        "ppo": [30.0] * len(seeds), "random": [20.0] * len(seeds)})
+    monkeypatch.setattr(task.scorer, "_REUSED", {})
+
+    def score(outputs, **secret):
+        case = Case("suite", {}, {**TINY, **secret})
+        return task._call_scorer("score", task.config.stages[0], case, outputs, None)
+    return score
+
+
+def nodes_of(*calls: tuple) -> dict:
+    """A graph as a candidate can send it (objective() may return any dict): the five inputs,
+    `calls` as (name, target, args[, kwargs]) (a target without a dot is a Tensor method),
+    and the last call as the output."""
+    nodes = [{"op": "placeholder", "name": n, "target": n, "args": [], "kwargs": {}}
+             for n in ("ratio", "adv", "eps", "log_ratio", "progress")]
+    for name, target, args, *kwargs in calls:
+        nodes.append({"op": "call_function" if "." in target else "call_method", "name": name,
+                      "target": target, "args": args, "kwargs": kwargs[0] if kwargs else {}})
+    nodes.append({"op": "output", "name": "output", "target": "output",
+                  "args": [{"node": calls[-1][0]}], "kwargs": {}})
+    return nodes and {"nodes": nodes}
+
+
+R, A = {"node": "ratio"}, {"node": "adv"}
+ON_GRID = [("twice", "operator.mul", [A, 2]), ("rounded", "torch.round", [{"node": "twice"}]),
+           ("on_grid", "operator.eq", [{"node": "twice"}, {"node": "rounded"}])]
+"""True where the advantage is a multiple of 0.5: everywhere on the check grid, almost nowhere
+in training (normalised advantages)."""
+ATTACKS = {
+    "forged reference": (nodes_of(("x", "torch.relu", [{"node": ["ratio"]}])),
+                         "unknown value"),
+    "no derivative": (nodes_of(("h", "torch.heaviside", [R, A])), "torch.heaviside"),
+    "no derivative (floor division)": (nodes_of(("h", "operator.floordiv", [R, 0.5])),
+                                       "operator.floordiv"),
+    "out= into the advantages": (nodes_of(("w", "torch.mul", [A, 0.0], {"out": A}),
+                                          ("x", "operator.add", [R, {"node": "w"}])),
+                                 "keyword 'out'"),
+    "in place by position": (nodes_of(("w", "torch.nn.functional.hardtanh", [A, 0.0, 0.0, True]),
+                                      ("x", "operator.add", [R, {"node": "w"}])),
+                             "positional"),
+    "integer division by zero in training": (nodes_of(
+        *ON_GRID, ("one", "operator.mod", [1, {"node": "on_grid"}]),
+        ("x", "operator.mul", [R, {"node": "one"}])), "ZeroDivisionError"),
+    "list repetition": (nodes_of(("l", "operator.mul", [[R], 2**31]),
+                                 ("x", "torch.relu", [{"node": "l"}])), "list"),
+    "arithmetic on plain numbers": (nodes_of(("p", "operator.pow", [2, 2**31]),
+                                             ("x", "operator.mul", [R, {"node": "p"}])),
+                                    "no tensor operand"),
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_a_hostile_graph_is_that_programs_failure_never_the_tasks(attack, tiny_scorer):
+    """Each attack found on issue 23 (forged references, ops with no derivative, writes into
+    the trainer's tensors by keyword or position, a division safe on the check grid that
+    divides by zero in training, work that explodes on plain numbers or lists): the program is
+    invalid with the reason; before the fix each stopped the campaign (TaskError) or ran."""
+    data, reason = ATTACKS[attack]
+    with pytest.raises(InvalidOutput, match=reason):
+        tiny_scorer(data)
+
+
+def test_a_drift_equal_to_the_seed_on_the_check_grid_does_not_inherit_its_score(tiny_scorer):
+    """The reuse-cache alias: PPO-clip on the check grid (every advantage there a multiple of
+    0.5), the sloped drift everywhere else; it is trained on its own, not given the seed's."""
+    seed = program("seed").objective()
+    alias = json.loads(json.dumps(seed))
+    body = [n for n in alias["nodes"] if n["op"] not in ("placeholder", "output")]
+    clip = body[-1]["name"]
+    alias = nodes_of(*[(n["name"], n["target"], n["args"], n["kwargs"]) for n in body],
+                     *ON_GRID, ("moved", "operator.sub", [R, 1]),
+                     ("size", "torch.abs", [{"node": "moved"}]),
+                     ("sloped", "operator.mul", [{"node": "size"}, 2.0]),
+                     ("alias", "torch.where", [{"node": "on_grid"}, {"node": clip},
+                                               {"node": "sloped"}]))
+    first, second = tiny_scorer(seed), tiny_scorer(alias)
+    assert "reused_score" not in second.private
+    assert second.public["cartpole_return"] != first.public["cartpole_return"]
+
+
+def test_the_same_graph_under_other_names_reuses_the_score(tiny_scorer):
+    """Reuse keys on the graph's canonical form: node names, code around the drift and
+    operations that never reach the output do not matter."""
+    def renamed(ratio, adv, eps, log_ratio, progress):
+        unused = torch.exp(adv)  # noqa: F841 (dead code: pruned, not trained)
+        low, high = 1 - eps, 1 + eps
+        inside = ratio.clamp(low, high)
+        return torch.relu((ratio - inside) * adv)
+    first, second = tiny_scorer(program("seed").objective()), tiny_scorer(trace(renamed))
+    assert "reused_score" not in first.private and second.private["reused_score"] == 1
+    assert second.score == first.score
+
+
+def test_training_past_its_budget_is_that_programs_failure(tiny_scorer):
+    """The trusted trainer's own time limit: a graph that makes training slow ends as the
+    program's failure with the budget named. The budget is the case's `train_s` (here none
+    left), so the test does not depend on how fast this machine is."""
+    with pytest.raises(InvalidOutput, match="budget of 0 s"):
+        tiny_scorer(program("seed").objective(), train_s=0)
+
+
+def test_non_finite_drift_values_in_training_are_that_programs_failure(tiny_scorer):
+    """Finite on the check grid, infinite off it (at the advantages training sees): the
+    trainer's NaN guard would skip those updates, a switch the drift controls; the scorer
+    refuses the program instead."""
+    data = nodes_of(*ON_GRID, ("x", "torch.where", [{"node": "on_grid"}, R, float("inf")]))
+    with pytest.raises(InvalidOutput, match="NaN or infinity during training"):
+        tiny_scorer(data)
