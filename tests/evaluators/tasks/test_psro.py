@@ -2,6 +2,7 @@
 stands for and its exploitability (OpenSpiel's PolicyAggregator and nash_conv), meta-solvers
 that misbehave, bad games, baselines, and a scripted campaign that beats its Uniform seed."""
 
+import inspect
 import json
 import re
 import shutil
@@ -28,8 +29,10 @@ from open_spiel.python.algorithms.policy_aggregator import PolicyAggregator  # n
 
 from archive import ArchiveReader  # noqa: E402
 from evaluators.sandbox import Sandbox  # noqa: E402
+from evaluators.scoring import InvalidOutput  # noqa: E402
 from evaluators.task import (  # noqa: E402
     TASKS_DIR,
+    Case,
     CaseConfig,
     StageConfig,
     TaskError,
@@ -204,9 +207,60 @@ def test_the_score_does_not_depend_on_the_evaluators_blas_threads(case_with_blas
 
 
 def test_the_meta_game_size_is_capped_before_memory_runs_out():
+    """...and the run ends there: the populations grew before the meta-game could, so a
+    candidate that catches the refusal and asks again is refused again, and the scorer reports
+    the failure as the program's (not a checkpoint without a measurement: a TaskError)."""
     psro = PSRO(flatten("kuhn_poker(players=3)").game, 30, max_entries=3 * 4 ** 3)
     with pytest.raises(ValueError, match="the meta-game would have 375 entries, more than 192"):
         drive(psro, solver_of("uniform"))
+    with pytest.raises(ValueError, match=r"PSRO failed at iteration 4 .*375 entries"):
+        psro([[np.full(k, 1 / k).tolist() for k in psro.sizes]])
+    scorer = load_task("psro").scorer
+    case = Case("kuhn3", {}, {"game": "kuhn_poker(players=3)", "checkpoints": [10, 30]})
+    with pytest.raises(InvalidOutput, match="PSRO failed at iteration 4"):
+        scorer.score("train", case, {}, psro)
+
+
+def near_underflow(state, t, payoffs):
+    """A valid meta-strategy: 1.5e-323 on the first member (the uniform policy), the rest on
+    the newest. Where only the uniform member goes, the mixture's weights sigma_k r_k(I)
+    pi_k(I, a) round to multiples of 2**-1074, and the joint policy's rows summed to 0.0 or
+    1.5 on Leduc before REACH_FLOOR."""
+    return [np.r_[1.5e-323, np.zeros(k - 2), 1.0] if k > 1 else np.ones(1)
+            for k in payoffs.shape[1:]]
+
+
+def test_a_meta_strategy_near_underflow_aggregates_to_a_distribution():
+    """Issue 23, class 1 for PSRO: what valid meta-strategies aggregate to is a distribution at
+    every information set, so it can be measured (the measurement checks it)."""
+    psro = PSRO(flatten("leduc_poker").game, 6)
+    drive(psro, near_underflow)
+    joint = psro.joint_policy(near_underflow({}, 6, np.zeros((2, *psro.sizes))))
+    assert np.abs(joint.sum(axis=1) - 1).max() < 1e-12
+    psro.game.check_policy(joint)
+
+
+def test_a_meta_strategy_near_underflow_scores_no_more_than_the_baselines():
+    """The same solver through the sandbox on a small Leduc case: scored (the joint policy
+    is a distribution), and below the best of the seed and the baselines."""
+    task = load_task("psro")
+    case = Case("leduc2", {}, {"game": "leduc_poker", "checkpoints": [3, 6]})
+    stage = StageConfig(name="smoke", cases=[CaseConfig(name=case.name, secret=case.secret)])
+    code = task.seed_code.replace("# EVOLVE-BLOCK-END", f"""
+{inspect.getsource(near_underflow)}
+eval_solver = None
+# EVOLVE-BLOCK-END""")
+    result = task.run_case(stage, case, code, Sandbox())
+    assert result.status == "ok", result
+    best = []
+    for name in ("uniform", *(path.stem for path in (TASK / "baselines").glob("*.py"))):
+        psro = task.scorer.oracle(stage.name, case)
+        solver = load_module(TASK / ("seed.py" if name == "uniform" else f"baselines/{name}.py"),
+                             f"best_{name}")
+        run(solver.meta_solver, lambda *args, psro=psro: psro(list(args)),
+            getattr(solver, "eval_solver", None))
+        best.append(task.scorer.score(stage.name, case, {}, psro).score)
+    assert result.metrics.score <= max(best)
 
 
 def test_bad_game_strings_are_clear_errors_before_anything_runs(tmp_path):
@@ -279,8 +333,9 @@ def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
     assert float(seed_train[1]) < float(rows[f"best (#{best.id})"].split(" | ")[1])
     assert "(worse)" in seed_train[2]
     assert all(re.search(r"\((tie|better|worse)\)", rows[name]) for name in ("prd", "rm"))
-    assert "- nash, kuhn3: crashed" in text and "two-player meta-games only" in text
-    assert "- alpharank, kuhn3: crashed" in text
+    plain = re.sub(r"\\(.)", r"\1", text)  # reasons are Markdown-escaped (sanitize)
+    assert "- nash, kuhn3: crashed" in plain and "two-player meta-games only" in plain
+    assert "- alpharank, kuhn3: crashed" in plain
     again = discover(tmp_path, "report", "p")
     assert again.exit_code == 0 and "evaluating" not in again.stdout  # baselines cached
     with sqlite3.connect(tmp_path / "p" / "archive.sqlite") as db:  # as if killed before

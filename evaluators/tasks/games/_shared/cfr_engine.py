@@ -185,4 +185,4 @@ class Game:
         if not (error <= POLICY_TOLERANCE).all():
             worst = int(np.argmax(np.where(np.isnan(error), np.inf, error)))
             raise PolicyError(f"the policy's row at information set {worst} sums to "
-                              f"{policy[worst].sum()!r}, not 1")
+                              f"{float(policy[worst].sum())!r}, not 1")

@@ -18,17 +18,37 @@ Game arrays come from the CFR task's flattening (cfr_games.py) and engine (cfr_e
   - exploitability = (sum_p BR_p(pi) - u_p(pi)) / n, best responses exact (cfr_engine).
 As in OpenSpiel's PSRO, a best response joins its population even when an equal one is
 already there: with duplicates kept, the Uniform meta-solver is fictitious play.
+
+What is checked, and where. The candidate's answers are the meta-strategies: each a
+distribution over its player's population (psro_loop.check_meta_strategy, again here), then
+normalised. The members (the uniform policy and exact best responses) and so the meta-game's
+payoffs are the trusted side's own: nothing the candidate sends enters them but through the
+best responses' choice. What the meta-strategies aggregate to, the joint policy, is checked to
+be a distribution at every information set before it is measured (Game.best_responses), and a
+mixture whose weights at an information set are near underflow counts as not reaching it
+(REACH_FLOOR), so no valid meta-strategy can aggregate to rows that sum to 0 or 1.5. A failure
+after the checks ends the run as the program's failure (protocols.Oracle).
 """
 
 from string import ascii_lowercase
 
 import numpy as np
 from cfr_engine import Game
+from protocols import Oracle
 from psro_loop import check_meta_strategy, enlarge, new_entries
 from wire import pack
 
+REACH_FLOOR = 2.0 ** -900
+"""A mixture that reaches an information set with probability under this counts as not
+reaching it (the uniform policy there, as where it never does). Its weights sigma_k r_k(I)
+are then near float64's underflow (2**-1074), where each sigma_k r_k(I) pi_k(I, a) rounds to
+whole multiples of 2**-1074 and the mixed row no longer sums to 1 (0 or 1.5 on Leduc under 1.5e-323
+on the uniform member); what such a set plays moves an exploitability by under 2**-900."""
 
-class PSRO:
+
+class PSRO(Oracle):
+    name = "PSRO"
+
     def __init__(self, game: Game, iterations: int, max_entries: int = 20_000_000):
         self.game, self.iterations, self.max_entries = game, iterations, max_entries
         n = game.num_players
@@ -48,6 +68,7 @@ class PSRO:
         self.started = False
 
     def __call__(self, request: list) -> object:
+        self.refuse_if_failed()
         if request == ["start"]:
             if self.started:
                 raise ValueError("PSRO has started already")
@@ -59,6 +80,11 @@ class PSRO:
             raise TypeError("psro takes the training meta-strategy (a list per player) and, "
                             "optionally, the evaluation meta-strategy")
         sigmas = [check_meta_strategy(sigma, tuple(self.sizes)) for sigma in request]
+        with self.committing(f"at iteration {self.t + 1}"):
+            return self.iterate(sigmas)
+
+    def iterate(self, sigmas: list[list[np.ndarray]]) -> dict:
+        """One PSRO iteration from checked meta-strategies (training, then evaluation)."""
         self.t += 1
         same = len(sigmas) == 1 or all(np.array_equal(a, b) for a, b in zip(*sigmas, strict=True))
         responses = self.best_responses(self.joint_policy(sigmas[0]), record=same)
@@ -67,31 +93,32 @@ class PSRO:
         if self.t == self.iterations:
             return {"done": True}
         old = self.payoffs
-        for p, (_, choice) in enumerate(responses):
+        for p, choice in enumerate(responses):
             self._add_best_response(p, choice)
         self.payoffs = self._grow(old)
         new = self.payoffs[:, new_entries(old.shape[1:], self.sizes)]
         return {"done": False, "sizes": list(self.sizes), "new": pack(new)}
 
-    def best_responses(self, joint: np.ndarray, record: bool) -> list:
-        """Every player's exact best response (value, choice) to `joint`; with `record`, the
-        exploitability of `joint` becomes this iteration's."""
-        responses = [self.game.best_response(joint, p) for p in range(self.game.num_players)]
+    def best_responses(self, joint: np.ndarray, record: bool) -> list[np.ndarray]:
+        """Every player's exact best response (its choice at each information set) to
+        `joint`, which Game.best_responses checks is a distribution at every information
+        set; with `record`, the exploitability of `joint` becomes this iteration's."""
+        nash_conv, responses = self.game.best_responses(joint)
         if record:
-            on_policy = self.game.expected_utility(self.game.all_reach(joint))
-            self.exploitability[self.t] = float(sum(value - on_policy[p] for p, (value, _)
-                                                    in enumerate(responses))) / len(responses)
+            self.exploitability[self.t] = nash_conv / self.game.num_players
         return responses
 
     def joint_policy(self, sigma: list[np.ndarray]) -> np.ndarray:
-        """The behaviour policy each player's mixture stands for, all players in one array."""
+        """The behaviour policy each player's mixture stands for, all players in one array:
+        where the mixture reaches an information set (above REACH_FLOOR), its members'
+        policies weighted by sigma_k r_k(I); elsewhere uniform."""
         joint = self.game.uniform()
         for p, rows in enumerate(self.rows):
             k = self.sizes[p]
             weight = sigma[p][:, None] * self.infoset_reach[p][:k]  # sigma_k r_k(I)
             total = weight.sum(axis=0)
             mixed = np.einsum("ki,kia->ia", weight, self.policies[p][:k])
-            reached = total > 0
+            reached = total > REACH_FLOOR
             joint[rows[reached]] = mixed[reached] / total[reached, None]
         return joint
 

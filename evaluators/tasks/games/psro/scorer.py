@@ -3,7 +3,13 @@ driven by the meta-strategies the candidate sends; the score is read from the ex
 it recorded, so the candidate never scores itself. Each case's game and checkpoints are its
 secret: the candidate is not told which game it plays or for how long. A case's `protocol`
 secret chooses how its exploitabilities are scored (`_shared/protocols.py`: `checkpoints`, the
-default, or the paper's, against the Uniform seed)."""
+default, or the paper's, against the Uniform seed).
+
+What is scored is checked right before it is (protocols.measured): the run reached the last
+checkpoint without a failure on the trusted side (among them, a joint policy that is not a
+distribution at every information set: Game.best_responses refuses to measure it), and every
+exploitability is finite and non-negative up to rounding; anything else is the program's
+InvalidOutput."""
 
 import sys
 from pathlib import Path
@@ -14,10 +20,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import psro_loop
 import psro_oracle
 from cfr_games import flatten
-from protocols import check_protocols, protocol_metrics, reference_figure
+from protocols import check_protocols, measured, protocol_metrics, reference_figure
 from psro_oracle import PSRO
-
-from evaluators.scoring import InvalidOutput
 
 
 def prepare(stages) -> None:
@@ -34,12 +38,8 @@ def oracle(stage, case) -> PSRO:
 
 
 def score(stage, case, outputs, oracle):
-    want = max(case.secret["checkpoints"])
-    if oracle.t < want:
-        raise InvalidOutput(f"the program stopped PSRO after {oracle.t} of {want} iterations")
-    return protocol_metrics(case, {t: oracle.exploitability[t]
-                                   for t in case.secret["checkpoints"]},
-                            lambda: uniform(case.secret["game"], want), "uniform")
+    return protocol_metrics(case, measured(oracle, case.secret["checkpoints"]),
+                            lambda: uniform(case.secret["game"], oracle.iterations), "uniform")
 
 
 def uniform(game: str, iterations: int) -> float:
