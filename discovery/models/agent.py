@@ -20,7 +20,7 @@ import hashlib
 import itertools
 import json
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,51 +146,71 @@ class _Spending:
 
 class FairSlots:
     """`n` slots for calls in flight, shared by the evaluations asking at once and served
-    fairly: a freed slot goes to the waiting evaluation that holds fewest (among equals, to the
-    call that has waited longest). One evaluation alone uses every slot; beside another, its
-    threads queue behind that one's calls instead of ahead of them, so a candidate's score
-    cannot depend on how many threads the candidate beside it runs."""
+    fairly: a freed slot is handed to the waiting evaluation that holds fewest (among equals,
+    the one whose call has waited longest). One evaluation alone uses every slot; beside
+    another, its threads queue behind that one's calls instead of ahead of them, so a
+    candidate's score cannot depend on how many threads the candidate beside it runs.
+
+    Each waiting call sleeps on its own event and a release wakes only the call it hands its
+    slot to, so a flood of waiting threads costs nothing per call but the choice among the
+    evaluations waiting."""
 
     def __init__(self, n: int):
         self.free = n
         self.changed = threading.Condition()
+        """Guards the slots; notified on every change, for whoever watches `held`/`waiting`."""
         self._held: Counter[object] = Counter()
-        self._waiting: list[tuple[int, object]] = []
-        """(ticket, owner) of each call waiting for a slot, in arrival order."""
+        self._queues: dict[object, deque[tuple[int, threading.Event]]] = {}
+        """Per evaluation, its calls waiting for a slot: (arrival ticket, wake-up event)."""
         self._tickets = itertools.count()
 
     @contextlib.contextmanager
     def slot(self, owner: object) -> Iterator[None]:
         """Hold one slot for `owner`'s call while the block runs."""
         with self.changed:
-            mine = (next(self._tickets), owner)
-            self._waiting.append(mine)
+            handed = None
+            if self.free > 0:  # none free while any call waits: releases hand theirs on
+                self.free -= 1
+                self._held[owner] += 1
+            else:
+                handed = threading.Event()
+                self._queues.setdefault(owner, deque()).append((next(self._tickets), handed))
             self.changed.notify_all()
-            self.changed.wait_for(lambda: self.free > 0 and self._next() is mine)
-            self._waiting.remove(mine)
-            self.free -= 1
-            self._held[owner] += 1
-            self.changed.notify_all()  # a slot may still be free for the next in line
+        if handed is not None:
+            handed.wait()
         try:
             yield
         finally:
-            with self.changed:
-                self.free += 1
-                self._held[owner] -= 1
-                self.changed.notify_all()
+            self._release(owner)
 
-    def _next(self) -> tuple[int, object]:
-        return min(self._waiting, key=lambda w: (self._held[w[1]], w[0]))
+    def _release(self, owner: object) -> None:
+        """Hand the slot to the next in line, or free it."""
+        with self.changed:
+            self._held[owner] -= 1
+            if not self._held[owner]:
+                del self._held[owner]  # a finished evaluation leaves nothing behind
+            if self._queues:
+                after = min(self._queues,
+                            key=lambda o: (self._held[o], self._queues[o][0][0]))
+                queue = self._queues[after]
+                _, handed = queue.popleft()
+                if not queue:
+                    del self._queues[after]
+                self._held[after] += 1
+                handed.set()
+            else:
+                self.free += 1
+            self.changed.notify_all()
 
     def held(self) -> dict[object, int]:
         """Slots held now, per evaluation."""
         with self.changed:
-            return {owner: n for owner, n in self._held.items() if n}
+            return dict(self._held)
 
     def waiting(self) -> int:
         """Calls waiting for a slot now."""
         with self.changed:
-            return len(self._waiting)
+            return sum(len(queue) for queue in self._queues.values())
 
 
 class AgentModels:

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from archive.records import ModelCall
 from discovery.doubles.mock_server import MockServer
 from discovery.doubles.simulator import Simulator
-from discovery.models.agent import AgentModelConfig, AgentModels, EvaluationModel
+from discovery.models.agent import AgentModelConfig, AgentModels, EvaluationModel, prompt_bound
 from discovery.models.base import Completion, ModelSpec
 from discovery.models.transcripts import Recorder, Replayer
 from evaluators.agent_model import AgentModelError
@@ -98,6 +100,18 @@ def test_parallel_evaluations_never_overshoot_the_campaigns_caps():
     tokens, cost = spent([c for each in calls for c in each])
     assert 0 < tokens <= 3000 and cost <= 0.02 + 1e-12, (tokens, cost)
     assert models.campaign.tokens == tokens and models.campaign.reserved == (0, 0.0)
+
+
+@given(st.lists(st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant"]),
+                                        "content": st.text(max_size=300)}),
+                min_size=1, max_size=4))
+def test_the_prompt_bound_is_never_below_a_real_tokenizers_count(messages):
+    """What the reservation rests on: tiktoken's counts (through litellm, offline) of any text,
+    emoji and scripts of every kind included, with the chat template's tokens."""
+    import litellm
+
+    for model in ("gpt-4o-mini", "gpt-3.5-turbo"):
+        assert litellm.token_counter(model=model, messages=messages) <= prompt_bound(messages)
 
 
 class Overspending:
