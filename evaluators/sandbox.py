@@ -59,6 +59,11 @@ MAX_DEPTH = 100
 """Deepest nesting of lists and objects accepted in a message from the candidate."""
 MAX_CONTAINERS = 2**20
 """Most lists and objects in one message: an empty list costs us 56 bytes for its 3 bytes."""
+PARSE_COST = 32
+"""Bytes of our memory per byte of a message once parsed, at worst (measured: objects of one
+key 28x, lists of pairs 24x, of short strings 13x, of floats 9x, of small ints 5x; a long
+string 1-4x, 4 where one character needs UCS-4). No shape grows faster than linearly: the
+nesting is bounded, and ints are capped at 4300 digits by Python itself."""
 _NOBODY = 65534
 _READ_CHUNK = 65536
 _FIXES = {
@@ -431,7 +436,6 @@ class Sandbox:
         try:
             return supervisor.watch(json.dumps({**request, "channels": [result_w, reply_r]}))
         finally:
-            supervisor.channel.close()
             for fd in (result_r, reply_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -490,7 +494,13 @@ class Channel:
     """Our side of the harness protocol: messages in on the result pipe (oracle calls served at
     once, or on threads for a concurrent oracle; size-capped, parsed in linear time; the second
     result or error ends it), answers out on the reply pipe; then, with the exit code, the
-    verdict. `close()` waits for calls still being served before the pipes close."""
+    verdict.
+
+    What we read but have not answered costs our memory, so it is bounded in calls and bytes
+    (`room`): a complete message that does not fit waits, unparsed, until a call is answered,
+    and meanwhile the caller reads no more (`blocked`): the pipe fills and the candidate's
+    writes block (back-pressure, not a refusal; the wall limit still runs). `wake` becomes
+    readable when room frees; the caller then calls `wake_up`. `close()` settles the rest."""
 
     def __init__(self, reply_w: int, limits: Limits, oracle: Oracle | None, deadline: float):
         self.reply_w, self.limits, self.oracle = reply_w, limits, oracle
@@ -498,30 +508,57 @@ class Channel:
         slots = getattr(oracle, "concurrency", 1)
         self.pool = ThreadPoolExecutor(slots, thread_name_prefix="oracle") if slots > 1 \
             else None
-        self.room = threading.Semaphore(slots * (1 + MAX_QUEUED))
-        """Calls a concurrent oracle may hold at once, served or queued."""
+        self.room = (slots * (1 + MAX_QUEUED), limits.result_mb * 2**20)
+        """Calls, and their bytes, held at once: read and not yet answered, served or queued.
+        The bytes are one message's worth, so a queue costs us what one message may (at most
+        PARSE_COST times that once parsed), whatever the oracle's concurrency."""
+        self.held = [0, 0]
+        self.guard = threading.Lock()
+        """Guards `held` and `blocked`: the oracle's threads release what their call held."""
+        self.blocked = False
+        """A complete message waits in `pending` for room: read no more from the pipe."""
+        self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.writing = threading.Lock()
-        self.partial = bytearray()
-        """The start of a line whose end has not arrived yet."""
+        self.pending = bytearray()
+        """Read and not yet handled: complete messages waiting for room, then the start of a
+        line whose end has not arrived yet (at most one message and one read's worth)."""
+        self.scanned = 0
+        """How much of `pending` is known to hold no line end."""
+        self.closed = False
+        """The candidate is gone: calls left in `pending` are not served (nobody would read
+        the answer), a result there still counts."""
         self.result: dict[str, Any] | None = None
         """The one `result` or `error` message."""
         self.problem: tuple[str, str] | None = None
 
     def feed(self, chunk: bytes) -> None:
-        if self.problem is not None:
-            return
-        lines = chunk.split(b"\n")
-        if len(lines) == 1:
-            self.partial += chunk
-            self._check_size(len(self.partial))
-            return
-        lines[0] = bytes(self.partial) + lines[0]  # each byte is copied here at most once
-        self.partial = bytearray(lines.pop())
-        for line in lines:
-            if self.problem is not None or self._check_size(len(line)):
+        """Bytes read from the result pipe (the caller reads only while not `blocked`)."""
+        if self.problem is None:
+            self.pending += chunk
+            self.pump()
+
+    def wake_up(self) -> None:
+        """`wake` was readable: room has freed, handle the messages that waited for it."""
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self.wake)
+        self.pump()
+
+    def pump(self) -> None:
+        """Handle the complete messages in `pending`, in order, while they fit. Each byte is
+        searched for a line end once and copied out once (deleting from the front of a
+        bytearray is cheap), so a long line arriving in many reads costs linear time."""
+        while self.problem is None:
+            end = self.pending.find(b"\n", self.scanned)
+            if end < 0:
+                self.scanned = len(self.pending)
+                self._check_size(len(self.pending))
                 return
-            self._message(line)
-        self._check_size(len(self.partial))
+            if self._check_size(end) or not self._hold(end):
+                return
+            line = self.pending[:end]
+            del self.pending[:end + 1]
+            self.scanned = 0
+            self._message(line, end)
 
     def _check_size(self, size: int) -> bool:
         """True (and the problem set) if one message is over the cap."""
@@ -530,27 +567,51 @@ class Channel:
                                        "the result channel")
         return self.problem is not None
 
-    def _message(self, line: bytes) -> None:
+    def _hold(self, size: int) -> bool:
+        """Take room for a message of `size` bytes (a call, until it is answered; anything
+        else, until it is parsed); False, and `blocked`, while it does not fit. A message
+        never exceeds the bytes of `room`, so an empty queue takes any."""
+        calls, size_cap = self.room
+        with self.guard:
+            self.blocked = not self.closed and (
+                self.held[0] >= calls or self.held[1] + size > size_cap)
+            if not self.blocked:
+                self.held[0] += 1
+                self.held[1] += size
+            return not self.blocked
+
+    def _release(self, size: int) -> None:
+        with self.guard:
+            self.held[0] -= 1
+            self.held[1] -= size
+            if self.blocked:
+                os.eventfd_write(self.wake, 1)
+
+    def _message(self, line: bytearray, size: int) -> None:
+        """Handle one message that holds room for `size` bytes, and release the room (a call
+        served on the oracle's threads releases it when answered)."""
         try:
             message = parse_message(line)
         except MessageError as exc:
-            self.problem = ("invalid", str(exc))
+            message, self.problem = {}, ("invalid", str(exc))
+        if message.get("kind") != "call":
+            self._take(message)
+        elif self.pool is not None and not self.closed:
+            self.pool.submit(self._answer, message).add_done_callback(
+                lambda _: self._release(size))
             return
-        if message.get("kind") == "call":
-            self._serve(message)
-        elif self.result is not None:
+        elif not self.closed:
+            self._answer(message)
+        self._release(size)
+
+    def _take(self, message: dict[str, Any]) -> None:
+        """A `result` or `error` message: the first counts, a second is the candidate's fault."""
+        if self.problem is not None:
+            return
+        if self.result is not None:
             self.problem = ("invalid", "more than one result message")
         else:
             self.result = message
-
-    def _serve(self, message: dict[str, Any]) -> None:
-        if self.pool is None:
-            self._answer(message)
-        elif self.room.acquire(blocking=False):
-            self.pool.submit(self._answer, message).add_done_callback(
-                lambda _: self.room.release())
-        else:
-            self._reply({"id": message.get("id"), "error": "too many oracle calls in flight"})
 
     def _answer(self, message: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": message.get("id")}
@@ -569,10 +630,15 @@ class Channel:
             self._write(data)
 
     def close(self) -> None:
-        """Wait for the calls being served (queued ones are dropped): their threads write to
-        the reply pipe, which closes next."""
+        """The candidate is gone (or its verdict settled): wait for the calls being served
+        (queued ones are dropped: their threads write to the reply pipe, which closes next),
+        then take what is left in `pending`, so a result that waited behind calls for room
+        still counts."""
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        self.closed = True
+        self.pump()
+        os.close(self.wake)
 
     def _write(self, data: memoryview) -> None:
         """Write a reply larger than the pipe holds without trusting the candidate to read it:
@@ -642,24 +708,30 @@ class _Supervisor:
                    self.result_r: "result"}
         deadline = self.start + self.limits.wall_s
         exited = False
+        channel = self.channel
         try:
-            while streams and self.channel.problem is None:
+            while streams and channel.problem is None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     if not exited:
-                        self.channel.problem = wall_time_problem(self.limits)
+                        channel.problem = wall_time_problem(self.limits)
                     break
-                watch = list(streams) + ([] if exited else [pidfd])
+                # While the channel has no room, its pipe fills and the candidate waits.
+                watch = [fd for fd in streams if fd != self.result_r or not channel.blocked]
+                watch += [channel.wake] + ([] if exited else [pidfd])
                 for fd in select.select(watch, [], [], left)[0]:
                     if fd == pidfd:
                         # Drain what is left, but do not wait on pipes a daemon keeps open.
                         exited, deadline = True, min(deadline, time.monotonic() + 0.5)
                         continue
+                    if fd == channel.wake:
+                        channel.wake_up()
+                        continue
                     chunk = os.read(fd, _READ_CHUNK)
                     if not chunk:
                         del streams[fd]
                     elif streams[fd] == "result":
-                        self.channel.feed(chunk)
+                        channel.feed(chunk)
                     else:
                         self._output(streams[fd], chunk)
         finally:
@@ -671,12 +743,13 @@ class _Supervisor:
             _, status, usage = os.wait4(proc.pid, 0)
             for pipe in (proc.stdout, proc.stderr):
                 pipe.close()
+            channel.close()
         stderr = self.output["stderr"].decode(errors="replace")
         run = Run("crashed", stdout=self.output["stdout"].decode(errors="replace"),
                   stderr=stderr, duration_s=round(time.monotonic() - self.start, 4),
                   resources={"cpu_s": round(usage.ru_utime + usage.ru_stime, 4)},
                   error_tail=tail(stderr))
-        return self.channel.verdict(run, os.waitstatus_to_exitcode(status))
+        return channel.verdict(run, os.waitstatus_to_exitcode(status))
 
     def _output(self, stream: str, chunk: bytes) -> None:
         self.seen[stream] += len(chunk)

@@ -207,30 +207,35 @@ class WarmWorker:
     def _supervise(self, result_r: int, channel: Channel,
                    deadline: float) -> dict[str, Any] | None:
         """Serve the job's messages until the fork server reports its exit; once the channel
-        has a problem, ask the server to end the job now (its verdict is settled)."""
-        watch = [result_r, self.notice_r]
+        has a problem, ask the server to end the job now (its verdict is settled). While the
+        channel has no room, its pipe is not read: it fills and the job's writes wait."""
+        reading, ended = True, False
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
+            watch = [self.notice_r, channel.wake]
+            if reading and not channel.blocked and channel.problem is None:
+                watch.append(result_r)
             ready = select.select(watch, [], [], min(left, 0.5))[0]
+            if channel.wake in ready:
+                channel.wake_up()
             if result_r in ready:
                 chunk = os.read(result_r, 65536)
-                if chunk:
-                    channel.feed(chunk)
-                if channel.problem is not None or not chunk:
-                    watch.remove(result_r)
-                if channel.problem is not None:
-                    with contextlib.suppress(OSError):
-                        self.jobs_socket.send(_END_JOB)
+                reading = bool(chunk)
+                channel.feed(chunk)
+            if channel.problem is not None and not ended:
+                ended = True
+                with contextlib.suppress(OSError):
+                    self.jobs_socket.send(_END_JOB)
             if self.notice_r in ready:
                 notice = self._notice(deadline)
                 if notice is None or notice["kind"] == "died":
                     return notice
-                os.set_blocking(result_r, False)  # the job's processes are all dead now:
-                with contextlib.suppress(BlockingIOError):  # what is in the pipe is all of it
+                os.set_blocking(result_r, False)  # the job's processes are all dead now: what
+                with contextlib.suppress(BlockingIOError):  # is in the pipe (a pipe's worth
                     while channel.problem is None and (chunk := os.read(result_r, 65536)):
-                        channel.feed(chunk)
+                        channel.feed(chunk)  # at most) is all of it; channel.close() ends it
                 return notice
             if not ready and not self.alive:
                 return {"kind": "died"}
