@@ -174,6 +174,10 @@ class GridScorer:
         return StreamOracle(self.stream(self.case(case.secret), case.model), case.model)
 
     def score(self, stage, case, outputs, oracle: StreamOracle) -> Metrics:
+        """The metrics of a stream the candidate's memory saw to its end. The candidate's
+        outputs are never read (the stream's own episodes are scored); what its answers did
+        was checked as they came (StreamOracle._answer, the agent's hints and search
+        allowance): a stream stopped by them, or left unfinished, is InvalidOutput."""
         if oracle.error is not None:
             raise oracle.error
         if oracle.failure is not None:
@@ -189,7 +193,9 @@ def stream_metrics(result: StreamResult, baseline: StreamResult, retrieved_bytes
                    model_calls: int) -> Metrics:
     """Score: the mean deployment reward (over repeat groups); the gain over no memory is
     paired by group (by episode for a sequential copy), so the agent's luck on a group
-    cancels out."""
+    cancels out. Every reward is the trusted episode's (0 or 1), never the candidate's word,
+    and the two streams are the same case's, so their groups pair one to one (zip strict):
+    a mismatch is the task's bug."""
     reward, reward_se = result.mean_and_se()
     gain, gain_se = mean_and_se([statistics.fmean(ours) - statistics.fmean(theirs) for
                                  ours, theirs in zip(result.units(), baseline.units(),

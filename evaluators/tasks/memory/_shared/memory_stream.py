@@ -128,7 +128,11 @@ def _episode_line(recorder: Recorder, retrieved: dict) -> str:
 
 class StreamOracle:
     """Serves the candidate's loop: `["next", answer]` -> the next command (`{"kind": "done"}`
-    at the end); `["model", messages, temperature]` -> the agent model's reply."""
+    at the end); `["model", messages, temperature]` -> the agent model's reply (checked and
+    budgeted by agent_model.serve). Any other request is refused with a ValueError, handed
+    back to the candidate. What the candidate's answers cause in the stream (the retrieval's
+    checks in `_answer`, the hints' in the agent, the agent's search allowance) is its
+    failure (`failure`, InvalidOutput for the scorer); only the stream's own bugs are `error`."""
 
     def __init__(self, stream: Generator[Command, Any, StreamResult],
                  model: AgentModel | None = None):
@@ -179,6 +183,13 @@ class StreamOracle:
         return command
 
     def _answer(self, answer: Any) -> Any:
+        """What the stream is sent for the candidate's answer to the last command: None after
+        an update (whatever came back), else the retrieval, once it holds the invariants the
+        agents assume of it: a dict (of plain data: it came over the harness channel as
+        JSON), at most MAX_RETRIEVED_KB kB as JSON (so its hints and the LLM agent's prompt
+        stay a prompt's worth). The hints inside are the agent's to
+        read (grid_agent.read_hints, textworld_agent.read_hints); any violation is the
+        memory's (InvalidOutput, which stops the stream with the reason)."""
         if self.command["kind"] != "retrieve":
             return None
         if not isinstance(answer, dict):
