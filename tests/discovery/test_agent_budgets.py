@@ -18,6 +18,8 @@ from discovery.models.agent import AgentModelConfig, AgentModels, EvaluationMode
 from discovery.models.base import Completion, ModelSpec
 from discovery.models.transcripts import Recorder, Replayer
 from evaluators.agent_model import AgentModelError
+from evaluators.task import load_task
+from evaluators.workers import WorkerPool
 
 MAXIMAL = 400
 """The agent model's max_tokens here: a maximal call answers this many tokens."""
@@ -112,6 +114,38 @@ def test_the_prompt_bound_is_never_below_a_real_tokenizers_count(messages):
 
     for model in ("gpt-4o-mini", "gpt-3.5-turbo"):
         assert litellm.token_counter(model=model, messages=messages) <= prompt_bound(messages)
+
+
+FLOOD = '''
+def forward(self, taskInfo):
+    """Flood: eight threads per question, each asking with a long prompt."""
+    import threading
+    agent = LLMAgentBase(["answer"], "Flood")
+    threads = [threading.Thread(target=agent, args=([taskInfo], "go on " * 1000))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return "0"
+'''
+
+
+def test_a_candidate_flooding_the_channel_from_the_sandbox_stays_within_its_caps():
+    """The attack end to end: a candidate in the real sandbox calls the model on 8 threads
+    from each of the question loop's threads (128 at once); what it spends stays within
+    its evaluation's caps, and the metrics say which budget refused it."""
+    task = load_task("arithmetic")
+    start, end = task.seed_code.index("def forward"), task.seed_code.index("# EVOLVE-BLOCK-END")
+    code = task.seed_code[:start] + FLOOD.lstrip() + task.seed_code[end:]
+    config = AgentModelConfig(name="simulator", tokens_per_evaluation=30_000)
+    calls: list[ModelCall] = []
+    with WorkerPool(size=1) as pool:
+        result = task.evaluate(code, pool, model=AgentModels(config, Simulator(config))
+                               .for_evaluation(calls))[-1]
+    assert result.status == "ok", result.reason
+    assert 0 < spent(calls)[0] <= 30_000, spent(calls)
+    assert "30,000 agent-model tokens" in result.public_metrics["model_refused"]
 
 
 class Overspending:
@@ -269,6 +303,9 @@ def test_an_evaluations_prompts_stop_filling_the_transcript_at_its_cap_and_repla
 
     again = AgentModels(models.config, Replayer(models.config, path)).for_evaluation([])
     assert ask(again, 60) == answers
+    from discovery.web.data import Transcripts  # the viewer shows no prompt for a cut record
+
+    assert Transcripts(path).prompt("simulator", answers[-1]) in (None, BIG)
 
 
 def test_the_campaigns_transcript_cap_holds_across_evaluations_and_resumes(tmp_path):
