@@ -256,6 +256,15 @@ class EvaluationModel:
 
     def __call__(self, messages: list[dict[str, str]], *, temperature: float | None = None,
                  reference: Any = None, json_mode: bool = False) -> str:
+        """The answer to one of the candidate's calls (`messages` checked by
+        evaluators.agent_model: at most 64 messages, 200,000 characters), or AgentModelError.
+
+        Invariants, however many threads call at once: the evaluation's and the campaign's
+        calls stay within their caps; tokens and cost stay within theirs as long as no call
+        spends more than its bound (`AgentModels.estimate`), else by at most the excess of the
+        calls in flight; the call waits for a slot behind no more than its fair share of
+        another evaluation's calls; and its record in the transcript keeps within the byte
+        caps, its prompt left out past them."""
         models = self.models
         temperature = models.config.temperature if temperature is None else temperature
         bound = models.estimate(messages)
