@@ -122,6 +122,20 @@ def test_answers_to_unknown_or_unhashable_question_ids_are_refused_to_the_agent(
     assert score({}).score == 0.0
 
 
+def test_a_model_request_is_checked_before_the_trusted_side_searches_it():
+    """The loop finds the question a prompt is about by searching the prompt for each
+    question's text: a request of 10 MB was searched once per question before the model
+    channel refused it. Counted, not timed: the search now sees only checked requests."""
+    loop, _ = question_loop()
+    searched, search = [], loop._reference
+    loop._reference = lambda messages: searched.append(
+        sum(len(m["content"]) for m in messages)) or search(messages)
+    for content in ("x" * 10_000_000, "hi"):
+        with pytest.raises(AgentModelError):  # too long; then: this case has no model
+            loop(["model", [{"role": "user", "content": content}]])
+    assert searched == [2]
+
+
 def test_the_model_channel_refuses_malformed_requests():
     from evaluators.agent_model import serve
 

@@ -19,7 +19,7 @@ from typing import Any
 import questions
 from questions import Question, correct
 
-from evaluators.agent_model import AgentModel, serve
+from evaluators.agent_model import AgentModel, checked_messages, serve
 from evaluators.scoring import InvalidOutput, Metrics
 
 ANSWER_FORMATS = {
@@ -66,8 +66,9 @@ class QuestionLoop:
             return self._start()
         if kind == "model" and 1 <= len(args) <= 3:
             messages, temperature, json_mode = (*args, None, False)[:3]
-            return serve(self.model, messages, temperature, self._reference(messages),
-                         json_mode)
+            # checked before the search for its question: at most MAX_CHARS to search
+            return serve(self.model, messages, temperature,
+                         self._reference(checked_messages(messages)), json_mode)
         if kind in ("answer", "fail") and len(args) == 2 and isinstance(args[1], str):
             self._settle(kind, args[0], args[1][:MAX_ANSWER])
             return None
@@ -90,12 +91,11 @@ class QuestionLoop:
             if qid not in self.answers and qid not in self.failures:
                 (self.answers if kind == "answer" else self.failures)[qid] = text
 
-    def _reference(self, messages: Any) -> str | None:
-        """The gold answer of the question the prompt is about (its text appears in it)."""
-        if not isinstance(messages, list):
-            return None
-        text = "\n".join(m.get("content", "") for m in messages
-                         if isinstance(m, dict) and isinstance(m.get("content"), str))
+    def _reference(self, messages: list[dict[str, str]]) -> str | None:
+        """The gold answer of the question the prompt is about (its text appears in it).
+        `messages` passed agent_model.checked_messages: at most MAX_CHARS of text, so the
+        search costs at most that per question, whatever the candidate sent."""
+        text = "\n".join(m["content"] for m in messages)
         return next((q.answer for q in self.questions.values() if q.text in text), None)
 
     def correctness(self) -> list[float]:
