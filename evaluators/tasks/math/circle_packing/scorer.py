@@ -1,7 +1,7 @@
 """Trusted scorer for circle packing: validates the packing, then scores the sum of radii.
 
-Every check is phrased so that NaN fails it (see evaluators/scoring.py); infinities and wrong
-shapes are refused before any geometry is computed.
+Every check is phrased so that NaN fails it (see evaluators/scoring.py); infinities, numbers
+too large for a float and wrong shapes are refused before any geometry is computed.
 """
 
 import numpy as np
@@ -14,12 +14,19 @@ BEST_KNOWN = {26: 2.63598}  # ShinkaEvolve's reported best; AlphaEvolve's is 2.6
 
 
 def validate(n: int, outputs) -> tuple[np.ndarray, np.ndarray]:
+    """The centres and radii of a packing of n circles, or InvalidOutput. Invariant on what is
+    returned: n finite centres and n finite radii >= 0, every circle inside the unit square
+    and no two overlapping, each up to TOLERANCE; so their sum is at most n * TOLERANCE above
+    that of a packing with no slack at all."""
     if isinstance(outputs, dict):
         outputs = (outputs.get("centers"), outputs.get("radii"))
     if not isinstance(outputs, list | tuple) or len(outputs) != 2:
         raise InvalidOutput("construct_packing must return (centers, radii)")
-    centers = finite_array(outputs[0], "centers", (n, 2))
-    radii = finite_array(outputs[1], "radii", (n,))
+    try:
+        centers = finite_array(outputs[0], "centers", (n, 2))
+        radii = finite_array(outputs[1], "radii", (n,))
+    except OverflowError as exc:  # an integer past float range (JSON allows any)
+        raise InvalidOutput(f"the packing is not an array of numbers ({exc})") from None
     negative = np.flatnonzero(~(radii >= 0))
     if negative.size:
         raise InvalidOutput(f"a circle has a negative radius (circle {negative[0]}: "
@@ -41,10 +48,15 @@ def validate(n: int, outputs) -> tuple[np.ndarray, np.ndarray]:
 
 
 def score(stage, case, outputs, oracle):
+    """The sum of radii of a packing that passed validate(). Its public figures are finite:
+    the radius spread (coefficient of variation, a MAP-Elites descriptor) is taken on the
+    radii over the largest, whose mean is at least 1/n, so radii as small as 5e-324 (whose
+    own mean underflows to 0) cannot make it NaN."""
     n = case.inputs["n"]
     _, radii = validate(n, outputs)
     total = float(radii.sum())
-    spread = float(radii.std() / radii.mean()) if total > 0 else 0.0
+    scaled = radii / radii.max() if total > 0 else radii
+    spread = float(scaled.std() / scaled.mean()) if total > 0 else 0.0
     public = {"sum_radii": total, "n": n, "radius_spread": spread}
     if n in BEST_KNOWN:
         public["fraction_of_best_known"] = total / BEST_KNOWN[n]

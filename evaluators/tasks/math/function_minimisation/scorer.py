@@ -56,9 +56,16 @@ class Objective:
         self.calls = 0
 
     def value(self, x) -> float:
-        return self.g(np.asarray(x, dtype=np.float64) - self.shift)
+        with np.errstate(over="ignore", invalid="ignore"):  # far-out points: see __call__
+            return self.g(np.asarray(x, dtype=np.float64) - self.shift)
 
     def __call__(self, request):
+        """f(x) for the candidate, `request` being the call's arguments as they arrived. Invariant:
+        it answers at most `budget` calls, each for a point of `dim` finite numbers (any
+        other request raises, which the sandbox sends back as the candidate's error, and is
+        not counted), with g(x - shift): a float, never NaN; infinite only where x lies so
+        far outside the box (|x| over about 1e150) that g overflows (where its arithmetic
+        makes NaN, as cos(inf) does, too)."""
         if self.calls >= self.budget:
             raise RuntimeError(f"evaluation budget of {self.budget} exhausted")
         if len(request) != 1:
@@ -67,7 +74,8 @@ class Objective:
         if x.shape != (self.dim,) or not np.isfinite(x).all():
             raise ValueError(f"f expects a list of {self.dim} finite numbers")
         self.calls += 1
-        return self.value(x)
+        value = self.value(x)
+        return math.inf if math.isnan(value) else value  # cos(inf) is NaN: worse than any
 
 
 def oracle(stage, case):
@@ -75,7 +83,13 @@ def oracle(stage, case):
 
 
 def score(stage, case, outputs, oracle):
-    x = finite_array(outputs, "the returned point", (case.inputs["dim"],))
+    """-log10 of the regret of the returned point, as re-evaluated here, capped at MAX_SCORE.
+    Invariant on what is scored: `dim` finite numbers, each within [-BOUND, BOUND], so the
+    regret g(x - shift) >= 0 is finite; a regret of 0 (or below, by rounding) scores the cap."""
+    try:
+        x = finite_array(outputs, "the returned point", (case.inputs["dim"],))
+    except OverflowError as exc:  # an integer past float range (JSON allows any)
+        raise InvalidOutput(f"the returned point is not an array of numbers ({exc})") from None
     outside = np.flatnonzero(~(np.abs(x) <= BOUND))
     if outside.size:
         raise InvalidOutput(f"coordinate {outside[0]} of the returned point ({x[outside[0]]}) "
