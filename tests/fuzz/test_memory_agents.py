@@ -11,6 +11,7 @@ retrieval only after it was a dict of at most 64 kB whose hints read (grid_agent
 an agent scores at most what the gold answers to the same questions score."""
 
 import contextlib
+import json
 import math
 
 import pytest
@@ -26,8 +27,9 @@ GRID = load_task("gridworld_memory")
 from grid_agent import read_hints  # noqa: E402  (memory_helpers put the shared modules on the path)
 from memory_stream import MAX_RETRIEVED_KB, play_in_process  # noqa: E402
 
-SMALL = {"seed": 0, "worlds": 2, "tasks_per_world": 6}
-"""A small stream: 6 collection episodes, 6 deployment tasks played 3 times."""
+SMALL = {"seed": 0, "worlds": 2, "tasks_per_world": 6, "budget": 14}
+"""A small stream: 6 collection episodes, 6 deployment tasks played 3 times, with few enough
+steps that the best baseline scores below 1 (0.72 batched): room to score above it."""
 MEMORY_CASES = {
     "batched": SMALL,
     "sequential": {**SMALL, "mode": "sequential", "copy": 2},
@@ -102,17 +104,25 @@ def honest_best(name: str) -> float:
 @settings(max_examples=25)
 @given(answers=retrievals)
 def test_memory_scorer_refuses_or_scores_what_passed_its_invariants(name, answers):
-    """No TaskError, no crash; a stream that scored took only retrievals that pass the
-    invariants, so a score above map_memory's was earned with readable hints."""
+    """No TaskError, no crash; a stream that scored took only retrievals that pass their
+    invariants, so no score above map_memory's without them."""
     metrics, retrieved = play(memory_case(name), answers)
     if metrics is None:
         return
-    for answer in retrieved:
-        assert isinstance(answer, dict) and len(str(answer)) < 4 * MAX_RETRIEVED_KB * 1024
+    assert metrics.score <= honest_best(name) or all(passes(answer) for answer in retrieved)
+    # stronger, and what the oracle promises: every retrieval of a finished stream passed
+    assert all(passes(answer) for answer in retrieved)
+
+
+def passes(answer) -> bool:
+    """A retrieval's invariants: a dict of at most MAX_RETRIEVED_KB kB whose hints read."""
+    if not (isinstance(answer, dict) and len(json.dumps(answer)) <= MAX_RETRIEVED_KB * 1024):
+        return False
+    try:
         read_hints(answer)
-    if metrics.score > honest_best(name):
-        assert all(set(answer) & {"targets", "waypoints", "plan", "avoid"}
-                   for answer in retrieved)
+    except InvalidOutput:
+        return False
+    return True
 
 
 AGENTS = {name: load_task(name) for name in ("arithmetic", "multiple_choice", "arc")}
