@@ -16,6 +16,11 @@ take the exits not tried from it (in an order drawn from a random generator seed
 task, so the same task is explored the same way), going back the way it came when a room has
 nothing left (and at once when an exit led to a room already seen). A malformed hint (not a
 list of strings, too long) is the memory's fault: InvalidOutput naming the key.
+
+The work hints can make this trusted agent do is bounded by their checked size: each plan
+command is issued or dropped once (at most MAX_HINTS an episode), and `avoid` is a set looked
+up once per admissible command; no hint makes it search (unlike the grid agent, whose searches
+are counted).
 """
 
 import random
