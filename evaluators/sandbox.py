@@ -27,7 +27,9 @@ one `result` or `error`) and the reply pipe (our answers to calls). A candidate 
 result pipe itself, but anything it could say there it could equally return: scores are
 computed by the trusted scorer from the outputs, never taken from the candidate. Whatever
 arrives is parsed in linear time under bounds (total size, nesting depth, number of lists and
-objects, one result): anything else is the candidate's fault, `invalid` with a reason.
+objects, one result): anything else is the candidate's fault, `invalid` with a reason. What we
+have read and not yet answered is bounded too (calls, and their bytes: one message's worth):
+past that we stop reading and the pipe makes the candidate's writes wait.
 """
 
 import contextlib
@@ -94,8 +96,12 @@ class Limits:
     output_kb: int = 64
     """Kept of stdout and of stderr each (the tail); past 16x this the candidate is killed."""
     result_mb: int = 64
-    """Largest message on the result channel (the result, or one oracle call): what one message
-    may cost our memory. A long dialogue of small calls is bounded by the wall limit instead."""
+    """Largest message on the result channel (the result, or one oracle call), and what the
+    calls read but not yet answered may hold together: one message's worth. Our memory for the
+    channel is at most about (2 x PARSE_COST + 2) x this: the calls held and the result once
+    parsed, one message being read and one being parsed (at 64 MB, MAX_CONTAINERS caps the
+    costliest shapes: one message parsed measured at most ~940 MB, so ~2 GB in all). A long
+    dialogue of small calls is bounded by the wall limit instead."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -124,8 +130,9 @@ that many run at once on threads (model calls of an agent answering questions in
 and the oracle must be thread-safe."""
 
 MAX_QUEUED = 4
-"""Calls of a concurrent oracle waiting beyond its `concurrency`, per slot: past that a call is
-refused at once, so a candidate cannot pile up unbounded work on our side."""
+"""Calls of a concurrent oracle waiting beyond its `concurrency`, per slot. Past that (or past
+`result_mb` of calls held) we read no more: the candidate's next write waits in the pipe until
+a call is answered, so it cannot pile up work or memory on our side, and is not refused."""
 
 
 class Executor(Protocol):

@@ -18,7 +18,10 @@ from evaluators.sandbox import LEVELS, Limits, Sandbox, available_level
 from evaluators.task import load_task
 from evaluators.workers import WorkerPool
 
-FAST = Limits(wall_s=3, cpu_s=3)
+ROOMY = Limits(wall_s=60, cpu_s=30)
+"""For attacks whose outcome is not a timeout: room enough that a loaded machine (2 cores, a
+load of 11) cannot turn them into one. No test here depends on how fast the machine is: the
+outcomes asserted are what the mechanisms count (messages, bytes, processes), not seconds."""
 SECRET = "sk-discovery-test-0123456789"
 
 
@@ -87,7 +90,7 @@ return 'spawned'
 """
 
 
-def run(sandbox: Sandbox, body: str, limits: Limits = FAST, **inputs):
+def run(sandbox: Sandbox, body: str, limits: Limits = ROOMY, **inputs):
     code = "import os, sys, time, signal, socket, subprocess\n" + FIND_RESULT_FD + \
         "\ndef attack(**kw):\n" + "".join(
         f"    {line}\n" for line in body.strip().splitlines())
@@ -95,10 +98,8 @@ def run(sandbox: Sandbox, body: str, limits: Limits = FAST, **inputs):
 
 
 def test_infinite_loop_times_out(bwrap):
-    start = time.monotonic()
     result = run(bwrap, "while True:\n    pass", Limits(wall_s=1.5, cpu_s=30))
     assert result.status == "timeout" and "wall time limit of 1.5 s" in result.reason
-    assert time.monotonic() - start < 4
 
 
 def test_cpu_limit(bwrap):
@@ -114,13 +115,11 @@ def test_sleep_forever_times_out(bwrap):
 
 def test_fork_bomb_is_capped_and_fully_killed(bwrap):
     marker = "4242.0421"
-    start = time.monotonic()
     result = run(bwrap, fork_bomb(marker), Limits(wall_s=2, processes=32))
     assert result.status in ("timeout", "crashed")
-    assert time.monotonic() - start < 10
     assert leftovers(marker) == []
-    after = run(bwrap, "return 1")
-    assert after.status == "ok" and after.outputs == 1 and after.duration_s < 2
+    after = run(bwrap, "return 1")  # a pids cgroup still full would fail to start it
+    assert after.status == "ok" and after.outputs == 1
 
 
 def test_huge_allocation_is_a_memory_error(bwrap):
@@ -224,12 +223,12 @@ def test_daemon_does_not_outlive_the_evaluation(bwrap):
 
 
 def test_output_flood_is_cut_short(bwrap):
-    start = time.monotonic()
+    """1 GB on stdout: ended at 16x output_kb, long before the wall limit (its reason says
+    which ended it)."""
     result = run(bwrap, "chunk = 'x' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(chunk)",
-                 Limits(wall_s=30))
+                 ROOMY)
     assert result.status == "crashed" and "output limit exceeded" in result.reason
     assert len(result.stdout) <= Limits.output_kb * 1024
-    assert time.monotonic() - start < 10
 
 
 def test_exit_before_outputs(bwrap):
@@ -277,11 +276,10 @@ def attack(ask):
     os.write(RESULT_FD(), b'{"kind": "call", "id": "x", "request": [1]}\\n')
     time.sleep(60)
 """
-    start = time.monotonic()
     result = bwrap.run(code, "attack", {}, Limits(wall_s=2), oracle=lambda _: "x" * 2**22,
                        oracle_arg="ask")
-    assert result.status == "timeout" and time.monotonic() - start < 10
-    assert bwrap.run("def f(ask):\n    return len(ask(1))\n", "f", {}, FAST,
+    assert result.status == "timeout"
+    assert bwrap.run("def f(ask):\n    return len(ask(1))\n", "f", {}, ROOMY,
                      oracle=lambda _: "y" * 2**20, oracle_arg="ask").outputs == 2**20
 
 
@@ -296,8 +294,8 @@ def attack(ask):
     def echo(request):
         return request[0]
 
-    assert bwrap.run(code, "attack", {}, FAST, oracle=echo, oracle_arg="ask").status == "crashed"
-    second = bwrap.run("def f(ask):\n    return ask('second')\n", "f", {}, FAST, oracle=echo,
+    assert bwrap.run(code, "attack", {}, ROOMY, oracle=echo, oracle_arg="ask").status == "crashed"
+    second = bwrap.run("def f(ask):\n    return ask('second')\n", "f", {}, ROOMY, oracle=echo,
                        oracle_arg="ask")
     assert second.status == "ok" and second.outputs == "second"
 
@@ -348,7 +346,6 @@ def test_a_clean_run_after_the_hostile_suite_scores_as_before(bwrap):
     task = load_task("circle_packing")
     first = task.evaluate(task.seed_code, bwrap)[-1]
     assert first.status == "ok" and first.score == pytest.approx(25 / 11)
-    assert first.duration_s < 2
 
 
 @pytest.mark.parametrize("level", [lvl for lvl in LEVELS if lvl != "bwrap"])
@@ -474,9 +471,9 @@ for n in range(200):
 def test_planted_modules_and_files_do_not_reach_the_next_candidate(bwrap):
     """Each job starts from a state no earlier job could touch: nothing it planted (a module
     shadowing the stdlib, a .pth, a note, a locked folder) is seen or imported by the next."""
-    before = bwrap.run(LOOK, "attack", {}, FAST)
-    planted = bwrap.run(PLANT, "attack", {}, FAST)
-    after = bwrap.run(LOOK, "attack", {}, FAST)
+    before = bwrap.run(LOOK, "attack", {}, ROOMY)
+    planted = bwrap.run(PLANT, "attack", {}, ROOMY)
+    after = bwrap.run(LOOK, "attack", {}, ROOMY)
     assert before.status == planted.status == after.status == "ok", after.reason
     assert planted.outputs, "the planter found nowhere to write"
     assert after.outputs == before.outputs
@@ -488,7 +485,7 @@ def test_planted_modules_and_files_do_not_reach_the_next_candidate(bwrap):
 def test_directories_left_everywhere_do_not_break_later_jobs(bwrap):
     """Job folders are named unpredictably and created exclusively: folders a candidate made
     in advance (job-1, job-2, ...) cannot make a later evaluation fail."""
-    assert bwrap.run(MANY_DIRS, "attack", {}, FAST).status == "ok"
+    assert bwrap.run(MANY_DIRS, "attack", {}, ROOMY).status == "ok"
     for _ in range(3):
         result = run(bwrap, "return 7")
         assert result.status == "ok" and result.outputs == 7
@@ -512,8 +509,8 @@ def attack(ask):
     def echo(request):
         return request[0]
 
-    assert bwrap.run(attack, "attack", {}, FAST, oracle=echo, oracle_arg="ask").status != "ok"
-    honest = bwrap.run("def f(ask):\n    return ask('mine')\n", "f", {}, FAST, oracle=echo,
+    assert bwrap.run(attack, "attack", {}, ROOMY, oracle=echo, oracle_arg="ask").status != "ok"
+    honest = bwrap.run("def f(ask):\n    return ask('mine')\n", "f", {}, ROOMY, oracle=echo,
                        oracle_arg="ask")
     assert honest.status == "ok" and honest.outputs == "mine"
     task = load_task("circle_packing")
@@ -565,33 +562,38 @@ return 'wrote 1 GB'
 
 def test_deeply_nested_json_is_invalid_not_a_crash(bwrap):
     deep = "'[' * 200_000 + ']' * 200_000"
-    on_result = run(bwrap, f"os.write(RESULT_FD(), ({deep} + '\\n').encode())\nos._exit(0)")
+    on_result = run(bwrap, f"os.write(RESULT_FD(), ({deep} + '\\n').encode())\nos._exit(0)",
+                    ROOMY)
     assert on_result.status == "invalid" and "nested" in on_result.reason
+    # It waits for us: the verdict comes from the message, not from its exit or the wall limit.
     in_call = run(bwrap, f"""
 os.write(RESULT_FD(), ('{{"kind": "call", "id": "x", "request": ' + {deep} + '}}\\n').encode())
-time.sleep(5)
-""")
+time.sleep(600)
+""", ROOMY)
     assert in_call.status == "invalid" and "nested" in in_call.reason
-    shallow_but_wide = run(bwrap, "return [[[[i]]] for i in range(10**5)]")
+    shallow_but_wide = run(bwrap, "return [[[[i]]] for i in range(10**5)]", ROOMY)
     assert shallow_but_wide.status == "ok" and len(shallow_but_wide.outputs) == 10**5
 
 
 def test_a_flood_of_tiny_messages_is_cut_short(bwrap):
-    """57 MB of `{}` lines: parsing is linear and stops at the second non-call message."""
-    limits = Limits(wall_s=30, cpu_s=30)
-    start = time.monotonic()
+    """57 MB of `{}` lines: parsing stops at the second non-call message, and we read no
+    more: the candidate never gets to write the rest (it reports each MB it got out on
+    stderr). The wall limit is far away: it is the count of messages that ends it."""
+    limits = Limits(wall_s=120, cpu_s=60)
     result = run(bwrap, """
 block = b'{}\\n' * (2**20 // 3)
-for _ in range(57):
+for n in range(57):
     os.write(RESULT_FD(), block)
+    print(f'wrote {n + 1} MB', file=sys.stderr, flush=True)
 return 1
 """, limits)
     assert result.status == "invalid" and "more than one" in result.reason
-    assert time.monotonic() - start < 5
-    start = time.monotonic()
+    assert "wrote 2 MB" not in result.stderr  # (a pipe holds 64 KB, at most 1 MB)
+    # One line of 60 MB in many reads (linear: see test_channel_hostile), then the result
+    # message glued to it: one malformed message.
     one_line = run(bwrap, "os.write(RESULT_FD(), b'[' + b'0,' * (30 * 2**20) + b'0]')\n"
                    "return 1", limits)
-    assert one_line.status == "invalid" and time.monotonic() - start < 10
+    assert one_line.status == "invalid" and "malformed" in one_line.reason, one_line.reason
 
 
 KEYRINGS = """
