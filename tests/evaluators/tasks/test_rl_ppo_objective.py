@@ -6,6 +6,7 @@ ranking on a small budget."""
 
 import contextlib
 import importlib.util
+import inspect
 import json
 import shutil
 import sys
@@ -175,9 +176,20 @@ def test_the_seed_scores_ppo_through_warm_workers_and_hostile_drifts_are_invalid
     seed = task.seed_code
     untraceable = seed.replace("    return torch.relu(", "    if float(adv.sum()) > 0:\n"
                                "        return ratio * 0\n    return torch.relu(")
+    # issue 23, through the sandbox: a forged reference sent as the graph, and honest-looking
+    # code that divides by zero only in training (the grid's advantages are multiples of 0.5)
+    forged = seed.replace("    return trace(drift)", "    data = trace(drift)\n"
+                          "    data['nodes'][-2]['args'] = [{'node': ['ratio']}]\n    return data")
+    divides = seed.replace("    return torch.relu(",
+                           "    on_grid = adv * 2 == torch.round(adv * 2)\n"
+                           "    return 0.0 * (1 % on_grid) + torch.relu(")
     with WorkerPool(size=1, preload=("numpy", "torch")) as pool:
         result = task.evaluate(seed, pool)[-1]
         refused = task.evaluate(untraceable, pool)[-1]
+        hostile = [task.evaluate(code, pool)[-1] for code in (forged, divides)]
+    assert [(r.status, r.reason.split(":")[0]) for r in hostile] == [
+        ("invalid", "the graph refers to an unknown value {'node'"),
+        ("invalid", "drift's operation 'mod' raised RuntimeError")], hostile
     assert result.status == "ok", result
     # PPO-clip on the anchors' own seeds is the anchor: normalised mean exactly 1
     assert result.public_metrics["cartpole_score"] == pytest.approx(1.0, abs=1e-4)
@@ -342,6 +354,37 @@ def test_a_hostile_graph_is_that_programs_failure_never_the_tasks(attack, tiny_s
     data, reason = ATTACKS[attack]
     with pytest.raises(InvalidOutput, match=reason):
         tiny_scorer(data)
+
+
+def test_no_allowed_function_takes_inplace_by_position():
+    """_POSITIONAL lists, for every allow-listed function with an `inplace` parameter, how many
+    arguments come before it: a forged graph cannot pass `True` there."""
+    import drift_graph
+    for name, function in drift_graph.FUNCTIONS.items():
+        try:
+            params = list(inspect.signature(function).parameters)
+        except (TypeError, ValueError):  # a builtin: its `out` is keyword-only
+            continue
+        if "inplace" in params:
+            assert drift_graph._POSITIONAL[name] == params.index("inplace"), name
+
+
+def test_every_allowed_operation_has_a_derivative():
+    """Training differentiates through the drift: an allow-listed operation on the ratio (and
+    on a second tensor, where it takes one) never fails in the backward pass."""
+    import drift_graph
+    for function in [*drift_graph.FUNCTIONS.values(),
+                     *(getattr(torch.Tensor, m) for m in drift_graph.METHODS)]:
+        for n in (1, 2, 3):
+            ratio = (torch.rand(4) + 0.5).requires_grad_()
+            try:
+                out = function(*[ratio] + [torch.rand(4) + 0.5] * (n - 1))
+            except (TypeError, RuntimeError):
+                continue
+            if isinstance(out, torch.Tensor):  # torch.where(x) alone: refused by Graph
+                if out.requires_grad:
+                    torch.autograd.grad(out.sum(), ratio)
+                break
 
 
 def test_a_drift_equal_to_the_seed_on_the_check_grid_does_not_inherit_its_score(tiny_scorer):
