@@ -74,9 +74,11 @@ def check_meta_strategy(sigma: Any, sizes: tuple[int, ...]) -> list[np.ndarray]:
             raise RuleError(f"{what} has shape {row.shape}, not ({k},)")
         if not np.all(np.isfinite(row)) or not np.all(row >= 0):
             raise RuleError(f"{what} has negative or non-finite probabilities")
-        if abs(row.sum() - 1.0) > 1e-6:
-            raise RuleError(f"{what} sums to {row.sum():.6g}, not 1")
-        out.append(row / row.sum())
+        with np.errstate(over="ignore"):  # finite entries whose sum is not: refused below
+            total = row.sum()
+        if not abs(total - 1.0) <= 1e-6:
+            raise RuleError(f"{what} sums to {total:.6g}, not 1")
+        out.append(row / total)
     return out
 
 
