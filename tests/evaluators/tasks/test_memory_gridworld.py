@@ -1,5 +1,6 @@
 """The grid-world memory task: worlds, the scripted agent and its hints, ALMA's stream protocol
-(counts, batched and sequential, independent copies), memories that misbehave or try to cheat,
+(counts, batched and sequential, a sandbox run per sequential copy), the agent's search
+allowance, memories that misbehave or try to cheat,
 and the seed and baselines through the sandbox with warm workers."""
 
 import json
