@@ -7,8 +7,8 @@ every sink goes through this module, never a copy of it:
 
 - a terminal: `terminal` drops escape sequences and control characters (a window title, an
   erased line, a cursor moved over an earlier line), keeping newlines and tabs;
-- Rich: `text` is a `rich.text.Text`, which Rich never parses as markup (`[bold]`, `[/]`);
-  `markup` escapes for the rare place that takes a markup string;
+- Rich: `text` is a `rich.text.Text`, which Rich never parses as markup (`[bold]`, `[/]`) nor
+  as emoji codes (`:smile:`): never put untrusted text into a markup string;
 - matplotlib: `mathtext` escapes `$`, which would otherwise start mathtext (`$\\frac{` raises);
 - Markdown (report.md): `markdown` backslash-escapes every ASCII punctuation character, so that
   no image, link, HTML tag, entity, emphasis, code span, table pipe or math survives as syntax.
@@ -20,7 +20,6 @@ import re
 import string
 from typing import Any
 
-from rich.markup import escape
 from rich.text import Text
 
 _CONTROL = re.compile(
@@ -47,12 +46,6 @@ def text(value: object, style: str = "", **options: Any) -> Text:
     """`value` for Rich: a Text (never parsed as markup), its control characters removed;
     `options` are Text's (overflow, no_wrap)."""
     return Text(terminal(value), style=style, **options)
-
-
-def markup(value: object) -> str:
-    """`value` inside a Rich markup string: its brackets escaped, its control characters
-    removed."""
-    return escape(terminal(value))
 
 
 def mathtext(value: object) -> str:

@@ -12,6 +12,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console, RenderableType
 from rich.live import Live
+from rich.text import Text
 
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader
 from discovery import sanitize, views
@@ -102,8 +103,8 @@ class Progress:
         elif self.live is not None:
             self.view.update(event)
         elif self.mode != "quiet" and event.get("event") == "stopped":
-            console.print(f"[bold]stopped:[/] {sanitize.markup(event['reason'])}; best "
-                          f"{views.score_text(event['best'])}")
+            console.print(Text.assemble(("stopped:", "bold"), sanitize.text(
+                f" {event['reason']}; best {views.score_text(event['best'])}")))
         elif self.mode != "quiet" and "n" in event:
             console.print(views.iteration_line(event), soft_wrap=True)
 

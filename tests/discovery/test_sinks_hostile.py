@@ -129,7 +129,7 @@ def test_a_campaign_that_meets_a_hostile_program_runs_to_its_end(tmp_path, wide)
     shows_literally(result.output, "failures by reason", MARKUP)
 
 
-@pytest.mark.parametrize("sink", [sanitize.terminal, sanitize.markup, sanitize.mathtext,
+@pytest.mark.parametrize("sink", [sanitize.terminal, sanitize.mathtext,
                                   sanitize.markdown, lambda s: sanitize.text(s).plain])
 def test_every_sink_drops_control_characters_but_newline_and_tab(sink):
     nasty = "a\x1b]8;;http://evil\x1b\\b\x1bc\x9b31mc\rd\x00e\u202ef\x7fg\x1bP1;2q\x1b\\h"
