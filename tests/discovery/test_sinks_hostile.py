@@ -13,8 +13,8 @@ from helpers import discover
 from markdown_it import MarkdownIt
 
 from archive import ArchiveWriter, EvaluationResult, NewProgram, archive_path
-from discovery import sanitize
-from discovery.cli.common import console
+from discovery import sanitize, views
+from discovery.cli.common import Progress, console
 
 MINIMAL = str(Path(__file__).resolve().parents[2] / "examples" / "minimal_task")
 
@@ -135,3 +135,20 @@ def test_every_sink_drops_control_characters_but_newline_and_tab(sink):
     nasty = "a\x1b]8;;http://evil\x1b\\b\x1bc\x9b31mc\rd\x00e\u202ef\x7fg\x1bP1;2q\x1b\\h"
     assert not any(ch in sink(nasty) for ch in "\x1b\x9b\r\x00\u202e\x7f")
     assert "\n" in sanitize.terminal("a\n\tb") and "\t" in sanitize.terminal("a\n\tb")
+
+
+def test_what_run_prints_per_iteration_is_literal(capsys, wide):
+    """The lines `run` prints as iterations land, its live panel, its stop and its warnings."""
+    event = {"n": 1, "island": 0, "op": "llm", "model": HOSTILE, "program": None,
+             "status": "no program", "reason": HOSTILE, "score": None, "best": None,
+             "valid_edit": False, "tokens": 0, "cost": 0.0}
+    stopped = {"event": "stopped", "reason": HOSTILE, "best": None}
+    lines = Progress("lines")
+    for shown in (event, stopped, {"event": "warning", "message": HOSTILE}):
+        lines(shown)
+    panel = views.CampaignProgress()
+    panel.update(event)
+    panel.update(stopped)
+    console.print(panel)
+    out = capsys.readouterr()
+    shows_literally(out.out + out.err, MARKUP, CLOSE, MATH, IMAGE, HTML)
