@@ -108,10 +108,15 @@ def protocol_metrics(case, losses: dict[int, float], reference: Callable[[], flo
                      reference_name: str) -> Metrics:
     """The case's metrics under its protocol: `losses` is the exploitability at each of its
     checkpoints (all public, so the report draws curves under either protocol); `reference`
-    computes the seed's exploitability at the last one (called under `paper` only)."""
+    computes the seed's exploitability at the last one (called under `paper` only). Assumes
+    `losses` passed `measured`; the reference is the trusted seed's, so a non-finite one is
+    the task's error (a ValueError: a TaskError), not the candidate's."""
     if case.secret.get("protocol", "checkpoints") == "checkpoints":
         return log_checkpoints(losses, "exploitability")
     final = reference()
+    if not (math.isfinite(final) and final >= -ROUNDING):
+        raise ValueError(f"the seed's reference exploitability is {final!r}: clear the figures "
+                         "cache (~/.cache/discovery/figures) and check the seed")
     return Metrics(log_ratio(losses[max(losses)], final, CAP),
                    {**{f"exploitability_{t}": v for t, v in losses.items()},
                     f"{reference_name}_exploitability": final})

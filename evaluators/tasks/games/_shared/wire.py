@@ -17,5 +17,8 @@ def pack(values: np.ndarray) -> str:
 
 
 def unpack(text: str) -> np.ndarray:
-    """The flat float64 array `pack` sent; read-only (it is a view of the decoded bytes)."""
+    """The flat float64 array `pack` sent; read-only (it is a view of the decoded bytes).
+    Any value may arrive from a candidate: what is not base64 text of whole float64s raises
+    TypeError or ValueError (a refusal), and the values may be anything (NaN, inf): the
+    receiver checks them."""
     return np.frombuffer(base64.b64decode(text), dtype="<f8")

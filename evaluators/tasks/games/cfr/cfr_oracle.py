@@ -61,6 +61,10 @@ class CFR(Oracle):
         self.started = False
 
     def __call__(self, request: list) -> dict:
+        """One request from the candidate's process, any JSON value: `["start"]` once, then
+        `[policy, weight]` (packed strings, wire.py) per update until done. Anything else, or a
+        policy or weight that fails its checks (update), is refused with a ValueError or
+        TypeError (the candidate's error) before anything changes."""
         self.refuse_if_failed()
         if request == ["start"]:
             if self.started:

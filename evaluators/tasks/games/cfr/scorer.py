@@ -40,6 +40,8 @@ def oracle(stage, case) -> CFR:
 
 
 def score(stage, case, outputs, oracle):
+    """The case's metrics from what the oracle measured, checked first (protocols.measured);
+    `outputs`, the candidate's return value, is not read."""
     return protocol_metrics(case, measured(oracle, case.secret["checkpoints"]),
                             lambda: cfr_plus(case.secret["game"], oracle.iterations,
                                              case.secret["alternating"]), "cfr_plus")

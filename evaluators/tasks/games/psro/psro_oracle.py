@@ -68,6 +68,10 @@ class PSRO(Oracle):
         self.started = False
 
     def __call__(self, request: list) -> object:
+        """One request from the candidate's process, any JSON value: `["start"]` once, then
+        per iteration the training meta-strategy and optionally the evaluation one, each a
+        list per player that check_meta_strategy accepts. Anything else is refused with a
+        ValueError or TypeError (the candidate's error) before anything changes."""
         self.refuse_if_failed()
         if request == ["start"]:
             if self.started:

@@ -38,6 +38,8 @@ def oracle(stage, case) -> PSRO:
 
 
 def score(stage, case, outputs, oracle):
+    """The case's metrics from what the oracle measured, checked first (protocols.measured);
+    `outputs`, the candidate's return value, is not read."""
     return protocol_metrics(case, measured(oracle, case.secret["checkpoints"]),
                             lambda: uniform(case.secret["game"], oracle.iterations), "uniform")
 
