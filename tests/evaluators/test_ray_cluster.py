@@ -24,9 +24,16 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 
 from evaluators.ray_executor import RayExecutor, local_cluster  # noqa: E402
 
-SLEEP_S = 0.8
-"""What one case of the test task takes (the candidate sleeps): long enough to kill a node
-under it, short enough for a campaign of seconds."""
+SLEEP_S = 0.3
+"""What one case of the test task takes (the candidate sleeps): cases overlap, and a campaign
+takes seconds. No test depends on it being long enough for anything: the node to kill is
+held by the task's trusted side (see sleepy_task)."""
+WAIT_S = 300
+"""How long the test waits for a case to reach a node: only a broken executor takes it."""
+HOLD_S = 60
+"""How long the task's trusted side holds one case while `hold` exists (see sleepy_task): long
+for a slot to start on a new node, bounded so that the campaign goes on even if the held
+case is the only one it has in flight."""
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +47,13 @@ def cluster():
 
 
 def sleepy_task(root: Path) -> Path:
-    """A task whose case sleeps SLEEP_S and returns the program's constant; its trusted side
-    touches `<root>.marks/<node id>` as a case starts there (outside the folder: its files are
-    the task's version), so the test can tell when a node has one in flight."""
+    """A task whose case sleeps SLEEP_S and returns the program's constant. Its trusted side,
+    as a case starts on a node, touches `<root>.marks/<node id>` and adds that id to
+    `marks/log` (outside the folder: its files are the task's version), so the test knows a
+    case reached the node; then it holds the case for good on the node named in `marks/victim`
+    (it is in flight there until the node dies), and, while `marks/hold` exists, up to HOLD_S
+    on every node but the one named in `marks/joined` (so that node gets a case while the
+    campaign still has some)."""
     marks = root.with_suffix(".marks")
     marks.mkdir(parents=True)
     root.mkdir()
@@ -52,14 +63,33 @@ def sleepy_task(root: Path) -> Path:
     (root / "seed.py").write_text(program(0))
     (root / "description.md").write_text("Return a large number.\n")
     (root / "scorer.py").write_text(
-        "from pathlib import Path\n\nimport ray\n\n"
-        "from evaluators.scoring import Metrics, finite_number\n\n\n"
+        "import time\nfrom pathlib import Path\n\nimport ray\n\n"
+        "from evaluators.scoring import Metrics, finite_number\n\n"
+        f"MARKS = Path({str(marks)!r})\n\n\n"
+        "def named(name):\n"
+        "    return (MARKS / name).read_text() if (MARKS / name).exists() else None\n\n\n"
         "def inputs(stage, case):\n"
-        f"    (Path({str(marks)!r}) / ray.get_runtime_context().get_node_id()).touch()\n"
+        "    node = ray.get_runtime_context().get_node_id()\n"
+        "    (MARKS / node).touch()\n"
+        "    with open(MARKS / 'log', 'a') as log:\n"
+        "        log.write(node + '\\n')\n"
+        "    while node == named('victim'):\n"
+        "        time.sleep(0.02)\n"
+        f"    held = time.monotonic() + {HOLD_S}\n"
+        "    while (MARKS / 'hold').exists() and node != named('joined') and "
+        "time.monotonic() < held:\n"
+        "        time.sleep(0.02)\n"
         "    return case.inputs\n\n\n"
         "def score(stage, case, outputs, oracle):\n"
         "    return Metrics(finite_number(outputs, 'f()'), {'value': outputs})\n")
     return root
+
+
+def wait_for(path: Path) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no case reached {path.name} in {WAIT_S} s"
+        time.sleep(0.02)
 
 
 def program(value: int, body: str = "") -> str:
@@ -108,21 +138,25 @@ def test_a_task_folder_shipped_as_working_dir_runs_on_the_nodes(cluster, tmp_pat
     toml = work / "mine" / "task.toml"  # another name: no node may fall back to the shipped one
     toml.write_text(toml.read_text().replace('"function_minimisation"', '"mine"', 1))
     result = subprocess.run([sys.executable, "-c", WORKING_DIR_DRIVER, cluster.address],
-                            cwd=work, capture_output=True, text=True, timeout=120)
+                            cwd=work, capture_output=True, text=True, timeout=WAIT_S)
     assert result.stdout.split()[-1:] == ["ok"], result.stderr[-3000:]
     assert not (work / "mine").exists()
 
 
 def test_a_campaign_survives_a_killed_node_and_uses_a_new_one(cluster, tmp_path):
     """Three slots on three nodes, three evaluations in flight. When a worker node has a case
-    in flight it is killed, and a new node joins: the lost case runs again on a live slot, the
-    lost slot comes back on the new node, and the archive holds every program's evaluation
-    once."""
+    in flight (held there by the task's trusted side) a new node joins and the first is
+    killed: the lost case runs again on a live slot, the lost slot comes back on the new node,
+    and the archive holds every program's evaluation once. The other nodes hold their cases a
+    while until the new node has one, so the campaign does not end before the new slot is up
+    on a slow machine."""
     task = sleepy_task(tmp_path / "task")
     script = tmp_path / "script.jsonl"
     script.write_text("".join(json.dumps({"text": f"```python\n{program(v)}```"}) + "\n"
                       for v in range(1, 60)))
     victim = cluster.list_all_nodes()[1]
+    marks = task.with_suffix(".marks")
+    (marks / "victim").write_text(victim.node_id)
     outcome = []
 
     def campaign() -> None:
@@ -136,14 +170,20 @@ def test_a_campaign_survives_a_killed_node_and_uses_a_new_one(cluster, tmp_path)
     running = threading.Thread(target=campaign)  # nodes start from the main thread only
     running.start()
     try:
-        mark = task.with_suffix(".marks") / victim.node_id
-        deadline = time.monotonic() + 60
-        while not mark.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(SLEEP_S / 4)  # the case is in the candidate's sleep now
+        wait_for(marks / victim.node_id)  # its case is in flight, held there for good
+        joined = cluster.add_node(num_cpus=1).node_id  # no slot there yet: all are placed
+        (marks / "joined").write_text(joined)
+        started = (marks / "log").read_text().count("\n")
         cluster.remove_node(victim)
-        joined = cluster.add_node(num_cpus=1).node_id
-    finally:
+        # once the lost case has started again (the only one in flight, if it was the seed),
+        # the other nodes' cases wait a while for the new node's first
+        while (marks / "log").read_text().count("\n") == started:
+            time.sleep(0.02)
+        (marks / "hold").touch()
+        wait_for(marks / joined)
+    finally:  # let every held case go, whatever happened
+        for name in ("victim", "hold"):
+            (marks / name).unlink(missing_ok=True)
         running.join()
     (result,) = outcome
     assert result.exit_code == 0, result.output
