@@ -49,14 +49,14 @@ def validate(n: int, outputs) -> tuple[np.ndarray, np.ndarray]:
 
 def score(stage, case, outputs, oracle):
     """The sum of radii of a packing that passed validate(). Its public figures are finite:
-    the radius spread (coefficient of variation, a MAP-Elites descriptor) is taken on the
-    radii over the largest, whose mean is at least 1/n, so radii as small as 5e-324 (whose
-    own mean underflows to 0) cannot make it NaN."""
+    the radius spread (coefficient of variation, a MAP-Elites descriptor) counts as 0 where
+    the radii's mean is 0, which it is for radii as small as 5e-324 with a positive sum (the
+    mean underflows): a spread of 0/0 would be NaN."""
     n = case.inputs["n"]
     _, radii = validate(n, outputs)
     total = float(radii.sum())
-    scaled = radii / radii.max() if total > 0 else radii
-    spread = float(scaled.std() / scaled.mean()) if total > 0 else 0.0
+    mean = radii.mean()
+    spread = float(radii.std() / mean) if mean > 0 else 0.0
     public = {"sum_radii": total, "n": n, "radius_spread": spread}
     if n in BEST_KNOWN:
         public["fraction_of_best_known"] = total / BEST_KNOWN[n]
