@@ -212,7 +212,7 @@ def task_requirements(reader: ArchiveReader) -> list[str]:
         task = load_task(campaign.config.get("task", campaign.task))
     except TaskError:
         return []
-    return list(getattr(task.config, "requirements", []))
+    return list(task.config.requirements)
 
 
 def _distribution(requirement: str) -> str:

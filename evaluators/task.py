@@ -155,6 +155,11 @@ class TaskConfig(_Strict):
     agent_model: str | None = None
     """The agent model a campaign uses when its config has no `[agent_model]` (e.g.
     `embedded`): tasks whose programs call a model over the model channel name one."""
+    requirements: list[str] = []
+    """Distributions (PEP 508 strings, e.g. "numpy>=1.26") that this task's programs may
+    import: `discover export --package` makes them the package's dependencies, with the user's
+    `--requires`, and never takes a dependency from what a program's own imports name (a
+    candidate could otherwise make an install fetch a package of its choosing)."""
     preload: list[str] = []
     """Modules the warm workers import once before their first job (e.g. `torch`: 3 s per
     fresh import), so that each evaluation pays milliseconds for them, not seconds."""

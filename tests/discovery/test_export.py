@@ -164,8 +164,6 @@ def test_dependencies_are_the_users_requires(cli, tmp_path):
     assert bad.exit_code == 1 and "not a requirement" in bad.stderr
 
 
-@pytest.mark.skipif("requirements" not in TaskConfig.model_fields,
-                    reason="TaskConfig has no `requirements` field yet")
 def test_dependencies_are_the_tasks_declared_requirements(tmp_path):
     task = tmp_path / "task"
     shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "minimal_task", task)
