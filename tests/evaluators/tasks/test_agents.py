@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from discovery.models import agent_models
-from discovery.models.agent import AgentModelConfig
+from discovery.models import agent_models, make_client
+from discovery.models.agent import AgentModelConfig, AgentModels, resolve_agent
+from discovery.models.transcripts import Recorder
 from evaluators.agent_model import AgentModelError
 from evaluators.task import Case, load_task
 from evaluators.workers import WorkerPool
@@ -286,3 +287,17 @@ def test_reflexion_and_debug_prompts_list_the_tasks_mistakes(tmp_path):
         if line["model"].startswith("scripted")]
     assert "Check especially for these mistakes" in prompts[-1]
     assert load_task("arithmetic").config.mistakes[0] in prompts[-1]
+
+
+def test_an_evaluation_whose_transcript_was_cut_says_so(pool, tmp_path):
+    """Past the transcript's cap an evaluation's prompts go unrecorded: its private metrics
+    (reports, never prompts) name the cut, so nobody reads a short transcript as complete."""
+    config = resolve_agent(AgentModelConfig(name="simulator",
+                                            transcript_bytes_per_evaluation=2_000))
+    models = AgentModels(config, Recorder(make_client(config), tmp_path / "transcript.jsonl"))
+    result = load_task("arithmetic").evaluate(load_task("arithmetic").seed_code, pool,
+                                              model=models.for_evaluation([]))[-1]
+    assert result.status == "ok", result.reason
+    assert "2,000 bytes of agent transcript" in result.private_metrics["transcript_cut"]
+    uncut = evaluate(load_task("arithmetic").seed_code, pool)
+    assert "transcript_cut" not in uncut.private_metrics

@@ -187,4 +187,5 @@ def score(stage, case, outputs: Any, loop: QuestionLoop) -> Metrics:
     refused = getattr(loop.model, "refused", None)
     if refused:
         public["model_refused"] = refused
-    return Metrics(round(median, 4), public)
+    cut = getattr(loop.model, "transcript_cut", None)  # for reports: prompts past a cap unsaved
+    return Metrics(round(median, 4), public, {"transcript_cut": cut} if cut else {})
