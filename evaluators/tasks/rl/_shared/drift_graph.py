@@ -341,7 +341,7 @@ class Watched:
 
     def __call__(self, ratio: torch.Tensor, adv: torch.Tensor, eps: torch.Tensor,
                  log_ratio: torch.Tensor, progress: torch.Tensor) -> torch.Tensor:
-        if not self.clock() <= self.deadline:
+        if not self.clock() < self.deadline:
             raise DriftError(f"training with this drift ran past its budget of "
                              f"{self.budget_s:g} s (after {self.calls} calls of the drift): "
                              "keep the drift to a few cheap element-wise operations")
