@@ -170,7 +170,10 @@ class Graph:
     @classmethod
     def from_json(cls, data: Any) -> "Graph":
         """Check and rebuild; DriftError naming what is wrong. `data` is untrusted: every field
-        is checked for type and every reference must point to an earlier node."""
+        is checked for type, every reference must name an earlier node, every operation must be
+        allow-listed with only its own keywords (`_operands`: no `out`, no `inplace`, at least
+        one tensor operand, no lists); the rebuilt graph keeps only the steps its output
+        depends on."""
         nodes = data.get("nodes") if isinstance(data, dict) else None
         if not isinstance(nodes, list) or not nodes:
             raise DriftError("the traced graph has no nodes")
