@@ -560,6 +560,7 @@ class Channel:
                 self.scanned = len(self.pending)
                 self._check_size(len(self.pending))
                 return
+            self.scanned = end  # a message waiting for room is not searched again
             if self._check_size(end) or not self._hold(end):
                 return
             line = self.pending[:end]
