@@ -23,7 +23,7 @@ from evaluators.workers import WorkerPool
 TASK = task_folders()["ppo_objective"]
 sys.path.insert(0, str(TASKS_DIR / "rl" / "_shared"))
 import minatar_games  # noqa: E402, F401 (registers Space Invaders and Freeway)
-from drift_graph import DriftError, Graph, check, trace  # noqa: E402
+from drift_graph import DriftError, Graph, Watched, check, trace  # noqa: E402
 from ppo import config_for, ppo_clip, stacked, train  # noqa: E402
 
 HURDLE = {"seeds": [0, 1, 2, 3], "runs": [{"env": "cartpole", "steps": 25_000}]}
@@ -342,6 +342,9 @@ ATTACKS = {
     "arithmetic on plain numbers": (nodes_of(("p", "operator.pow", [2, 2**31]),
                                              ("x", "operator.mul", [R, {"node": "p"}])),
                                     "no tensor operand"),
+    "not element-wise (torch.where alone: indices)": (
+        nodes_of(("i", "torch.where", [R]), ("x", "operator.mul", [R, {"node": "i"}])),
+        "gives a tuple of shape"),
 }
 
 
@@ -416,6 +419,18 @@ def test_the_same_graph_under_other_names_reuses_the_score(tiny_scorer):
     first, second = tiny_scorer(program("seed").objective()), tiny_scorer(trace(renamed))
     assert "reused_score" not in first.private and second.private["reused_score"] == 1
     assert second.score == first.score
+
+
+def test_the_watch_changes_nothing_an_honest_drift_trains_to():
+    """Watched (budget, finite values) only reads the drift's values: the final weights are
+    bit-identical to training with the plain PPO-clip function, so honest scores and the
+    stored anchors hold."""
+    watched = Watched(rebuilt("seed"), budget_s=3600)
+    plain, seen = (train("breakout", d, [0, 1], 2048, config_for("breakout", num_envs=4))
+                   for d in (ppo_clip, watched))
+    np.testing.assert_array_equal(plain.weights, seen.weights)
+    watched.verify()
+    assert watched.calls == 4 * 4 * 4  # updates x epochs x minibatches
 
 
 def test_training_past_its_budget_is_that_programs_failure(tiny_scorer):
