@@ -433,6 +433,17 @@ def test_the_watch_changes_nothing_an_honest_drift_trains_to():
     assert watched.calls == 4 * 4 * 4  # updates x epochs x minibatches
 
 
+def test_a_gradient_that_fails_on_the_trainers_side_is_a_drift_error():
+    """A graph whose backward pass fails (built here past the allow-list, as an operation
+    with no derivative on a device the check grid never ran on would be): the first training
+    call probes the gradient on copies and refuses it, before the trainer's own backward."""
+    steps = [(name, "input", i, None, None) for i, name in enumerate(
+        ("ratio", "adv", "eps", "log_ratio", "progress"))]
+    steps.append(("h", "call", torch.heaviside, [R, A], {}))
+    with pytest.raises(DriftError, match="gradient cannot be computed in training"):
+        train("cartpole", Watched(Graph(steps, "h"), budget_s=3600), [0], 512)
+
+
 def test_training_past_its_budget_is_that_programs_failure(tiny_scorer):
     """The trusted trainer's own time limit: a graph that makes training slow ends as the
     program's failure with the budget named. The budget is the case's `train_s` (here none

@@ -333,7 +333,10 @@ class Watched:
     and their backward pass); (2) its values are finite wherever its inputs are (ratio,
     log_ratio and adv finite: the trainer's per-agent NaN guard would otherwise skip those
     updates, and a drift could use that as a switch), counted on the device with no host
-    sync, and checked by `verify` once training ends. A broken invariant is a DriftError."""
+    sync, and checked by `verify` once training ends; (3) its gradient can be computed on the
+    trainer's device and inputs (probed on the first call, on copies: the check grid ran on
+    the CPU, and the trainer's own backward pass must not be where it fails). A broken
+    invariant is a DriftError."""
 
     def __init__(self, graph: Graph, budget_s: float,
                  clock: Callable[[], float] = time.monotonic):
@@ -348,12 +351,27 @@ class Watched:
             raise DriftError(f"training with this drift ran past its budget of "
                              f"{self.budget_s:g} s (after {self.calls} calls of the drift): "
                              "keep the drift to a few cheap element-wise operations")
+        if self.calls == 0:
+            self._probe(ratio, adv, eps, log_ratio, progress)
         out = self.graph(ratio, adv, eps, log_ratio, progress)
         with torch.no_grad():
             inputs_finite = torch.isfinite(ratio) & torch.isfinite(log_ratio) & torch.isfinite(adv)
             self.non_finite = self.non_finite + (inputs_finite & ~torch.isfinite(out)).sum()
         self.calls += 1
         return out
+
+    def _probe(self, ratio: torch.Tensor, adv: torch.Tensor, eps: torch.Tensor,
+               log_ratio: torch.Tensor, progress: torch.Tensor) -> None:
+        """The drift's gradient with respect to the ratio and log_ratio on copies of the
+        trainer's first inputs, or a DriftError saying why it cannot be computed."""
+        ratio, log_ratio = (x.detach().clone().requires_grad_() for x in (ratio, log_ratio))
+        out = self.graph(ratio, adv, eps, log_ratio, progress)
+        if out.requires_grad:
+            try:
+                torch.autograd.grad(out.sum(), (ratio, log_ratio), allow_unused=True)
+            except Exception as exc:
+                raise DriftError(f"drift's gradient cannot be computed in training "
+                                 f"({type(exc).__name__}: {str(exc)[:200]})") from exc
 
     def verify(self) -> None:
         """DriftError if the drift returned NaN or infinity at finite inputs in training."""
