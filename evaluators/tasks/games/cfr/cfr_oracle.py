@@ -107,7 +107,10 @@ class CFR(Oracle):
         with self.committing(what):
             self.advance(rows, policy, weight)
 
-    def advance(self, rows, policy: np.ndarray, weight: np.ndarray) -> None:
+    def advance(self, rows: slice | np.ndarray, policy: np.ndarray, weight: np.ndarray) -> None:
+        """The checked update of the group whose turn it is: the average takes the policy just
+        played, `policy` is played from now on, and after a checkpoint iteration the average
+        is measured (Game.nash_conv refuses one that is not a distribution)."""
         game = self.game
         own = self.reach[game.infoset_player[rows], game.parent_sequence[rows]]
         self.accumulate(rows, weight, own)
@@ -123,7 +126,7 @@ class CFR(Oracle):
                 self.exploitability[self.t] = (game.nash_conv(self.average_policy())
                                                / game.num_players)
 
-    def accumulate(self, rows, weight: np.ndarray, own: np.ndarray) -> None:
+    def accumulate(self, rows: slice | np.ndarray, weight: np.ndarray, own: np.ndarray) -> None:
         """Add weight * own * (the policy just played) to the rows' numerator, whatever the
         (finite, non-negative) weights: the increment's mantissa and exponent are taken apart
         (frexp) so nothing overflows on the way, and a row whose sum could pass
