@@ -54,8 +54,10 @@ def log_checkpoints(losses: dict[int, float], name: str, floor: float = 1e-15) -
 
     A mean over several checkpoints, not the last one alone, so that a rule that shines only at
     the final checkpoint (e.g. by averaging late) does not win; losses under `floor` count as
-    the floor, where float64 stops telling them apart."""
-    logs = [-math.log10(max(value, floor)) for value in losses.values()]
+    the floor, where float64 stops telling them apart. A loss that is not a finite number is
+    the program's InvalidOutput: a NaN would otherwise become a NaN score, an infinity -inf."""
+    logs = [-math.log10(max(finite_number(value, f"{name} at {t}"), floor))
+            for t, value in losses.items()]
     return Metrics(sum(logs) / len(logs), {f"{name}_{t}": v for t, v in losses.items()})
 
 
@@ -68,6 +70,11 @@ def log_ratio(loss: float, reference: float, cap: float, floor: float = 1e-15) -
     drowns the rest (PDCFR+ led CFR+ on the CFR task's train score through 4-card Goofspiel and
     3-player Kuhn while worse on Leduc and Liar's Dice); here each problem counts at most `cap`
     orders of magnitude either way, measured from the reference, so easy problems cannot
-    dominate. Losses under `floor` count as the floor."""
+    dominate. Losses under `floor` count as the floor. A loss that is not a finite number is
+    the program's InvalidOutput (a NaN would quietly clip to -cap, its reason lost); a
+    reference that is not is the task's own bug, a ValueError."""
+    if not math.isfinite(reference):
+        raise ValueError(f"the reference loss {reference!r} is not finite")
+    loss = finite_number(loss, "the loss")
     ratio = math.log10(max(reference, floor)) - math.log10(max(loss, floor))
     return min(cap, max(-cap, ratio))
