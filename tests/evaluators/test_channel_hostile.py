@@ -63,8 +63,9 @@ def test_big_calls_to_a_busy_oracle_wait_in_the_pipe_not_in_our_memory(bwrap):  
     all answered, none refused."""
     limits = Limits(wall_s=300, cpu_s=300, result_mb=1)
     calls = 12
-    # The queue (result_mb of calls) and one message being read: far from `calls` messages.
-    bound = 2 * PARSE_COST * limits.result_mb * MB
+    # Limits.result_mb's bound: the calls held and a result, parsed; one message being read
+    # and one being parsed. Far from `calls` messages parsed.
+    bound = (2 * PARSE_COST + 2) * limits.result_mb * MB
     run, peak = peak_bytes(lambda: bwrap.run(
         FLOOD, "attack", {"calls": calls, "size": limits.result_mb * MB}, limits,
         oracle=BusyOracle(busy_s=3.0, bound=bound), oracle_arg="ask"))
@@ -107,8 +108,8 @@ def test_parsing_one_message_costs_at_most_parse_cost_times_its_size(line):
 
 
 class Gate:
-    """A concurrent oracle whose calls wait until the test opens the gate; answers the
-    request's length (replies small enough for the pipe: the test reads them at the end)."""
+    """A concurrent oracle whose calls wait until the test opens the gate; its answers are
+    small enough for the reply pipe (the test reads them at the end)."""
 
     concurrency = 2
 
@@ -118,7 +119,7 @@ class Gate:
     def __call__(self, request):
         self.seen.append(request)
         assert self.open.wait(timeout=60)
-        return len(request)
+        return "answered"
 
 
 def call(n: int, size: int) -> bytes:
@@ -144,12 +145,13 @@ def test_a_full_queue_stops_taking_messages_until_a_call_is_answered():
         assert select.select([channel.wake], [], [], 60)[0]
         channel.wake_up()
         assert not channel.blocked and channel.problem is None
-        with os.fdopen(reply_r, "rb") as replies:
-            answered = [json.loads(replies.readline())["id"] for _ in range(3)]
+        with os.fdopen(reply_r, "rb") as pipe:
+            replies = [json.loads(pipe.readline()) for _ in range(3)]
     finally:
         channel.close()
         os.close(reply_w)
-    assert sorted(answered) == ["c0", "c1", "c2"] and len(oracle.seen) == 3
+    assert sorted(reply["id"] for reply in replies) == ["c0", "c1", "c2"]
+    assert [reply["value"] for reply in replies] == ["answered"] * 3 and len(oracle.seen) == 3
 
 
 def test_a_result_behind_calls_that_wait_for_room_still_counts():
