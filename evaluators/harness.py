@@ -9,7 +9,9 @@ support modules in `files`, which we write into the working directory (a fresh o
 the candidate; the harness itself lies read-only elsewhere); messages go out on the first pipe
 as JSON lines (`call` for the task's oracle, then one `result` or `error`); oracle replies come
 in on the second. Several threads of the candidate may wait on the oracle at once (an agent
-answering questions in parallel): each call's reply is matched by its id.
+answering questions in parallel): each call's reply is matched by its id. While the evaluator
+holds as many calls as it takes (in number or bytes), it reads no more: a call's write then
+waits in the pipe (back-pressure) while the threads already waiting read their replies.
 """
 
 import importlib.util
