@@ -74,7 +74,9 @@ class LimitsConfig(_Strict):
     output_kb: int = Field(Limits.output_kb, gt=0)
     """Kept of stdout and of stderr each (the tail), in kB; past 16x this the run is killed."""
     result_mb: int = Field(Limits.result_mb, gt=0)
-    """Largest message on the result channel (the entry point's outputs), in MB."""
+    """Largest message on the result channel (the entry point's outputs, or one oracle call),
+    in MB; also what the calls waiting for the oracle may hold together (past it the evaluator
+    stops reading the channel and the program's next write waits)."""
 
 
 class CaseConfig(_Strict):
