@@ -29,7 +29,7 @@ def finite_array(value: Any, name: str, shape: tuple[int | None, ...]) -> np.nda
     """The value as a float array of the given shape (None matches any length), all finite."""
     try:
         array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # JSON allows any integer
         raise InvalidOutput(f"{name} is not an array of numbers ({exc})") from exc
     if array.ndim != len(shape) or any(
         want is not None and got != want for got, want in zip(array.shape, shape, strict=True)

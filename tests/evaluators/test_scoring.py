@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evaluators.scoring import InvalidOutput, log_checkpoints, log_ratio
+from evaluators.scoring import InvalidOutput, finite_array, log_checkpoints, log_ratio
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
@@ -34,3 +34,10 @@ def test_log_ratio_refuses_a_reference_that_is_not_finite_as_the_tasks_error():
 def test_log_ratio_is_capped_both_ways():
     assert log_ratio(1e-3, 1e-1, 3) == pytest.approx(2)
     assert log_ratio(0.0, 1e-1, 3) == 3 and log_ratio(1e9, 1e-1, 3) == -3
+
+
+def test_finite_array_refuses_an_integer_past_float_range():
+    """JSON carries any integer; numpy's conversion of 10**400 raises OverflowError, which a
+    scorer would otherwise pass on as the task's error."""
+    with pytest.raises(InvalidOutput, match="radii is not an array of numbers"):
+        finite_array([1, 10**400], "radii", (2,))

@@ -86,10 +86,7 @@ def score(stage, case, outputs, oracle):
     """-log10 of the regret of the returned point, as re-evaluated here, capped at MAX_SCORE.
     Invariant on what is scored: `dim` finite numbers, each within [-BOUND, BOUND], so the
     regret g(x - shift) >= 0 is finite; a regret of 0 (or below, by rounding) scores the cap."""
-    try:
-        x = finite_array(outputs, "the returned point", (case.inputs["dim"],))
-    except OverflowError as exc:  # an integer past float range (JSON allows any)
-        raise InvalidOutput(f"the returned point is not an array of numbers ({exc})") from None
+    x = finite_array(outputs, "the returned point", (case.inputs["dim"],))
     outside = np.flatnonzero(~(np.abs(x) <= BOUND))
     if outside.size:
         raise InvalidOutput(f"coordinate {outside[0]} of the returned point ({x[outside[0]]}) "
