@@ -75,7 +75,8 @@ class CFR(Oracle):
         if not self.started or self.done:
             raise ValueError("send cfr('start') first, then one (policy, weight) per update "
                              "until CFR is done")
-        if len(request) != 2 or not all(isinstance(part, str) for part in request):
+        if not isinstance(request, list) or len(request) != 2 \
+                or not all(isinstance(part, str) for part in request):
             raise TypeError("cfr takes two arguments: the next policy and the weight, packed")
         self.update(unpack(request[0]), unpack(request[1]))
         if self.done:

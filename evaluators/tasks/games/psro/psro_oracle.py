@@ -80,7 +80,7 @@ class PSRO(Oracle):
             return self.payoffs.tolist()
         if not self.started or self.t >= self.iterations:
             raise ValueError("send psro('start') first, then one meta-strategy per iteration")
-        if len(request) not in (1, 2):
+        if not isinstance(request, list) or len(request) not in (1, 2):
             raise TypeError("psro takes the training meta-strategy (a list per player) and, "
                             "optionally, the evaluation meta-strategy")
         sigmas = [check_meta_strategy(sigma, tuple(self.sizes)) for sigma in request]
