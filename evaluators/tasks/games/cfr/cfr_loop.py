@@ -28,11 +28,14 @@ class RuleError(ValueError):
     """The update rule returned something CFR cannot use."""
 
 
-def regret_matching(cumulative: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def regret_matching(cumulative: np.ndarray, mask: np.ndarray, power: float = 1.0) -> np.ndarray:
     """Play each legal action in proportion to its positive cumulative regret (uniformly when
     none is positive beyond REGRET_TOLERANCE): the policy of CFR (Hart & Mas-Colell's regret
-    matching)."""
+    matching). With `power`, in proportion to the positive regret raised to it (VAD-CFR's 1.5);
+    the tolerance applies to the regret itself, before the power."""
     positive = np.where(cumulative > REGRET_TOLERANCE, cumulative, 0.0) * mask
+    if power != 1.0:
+        positive = positive**power
     total = positive.sum(axis=1, keepdims=True)
     uniform = mask / mask.sum(axis=1, keepdims=True)
     return np.where(total > 0, positive / np.where(total > 0, total, 1.0), uniform)
