@@ -221,13 +221,13 @@ def run(rule, cfr):
     return _honest_run(rule, cfr)
 """, "CFR has started already"),
     # whatever solve returns is not scored
-    "forged": (forged_driver("rule", "cfr", '{"average_policies": {"50": [], "100": []}}'),
+    "forged": (forged_driver("rule", "cfr", '{"average_policies": {"600": []}}'),
                None),
     "early": ("""
 def run(rule, cfr):
     cfr("start")
     return {"iterations": 100}
-""", "stopped CFR after 0 of 100 iterations"),
+""", "stopped CFR after 0 of 600 iterations"),
     # the trusted checks in the candidate's process switched off: the oracle checks again
     "unchecked": ("""
 import cfr_loop
@@ -246,7 +246,8 @@ def test_a_candidate_cannot_run_cfr_its_own_way(attack):
     """The seed's rule plus code that redefines what the harness calls (the driver), runs more
     or fewer iterations, forges what it returns or disables the checks on its side: the same
     score as the honest seed, or refused. (The old design, which ran the iterations in the
-    candidate's process, scored the ten-times driver 3.911 against the seed's 2.738 here.)"""
+    candidate's process, scored the ten-times driver 3.911 against the seed's 2.738 on the
+    smoke case of then: 2-player Kuhn at 50 and 100 iterations.)"""
     assert_same_score_or_refused("cfr", *HOSTILE[attack])
 
 
@@ -395,3 +396,47 @@ def test_vad_cfr_is_the_papers_listing(name, iterations, warmup, monkeypatch):
     assert any(weight.any() for _, weight in ours) == (warmup < iterations)
     assert mine.exploitability[iterations] == pytest.approx(listing.exploitability[iterations],
                                                             abs=1e-12)
+
+
+def shipped_programs(task_name: str) -> list[tuple[str, str]]:
+    """(task, program) for the seed and every baseline a task ships with."""
+    task = load_task(task_name)
+    return [(task_name, "seed"), *((task_name, name) for name in task.baselines)]
+
+
+SHIPPED = shipped_programs("cfr") + shipped_programs("cfr_paper")
+
+
+GATING = ("seed", "cfr", "vad_cfr")
+"""The programs nearest the smoke thresholds: VAD-CFR (the listing's warm start), vanilla CFR
+(the slowest learner) and the seed (the paper protocol's reference); the slow test below runs
+every shipped program through every stage."""
+
+
+@pytest.mark.parametrize(("task_name", "program"),
+                         [(task, program) for task, program in SHIPPED if program in GATING])
+def test_the_shipped_programs_pass_the_smoke_stage_of_their_task(task_name, program, tmp_path,
+                                                                 monkeypatch):
+    """Through the sandbox: the paper's own VAD-CFR, which averages nothing before iteration
+    500, used to be rejected by `cfr`'s smoke stage (0.339 below 1 at 50 and 100 iterations);
+    vanilla CFR by `cfr_paper`'s (-1.19 below -1)."""
+    monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path))
+    task = load_task(task_name)
+    code = task.seed_code if program == "seed" else task.baselines[program]
+    smoke = task.config.stages[0]
+    assert smoke.name == "smoke" and smoke.threshold is not None
+    for case in smoke.cases:
+        result = task.run_case(smoke, case, code, Sandbox())
+        assert result.status == "ok" and result.metrics.score >= smoke.threshold, result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("task_name", "program"), SHIPPED)
+def test_every_shipped_program_passes_every_stage_of_its_task(task_name, program, tmp_path,
+                                                              monkeypatch):
+    """The whole evaluation (`discover eval`), every stage ok and over its threshold."""
+    monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path))
+    task = load_task(task_name)
+    code = task.seed_code if program == "seed" else task.baselines[program]
+    results = task.evaluate(code, Sandbox())
+    assert [r.status for r in results] == ["ok"] * len(task.config.stages), results[-1].reason
