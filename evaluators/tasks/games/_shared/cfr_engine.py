@@ -39,6 +39,11 @@ POLICY_TOLERANCE = 1e-9
 distributions, orders of magnitude below anything that moves an exploitability score."""
 
 
+TIE_TOLERANCE = 1e-12
+"""How close to the best a best response's action must be to count as tied with it (relative;
+see Game.best_response): rounding in the bottom-up sums, far below any real difference."""
+
+
 class PolicyError(ValueError):
     """A policy handed to a measurement is not a distribution at every information set, or its
     measurement is not a finite number."""
@@ -138,17 +143,34 @@ class Game:
 
     # -- exploitability ----------------------------------------------------------------------
 
-    def best_response(self, policy: np.ndarray, player: int) -> tuple[float, np.ndarray]:
+    def best_response(self, policy: np.ndarray, player: int,
+                      tie: np.random.Generator | None = None) -> tuple[float, np.ndarray]:
         """Exact value of a best response of `player` to `policy` (the others' part of it),
         and that best response: one action slot per information set (only `player`'s count).
         The others' reach does not depend on the responder, so one bottom-up pass taking the
-        best legal action at each of its information sets is exact."""
+        best legal action at each of its information sets is exact.
+
+        Among tied best actions it takes the first, or with `tie` one drawn uniformly by that
+        generator (the paper's PSRO oracle; a value is the same either way, so CFR, which only
+        measures, keeps the first). Tied: within TIE_TOLERANCE of the best, relative to the
+        larger of the set's largest absolute value and the game's largest absolute terminal
+        weight (the floor keeps an unreached or cancelling set's rounding a tie). Every set
+        of a level draws one number per action slot, tied or not, so the generator's stream
+        depends on the game alone."""
         choice = np.zeros(self.num_infosets, dtype=np.int64)
+        floor = float(np.abs(self.terminal_payoff).max(initial=0.0))
 
         def best(rows, values):
             legal = np.where(self.mask[rows], values, -np.inf)
-            choice[rows] = legal.argmax(axis=1)
-            return legal.max(axis=1)
+            top = legal.max(axis=1)
+            if tie is None:
+                choice[rows] = legal.argmax(axis=1)
+            else:
+                scale = np.maximum(np.abs(np.where(self.mask[rows], values, 0.0)).max(axis=1),
+                                   floor)
+                tied = legal >= (top - TIE_TOLERANCE * scale)[:, None]
+                choice[rows] = np.where(tied, tie.random(legal.shape), -1.0).argmax(axis=1)
+            return top
 
         values = self._bottom_up(self.all_reach(policy), player, best)
         return float(values[-1]), choice

@@ -52,11 +52,19 @@ def member_payoffs(payoffs: np.ndarray, sigma: list[np.ndarray]) -> list[np.ndar
 
 
 def member_payoff(payoffs: np.ndarray, sigma: list[np.ndarray], p: int) -> np.ndarray:
-    """member_payoffs for player p alone (solvers whose players update in turn need one)."""
+    """member_payoffs for player p alone (solvers whose players update in turn need one).
+
+    A fixed-order sum (elementwise products, then numpy's add.reduce over the axis), not
+    tensordot: BLAS's sum order depends on the CPU kernel and the thread count, and a
+    solver's chaotic dynamics carry its last bits to the score (regret matching on 4-sided
+    Liar's Dice went from 0.0185 to 0.0437 with the OpenBLAS kernel alone); add.reduce's
+    order depends on the array's shape only."""
     values = payoffs[p]
     for q in reversed(range(payoffs.shape[0])):  # highest axis first: lower ones stay put
         if q != p:
-            values = np.tensordot(values, sigma[q], axes=([q], [0]))
+            shape = [1] * values.ndim
+            shape[q] = -1
+            values = np.add.reduce(values * sigma[q].reshape(shape), axis=q)
     return values
 
 

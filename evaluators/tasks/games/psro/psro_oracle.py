@@ -30,10 +30,10 @@ mixture whose weights at an information set are near underflow counts as not rea
 after the checks ends the run as the program's failure (protocols.Oracle).
 """
 
-from string import ascii_lowercase
+import math
 
 import numpy as np
-from cfr_engine import Game
+from cfr_engine import Game, PolicyError
 from protocols import Oracle
 from psro_loop import check_meta_strategy, enlarge, new_entries
 from wire import pack
@@ -49,8 +49,15 @@ on the uniform member); what such a set plays moves an exploitability by under 2
 class PSRO(Oracle):
     name = "PSRO"
 
-    def __init__(self, game: Game, iterations: int, max_entries: int = 20_000_000):
+    def __init__(self, game: Game, iterations: int, max_entries: int = 20_000_000,
+                 tie_seed: int | None = None):
         self.game, self.iterations, self.max_entries = game, iterations, max_entries
+        self.tie_seed = tie_seed
+        self.tie = None if tie_seed is None else np.random.default_rng(tie_seed)
+        """With a seed, the best responses that join the populations take a tied best action
+        uniformly at random (the paper's oracle); without, the first (Game.best_response).
+        Only those draw from it, so the populations do not depend on the evaluation
+        meta-strategy, whose best responses only measure."""
         n = game.num_players
         self.rows = game.rows
         uniform = game.uniform()
@@ -91,7 +98,7 @@ class PSRO(Oracle):
         """One PSRO iteration from checked meta-strategies (training, then evaluation)."""
         self.t += 1
         same = len(sigmas) == 1 or all(np.array_equal(a, b) for a, b in zip(*sigmas, strict=True))
-        responses = self.best_responses(self.joint_policy(sigmas[0]), record=same)
+        responses = self.best_responses(self.joint_policy(sigmas[0]), record=same, tie=self.tie)
         if not same:  # the evaluation meta-strategy differs: its own best responses measure it
             self.best_responses(self.joint_policy(sigmas[1]), record=True)
         if self.t == self.iterations:
@@ -103,11 +110,12 @@ class PSRO(Oracle):
         new = self.payoffs[:, new_entries(old.shape[1:], self.sizes)]
         return {"done": False, "sizes": list(self.sizes), "new": pack(new)}
 
-    def best_responses(self, joint: np.ndarray, record: bool) -> list[np.ndarray]:
+    def best_responses(self, joint: np.ndarray, record: bool,
+                       tie: np.random.Generator | None = None) -> list[np.ndarray]:
         """Every player's exact best response (its choice at each information set) to
-        `joint`, which Game.best_responses checks is a distribution at every information
-        set; with `record`, the exploitability of `joint` becomes this iteration's."""
-        nash_conv, responses = self.game.best_responses(joint)
+        `joint`, which `measure` checks is a distribution at every information set; with
+        `record`, the exploitability of `joint` becomes this iteration's."""
+        nash_conv, responses = self.measure(joint, tie)
         if record:
             self.exploitability[self.t] = nash_conv / self.game.num_players
         return responses
@@ -121,7 +129,7 @@ class PSRO(Oracle):
             k = self.sizes[p]
             weight = sigma[p][:, None] * self.infoset_reach[p][:k]  # sigma_k r_k(I)
             total = weight.sum(axis=0)
-            mixed = np.einsum("ki,kia->ia", weight, self.policies[p][:k])
+            mixed = np.add.reduce(weight[:, :, None] * self.policies[p][:k], axis=0)
             reached = total > REACH_FLOOR
             joint[rows[reached]] = mixed[reached] / total[reached, None]
         return joint
@@ -150,12 +158,46 @@ class PSRO(Oracle):
             raise ValueError(f"the meta-game would have {entries:,} entries, more than "
                              f"{self.max_entries:,}: use fewer PSRO iterations or a smaller game")
         grown = enlarge(payoffs, self.sizes)
-        letters = ascii_lowercase[:n]
-        spec = f"zy,{','.join(f'z{c}' for c in letters)}->y{letters}"
         for p in range(n):
             ranges = [slice(0, old[q]) if q < p else slice(old[q], self.sizes[q]) if q == p
                       else slice(0, self.sizes[q]) for q in range(n)]
-            factors = [self.terminal_reach[q][:, ranges[q]] for q in range(n)]
-            grown[(slice(None), *ranges)] = np.einsum(spec, self.game.terminal_payoff, *factors,
-                                                      optimize=True)
+            factors = [self.game.terminal_payoff,
+                       *(self.terminal_reach[q][:, ranges[q]] for q in range(n))]
+            grown[(slice(None), *ranges)] = fixed_order_contraction(factors)
         return grown
+
+    def measure(self, joint: np.ndarray,
+                tie: np.random.Generator | None = None) -> tuple[float, list[np.ndarray]]:
+        """Game.best_responses (the same checks: a distribution at every information set, a
+        finite NashConv), with the on-policy utilities summed in a fixed order instead of
+        its BLAS product, and ties among best actions broken by `tie` (Game.best_response)."""
+        game = self.game
+        game.check_policy(joint)
+        reach = game.all_reach(joint)
+        weight = np.ones(len(game.terminal_payoff))
+        for q in range(game.num_players):
+            weight = weight * reach[q, game.terminal_last[q]]
+        on_policy = np.add.reduce(weight[:, None] * game.terminal_payoff, axis=0)
+        responses = [game.best_response(joint, p, tie=tie) for p in range(game.num_players)]
+        nash_conv = float(sum(value - on_policy[p] for p, (value, _) in enumerate(responses)))
+        if not math.isfinite(nash_conv):
+            raise PolicyError(f"the policy's NashConv is not finite ({nash_conv})")
+        return nash_conv, [choice for _, choice in responses]
+
+
+def fixed_order_contraction(factors: list[np.ndarray]) -> np.ndarray:
+    """out[a, b, ...] = sum_z F0[z, a] F1[z, b] ...: the einsum "za,zb,...->ab...", summed over
+    z by numpy's add.reduce in an order fixed by the shapes alone (einsum with optimize hands
+    it to BLAS, whose order, and so the last bits, depend on the CPU kernel and thread count).
+    The last two output axes are built at once (memory: terminals x their sizes); the others
+    are looped over."""
+    sizes = [f.shape[1] for f in factors]
+    out = np.zeros(sizes)
+    head, tail = factors[:-2], factors[-2:]
+    last = tail[0][:, :, None] * tail[1][:, None, :]
+    for index in np.ndindex(*sizes[:-2]):
+        weight = np.ones(len(factors[0]))
+        for f, i in zip(head, index, strict=True):
+            weight = weight * f[:, i]
+        out[index] = np.add.reduce(weight[:, None, None] * last, axis=0)
+    return out

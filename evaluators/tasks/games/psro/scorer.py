@@ -11,6 +11,8 @@ distribution at every information set: Game.best_responses refuses to measure it
 exploitability is finite and non-negative up to rounding; anything else is the program's
 InvalidOutput."""
 
+import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -31,29 +33,56 @@ def prepare(stages) -> None:
     for stage in stages:
         for case in stage.cases:
             flatten(case.secret["game"])
+            tie_seed(case)
+
+
+TIES = ("first", "random")
+"""How the best responses that join the populations break ties among best actions: the first
+(the `checkpoints` protocol's default: its figures and campaigns predate the rule and stay
+comparable) or uniformly at random (the `paper` protocol's default: the paper's oracle does),
+from a seed derived from the case's secret. A case's `ties` secret overrides the default."""
+
+
+def tie_seed(case) -> int | None:
+    """The seed of the case's tie-breaking generator, or None for first-action ties: a 32-bit
+    hash of the case's secret (so a float records it exactly in the metrics)."""
+    default = "random" if case.secret.get("protocol", "checkpoints") == "paper" else "first"
+    rule = case.secret.get("ties", default)
+    if rule not in TIES:
+        raise ValueError(f"case {case.name!r} has ties {rule!r}: use one of {', '.join(TIES)}")
+    if rule == "first":
+        return None
+    text = json.dumps(case.secret, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "big")
 
 
 def oracle(stage, case) -> PSRO:
-    return PSRO(flatten(case.secret["game"]).game, max(case.secret["checkpoints"]))
+    return PSRO(flatten(case.secret["game"]).game, max(case.secret["checkpoints"]),
+                tie_seed=tie_seed(case))
 
 
 def score(stage, case, outputs, oracle):
     """The case's metrics from what the oracle measured, checked first (protocols.measured);
-    `outputs`, the candidate's return value, is not read."""
-    return protocol_metrics(case, measured(oracle, case.secret["checkpoints"]),
-                            lambda: uniform(case.secret["game"], oracle.iterations), "uniform")
+    `outputs`, the candidate's return value, is not read. The tie seed, if any, is recorded
+    (privately: the reports show it, the prompts do not)."""
+    metrics = protocol_metrics(
+        case, measured(oracle, case.secret["checkpoints"]),
+        lambda: uniform(case.secret["game"], oracle.iterations, oracle.tie_seed), "uniform")
+    if oracle.tie_seed is not None:
+        metrics.private["tie_seed"] = oracle.tie_seed
+    return metrics
 
 
-def uniform(game: str, iterations: int) -> float:
+def uniform(game: str, iterations: int, seed: int | None = None) -> float:
     """The seed's (Uniform's) exploitability on `game` at PSRO iteration `iterations`, run here
-    by the trusted oracle with the seed's solvers called in-process: the paper protocol's
-    yardstick."""
-    def compute(seed) -> float:
-        psro = PSRO(flatten(game).game, iterations)
-        psro_loop.run(seed.meta_solver, lambda *args: psro(list(args)),
-                      getattr(seed, "eval_solver", None))
+    by the trusted oracle with the seed's solvers called in-process, its ties broken as the
+    case's (`seed`): the paper protocol's yardstick."""
+    def compute(module) -> float:
+        psro = PSRO(flatten(game).game, iterations, tie_seed=seed)
+        psro_loop.run(module.meta_solver, lambda *args: psro(list(args)),
+                      getattr(module, "eval_solver", None))
         return psro.exploitability[iterations]
 
-    return reference_figure(f"psro uniform\0{game}\0{iterations}",
+    return reference_figure(f"psro uniform\0{game}\0{iterations}\0ties {seed}",
                             Path(__file__).with_name("seed.py"),
                             [Path(psro_loop.__file__), Path(psro_oracle.__file__)], compute)

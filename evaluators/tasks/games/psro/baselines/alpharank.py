@@ -4,10 +4,11 @@ which one player at a time switches member with its fixation probability under s
 intensity alpha (population size m); each player's marginal is its meta-strategy. For more
 players the chain has K^n states (10^6 at K = 100, three players): it refuses, and the
 reference table says so."""
+import math
+
 import numpy as np
 from psro_loop import run
 from scipy.sparse import coo_matrix
-from scipy.sparse.linalg import gmres
 
 
 # EVOLVE-BLOCK-START
@@ -39,13 +40,62 @@ def meta_solver(state, t, payoffs, alpha=100.0, m=50):
     system = (transition.T - coo_matrix((np.ones(n), (np.arange(n), np.arange(n))),
                                         shape=(n, n))).tolil()
     system[n - 1, :] = np.ones(n)
-    pi, info = gmres(system.tocsr(), np.r_[np.zeros(n - 1), 1.0], rtol=1e-12, atol=0.0,
-                     restart=200, maxiter=2000)  # a direct solve fills in: minutes at K = 100
-    if info != 0:
+    # a direct solve fills in: minutes at K = 100
+    pi, converged = gmres(system.tocsr(), np.r_[np.zeros(n - 1), 1.0], rtol=1e-12, restart=200,
+                          restarts=2000)
+    if not converged:
         raise ValueError("alpha-Rank's stationary distribution did not converge")
     pi = np.maximum(pi, 0.0).reshape(k0, k1)
     pi /= pi.sum()
     return [pi.sum(axis=1), pi.sum(axis=0)]
+
+
+def dot(a, b):
+    """A fixed-order inner product (numpy's add.reduce, whose order the length alone fixes):
+    BLAS's depends on the CPU kernel, and PSRO's dynamics carry its last bits to the score."""
+    return np.add.reduce(a * b)
+
+
+def gmres(matrix, b, rtol, restart, restarts):
+    """Restarted GMRES (Saad and Schultz 1986; modified Gram-Schmidt, Givens rotations) with
+    fixed-order sums only, so its answer is the same bits on every machine (scipy's calls
+    BLAS). (x, whether |b - A x| <= rtol |b|)."""
+    x = np.zeros(len(b))
+    target = rtol * math.sqrt(dot(b, b))
+    for _ in range(restarts):
+        residual = b - matrix @ x  # a sparse product: rows summed in order, no BLAS
+        beta = math.sqrt(dot(residual, residual))
+        if beta <= target:
+            return x, True
+        basis = [residual / beta]
+        h = np.zeros((restart + 1, restart))
+        cos, sin, g = np.zeros(restart), np.zeros(restart), np.zeros(restart + 1)
+        g[0] = beta
+        for j in range(restart):
+            w = matrix @ basis[j]
+            for i in range(j + 1):
+                h[i, j] = dot(w, basis[i])
+                w = w - h[i, j] * basis[i]
+            size = math.sqrt(dot(w, w))
+            h[j + 1, j] = size
+            for i in range(j):
+                h[i, j], h[i + 1, j] = (cos[i] * h[i, j] + sin[i] * h[i + 1, j],
+                                        -sin[i] * h[i, j] + cos[i] * h[i + 1, j])
+            length = math.hypot(h[j, j], h[j + 1, j])
+            cos[j], sin[j] = h[j, j] / length, h[j + 1, j] / length
+            h[j, j], h[j + 1, j] = length, 0.0
+            g[j + 1], g[j] = -sin[j] * g[j], cos[j] * g[j]
+            if size == 0.0 or abs(g[j + 1]) <= target:
+                break
+            basis.append(w / size)
+        k = j + 1
+        y = np.zeros(k)
+        for i in reversed(range(k)):
+            y[i] = (g[i] - sum(h[i, m] * y[m] for m in range(i + 1, k))) / h[i, i]
+        for i in range(k):
+            x = x + y[i] * basis[i]
+    residual = b - matrix @ x
+    return x, math.sqrt(dot(residual, residual)) <= target
 
 
 def fixation(gain, alpha, m):

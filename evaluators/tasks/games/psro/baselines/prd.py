@@ -13,7 +13,7 @@ def meta_solver(state, t, payoffs, steps=1000, dt=0.01, gamma=1e-6):
     total = [np.zeros_like(s) for s in sigma]
     for step in range(steps):
         values = member_payoffs(payoffs, sigma)
-        sigma = [project(s + dt * s * (v - s @ v), gamma / len(s))
+        sigma = [project(s + dt * s * (v - np.sum(s * v)), gamma / len(s))
                  for s, v in zip(sigma, values, strict=True)]
         if step >= steps // 2:
             total = [a + s for a, s in zip(total, sigma, strict=True)]

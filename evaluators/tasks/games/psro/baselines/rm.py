@@ -19,7 +19,7 @@ def meta_solver(state, t, payoffs, rounds=1000):
                          else np.full(len(r), 1.0 / len(r)))
         values = member_payoffs(payoffs, sigma)
         for p, (s, v) in enumerate(zip(sigma, values, strict=True)):
-            regret[p] += v - s @ v
+            regret[p] += v - np.sum(s * v)  # a fixed-order sum: no BLAS dot
             total[p] += s
     return [s / s.sum() for s in total]
 # EVOLVE-BLOCK-END
