@@ -359,10 +359,8 @@ def listing_solver(payoffs: np.ndarray, rounds: int, lam: float, temperature: fl
     their plain mean, momentum on them, the diversity bonus added, normalised by the largest
     magnitude, regret matching plus, blended with a softmax of the payoffs."""
     sizes = payoffs.shape[1:]
-    sigma = [np.ones(k) / k for k in sizes]
-    regret = [np.zeros(k) for k in sizes]
-    total = [np.zeros(k) for k in sizes]
-    previous = [np.zeros(k) for k in sizes]
+    sigma = [np.full(k, 1.0 / k) for k in sizes]
+    regret, total, previous = ([np.zeros(k) for k in sizes] for _ in range(3))
     for _ in range(rounds):
         for p in range(2):
             other = sigma[1 - p]
