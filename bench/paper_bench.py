@@ -17,7 +17,7 @@ CFR and PSRO are deterministic, and BLAS runs on one thread as in an evaluation)
 means within TOLERANCE orders of magnitude of the best other rule. Prints Markdown; asserts
 nothing.
 
-    .venv/bin/python bench/paper_bench.py            # about 20 minutes on 2 cores (--part cfr: 8)
+    .venv/bin/python bench/paper_bench.py            # 20-35 minutes on 2 cores (--part cfr: 8-19)
     .venv/bin/python bench/paper_bench.py --quick    # seconds (CI): 2 games, few iterations
 """
 

@@ -421,6 +421,7 @@ def test_the_shipped_programs_pass_the_smoke_stage_of_their_task(task_name, prog
     500, used to be rejected by `cfr`'s smoke stage (0.339 below 1 at 50 and 100 iterations);
     vanilla CFR by `cfr_paper`'s (-1.19 below -1)."""
     monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cfr_games, "_FIGURES", {})  # the paper protocol's reference: not kept
     task = load_task(task_name)
     code = task.seed_code if program == "seed" else task.baselines[program]
     smoke = task.config.stages[0]
@@ -436,7 +437,20 @@ def test_every_shipped_program_passes_every_stage_of_its_task(task_name, program
                                                               monkeypatch):
     """The whole evaluation (`discover eval`), every stage ok and over its threshold."""
     monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cfr_games, "_FIGURES", {})
     task = load_task(task_name)
     code = task.seed_code if program == "seed" else task.baselines[program]
     results = task.evaluate(code, Sandbox())
     assert [r.status for r in results] == ["ok"] * len(task.config.stages), results[-1].reason
+
+
+def test_regret_matching_with_a_power_counts_the_tolerance_on_the_regret():
+    """VAD-CFR's max(0, P)^1.5: a projected regret of 1e-10 is above the 1e-12 noise tolerance
+    and plays (1e-15 of the mass), as in the listing; applied after the power (1e-15 < 1e-12),
+    the tolerance would have zeroed it (the baseline before issue 29)."""
+    from cfr_loop import regret_matching
+
+    mask = np.ones((2, 2), dtype=bool)
+    policy = regret_matching(np.array([[1e-10, 1.0], [1e-13, -1.0]]), mask, 1.5)
+    assert policy[0, 0] == pytest.approx(1e-15 / (1 + 1e-15), rel=1e-12)
+    assert policy[1].tolist() == [0.5, 0.5]  # 1e-13 is noise: uniform, as without the power
