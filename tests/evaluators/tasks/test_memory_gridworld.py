@@ -301,10 +301,12 @@ def run(memory_class, stream):
 
 def test_hostile_memories_get_a_reason_and_the_campaign_goes_on():
     """Each misbehaving memory on the smoke case: its status and reason recorded; then, on the
-    same warm workers, an honest memory still scores."""
-    stage, case = smoke("gridworld_memory", wall_s=3, cpu_s=3, memory_mb=512)
+    same warm workers, an honest memory still scores. Only the sleeper meets a short wall
+    limit: the others' outcomes must not depend on how loaded the machine is."""
     with WorkerPool(size=1) as pool:
         for name, (block, status, reason) in HOSTILE.items():
+            stage, case = smoke("gridworld_memory", wall_s=3 if status == "timeout" else 120,
+                                cpu_s=3, memory_mb=512)
             result = TASK.run_case(stage, case, program("gridworld_memory", block), pool)
             assert (result.status, reason in (result.reason or "")) == (status, True), \
                 (name, result.status, result.reason)
