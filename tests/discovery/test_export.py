@@ -16,7 +16,6 @@ from discovery.export import (
     module_source,
     third_party_distributions,
 )
-from evaluators.task import TaskConfig
 
 
 def fresh_python(code: str, *path) -> str:
