@@ -8,7 +8,8 @@ evaluation (the sandbox pins the solver's, the evaluator the oracle's), so the f
 campaign's. Prints Markdown; asserts nothing. `--quick` (seconds; CI runs it): the train games
 to PSRO iteration 10 only.
 
-    .venv/bin/python bench/psro_bench.py [--games kuhn3,leduc2] [--solvers seed,rm] [--quick]
+    .venv/bin/python bench/psro_bench.py [--games kuhn3,leduc2] [--solvers seed,rm] [--stage train]
+                                         [--quick]
 """
 
 import argparse
@@ -44,6 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", help="comma-separated case names (default: all)")
     parser.add_argument("--solvers", help=f"comma-separated, of {', '.join(SOLVERS)}")
+    parser.add_argument("--stage", choices=("train", "held-out"),
+                        help="one stage's cases only (the sweep repeats the train games)")
     parser.add_argument("--quick", action="store_true",
                         help="seconds: the train games, checkpoints 5 and 10")
     args = parser.parse_args()
@@ -54,6 +57,8 @@ def main() -> None:
     if args.quick:
         cases = [(kind, {**case, "secret": {**case["secret"], "checkpoints": [5, 10]}})
                  for kind, case in cases if kind == "train"]
+    if args.stage:
+        cases = [(k, c) for k, c in cases if k == args.stage]
     if args.games:
         cases = [(k, c) for k, c in cases if c["name"] in args.games.split(",")]
     solvers = args.solvers.split(",") if args.solvers else list(SOLVERS)
