@@ -21,6 +21,7 @@ guide, with every key and the scorer's contract: docs/task-authoring.md.
 
 import ast
 import dataclasses
+import difflib
 import functools
 import hashlib
 import importlib.util
@@ -456,8 +457,7 @@ def load_task(name_or_path: str | Path) -> Task:
     if not (root / "task.toml").is_file():
         root = task_folders().get(str(name_or_path), root)
     if not (root / "task.toml").is_file():
-        raise TaskError(f"unknown task {str(name_or_path)!r}: use one of "
-                        f"{', '.join(task_names())} or a folder that holds a task.toml")
+        raise TaskError(unknown_task_message(str(name_or_path)))
     path = root / "task.toml"
     data, inherited = _read_config(path)
     try:
@@ -492,6 +492,18 @@ def load_task(name_or_path: str | Path) -> Task:
                         f"program {root / config.seed} ({problem}): make the entry and "
                         "parameters of task.toml match the seed")
     return task
+
+
+def unknown_task_message(name: str) -> str:
+    """One line for a name that is neither a shipped task nor a task folder: the closest
+    shipped name first when there is one (a typo is the usual cause; not for a path, which
+    names a folder of the user's), then every name."""
+    names = task_names()
+    listing = f"{', '.join(names)}, or a folder that holds a task.toml"
+    close = [] if "/" in name else difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"unknown task {name!r}: did you mean {close[0]!r}? (shipped tasks: {listing})"
+    return f"unknown task {name!r}: use one of {listing}"
 
 
 _PATH_KEYS = ("seed", "baselines", "description", "scorer", "support", "trusted")

@@ -48,11 +48,19 @@ def test_eval_json_and_forced_weaker_isolation(tmp_path):
 
 def test_eval_bad_input_is_one_line():
     for args, text in ((["eval", "nope"], "unknown task 'nope'"),
+                       (["eval", "circle_pakcing"], "did you mean 'circle_packing'?"),
                        (["eval", "circle_packing", "missing.py"], "no program file at"),
                        (["eval", "circle_packing", "--isolation", "docker"], "unknown isolation")):
         result = discover(*args)
         assert result.exit_code == 1 and text in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_task_name_typo_gets_a_suggestion_from_run_too(tmp_path):
+    result = discover("--runs-dir", str(tmp_path), "run", "circle_pakcing")
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "unknown task 'circle_pakcing': did you mean 'circle_packing'?" in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing was started
 
 
 def test_eval_on_a_warm_worker_scores_the_same():

@@ -175,6 +175,16 @@ def test_unknown_task():
     assert "task.toml" in str(info.value)
 
 
+def test_a_task_name_typo_gets_a_suggestion():
+    with pytest.raises(TaskError) as info:
+        load_task("circle_pakcing")
+    message = str(info.value)
+    assert message.startswith("unknown task 'circle_pakcing': did you mean 'circle_packing'?")
+    assert "psro_paper" in message and "\n" not in message  # the list still follows
+    with pytest.raises(TaskError, match="unknown task 'zzz/circle_pakcing': use one of "):
+        load_task("zzz/circle_pakcing")  # a path is the user's folder, not a shipped name
+
+
 def test_numpy_outputs_travel_as_plain_data(packing, sandbox):
     code = ("import numpy as np\n\ndef construct_packing(n):\n"
             "    return np.full((n, 2), 0.5), np.zeros(n)\n")
