@@ -14,7 +14,10 @@ Channels (set up by the launcher; their fd numbers are the two first arguments):
 
 The server never runs a torch op (a forked child would deadlock on its first matmul), makes
 itself non-dumpable so the candidate (same uid) cannot ptrace it or open its fds through /proc,
-and gives each job a folder of its own under /scratch (random name, created exclusively). After
+and gives each job a folder of its own under /scratch (random name, created exclusively). It is
+the subreaper of every job's processes, so the CPU time it reports for a job (its children's
+rusage over the job, once all are reaped) covers every process the job started, orphans
+included: what a task that rewards speed scores (the scorer's `cpu_s`). After
 every job it kills every other process in the namespace, then wipes everything writable (/scratch,
 /tmp, /dev/shm, whatever the job did to their permissions) and the namespace's SysV IPC objects,
 and says in its notice whether that left the places as they were at start; a worker that is
@@ -42,6 +45,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # python -I leav
 import harness
 
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 IPC_RMID = 0
 WRITABLE = ("/scratch", "/tmp", "/dev/shm")
 """As in sandbox.WRITABLE: the tmpfs mounts that are the only writable places."""
@@ -82,7 +86,9 @@ def _child(job: dict, server_fds: tuple[int, int], job_dir: str) -> None:
 
 
 def _kill_everything_else() -> None:
-    """In our pid namespace, every process but bwrap's init (1) and us belongs to the job."""
+    """In our pid namespace, every process but bwrap's init (1) and us belongs to the job. We
+    are the job's subreaper, so each of them is our child (the job's own, or an orphan handed
+    to us) and is reaped here: its CPU time counts in the job's."""
     me = os.getpid()
     for _ in range(500):
         others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
@@ -91,7 +97,7 @@ def _kill_everything_else() -> None:
         for pid in others:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        while True:  # reap our own children; others are reaped by init
+        while True:  # reap our children: every process of the job, orphans included
             try:
                 if os.waitpid(-1, os.WNOHANG)[0] == 0:
                     break
@@ -221,7 +227,7 @@ def _run(job: dict, jobs: socket.socket, notices_fd: int, places: _Places) -> di
         os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     _kill_everything_else()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the job, reaped
     outputs = _outputs(job_dir, job["limits"]["output_kb"] * 1024)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"kind": "exit", "code": os.waitstatus_to_exitcode(status), "timeout": not ready,
@@ -251,6 +257,10 @@ def main() -> None:
     for name in preload:
         importlib.import_module(name)
     _LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    # Orphans of a job become our children, not bwrap's init's: reaping them adds their CPU
+    # time to our RUSAGE_CHILDREN, so a job cannot hide work in a process it leaves behind.
+    if _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
     places = _Places()
     jobs = socket.socket(fileno=jobs_fd)
     notices = os.fdopen(notices_fd, "w", buffering=1)

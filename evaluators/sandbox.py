@@ -120,6 +120,10 @@ class Run:
     stderr: str = ""
     duration_s: float = 0.0
     resources: dict[str, Any] = field(default_factory=dict)
+    """What the run used and the containment in force: `cpu_s` (user + system seconds), and
+    `cpu_all_processes`, True where `cpu_s` counts every process the run started, orphans
+    included (a cpu cgroup, or a warm worker's reaper), so a candidate cannot hide work from
+    it; False where it is only what wait4 saw (a scorer may not rely on it then)."""
 
 
 Oracle = Callable[[Any], Any]
@@ -407,6 +411,7 @@ class Sandbox:
                 cgroups.remove()
             if cpu is not None:
                 run.resources["cpu_s"] = round(cpu, 4)
+            run.resources["cpu_all_processes"] = cpu is not None
             run.resources.update(cgroups.resources(self.level, limits.memory_mb))
             return memory_verdict(run, oom_kills, limits)
 

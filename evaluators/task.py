@@ -8,7 +8,8 @@
                        thresholds), held-out stage
       seed.py          the starting program, with EVOLVE-BLOCK-START / EVOLVE-BLOCK-END regions
       description.md   what prompts tell the model about the task
-      scorer.py        trusted: score(stage, case, outputs, oracle) -> Metrics, optional oracle()
+      scorer.py        trusted: score(stage, case, outputs, oracle) -> Metrics (a keyword
+                       `cpu_s` gets the run's measured CPU time), optional oracle()
                        and inputs(stage, case) (computed inputs, e.g. a flattened game),
                        prepare(stages) (checks before a campaign starts)
       support modules  trusted helpers (task.toml `support`) the candidate may import
@@ -25,6 +26,7 @@ import difflib
 import functools
 import hashlib
 import importlib.util
+import inspect
 import math
 import os
 import statistics
@@ -43,7 +45,7 @@ from archive.records import EvaluationResult
 from evaluators import sandbox as sandbox_module
 from evaluators import scoring
 from evaluators.agent_model import AgentModel
-from evaluators.sandbox import Executor, Limits
+from evaluators.sandbox import Executor, Limits, Run
 from evaluators.scoring import InvalidOutput, Metrics
 
 TASKS_DIR = Path(__file__).with_name("tasks")
@@ -241,6 +243,16 @@ class Task:
                 for path in baseline_files(self.root, self.config)}
 
     @functools.cached_property
+    def scores_cpu_time(self) -> bool:
+        """Whether `score()` declares a `cpu_s` parameter: it then gets each run's CPU time as
+        the sandbox measured it (a task that rewards faster code); scorers without it are
+        called as they always were."""
+        try:
+            return "cpu_s" in inspect.signature(self.scorer.score).parameters
+        except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+            return False
+
+    @functools.cached_property
     def description(self) -> str:
         return "\n\n".join((self.root / name).read_text(encoding="utf-8").strip()
                              for name in description_files(self.config)) + "\n"
@@ -339,10 +351,11 @@ class Task:
                             run.resources)
         if run.status != "ok":
             return result
+        usage = {"cpu_s": self._measured_cpu(run)} if self.scores_cpu_time else {}
         begin = time.perf_counter()
         try:
             with one_thread():
-                metrics = self._call_scorer("score", stage, case, run.outputs, oracle)
+                metrics = self._call_scorer("score", stage, case, run.outputs, oracle, **usage)
         except InvalidOutput as exc:
             result.status, result.reason = "invalid", str(exc)
             return result
@@ -365,11 +378,24 @@ class Task:
         result.metrics = metrics
         return result
 
-    def _call_scorer(self, function: str, stage: StageConfig, case: Case, *args: Any) -> Any:
-        """`scorer.<function>(stage, case, *args)`; InvalidOutput passes (the candidate's
-        fault), any other exception is the task's, as a one-line TaskError."""
+    def _measured_cpu(self, run: Run) -> float:
+        """The run's CPU time for a scorer that rewards speed: only a count of every process
+        the run started (a cpu cgroup, or a warm worker's reaper), never the candidate's word
+        nor wait4's view, which misses work left in an orphaned process."""
+        if not run.resources.get("cpu_all_processes") or "cpu_s" not in run.resources:
+            raise TaskError(f"{self.root / self.config.scorer}: score() takes cpu_s, but this "
+                            "executor cannot count the CPU time of every process of a run "
+                            f"({run.resources.get('isolation', 'its')} isolation without a cpu "
+                            "cgroup): use warm workers (bubblewrap), or run where the "
+                            "evaluator may create cgroups")
+        return run.resources["cpu_s"]
+
+    def _call_scorer(self, function: str, stage: StageConfig, case: Case, *args: Any,
+                     **keywords: Any) -> Any:
+        """`scorer.<function>(stage, case, *args, **keywords)`; InvalidOutput passes (the
+        candidate's fault), any other exception is the task's, as a one-line TaskError."""
         try:
-            return getattr(self.scorer, function)(stage.name, case, *args)
+            return getattr(self.scorer, function)(stage.name, case, *args, **keywords)
         except InvalidOutput:
             raise
         except Exception as exc:

@@ -196,7 +196,8 @@ class WarmWorker:
             self.stop()  # what the job left could not be wiped: the next job needs a new worker
         run.stdout, run.stderr = notice["stdout"], notice["stderr"]
         run.error_tail = tail(run.stderr)
-        run.resources.update(cpu_s=notice["cpu_s"], max_rss_mb=notice["max_rss_mb"])
+        run.resources.update(cpu_s=notice["cpu_s"], max_rss_mb=notice["max_rss_mb"],
+                             cpu_all_processes=True)  # the fork server reaps them all
         if notice["timeout"]:
             channel.problem = channel.problem or wall_time_problem(limits)
         for stream in ("stdout", "stderr"):
