@@ -323,21 +323,22 @@ def test_arc_questions_show_the_examples_and_keep_the_first_test_output():
         assert correct(question, json.dumps(task["test"][0]["input"])) == float(
             task["test"][0]["input"] == task["test"][0]["output"])
         pairs, test_input = questions.arc_examples(question.id)
-        assert pairs == [(p["input"], p["output"]) for p in task["train"]]
+        assert pairs == [{"input": p["input"], "output": p["output"]} for p in task["train"]]
         assert test_input == task["test"][0]["input"]
-        assert f"input = {json.dumps(test_input, separators=(',', ':'))}" in question.text
-        for grid, expected in pairs:
-            assert json.dumps(grid, separators=(",", ":")) in question.text
-            assert json.dumps(expected, separators=(",", ":")) in question.text
+        assert f"Given input:\n {json.dumps(test_input, separators=(',', ':'))}" in question.text
+        for index, pair in enumerate(pairs):  # numbered from 0, as ADAS's text and feedback
+            grids = [json.dumps(pair[key], separators=(",", ":")) for key in ("input", "output")]
+            shown = f"### Example {index}:\ninput = {grids[0]}\noutput = {grids[1]}\n"
+            assert shown in question.text
         assert question.text.count("output = ") == len(pairs)  # the test output is not shown
 
 
 def test_arc_examples_are_fresh_copies():
     pairs, test_input = questions.arc_examples("ed36ccf7")
-    pairs[0][0][0][0] = 99
+    pairs[0]["input"][0][0] = 99
     test_input.clear()
     again, test_again = questions.arc_examples("ed36ccf7")
-    assert again[0][0][0][0] != 99 and test_again
+    assert again[0]["input"][0][0] != 99 and test_again
     with pytest.raises(KeyError):
         questions.arc_examples("007bbfb7")  # a training task outside the subset
 

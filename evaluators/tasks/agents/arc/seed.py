@@ -1,9 +1,10 @@
 """An agent design for ARC (ADAS's `forward`), whose answer is a grid. The seed is chain of
 thought that writes code: the model writes `transform(grid)`, the agent checks it on the
 training examples and feeds the failures back once, then returns the code's output on the test
-input. `self` runs that code (agent_api.AgentSystem) in a child process with a time limit,
-inside the sandbox: model-written code is as untrusted as the agent."""
-from agent_api import Info, LLMAgentBase, code_of, run  # noqa: F401
+input. `self` runs that code (agent_api.AgentSystem, ADAS's API: the tools take the code Info
+or its text) in a child process with a time limit, inside the sandbox: model-written code is as
+untrusted as the agent."""
+from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 
 # EVOLVE-BLOCK-START
@@ -18,12 +19,12 @@ def forward(self, taskInfo):
                    "returns a list of lists of ints.")
     coder = LLMAgentBase(["thinking", "code"], "Code Agent", temperature=0.3)
     thinking, code = coder([taskInfo], instruction, 0)
-    feedback, right = self.run_examples_and_get_feedback(code_of(code.content))
-    if right < 1:
+    feedback, _correct, wrong = self.run_examples_and_get_feedback(code)
+    if wrong:
         thinking, code = coder([taskInfo, thinking, code, feedback],
                                "The code fails on some examples (see the feedback). Fix the "
                                "rule and write transform(grid) again.", 1)
-    return self.get_test_output_from_code(code_of(code.content))
+    return self.get_test_output_from_code(code)
 # EVOLVE-BLOCK-END
 
 

@@ -1,6 +1,6 @@
 """ARC baseline: write transform code, then refine it with the examples' feedback up to three
 times (ADAS's self-refine, for code)."""
-from agent_api import Info, LLMAgentBase, code_of, run  # noqa: F401
+from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 
 # EVOLVE-BLOCK-START
@@ -17,13 +17,13 @@ def forward(self, taskInfo):
     inputs = [taskInfo]
     thinking, code = coder(inputs, instruction, 0)
     for round_ in range(3):
-        feedback, fit = self.run_examples_and_get_feedback(code_of(code.content))
-        if fit == 1:
+        feedback, _correct, wrong = self.run_examples_and_get_feedback(code)
+        if not wrong:
             break
         inputs += [thinking, code, feedback]
         thinking, code = coder(inputs, "The code fails on some examples (see the feedback). "
                                "Fix the rule and write transform(grid) again.", round_ + 1)
-    return self.get_test_output_from_code(code_of(code.content))
+    return self.get_test_output_from_code(code)
 # EVOLVE-BLOCK-END
 
 

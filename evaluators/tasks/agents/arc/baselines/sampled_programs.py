@@ -1,6 +1,6 @@
 """ARC baseline: several programs sampled at a higher temperature, the one that fits the most
 training examples answers (ADAS's self-consistency, for code)."""
-from agent_api import Info, LLMAgentBase, code_of, run  # noqa: F401
+from agent_api import Info, LLMAgentBase, run  # noqa: F401
 
 
 # EVOLVE-BLOCK-START
@@ -14,13 +14,13 @@ def forward(self, taskInfo):
                    "then write Python code for it: a function transform(grid) that takes and "
                    "returns a list of lists of ints.")
     coder = LLMAgentBase(["thinking", "code"], "Code Agent", temperature=0.8)
-    best_code, best_fit = None, -1.0
+    best_code, best_fit = None, -1
     for _ in range(5):
         _thinking, code = coder([taskInfo], instruction)
-        _feedback, fit = self.run_examples_and_get_feedback(code_of(code.content))
-        if fit > best_fit:
-            best_code, best_fit = code_of(code.content), fit
-        if fit == 1:
+        _feedback, correct, wrong = self.run_examples_and_get_feedback(code)
+        if len(correct) > best_fit:
+            best_code, best_fit = code, len(correct)
+        if not wrong:
             break
     return self.get_test_output_from_code(best_code)
 # EVOLVE-BLOCK-END
