@@ -36,6 +36,9 @@ FIGURES = {
                        r"\| VAD-CFR matches or beats .* \| \d+ of 2; .* \| (yes|no) \|"],
     "ray_bench.py": [rf"\| 2 \| 2 \| {NUMBER} \| {RATIO} \| {NUMBER} \| {NUMBER} \|",
                      rf"- node start: head {NUMBER} s, worker node {NUMBER} s"],
+    "startup_bench.py": [
+        rf"\| discover {cmd} \| {NUMBER} \| {NUMBER} \| {RATIO} \| {RATIO} \| {NUMBER} \|"
+        for cmd in ("--help", "runs")],
     "throughput_bench.py": [rf"\| 8x2 \| discovery \| 8x2 \| \d+ \| {NUMBER} \| {NUMBER}% "
                             rf"\| {NUMBER}% \| {NUMBER}% \| {NUMBER}% \| 1 \| {NUMBER} "
                             rf"\| {NUMBER}% \| 1.00x \|"],
