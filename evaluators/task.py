@@ -45,10 +45,13 @@ from archive.records import EvaluationResult
 from evaluators import sandbox as sandbox_module
 from evaluators import scoring
 from evaluators.agent_model import AgentModel
+from evaluators.catalog import (  # noqa: F401 (TASKS_DIR: the tests' and scripts' name for it)
+    TASKS_DIR,
+    task_folders,
+    task_names,
+)
 from evaluators.sandbox import Executor, Limits, Run
 from evaluators.scoring import InvalidOutput, Metrics
-
-TASKS_DIR = Path(__file__).with_name("tasks")
 
 
 class TaskError(Exception):
@@ -466,15 +469,6 @@ class CaseResult:
     duration_s: float
     resources: dict[str, Any]
     metrics: Metrics | None = None
-
-
-def task_names() -> list[str]:
-    return sorted(task_folders())
-
-
-def task_folders() -> dict[str, Path]:
-    """Every shipped task by its plain name: `tasks/<domain>/<name>/task.toml`."""
-    return {p.parent.name: p.parent for p in TASKS_DIR.glob("*/*/task.toml")}
 
 
 def load_task(name_or_path: str | Path) -> Task:

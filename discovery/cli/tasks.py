@@ -10,14 +10,12 @@ from typing import Annotated
 
 import typer
 
-from archive.records import ModelCall
-from discovery import views
 from discovery.cli.common import app, console, friendly
-from discovery.models import agent_models
-from discovery.models.agent import AgentModelConfig
-from evaluators.executors import open_executor
+from evaluators.catalog import task_names
 from evaluators.sandbox import LEVELS
-from evaluators.task import TaskError, load_task, task_names
+
+# The commands import the task machinery (pydantic, numpy) when they run, so that the command
+# line starts without it (bench/startup_bench.py).
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "minimal_task"
 """What `new-task` copies: a working minimal task, which users may also copy by hand."""
@@ -50,6 +48,13 @@ def evaluate(
 ) -> None:
     """Score programs on a task in the sandbox, stage by stage, each reported on its own.
     Exit code 1 if any fails."""
+    from archive.records import ModelCall
+    from discovery import views
+    from discovery.models import agent_models
+    from discovery.models.agent import AgentModelConfig
+    from evaluators.executors import open_executor
+    from evaluators.task import TaskError, load_task
+
     loaded = load_task(task)
     paths = programs or [loaded.root / loaded.config.seed]
     for path in paths:  # every file is checked before the first evaluation starts
@@ -91,6 +96,8 @@ def new_task(
     """Write a working task folder to start from: task.toml, seed.py (with its EVOLVE-BLOCK),
     a trusted scorer.py, description.md and a README.md for the reference table. Guide:
     docs/task-authoring.md."""
+    from evaluators.task import TaskError
+
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise TaskError(f"{name!r} is not a task name: use lower case letters, digits and "
                         "underscores, starting with a letter (e.g. my_task)")
