@@ -5,14 +5,18 @@ reports, exports) and can read while a campaign writes. `archive.lineage` is the
 """
 
 from archive.errors import ArchiveError
+from archive.reasons import reason_key
 from archive.records import (
     Campaign,
     Evaluation,
     EvaluationResult,
+    HeldOut,
+    Iteration,
     ModelCall,
     ModelUsage,
     NewProgram,
     Program,
+    RecordedCall,
     Summary,
 )
 from archive.schema import SCHEMA_VERSION, STATUSES
@@ -28,11 +32,15 @@ __all__ = [
     "Campaign",
     "Evaluation",
     "EvaluationResult",
+    "HeldOut",
+    "Iteration",
     "ModelCall",
     "ModelUsage",
     "NewProgram",
     "Program",
+    "RecordedCall",
     "Summary",
     "archive_path",
     "code_hash",
+    "reason_key",
 ]

@@ -101,6 +101,85 @@ class ModelCall:
     raw_response: str | None = None
     error: str | None = None
     program_id: int | None = None
+    iteration: int | None = None
+    """The campaign iteration whose work made the call, program or not (None: the scratchpad,
+    the held-out run at a stop, or a call recorded before the archive's schema 2)."""
+    call_id: str | None = None
+    """The exchange's id in the run's transcript, given by the recorder (or the replayer) that
+    wrote it: `discovery.models.transcripts.TranscriptIndex` finds the prompt and answer by it.
+    None where no transcript holds the exchange (a failed attempt, transcripts off)."""
+
+
+@dataclass(frozen=True)
+class RecordedCall(ModelCall):
+    """A model call as the archive holds it."""
+
+    id: int = 0
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Iteration:
+    """One campaign iteration, whether or not it made a program (`ArchiveReader.iterations`):
+    what was planned, what came of it, and what its model calls cost."""
+
+    n: int
+    op: str | None
+    """The operator (seed, tune, llm, ...); None for an iteration that never committed: its
+    model calls were recorded when a model or task problem stopped the campaign, and a resume
+    redoes it under the same number."""
+    island: int | None
+    model: str | None
+    edit_format: str | None
+    """For a model proposal: rewrite, diff or crossover."""
+    program_id: int | None
+    """The program it made, None when it made none (a refused edit, a failed model call)."""
+    status: str
+    """The program's status when it was committed, `no program`, or `unfinished`."""
+    score: float | None
+    reason: str | None
+    """Why it failed: the program's failure reason, or why no program came of it (the edit's
+    refusal: "the python code block is never closed")."""
+    valid_edit: bool | None
+    """For a model proposal: whether its edit applied (None for other operators)."""
+    turns: int
+    """Model turns of the proposal (1, plus one per repair)."""
+    evaluations: int
+    """Sandbox evaluations it spent."""
+    calls: int
+    tokens: int
+    cost: float
+    created_at: float | None
+    """When it was committed (None when it never was)."""
+
+    @property
+    def committed(self) -> bool:
+        return self.op is not None
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The held-out stage's result for the best program, measured when a campaign stops
+    (`ArchiveReader.held_out`): what the search never saw, beside what it optimised."""
+
+    program_id: int | None
+    search_score: float | None
+    """The program's score on the search stages (its archived score)."""
+    score: float | None
+    """Its held-out score; None when the stage did not pass or raised."""
+    status: str
+    """The held-out stage's status (ok, invalid, crashed, timeout) or `task error`."""
+    reason: str | None
+    metrics: dict[str, Any]
+    """Every `held_out_*` metric, as the stop recorded them."""
+    created_at: float
+
+    @property
+    def gap(self) -> float | None:
+        """Held-out minus search score (negative: the search overfitted its cases)."""
+        if self.score is None or self.search_score is None:
+            return None
+        return self.score - self.search_score
 
 
 @dataclass(frozen=True)

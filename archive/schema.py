@@ -112,7 +112,26 @@ CREATE TABLE events (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+ALTER TABLE model_calls ADD COLUMN iteration INTEGER;
+ALTER TABLE model_calls ADD COLUMN call_id TEXT;
+CREATE INDEX model_calls_iteration ON model_calls (iteration);
+CREATE INDEX events_iteration ON events (json_extract(data, '$.n')) WHERE kind = 'iteration';
+UPDATE model_calls SET iteration = (
+    SELECT json_extract(e.data, '$.n') FROM events e
+    WHERE e.kind = 'iteration' AND e.program_id = model_calls.program_id
+      AND e.created_at >= model_calls.created_at
+    ORDER BY e.id LIMIT 1)
+WHERE program_id IS NOT NULL;
+"""
+"""Model calls name their iteration (a refused edit's calls belong to no program, yet are
+reachable by the iteration that made them) and their exchange in the run's transcript (its call
+id), so a prompt is found by that id, never by matching answer text. Calls of older archives
+that belong to a program take the iteration that committed it (its event is written after its
+calls, in the same transaction); the others (refused edits, the scratchpad, a held-out run at a
+stop) keep none."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """MIGRATIONS[i] upgrades a file from version i to version i + 1; append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

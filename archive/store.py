@@ -13,19 +13,23 @@ import math
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from archive.errors import ArchiveError
+from archive.reasons import reason_key
 from archive.records import (
     Campaign,
     Evaluation,
     EvaluationResult,
+    HeldOut,
+    Iteration,
     ModelCall,
     ModelUsage,
     NewProgram,
     Program,
+    RecordedCall,
     Summary,
 )
 from archive.sampling import weighted_choice
@@ -39,6 +43,10 @@ _PROGRAM_COLUMNS = (
     "edit_text, diff, created_at, status, score, evaluator_version, n_children"
 )
 
+
+_CALL_COLUMNS = ("id, model, purpose, tokens_in, tokens_out, cost, latency_s, raw_response, "
+                 "error, program_id, iteration, call_id, created_at")
+"""A model call's row, in the order of `RecordedCall`'s fields (ModelCall's, then its own)."""
 
 _LINEAGE_COLUMNS = "id, status, score, island, model, generation, edit_kind, created_at"
 """A program's node in the lineage graph (archive.lineage.NODE_KEYS, after its id)."""
@@ -321,21 +329,26 @@ class ArchiveReader:
     def failures_by_reason(self, limit: int = 10, recent: int | None = None
                            ) -> list[tuple[str, str, int]]:
         """(status, reason, count) of failed programs (of the newest `recent` programs, if
-        given: a bounded read), most frequent first. Reasons keep their variable details in a
-        trailing parenthesis ("circle 3 leaves the square (x = 1.02)"), which is left out of the
-        grouping."""
+        given: a bounded read), most frequent first. Reasons are grouped by
+        `archive.reasons.reason_key` (their numbers as N: "two circles overlap (circles N and
+        N, by N)"), which keeps what they say and drops what varies."""
         first = 0 if recent is None else self._conn.execute(
             "SELECT coalesce(max(id), 0) FROM programs").fetchone()[0] - recent
-        return self._conn.execute(
-            "SELECT status, reason, count(*) AS n FROM ("
-            "  SELECT p.status AS status, CASE WHEN instr(e.reason, ' (') > 0"
-            "    THEN substr(e.reason, 1, instr(e.reason, ' (') - 1)"
-            "    ELSE coalesce(e.reason, '(no reason given)') END AS reason"
-            "  FROM programs p JOIN evaluations e ON e.program_id = p.id AND e.final = 1"
-            "  WHERE p.id > ? AND p.status NOT IN ('ok', 'pending'))"
-            " GROUP BY status, reason ORDER BY n DESC, status LIMIT ?",
-            (first, limit),
-        ).fetchall()
+        return _grouped(self._conn.execute(
+            "SELECT p.status, e.reason, count(*) FROM programs p "
+            "JOIN evaluations e ON e.program_id = p.id AND e.final = 1 "
+            "WHERE p.id > ? AND p.status NOT IN ('ok', 'pending') GROUP BY p.status, e.reason",
+            (first,)), limit)
+
+    def refusals_by_reason(self, limit: int = 10) -> list[tuple[str, str, int]]:
+        """(operator, reason, count) of the iterations that made no program (a model's edit
+        refused: "the python code block is never closed"; a failed model call; nothing to
+        tune), most frequent first, grouped as `failures_by_reason` groups: the failures that
+        left no program to count."""
+        return _grouped(self._conn.execute(
+            "SELECT coalesce(json_extract(data, '$.op'), '-'), json_extract(data, '$.reason'), "
+            "count(*) FROM events WHERE kind = 'iteration' "
+            "AND json_extract(data, '$.program') IS NULL GROUP BY 1, 2"), limit)
 
     def best_by_operator(self) -> list[tuple[str, float, int]]:
         """(edit kind, best score, ok programs) per operator that made ok programs of the
@@ -427,6 +440,87 @@ class ArchiveReader:
             f"SELECT created_at, kind, data FROM events {where} ORDER BY id DESC LIMIT ?",
             [*params, limit],
         )]
+
+
+    # -- iterations, model calls, the held-out result -------------------------------------
+
+    def iterations(self, first: int = 0, last: int | None = None) -> list[Iteration]:
+        """Iterations `first` to `last` (both included; default: to the newest), by number,
+        each with its model calls counted: the committed ones (program or not) from their
+        `iteration` events, and any whose calls were recorded but which never committed (a
+        model or task problem stopped the campaign there)."""
+        last = 2**62 if last is None else last
+        committed = {n: (json.loads(data), created) for n, data, created in self._conn.execute(
+            "SELECT json_extract(data, '$.n'), data, created_at FROM events "
+            "WHERE kind = 'iteration' AND json_extract(data, '$.n') BETWEEN ? AND ? ORDER BY id",
+            (first, last))}
+        spent = {n: (calls, tokens, cost) for n, calls, tokens, cost in self._conn.execute(
+            "SELECT iteration, count(*), coalesce(sum(tokens_in), 0) + "
+            "coalesce(sum(tokens_out), 0), coalesce(sum(cost), 0) FROM model_calls "
+            "WHERE iteration BETWEEN ? AND ? GROUP BY iteration", (first, last))}
+        found = []
+        for n in sorted(committed.keys() | spent.keys()):
+            d, created = committed.get(n, ({}, None))
+            calls, tokens, cost = spent.get(n, (0, 0, 0.0))
+            found.append(Iteration(
+                n=n, op=d.get("op"), island=d.get("island"), model=d.get("model"),
+                edit_format=d.get("edit_format"), program_id=d.get("program"),
+                status=d.get("status", "unfinished"), score=d.get("score"),
+                reason=d.get("reason"), valid_edit=d.get("valid_edit"), turns=d.get("turns", 0),
+                evaluations=d.get("evaluations", 0), calls=calls, tokens=tokens, cost=cost,
+                created_at=created))
+        return found
+
+    def iteration(self, n: int) -> Iteration:
+        """Iteration `n`, or an ArchiveError that says which iterations there are."""
+        found = self.iterations(n, n)
+        if found:
+            return found[0]
+        (high,) = self._conn.execute(
+            "SELECT max(json_extract(data, '$.n')) FROM events WHERE kind = 'iteration'"
+        ).fetchone()
+        known = f"iterations run from 0 to {high}" if high is not None else \
+            "it has recorded no iteration yet"
+        raise ArchiveError(f"no iteration {n} in {self.path}: {known}")
+
+    def model_calls(self, *, iteration: int | None = None, program: int | None = None
+                    ) -> list[RecordedCall]:
+        """The model calls of one iteration, or of one program (its proposal and repair turns,
+        and the agent model's calls of its evaluations), oldest first: failed attempts
+        included, each with the `call_id` of its exchange in the transcript where it has one."""
+        if (iteration is None) == (program is None):
+            raise ValueError("model_calls: give exactly one of iteration= and program=")
+        column, value = ("iteration", iteration) if iteration is not None else \
+            ("program_id", program)
+        return [RecordedCall(id=r[0], model=r[1], purpose=r[2], tokens_in=r[3], tokens_out=r[4],
+                             cost=r[5], latency_s=r[6], raw_response=r[7], error=r[8],
+                             program_id=r[9], iteration=r[10], call_id=r[11], created_at=r[12])
+                for r in self._conn.execute(
+                    f"SELECT {_CALL_COLUMNS} FROM model_calls WHERE {column} = ? ORDER BY id",
+                    (value,))]
+
+    def held_out(self) -> HeldOut | None:
+        """The newest held-out result: the best program scored on the task's held-out stage
+        when the campaign last stopped with one measured. None when none was (a task without a
+        held-out stage, a run that never stopped, or stopped by Ctrl-C or a broken model or
+        task). Its program may no longer be the best, if the campaign went on after it."""
+        row = self._conn.execute(
+            "SELECT program_id, data, created_at FROM events WHERE kind = 'campaign_stopped' "
+            "AND json_extract(data, '$.held_out') IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[1])
+        program_id = row[0] if row[0] is not None else data.get("program")
+        metrics = data["held_out"]
+        search = self._conn.execute("SELECT score FROM programs WHERE id = ?",
+                                    (program_id,)).fetchone()
+        score = metrics.get("held_out_score")
+        return HeldOut(
+            program_id=program_id, search_score=search[0] if search else None,
+            score=score if isinstance(score, int | float) else None,
+            status=str(metrics.get("held_out_status", "ok" if score is not None else "-")),
+            reason=metrics.get("held_out_reason"), metrics=metrics, created_at=row[2])
 
 
 class ArchiveWriter(ArchiveReader):
@@ -567,9 +661,11 @@ class ArchiveWriter(ArchiveReader):
         with self.batch(), _unknown_program(self.path, [call.program_id or 0]):
             return self._conn.execute(
                 "INSERT INTO model_calls (program_id, model, purpose, tokens_in, tokens_out, cost, "
-                "latency_s, raw_response, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "latency_s, raw_response, error, iteration, call_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (call.program_id, call.model, call.purpose, call.tokens_in, call.tokens_out,
-                 call.cost, call.latency_s, call.raw_response, call.error, self._clock()),
+                 call.cost, call.latency_s, call.raw_response, call.error, call.iteration,
+                 call.call_id, self._clock()),
             ).lastrowid
 
     def log_event(self, kind: str, data: dict[str, Any] | None = None,
@@ -595,6 +691,17 @@ def _unknown_program(path: Path, ids: Sequence[int]) -> Iterator[None]:
         raise ArchiveError(
             f"unknown program id among {sorted(set(ids))} in {path}: refer only to archived ids"
         ) from exc
+
+
+def _grouped(rows: Iterable[tuple[str, str | None, int]], limit: int
+             ) -> list[tuple[str, str, int]]:
+    """(kind, reason, count) rows merged by `reason_key`, most frequent first."""
+    counts: dict[tuple[str, str], int] = {}
+    for kind, reason, n in rows:
+        key = (kind, reason_key(reason))
+        counts[key] = counts.get(key, 0) + n
+    return sorted(((kind, reason, n) for (kind, reason), n in counts.items()),
+                  key=lambda row: (-row[2], row[0], row[1]))[:limit]
 
 
 def _finite_or_none(x: float | None) -> float | None:

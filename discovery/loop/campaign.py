@@ -380,7 +380,7 @@ class Campaign:
             # failed ones included, are still recorded and counted.
             with writer.batch():
                 for call in outcome.calls:
-                    writer.record_model_call(call)
+                    writer.record_model_call(ModelCall(**{**call.__dict__, "iteration": plan.n}))
                     self.budget.add(call)
             self._halt(outcome.fatal)
             return
@@ -404,7 +404,7 @@ class Campaign:
                     writer.record_evaluation(program_id, result, final=i == len(results) - 1)
                 final = results[-1]
             for call in outcome.calls:
-                writer.record_model_call(ModelCall(**{**call.__dict__,
+                writer.record_model_call(ModelCall(**{**call.__dict__, "iteration": plan.n,
                                                       "program_id": program_id}))
                 self.budget.add(call)
             improved = (final is not None and final.status == "ok" and plan.parent is not None

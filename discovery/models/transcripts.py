@@ -12,16 +12,25 @@ line with a warning (`warning`) instead of refusing the whole transcript.
 A record may leave out its prompt (`messages` null) when a byte cap on the agent model's
 prompts was reached (discovery/models/agent.py); its key and answer still replay it exactly,
 and a `{"cut": reason}` line before it says why.
+
+Each record carries a call id (`call`), which the recorder also puts on the completion's last
+attempt (`ModelCall.call_id`), so the archive's model call names its exchange: a prompt is
+found by that id (`TranscriptIndex`), never by matching answer text (two calls may answer the
+same). A replayed call keeps its recorded id, so a replayed archive's calls name the exchanges
+of the transcript it replays. Records written before call ids have none, and are found by none.
 """
 
+import dataclasses
 import errno
 import hashlib
 import json
 import os
 import threading
+import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from archive.records import ModelCall
 from discovery.models.base import Completion, Messages, ModelClient, ModelError, ModelSpec
@@ -47,6 +56,16 @@ def torn_tail(data: bytes, path: Path) -> tuple[int, str | None]:
                  "cut short by a full disk or a kill")
 
 
+def stamp(completion: Completion) -> Completion:
+    """The completion with a new call id on its last attempt (the successful one, whose
+    exchange the transcript records): how an archived call names its transcript record."""
+    if not completion.attempts:
+        return completion
+    *earlier, last = completion.attempts
+    return dataclasses.replace(completion, attempts=(
+        *earlier, dataclasses.replace(last, call_id=uuid.uuid4().hex)))
+
+
 class Recorder:
     """Wraps a real client and appends every successful exchange to `path`; a torn last line
     left by an earlier run is cut off first (`warning` says so), so appends stay whole lines."""
@@ -63,17 +82,20 @@ class Recorder:
     def complete(self, messages: Messages, *, purpose: str = "propose",
                  seed: int | None = None, temperature: float | None = None,
                  reference: Any = None, json_mode: bool = False) -> Completion:
-        completion = self.inner.complete(messages, purpose=purpose, seed=seed,
-                                         temperature=temperature, reference=reference,
-                                         json_mode=json_mode)
+        completion = stamp(self.inner.complete(messages, purpose=purpose, seed=seed,
+                                               temperature=temperature, reference=reference,
+                                               json_mode=json_mode))
         self.append(self.line(messages, seed, temperature, json_mode, completion))
         return completion
 
     def line(self, messages: Messages, seed: int | None, temperature: float | None,
              json_mode: bool, completion: Completion, prompt: bool = True) -> bytes:
         """One exchange as a transcript line; without its `prompt` (`messages` null), it
-        still holds all that a replay needs: the request's key and the answer."""
+        still holds all that a replay needs: the request's key and the answer. Its call id is
+        the completion's (`stamp` it first, so that the archived call can name the line)."""
+        call_id = completion.attempts[-1].call_id if completion.attempts else None
         return (json.dumps({
+            **({"call": call_id} if call_id is not None else {}),
             "key": request_key(self.spec, messages, seed, temperature, json_mode),
             "model": self.spec.name, "messages": messages if prompt else None, "seed": seed,
             "text": completion.text, "tokens_in": completion.tokens_in,
@@ -146,6 +168,77 @@ class Replayer:
             self._used[key] += 1
         r = answers[used]
         attempt = ModelCall(self.spec.name, purpose, r["tokens_in"], r["tokens_out"], r["cost"],
-                            r["latency_s"], raw_response=r["text"])
+                            r["latency_s"], raw_response=r["text"], call_id=r.get("call"))
         return Completion(self.spec.name, r["text"], r["tokens_in"], r["tokens_out"], r["cost"],
                           r["latency_s"], (attempt,))
+
+
+TRANSCRIPT_FILE = "transcript.jsonl"
+_CALL = b'{"call": "'
+
+
+def transcript_of(run_dir: Path, config: Mapping[str, Any]) -> Path:
+    """Where a campaign's exchanges are written: its own `transcript.jsonl`, or for a replayed
+    campaign (config `replay`), the transcript it replays, whose call ids its calls carry."""
+    replay = config.get("replay")
+    own = Path(run_dir) / TRANSCRIPT_FILE
+    return own if replay is None or own.is_file() else Path(replay)
+
+
+@dataclasses.dataclass(frozen=True)
+class Exchange:
+    """One recorded exchange: the prompt a model was sent and what it answered."""
+
+    call_id: str
+    model: str
+    messages: Messages | None
+    """None when the record left its prompt out (past the agent model's byte caps)."""
+    text: str
+    seed: int | None
+
+
+class TranscriptIndex:
+    """Prompts and answers by call id (`ModelCall.call_id`), read from a transcript file.
+
+    A long campaign's transcript runs to gigabytes of prompts, so only where each record starts
+    is kept, and a record is read when asked for. The file grows while a campaign runs, so it
+    is indexed on from where the last look stopped. Safe to share between threads."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._indexed = 0
+        self._where: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def exchange(self, call_id: str | None) -> Exchange | None:
+        """The exchange with this call id, or None (no id, no transcript, no such record)."""
+        return self.exchanges([call_id]).get(call_id) if call_id else None
+
+    def exchanges(self, call_ids: list[str | None]) -> dict[str, Exchange]:
+        """The exchanges of these call ids that the transcript holds, by id (one pass over the
+        part of the file not indexed yet, then one read per record)."""
+        wanted = [c for c in call_ids if c]
+        if not wanted or not self.path.is_file():
+            return {}
+        found = {}
+        with self._lock, self.path.open("rb") as file:
+            self._index_on(file)
+            for call_id in wanted:
+                start = self._where.get(call_id)
+                if start is None:
+                    continue
+                file.seek(start)
+                r = json.loads(file.readline())
+                found[call_id] = Exchange(call_id, r["model"], r.get("messages"), r["text"],
+                                          r.get("seed"))
+        return found
+
+    def _index_on(self, file: BinaryIO) -> None:
+        file.seek(self._indexed)
+        for line in file:
+            if not line.endswith(b"\n"):
+                break  # a line still being written: indexed on the next look
+            if line.startswith(_CALL):  # records with ids begin so (Recorder.line): the id is
+                end = line.find(b'"', len(_CALL))  # read without parsing a long prompt
+                self._where[line[len(_CALL):end].decode("ascii", "replace")] = self._indexed
+            self._indexed += len(line)

@@ -39,7 +39,7 @@ def test_scripted_circle_packing_campaign_improves_on_its_seed(tmp_path):
         repaired = [d for _, _, d in iterations if d["turns"] == 2]
         assert repaired, "the answer without code got a repair turn"
         failures = dict(((s, r), n) for s, r, n in reader.failures_by_reason())
-        assert ("invalid", "two circles overlap") in failures
+        assert ("invalid", "two circles overlap (circles N and N, by N)") in failures
         config = reader.campaign().config
         assert config["budgets"]["iterations"] == 8 and config["edits"]["tune_share"] == 0
         operators = {kind: score for kind, score, _ in reader.best_by_operator()}
