@@ -47,6 +47,10 @@ FIGURES = {
     "sandbox_bench.py": [rf"\| fresh process \| \w+ \| none \| {NUMBER} \| {NUMBER} \|"] + (
         [rf"\| none \| {NUMBER} \| {NUMBER} \| {RATIO} \|"] if available_level() == "bwrap"
         else []),
+    "cfr_openspiel_bench.py": [
+        rf"\| kuhn_poker \| \(defaults\) \| 2 \| {NUMBER} \| [^|]+ \| none \| {NUMBER}e-\d+ \|",
+        rf"\| sheriff \| [^|]+ \| 2 \| {NUMBER} \| [^|]+ \| \d+ \| .* \| ours {NUMBER}e-\d+, "
+        rf"OpenSpiel {NUMBER}e[-+]\d+ \|"],
     # owned elsewhere; their figures are checked only for being a Markdown row of numbers
     "cfr_bench.py": [rf"\|[^\n]*\| {NUMBER}[^\n|]* \|"],
     "psro_bench.py": [rf"\|[^\n]*\| {NUMBER}[^\n|]* \|"],

@@ -7,6 +7,13 @@ without seeing each other's move. One breadth-first walk of the tree records, fo
 information set, its player's last sequence before it and, for every terminal, each player's
 last sequence and the chance probability times the utilities: the sequence form the engine
 works on (the histories themselves are not kept).
+
+The sequence form exists only for games of perfect recall (every history of an information set
+follows the same own last move): the walk checks that and refuses the others (`liars_dice_ir`,
+`dark_hex_ir`, ...), on which OpenSpiel's CFR runs on the strings as given but ours would run on
+another game. Every other difference from OpenSpiel's CFR+ found by the cross-check
+(bench/cfr_openspiel_bench.py) is OpenSpiel's rounding deciding exact ties; see
+cfr_reference.py.
 """
 
 import contextlib
@@ -37,6 +44,8 @@ class Flat:
     """The information state string of each information set (OpenSpiel's policy keys)."""
     actions: list[list[int]]
     """The OpenSpiel action ids of each information set's slots."""
+    histories: int
+    """How many histories (terminal, chance and decision) the walk visited."""
 
 
 @functools.cache
@@ -113,7 +122,7 @@ def _save(flat: Flat, out) -> None:
              infoset_player=game.infoset_player, parent_sequence=game.parent_sequence,
              terminal_last=game.terminal_last, terminal_payoff=game.terminal_payoff,
              keys=np.array(flat.keys), actions=np.concatenate(flat.actions),
-             counts=np.array([len(a) for a in flat.actions]))
+             counts=np.array([len(a) for a in flat.actions]), histories=flat.histories)
 
 
 def _load(path: Path) -> Flat:
@@ -122,10 +131,12 @@ def _load(path: Path) -> Flat:
                     data["parent_sequence"], data["terminal_last"], data["terminal_payoff"])
         ends = np.cumsum(data["counts"])
         actions = [a.tolist() for a in np.split(data["actions"], ends[:-1])]
-        return Flat(game, data["keys"].tolist(), actions)
+        return Flat(game, data["keys"].tolist(), actions, int(data["histories"]))
 
 
-def _walk(name: str, max_histories: int) -> Flat:
+def load(name: str):
+    """The OpenSpiel game of a load string as CFR plays it: a simultaneous-move game through
+    OpenSpiel's turn-based conversion (as OpenSpiel's own CFR needs it)."""
     import pyspiel
 
     try:
@@ -133,12 +144,25 @@ def _walk(name: str, max_histories: int) -> Flat:
     except pyspiel.SpielError as exc:
         raise GameError(f"OpenSpiel cannot load game {name!r} ({exc}): check its name and "
                         "parameters, e.g. kuhn_poker(players=3)") from exc
-    info = spiel_game.get_type()
-    if info.dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+    if spiel_game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
         spiel_game = pyspiel.convert_to_turn_based(spiel_game)
-        info = spiel_game.get_type()
-    if not info.provides_information_state_string:
+    return spiel_game
+
+
+def _walk(name: str, max_histories: int) -> Flat:
+    import pyspiel
+
+    spiel_game = load(name)
+    if not spiel_game.get_type().provides_information_state_string:
         raise GameError(f"game {name!r} has no information states, so CFR cannot run on it")
+    try:
+        return _walk_tree(name, spiel_game, max_histories)
+    except pyspiel.SpielError as exc:
+        raise GameError(f"OpenSpiel fails while walking game {name!r} ({exc}): pick other "
+                        "parameters for it") from exc
+
+
+def _walk_tree(name: str, spiel_game, max_histories: int) -> Flat:
     players = spiel_game.num_players()
     index: dict[tuple[int, str], int] = {}
     keys: list[str] = []
@@ -152,7 +176,7 @@ def _walk(name: str, max_histories: int) -> Flat:
     while queue:
         state, last, probability = queue.popleft()
         seen += 1
-        if seen > max_histories:
+        if seen + len(queue) > max_histories:  # those queued are histories too
             raise GameError(f"game {name!r} has more than {max_histories:,} histories: too "
                             "large for this evaluator; pick a smaller variant")
         if state.is_terminal():
@@ -171,9 +195,18 @@ def _walk(name: str, max_histories: int) -> Flat:
                 actions.append(legal)
                 parent_sequence.append(last[who])
             infoset = index[(who, key)]
+            if parent_sequence[infoset] != last[who]:
+                raise GameError(
+                    f"game {name!r} does not have perfect recall (player {who}'s information "
+                    f"set {key!r} follows different moves of its own), so it has no sequence "
+                    "form and CFR here would solve another game: pick a perfect-recall "
+                    "variant (e.g. liars_dice, not liars_dice_ir)")
             for slot, action in enumerate(legal):
                 moved = (*last[:who], (infoset, slot), *last[who + 1:])
                 queue.append((state.child(action), moved, probability))
+    if not keys:
+        raise GameError(f"game {name!r} has no decisions (chance alone ends it), so there is "
+                        "nothing for CFR to learn: pick other parameters")
     # Number each player's information sets contiguously (in the order first met), so the
     # engine addresses a player's rows as one slice.
     owner = np.zeros(len(actions), dtype=np.int64)
@@ -195,17 +228,14 @@ def _walk(name: str, max_histories: int) -> Flat:
     game = Game(players, mask, owner, np.array([flat(s) for s in parent_sequence]),
                 np.array([[flat(s) for s in last] for last in terminal_last]).T.copy(),
                 np.array(terminal_payoff, dtype=float))
-    return Flat(game, keys, actions)
+    return Flat(game, keys, actions, seen)
 
 
 def spiel_policy(flat: Flat, name: str, policy: np.ndarray):
     """The same policy as an OpenSpiel TabularPolicy, for cross-checks against OpenSpiel."""
-    import pyspiel
     from open_spiel.python import policy as spiel
 
-    spiel_game = pyspiel.load_game(name)
-    if spiel_game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
-        spiel_game = pyspiel.convert_to_turn_based(spiel_game)
+    spiel_game = load(name)
     tabular = spiel.TabularPolicy(spiel_game)
     for key, legal, row in zip(flat.keys, flat.actions, policy, strict=True):
         probs = tabular.policy_for_key(key)
