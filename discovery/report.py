@@ -39,7 +39,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from archive import ArchiveReader, Campaign, Program
+from archive.reasons import reason_key
+from archive.records import HeldOut
 from discovery import sanitize
+from discovery.loop.liveness import RunState, run_state
 from discovery.views import iteration_counts, score_text
 from evaluators.sandbox import Executor
 from evaluators.scoring import log_checkpoints
@@ -69,6 +72,9 @@ FAILURE_BARS = 40
 FAILURE_REASONS = 6
 """Reasons named in the failures plot; the rest are stacked together as "other reasons"."""
 
+FAILURE_ROWS = 15
+"""Reasons listed in report.md's failures table, commonest first."""
+
 
 # -- the campaign's history: one step per iteration ------------------------------------------
 
@@ -91,12 +97,12 @@ class Step:
 
     @property
     def failure(self) -> str | None:
-        """The failure as "status: reason", the reason cut before its trailing parenthesis of
-        details as `ArchiveReader.failures_by_reason` groups them; None for an ok iteration."""
+        """The failure as "status: reason", the reason grouped as
+        `ArchiveReader.failures_by_reason` groups it (`reason_key`: its numbers as N); None for
+        an ok iteration."""
         if self.status == "ok":
             return None
-        reason = "(no reason given)" if self.reason is None else self.reason.split(" (")[0]
-        return f"{self.status}: {reason}"
+        return f"{self.status}: {reason_key(self.reason)}"
 
 
 @dataclass(frozen=True)
@@ -239,9 +245,11 @@ def _save(figure: "Figure", path: Path) -> None:
     _pyplot().close(figure)
 
 
-def plot_scores(title: str, steps: Sequence[Step], axis: Axis, path: Path) -> None:
-    """Every score as a dot in its island's colour, each island's best so far as a thin line
-    and the campaign's best so far in black."""
+def plot_scores(title: str, steps: Sequence[Step], axis: Axis, path: Path,
+                held: HeldOut | None = None) -> None:
+    """Every score as a dot in its island's colour, each island's best so far as a thin line,
+    the campaign's best so far in black, and the held-out score measured at the stop as a
+    diamond at the end, where the gap to the search score shows."""
     pyplot = _pyplot()
     figure, plot = pyplot.subplots(figsize=(8, 4.6))
     for colour, island in enumerate(sorted({s.island for s in steps})):
@@ -257,6 +265,10 @@ def plot_scores(title: str, steps: Sequence[Step], axis: Axis, path: Path) -> No
     line = best_so_far(axis.values, steps)
     plot.step(*zip(*line, strict=True), where="post", color="black", linewidth=2.2,
               label="best so far (all islands)", zorder=3)
+    if held is not None and held.score is not None:
+        plot.scatter([axis.values[-1]], [held.score], marker="D", s=60, color="crimson",
+                     zorder=5, label=f"held-out score of #{held.program_id}: "
+                                     f"{score_text(held.score)} (gap {_signed(held.gap)})")
     plot.set_xlabel(axis.label)
     plot.set_ylabel("score (higher is better)")
     plot.set_title(sanitize.mathtext(title))
@@ -496,9 +508,48 @@ class Section:
     missing: list[str] = field(default_factory=list)
 
 
+class Markdown(str):
+    """Text already written as Markdown (untrusted parts escaped): a table cell as it is."""
+
+
 def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell."""
+    """Text safe inside a Markdown table cell (Markdown already written is left as it is)."""
+    if isinstance(text, Markdown):
+        return text
     return text.replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
+
+
+def state_text(state: RunState) -> str:
+    """Whether the campaign runs and why, as Markdown: "finished because budget: iterations",
+    "running: pid 7 on host; in flight: model call for iteration 3 (since 12 s)". A stop
+    reason may quote a candidate's error, so it is escaped."""
+    because = state.state in ("stopped", "finished", "failed")
+    text = f"{state.state}{' because' if because else ':'} {sanitize.markdown(state.reason)}"
+    if state.in_flight:
+        text += "; in flight: " + sanitize.markdown(", ".join(state.in_flight))
+    return text
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.6g}"
+
+
+def held_out_text(held: HeldOut | None, best: Program | None,
+                  escape: Callable[[str], str] = str) -> str:
+    """The held-out result as one line: its score beside the search score of the same program
+    and the gap, or why there is none; the failure reason (the program's words) goes through
+    `escape` (`sanitize.markdown` for report.md), the rest is ours."""
+    if held is None:
+        return ("not measured: the campaign scores its best on the task's held-out stage when "
+                "it stops (a task with no held-out stage, a run not stopped yet or stopped by "
+                "Ctrl-C has none)")
+    which = f"#{held.program_id}" + ("" if best is not None and best.id == held.program_id
+                                     else ", the best when the campaign stopped")
+    if held.score is None:
+        return f"{held.status}" + (f": {escape(held.reason)}" if held.reason else "") + \
+            f" ({which})"
+    return (f"{score_text(held.score)} (search {score_text(held.search_score)}, gap "
+            f"{_signed(held.gap)}; {which}, measured when the campaign stopped)")
 
 
 def summary_table(reader: ArchiveReader, past: History) -> list[str]:
@@ -507,8 +558,11 @@ def summary_table(reader: ArchiveReader, past: History) -> list[str]:
     done = sum(v for k, v in counts.items() if k != "pending")
     failed = {k: v for k, v in counts.items() if k not in ("ok", "pending") and v}
     iterations, valid, proposals = iteration_counts(reader)
+    refused = sum(n for failure, n in past.failures().items()
+                  if failure.startswith(f"{NO_PROGRAM}: "))
     unit, seconds = _duration_unit(campaign.updated_at - campaign.created_at)
     rows = [
+        ("state", Markdown(state_text(run_state(reader.path.parent)))),
         ("task", f"{campaign.task} (evaluator {campaign.evaluator_version})"),
         ("iterations", f"{iterations}" if past.from_events else
          f"{len(past.steps)} programs (the archive has no iteration events: a step per program)"),
@@ -521,7 +575,10 @@ def summary_table(reader: ArchiveReader, past: History) -> list[str]:
         ("best program", f"#{best.id}, score {score_text(best.score)} (island {best.island}, "
                          f"generation {best.generation}, made by {best.edit_kind or '-'})"
          if best else "none: no program evaluated ok yet"),
-        ("failures", ", ".join(f"{k} {v}" for k, v in failed.items()) or "no failed program"),
+        ("held-out score", Markdown(held_out_text(reader.held_out(), best, sanitize.markdown))),
+        ("failures", (", ".join(f"{k} {v}" for k, v in failed.items()) or "no failed program")
+         + (f"; {refused} iterations made no program (an edit refused, a model call failed)"
+            if refused else "")),
         ("tokens", f"{summary.tokens_in:,} in, {summary.tokens_out:,} out"),
         ("model cost", f"${summary.cost:.4f}"),
         ("wall time", f"{(campaign.updated_at - campaign.created_at) / seconds:.1f} {unit}"),
@@ -532,7 +589,7 @@ def summary_table(reader: ArchiveReader, past: History) -> list[str]:
     return ["| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows), ""]
 
 
-def score_section(name: str, past: History, out: Path) -> Section:
+def score_section(name: str, past: History, out: Path, held: HeldOut | None) -> Section:
     section = Section()
     axes, section.missing = score_axes(past.steps)
     if all(s.score is None for s in past.steps):
@@ -540,36 +597,36 @@ def score_section(name: str, past: History, out: Path) -> Section:
         return section
     for axis in axes:
         path = out / f"score_by_{axis.name}.png"
-        plot_scores(f"{name}: score against {axis.title}", past.steps, axis, path)
+        plot_scores(f"{name}: score against {axis.title}", past.steps, axis, path, held)
         section.files.append(path)
         section.markdown += [f"## Score against {axis.title}", "",
                              f"![best and every score against {axis.title}]({path.name})", ""]
     return section
 
 
-def failures_section(name: str, reader: ArchiveReader, past: History, out: Path) -> Section:
+def failures_section(name: str, past: History, out: Path) -> Section:
+    """The failures plot and a table of every failed iteration by reason: failed programs by
+    their status, and iterations that made no program (an edit refused, a model call failed)
+    as "no program", counted alike."""
     failures = past.failures()
     if not failures:
         return Section(missing=["failures by reason: no iteration failed"])
     windows = failure_windows(past)
     path = out / "failures.png"
     plot_failures(f"{name}: failed iterations by reason", windows, path)
+    refused = sum(n for failure, n in failures.items() if failure.startswith(f"{NO_PROGRAM}: "))
+    total = sum(failures.values())
+    shown = failures.most_common(FAILURE_ROWS)
     markdown = ["## Failures by reason", "",
                 f"![failed iterations by reason, {windows.window} iterations a bar]({path.name})",
-                ""]
-    programs = reader.failures_by_reason()
-    if programs:
-        markdown += ["| status | reason | programs |", "|---|---|---:|",
-                     *(f"| {status} | {sanitize.markdown(reason)} | {n} |"
-                       for status, reason, n in programs),
-                     ""]
-    refused = [(failure, n) for failure, n in failures.most_common()
-               if failure.startswith(f"{NO_PROGRAM}: ")]
-    if refused:
-        markdown += [f"Iterations that committed no program (an edit refused, a model call "
-                     f"failed): {sum(n for _, n in refused)}; the commonest: "
-                     + "; ".join(f"{sanitize.markdown(failure.removeprefix(f'{NO_PROGRAM}: '))}"
-                                 f" ({n})" for failure, n in refused[:3]), ""]
+                "", f"{total} iterations failed: {total - refused} made a program that failed, "
+                    f"{refused} made no program (an edit refused, a model call failed).", "",
+                "| status | reason | iterations |", "|---|---|---:|",
+                *(f"| {status} | {sanitize.markdown(reason)} | {n} |"
+                  for (status, reason), n in ((f.split(": ", 1), n) for f, n in shown)), ""]
+    if len(failures) > len(shown):
+        markdown += [f"{len(failures) - len(shown)} rarer reasons not listed "
+                     f"({total - sum(n for _, n in shown)} iterations).", ""]
     return Section(markdown, [path])
 
 
@@ -692,6 +749,45 @@ def _task(campaign: Campaign) -> tuple[Task | None, str | None]:
         return None, f"curves the task may name (task.toml report_curve): {exc}"
 
 
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_TABLE_SEPARATOR = re.compile(r"^\|(?:\s*:?-+:?\s*\|)+$")
+_CELL_BORDER = re.compile(r"(?<!\\)\|")
+_IMAGE = re.compile(r"^!\[(.*)\]\((.+)\)$")
+
+
+def plain_text(markdown: str) -> str:
+    """report.md as the terminal shows it: the same lines without Markdown's syntax (escapes,
+    table pipes, heading marks), tables aligned in columns, each plot named by its file. What
+    a candidate wrote comes back as its own characters, so the caller still passes the result
+    through `sanitize.text` for the terminal."""
+    out: list[str] = []
+    table: list[list[str]] = []
+
+    def flush() -> None:
+        if table:
+            widths = [max(len(row[k]) for row in table if k < len(row))
+                      for k in range(max(map(len, table)))]
+            out.extend("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)
+                                 ).rstrip() for row in table)
+            table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            if not _TABLE_SEPARATOR.match(line):
+                cells = [_ESCAPED.sub(r"\1", c.strip())
+                         for c in _CELL_BORDER.split(line.strip())[1:-1]]
+                if any(cells):  # a key-value table's empty header row is left out
+                    table.append(cells)
+            continue
+        flush()
+        if image := _IMAGE.match(line):
+            line = f"[plot: {image[2]}] {image[1]}"
+        out.append(_ESCAPED.sub(r"\1", line.lstrip("#").strip() if line.startswith("#")
+                                else line))
+    flush()
+    return "\n".join(out)
+
+
 def write_report(reader: ArchiveReader, out: Path,
                  open_sandbox: Callable[[], AbstractContextManager[Executor]],
                  say: Callable[[str], None] = print, workers: int = 1,
@@ -704,8 +800,8 @@ def write_report(reader: ArchiveReader, out: Path,
     task, problem = _task(campaign)
     sections = [Section(missing=[] if problem is None else [problem])]
     if past.steps:
-        sections += [score_section(campaign.name, past, out),
-                     failures_section(campaign.name, reader, past, out)]
+        sections += [score_section(campaign.name, past, out, reader.held_out()),
+                     failures_section(campaign.name, past, out)]
     else:
         sections.append(Section(missing=["every plot: the run has no committed iteration yet"]))
     if task is not None and task.config.report_curve is not None:

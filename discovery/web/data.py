@@ -10,21 +10,27 @@ Every query is a short read through `ArchiveReader` (autocommit: each statement 
 read transaction), so a running campaign's writer is never held up by a viewer.
 """
 
-import hashlib
+import dataclasses
 import json
 import math
-import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from archive import ArchiveReader, Evaluation, Program
+from archive.records import HeldOut, Iteration
 from archive.store import PROGRAM_STATUSES
+from discovery.loop.liveness import run_state
+from discovery.models.transcripts import TranscriptIndex, transcript_of
 from discovery.search.edits import design_notes
 
 NODE_CHUNK = 100
 """Programs per static-export detail file (`nodes/<id // NODE_CHUNK>.js`): 100k programs make
-1,000 files of a few hundred kB, not 100k tiny ones."""
+1,000 files of a few hundred kB, not 100k tiny ones. Iterations that made no program are
+chunked the same way by their number (`iterations/<n // NODE_CHUNK>.js`)."""
+
+NO_PROGRAM = "no program"
+"""The status of an iteration that committed no program, as `ArchiveReader.iterations` has it."""
 
 SPENDING_POINTS = 400
 """Points per model in the cost-over-time series: enough for a chart a screen wide."""
@@ -44,20 +50,33 @@ class ViewReader(ArchiveReader):
             "SELECT updated_at, evaluator_version FROM campaign WHERE id = 1").fetchone()
         return f"{count}:{top}:{updated!r}:{version}"
 
-    def calls_of(self, ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        """The model calls recorded against each program (the proposal and its repair turns)."""
+    def calls_of(self, ids: Sequence[int], column: str = "program_id"
+                 ) -> dict[int, list[dict[str, Any]]]:
+        """The model calls recorded against each program (the proposal and its repair turns),
+        or with `column="iteration"` against each iteration, in one query per 900 ids (a static
+        export asks for a hundred programs at a time)."""
         calls: dict[int, list[dict[str, Any]]] = {}
+        keys = ("model", "purpose", "tokens_in", "tokens_out", "cost", "latency_s", "answer",
+                "error", "iteration", "call_id", "created_at")
         for start in range(0, len(ids), 900):
             part = list(ids[start:start + 900])
             for row in self._conn.execute(
-                "SELECT program_id, model, purpose, tokens_in, tokens_out, cost, latency_s, "
-                "raw_response, error, created_at FROM model_calls "
-                f"WHERE program_id IN ({','.join('?' * len(part))}) ORDER BY id", part,
+                f"SELECT {column}, model, purpose, tokens_in, tokens_out, cost, latency_s, "
+                "raw_response, error, iteration, call_id, created_at FROM model_calls "
+                f"WHERE {column} IN ({','.join('?' * len(part))}) ORDER BY id", part,
             ):
-                keys = ("model", "purpose", "tokens_in", "tokens_out", "cost", "latency_s",
-                        "answer", "error", "created_at")
                 calls.setdefault(row[0], []).append(dict(zip(keys, row[1:], strict=True)))
         return calls
+
+    def iteration_numbers(self, ids: Sequence[int]) -> dict[int, int]:
+        """The iteration that committed each program (seeds and copies included)."""
+        found: dict[int, int] = {}
+        for start in range(0, len(ids), 900):
+            part = list(ids[start:start + 900])
+            found.update(self._conn.execute(
+                "SELECT program_id, json_extract(data, '$.n') FROM events WHERE kind = "
+                f"'iteration' AND program_id IN ({','.join('?' * len(part))})", part))
+        return found
 
     def spending_by_model(self) -> list[tuple[float, str, int, float]]:
         """(created_at, model, tokens in + out, cost) of every model call, oldest first."""
@@ -65,49 +84,6 @@ class ViewReader(ArchiveReader):
             "SELECT created_at, model || CASE WHEN purpose = 'agent' THEN ' (agent)' ELSE '' END,"
             " coalesce(tokens_in, 0) + coalesce(tokens_out, 0), coalesce(cost, 0) "
             "FROM model_calls ORDER BY created_at, id").fetchall()
-
-
-class Transcripts:
-    """The prompts behind recorded answers: `transcript.jsonl` (written next to the archive when
-    the campaign's `transcript` option is on) holds each exchange's messages and answer text;
-    the archive holds the answer only. An answer is matched to its prompt by (model, text).
-
-    A long campaign's transcript runs to gigabytes of prompts, so only where each record starts
-    is kept (by a digest of its answer), and a prompt is read from the file when asked for. The
-    file grows while a campaign runs, so it is indexed on from where the last look stopped."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._indexed = 0
-        self._where: dict[tuple[str, bytes], int] = {}
-        self._lock = threading.Lock()
-
-    def prompt(self, model: str, answer: str | None) -> list[dict[str, Any]] | None:
-        if answer is None or not self.path.is_file():
-            return None
-        with self._lock, self.path.open("rb") as file:
-            self._index_on(file)
-            start = self._where.get((model, _digest(answer)))
-            if start is None:
-                return None
-            file.seek(start)
-            return json.loads(file.readline())["messages"]
-
-    def _index_on(self, file: BinaryIO) -> None:
-        file.seek(self._indexed)
-        for line in file:
-            if not line.endswith(b"\n"):
-                break  # a line the campaign is still writing: indexed on the next look
-            try:
-                record = json.loads(line)
-                self._where[(record["model"], _digest(record["text"]))] = self._indexed
-            except (ValueError, KeyError, TypeError):
-                pass  # not a transcript record: the replayer reports those, not the view
-            self._indexed += len(line)
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def _rounded(score: float | None) -> float | None:
@@ -138,9 +114,64 @@ def _thinned(points: list[list[float]], limit: int = SPENDING_POINTS) -> list[li
     return [points[int(i * step)] for i in range(limit - 1)] + [points[-1]]
 
 
+def state_data(run_dir: Path) -> dict[str, Any]:
+    """Whether the campaign is running, stalled, stopped, finished, interrupted, failed or dead,
+    why, since when, and what it has in flight (`discovery.loop.liveness`). It changes with
+    no write to the archive (a heartbeat stops), so the page gets it with every poll."""
+    state = run_state(run_dir)
+    return {"state": state.state, "reason": state.reason, "since": state.since,
+            "in_flight": list(state.in_flight)}
+
+
+def _finite(value: Any) -> Any:
+    """A metric as strict JSON takes it: a float that is not finite becomes None."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def held_out_data(held: HeldOut | None, start: float) -> dict[str, Any] | None:
+    """The held-out result measured at the campaign's last stop, as the page shows it beside
+    the search score of the same program, with the gap."""
+    if held is None:
+        return None
+    return {"program": held.program_id, "score": _finite(held.score),
+            "search": _finite(held.search_score), "gap": _finite(held.gap),
+            "status": held.status, "reason": held.reason,
+            "metrics": {k: _finite(v) for k, v in held.metrics.items()},
+            "t": round(held.created_at - start, 1)}
+
+
+def failures(reader: ArchiveReader, limit: int = 12) -> list[tuple[str, str, int]]:
+    """Failures by reason, the iterations that made no program (a refused edit, a failed model
+    call) counted beside the failed programs: (status or "no program", reason, count)."""
+    refused: dict[str, int] = {}
+    for _, reason, n in reader.refusals_by_reason(limit):
+        refused[reason] = refused.get(reason, 0) + n
+    rows = [*reader.failures_by_reason(limit),
+            *((NO_PROGRAM, reason, n) for reason, n in refused.items())]
+    return sorted(rows, key=lambda row: -row[2])[:limit]
+
+
+def _no_program(iterations: Iterable[Iteration], start: float, statuses: list[str],
+                models: list[str]) -> dict[str, list]:
+    """The iterations that made no program (the tree cannot show them), as columns; their
+    reasons are interned in their own table (`reasons`), being long and often repeated."""
+    rows = [i for i in iterations if i.program_id is None]
+    reasons: list[str] = []
+    return {"n": [i.n for i in rows],
+            "island": [-1 if i.island is None else i.island for i in rows],
+            "model": _interned((i.model for i in rows), models),
+            "status": _interned((i.status for i in rows), statuses),
+            "reason": _interned((i.reason for i in rows), reasons),
+            "reasons": reasons,
+            "calls": [i.calls for i in rows],
+            "t": [None if i.created_at is None else round(i.created_at - start, 1)
+                  for i in rows]}
+
+
 def campaign_data(reader: ViewReader, reports: Sequence[str] = (), *,
                   static: bool = False) -> dict[str, Any]:
-    """The page's payload: the campaign, its lineage in columns, and the charts' series."""
+    """The page's payload: the campaign, its lineage in columns, the iterations that made no
+    program, the held-out result, and the charts' series."""
     stamp = reader.stamp()
     campaign = reader.campaign()
     rows, edges = reader.lineage_rows()
@@ -158,10 +189,10 @@ def campaign_data(reader: ViewReader, reports: Sequence[str] = (), *,
     return {
         "static": static,
         "stamp": stamp,
+        "state": state_data(reader.path.parent),
         "campaign": {"name": campaign.name, "task": campaign.task, "seed": campaign.seed,
                      "evaluator_version": campaign.evaluator_version,
-                     "created_at": campaign.created_at, "updated_at": campaign.updated_at,
-                     "path": str(reader.path)},
+                     "created_at": campaign.created_at, "updated_at": campaign.updated_at},
         "statuses": statuses,
         "kinds": kinds,
         "models": models,
@@ -175,11 +206,13 @@ def campaign_data(reader: ViewReader, reports: Sequence[str] = (), *,
             "kind": _interned((r[6] for r in rows), kinds),
             "t": [round(r[7] - start, 1) for r in rows],
         },
+        "no_program": _no_program(reader.iterations(), start, statuses, models),
         "crossovers": sorted([child, p] for p, child, position in edges if position > 0),
         "best": best.id if best else None,
+        "held_out": held_out_data(reader.held_out(), start),
         "best_lineage": reader.ancestry(best.id) if best else [],
         "counts": reader.status_counts(),
-        "failures": reader.failures_by_reason(limit=12),
+        "failures": failures(reader),
         "usage": [u.__dict__ for u in reader.model_usage()],
         "spending": {model: _thinned(points) for model, points in spending.items()},
         "insights": [{"t": round(t - start, 1), "after": d.get("after"),
@@ -196,26 +229,38 @@ def _evaluation(e: Evaluation) -> dict[str, Any]:
             "error_tail": e.error_tail, "duration_s": e.duration_s, "resources": e.resources}
 
 
+def _with_prompts(calls: dict[int, list[dict[str, Any]]],
+                  transcripts: TranscriptIndex) -> dict[int, list[dict[str, Any]]]:
+    """Each call with the prompt of its own exchange in the transcript, found by the call id
+    recorded with it (never by its answer's text: two calls may answer alike)."""
+    exchanges = transcripts.exchanges([c["call_id"] for own in calls.values() for c in own])
+    for own in calls.values():
+        for call in own:
+            exchange = exchanges.get(call["call_id"]) if call["call_id"] else None
+            call["prompt"] = exchange.messages if exchange else None
+    return calls
+
+
 def node_details(reader: ViewReader, ids: Sequence[int],
-                 transcripts: Transcripts) -> dict[int, dict[str, Any]]:
+                 transcripts: TranscriptIndex) -> dict[int, dict[str, Any]]:
     """Everything the page shows for each program: code, diff against its primary parent (as
     the archive stored it when the program was added), design notes, evaluations per stage
-    with private metrics apart, and the model calls that produced it with their prompts."""
+    with private metrics apart, the iteration that made it, and the model calls that produced
+    it with their prompts."""
     programs: list[Program] = reader.programs(ids)
-    calls = reader.calls_of([p.id for p in programs])
+    calls = _with_prompts(reader.calls_of([p.id for p in programs]), transcripts)
+    iterations = reader.iteration_numbers([p.id for p in programs])
     details = {}
     for p in programs:
         notes = design_notes(p.code)
         own = calls.get(p.id, [])
-        for call in own:
-            call["prompt"] = transcripts.prompt(call["model"], call["answer"])
         details[p.id] = {
             "id": p.id, "status": p.status, "score": p.score, "parents": list(p.parents),
             "inspirations": list(p.inspirations), "children": reader.children(p.id),
             "island": p.island, "generation": p.generation, "model": p.model,
             "edit_kind": p.edit_kind, "prompt_template": p.prompt_template,
             "evaluator_version": p.evaluator_version, "created_at": p.created_at,
-            "code": p.code, "diff": p.diff,
+            "iteration": iterations.get(p.id), "code": p.code, "diff": p.diff,
             # the edit as written, unless a recorded call's answer already shows it
             "edit_text": None if any(c["answer"] == p.edit_text for c in own) else p.edit_text,
             "name": notes.name if notes else None, "thought": notes.thought if notes else None,
@@ -223,6 +268,24 @@ def node_details(reader: ViewReader, ids: Sequence[int],
             "calls": own,
         }
     return details
+
+
+def iteration_details(reader: ViewReader, numbers: Sequence[int],
+                      transcripts: TranscriptIndex) -> dict[int, dict[str, Any]]:
+    """What the page shows for each iteration, program or not: what was planned, what came of
+    it and why, and its model calls with their prompts and answers (a refused edit's calls
+    belong to no program, so this is the only way to them)."""
+    wanted = set(numbers)
+    found = [i for i in reader.iterations(min(wanted), max(wanted)) if i.n in wanted] \
+        if wanted else []
+    calls = _with_prompts(reader.calls_of([i.n for i in found], "iteration"), transcripts)
+    return {i.n: {**{k: _finite(v) for k, v in dataclasses.asdict(i).items()},
+                  "calls": calls.get(i.n, [])} for i in found}
+
+
+def transcripts(reader: ArchiveReader) -> TranscriptIndex:
+    """The transcript that holds the campaign's exchanges (its own, or the one it replays)."""
+    return TranscriptIndex(transcript_of(reader.path.parent, reader.campaign().config))
 
 
 def report_images(run_dir: Path) -> list[str]:

@@ -3,8 +3,10 @@ server, reading the archive while its campaign may still be writing it.
 
 Routes, all under `/KEY/` (a random key per server, in the URL the command prints): `` and the
 page's assets; `data.js` (no data: the static export's `data.js` holds the payload, the served
-page fetches it); `api/stamp` (cheap: the page polls it); `api/data` (the payload, rebuilt only
-when the stamp changed); `api/node/ID` (one program's details); `report/NAME.png` (the plots
+page fetches it); `api/stamp` (cheap: the page polls it; with the campaign's running state,
+which changes without a write to the archive); `api/data` (the payload, rebuilt only
+when the stamp changed); `api/node/ID` (one program's details); `api/iteration/N` (one
+iteration's, program or not, with its model calls); `report/NAME.png` (the plots
 `discover report` wrote). Each request opens its own read-only reader and closes it: SQLite
 connections stay in their thread, and no read transaction outlives a request, so the
 campaign's writer (WAL) is never held up.
@@ -32,12 +34,14 @@ from urllib.parse import urlsplit
 from archive import ArchiveError
 from discovery.web.data import (
     REPORT_DIR,
-    Transcripts,
     ViewReader,
     campaign_data,
     dumps,
+    iteration_details,
     node_details,
     report_images,
+    state_data,
+    transcripts,
 )
 
 ASSETS = ("index.html", "view.js", "view.css")
@@ -75,7 +79,8 @@ class ViewServer(http.server.ThreadingHTTPServer):
     def __init__(self, archive: Path, port: int = 0):
         self.archive = archive
         self.run_dir = archive.parent
-        self.transcripts = Transcripts(self.run_dir / "transcript.jsonl")
+        with self.reader() as reader:
+            self.transcripts = transcripts(reader)
         self.key = secrets.token_urlsafe(24)
         """The path prefix every request needs: only whoever saw the printed URL knows it."""
         self._cache: tuple[str, bytes] | None = None
@@ -157,13 +162,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(200, self.server.payload(), ".json")
         elif path == "/api/stamp":
             with self.server.reader() as reader:
-                self._json({"stamp": reader.stamp()})
+                self._json({"stamp": reader.stamp(), "state": state_data(self.server.run_dir)})
         elif match := re.fullmatch(r"/api/node/(\d+)", path):
             program_id = int(match[1])
             with self.server.reader() as reader:
                 reader.program(program_id)  # an unknown id: a 404 that says which ids exist
                 self._json(node_details(reader, [program_id],
                                         self.server.transcripts)[program_id])
+        elif match := re.fullmatch(r"/api/iteration/(\d+)", path):
+            n = int(match[1])
+            with self.server.reader() as reader:
+                reader.iteration(n)  # an unknown number: a 404 that says which there are
+                self._json(iteration_details(reader, [n], self.server.transcripts)[n])
         elif match := re.fullmatch(rf"/{REPORT_DIR}/([\w.-]+\.png)", path):
             image = self.server.run_dir / REPORT_DIR / match[1]
             if image.is_file():

@@ -2,7 +2,9 @@
 
 A page opened from disk may not fetch() its neighbours, so data travels as scripts: `data.js`
 assigns the payload to `window.VIEW_DATA`, and `nodes/K.js` hands programs K*100 .. K*100+99
-to `window.viewNodes(...)` when the page adds that script on a click. The folder is marked as a
+to `window.viewNodes(...)` when the page adds that script on a click, and `iterations/K.js`
+the iterations numbered K*100 .. K*100+99 that made no program (`window.viewIterations`). The
+folder is marked as a
 view (MARKER), so that writing again replaces an earlier export and never a folder of
 something else.
 """
@@ -14,12 +16,13 @@ from pathlib import Path
 
 from discovery.web.data import (
     NODE_CHUNK,
-    Transcripts,
     ViewReader,
     campaign_data,
     dumps,
+    iteration_details,
     node_details,
     report_images,
+    transcripts,
 )
 from discovery.web.server import ASSETS, ViewError, asset
 
@@ -34,9 +37,10 @@ def write_static(reader: ViewReader, out: Path,
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise ViewError(f"--out {out} is a non-empty folder that is not a view: name an empty "
                         "or new folder (an earlier view's folder is replaced)")
-    for old in ("nodes", "report"):
+    for old in ("nodes", "iterations", "report"):
         shutil.rmtree(out / old, ignore_errors=True)
     (out / "nodes").mkdir(parents=True)
+    (out / "iterations").mkdir()
     (out / MARKER).write_text("written by `discover view --out`; writing again replaces it\n")
     run_dir = reader.path.parent
     images = report_images(run_dir)
@@ -48,10 +52,14 @@ def write_static(reader: ViewReader, out: Path,
     for name in ASSETS:
         (out / name).write_bytes(asset(name))
     (out / "data.js").write_text(f"window.VIEW_DATA = {dumps(data)};\n")
-    transcripts = Transcripts(run_dir / "transcript.jsonl")
+    index = transcripts(reader)
+    for chunk, members in groupby(data["no_program"]["n"], key=lambda n: n // NODE_CHUNK):
+        details = iteration_details(reader, list(members), index)
+        (out / "iterations" / f"{chunk}.js").write_text(
+            f"window.viewIterations({dumps(details)});\n")
     ids = data["nodes"]["id"]
     for chunk, members in groupby(ids, key=lambda i: i // NODE_CHUNK):
-        details = node_details(reader, list(members), transcripts)
+        details = node_details(reader, list(members), index)
         (out / "nodes" / f"{chunk}.js").write_text(f"window.viewNodes({dumps(details)});\n")
         if chunk % 100 == 99:
             say(f"{chunk * NODE_CHUNK + NODE_CHUNK:,} of {len(ids):,} programs written")

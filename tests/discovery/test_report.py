@@ -2,12 +2,13 @@
 figures are drawn from checked against the archive."""
 
 import contextlib
+import re
 
 import pytest
 from helpers import SCRIPT, add_scored, discover, run_scripted
 
 from archive import ArchiveReader
-from discovery import report
+from discovery import report, sanitize
 
 PLOTS = ("score_by_iterations.png", "score_by_wall_time.png", "score_by_cost.png",
          "failures.png")
@@ -57,6 +58,7 @@ def test_report_of_a_scripted_circle_packing_campaign(tmp_path):
         best, summary = reader.best(), reader.summary()
         events = [d for _, _, d in reader.events("iteration", 100)]
         past = report.history(reader)
+        held = reader.held_out()
         assert past.from_events and len(past.steps) == len(events) == 12
         assert_best_so_far(past, best.score)
         # the scripted model is free: the cost plot spends tokens instead
@@ -74,7 +76,25 @@ def test_report_of_a_scripted_circle_packing_campaign(tmp_path):
             sum(past.failures().values())
     assert f"| best program | #{best.id}, score {best.score:.6g} " in text
     assert "| iterations | 12 |" in text and "valid edits" in text
-    assert "| invalid | two circles overlap | 1 |" in text
+    assert "| state | finished because budget\\: iterations |" in text
+    assert re.search(r"^state +finished because budget: iterations$", report.plain_text(text),
+                     re.MULTILINE)
+    assert "| invalid | two circles overlap \\(circles N and N\\, by N\\) | 1 |" in text
+    # refusals counted beside failed programs, in the table and the summary
+    for failure, n in past.failures().items():
+        status, reason = failure.split(": ", 1)
+        assert f"| {status} | {sanitize.markdown(reason)} | {n} |" in text
+    assert f"; {refused} iterations made no program" in text
+    assert f"{refused} made no program (an edit refused" in text
+    # the held-out result beside the search score, with the gap
+    assert held is not None and held.program_id == best.id and held.score is not None
+    assert (f"| held-out score | {held.score:.6g} (search {best.score:.6g}, gap "
+            f"{held.score - best.score:+.6g}; #{best.id}, measured when the campaign "
+            "stopped) |") in text
+    # the terminal gets the same report as plain text: no Markdown escapes, no table pipes
+    plain = report.plain_text(text)
+    assert "\\" not in plain and "|" not in plain
+    assert f"held-out score  {held.score:.6g} (search {best.score:.6g}, gap" in plain
     assert "Not shown" not in text  # circle_packing names no curve: nothing is missing
     assert discover(tmp_path, "report", "nope").exit_code == 1
 

@@ -16,13 +16,16 @@ from pathlib import Path
 import pytest
 
 from archive import ArchiveReader, ArchiveWriter, EvaluationResult, ModelCall, NewProgram
+from discovery.models.transcripts import TranscriptIndex
 from discovery.web.data import (
+    NO_PROGRAM,
     NODE_CHUNK,
-    Transcripts,
     ViewReader,
     campaign_data,
+    iteration_details,
     node_details,
     report_images,
+    transcripts,
 )
 from discovery.web.server import ViewServer
 from discovery.web.static import MARKER
@@ -129,25 +132,71 @@ def test_payload_carries_the_scratchpads_insights_and_the_report_plots(writer):
     assert data["best"] is None and data["nodes"]["id"] == []
 
 
-def test_node_details_carry_code_diff_metrics_calls_and_the_prompt(run):
-    transcript = run / "transcript.jsonl"
+def exchange(call_id: str, answer: str, prompt: str) -> str:
+    """A transcript line as the recorder writes it: its call id first."""
+    return json.dumps({"call": call_id, "key": call_id, "model": "m", "seed": None,
+                       "messages": [{"role": "user", "content": prompt}], "text": answer,
+                       "tokens_in": 10, "tokens_out": 5, "cost": 0.0, "latency_s": 1.0}) + "\n"
+
+
+def test_calls_come_with_their_own_prompts_by_call_id(writer):
+    """Two calls that answered alike keep their own prompts (found by call id, never by the
+    answer's text), and an iteration that made no program is reached with its calls."""
+    seed = writer.add_program(NewProgram("x = 0\n", edit_kind="seed"))
+    same = "```python\nx = 1\n```"
+    (writer.path.parent / "transcript.jsonl").write_text(
+        exchange("first", same, "first prompt") + exchange("second", same, "second prompt")
+        + exchange("refused", "```python\nx = (", "third prompt"))
+    ids = []
+    for n, call_id in ((1, "first"), (2, "second")):
+        with writer.batch():
+            pid = writer.add_program(NewProgram("x = 1\n", parents=(seed,), model="m",
+                                                edit_kind="rewrite", edit_text=same))
+            writer.record_model_call(ModelCall("m", "propose", 10, 5, raw_response=same,
+                                               program_id=pid, iteration=n, call_id=call_id))
+            writer.log_event("iteration", {"n": n, "op": "llm", "program": pid,
+                                           "status": "pending", "reason": None}, pid)
+        ids.append(pid)
+    with writer.batch():
+        writer.record_model_call(ModelCall("m", "propose", 10, 5, raw_response="```python\nx = (",
+                                           iteration=3, call_id="refused"))
+        writer.log_event("iteration", {"n": 3, "op": "llm", "island": 0, "model": "m",
+                                       "program": None, "valid_edit": False, "turns": 1,
+                                       "status": NO_PROGRAM,
+                                       "reason": "the python code block is never closed"})
+    with ViewReader(writer.path) as reader:
+        index = transcripts(reader)
+        details = node_details(reader, ids, index)
+        data = campaign_data(reader)
+        refused = iteration_details(reader, [3], index)[3]
+    prompts = [details[pid]["calls"][0]["prompt"][0]["content"] for pid in ids]
+    assert prompts == ["first prompt", "second prompt"]
+    assert [details[pid]["iteration"] for pid in ids] == [1, 2]
+    assert details[ids[0]]["edit_text"] is None  # the call's answer already shows the edit
+    assert data["no_program"]["n"] == [3]
+    assert data["no_program"]["reasons"] == ["the python code block is never closed"]
+    assert [NO_PROGRAM, "the python code block is never closed", 1] in [
+        list(f) for f in data["failures"]]
+    assert (refused["status"], refused["valid_edit"], refused["program_id"]) == (
+        NO_PROGRAM, False, None)
+    call = refused["calls"][0]
+    assert call["answer"] == "```python\nx = (" and call["prompt"][0]["content"] == "third prompt"
+
+
+def test_node_details_carry_code_diff_metrics_and_calls(run):
     with ViewReader(run / "archive.sqlite") as reader:
         best = reader.best()
-        answer = reader.calls_of([best.id])[best.id][0]["answer"]
-        transcript.write_text(json.dumps({"model": best.model, "text": answer, "messages": [
-            {"role": "user", "content": "improve this program"}]}) + "\n")
-        details = node_details(reader, [best.id], Transcripts(transcript))[best.id]
+        details = node_details(reader, [best.id], transcripts(reader))[best.id]
         evaluations = reader.evaluations(best.id)
         children = reader.children(best.id)
+        calls = reader.model_calls(program=best.id)
     assert details["code"] == best.code and details["diff"] == best.diff
     assert details["parents"] == list(best.parents) and details["children"] == children
     final = details["evaluations"][-1]
     assert final["public"] == evaluations[-1].public_metrics
     assert final["private"] == evaluations[-1].private_metrics and final["private"]
-    call = details["calls"][0]
-    assert call["model"] == best.model and call["answer"] == answer
-    assert call["prompt"] == [{"role": "user", "content": "improve this program"}]
-    assert details["edit_text"] is None  # the call's answer already shows the edit
+    assert [c["answer"] for c in details["calls"]] == [c.raw_response for c in calls] != []
+    assert details["calls"][0]["prompt"] is None  # the demo recorded no transcript
 
 
 def test_a_recorded_campaigns_calls_come_with_their_prompts(tmp_path):
@@ -157,12 +206,12 @@ def test_a_recorded_campaigns_calls_come_with_their_prompts(tmp_path):
     with ViewReader(run / "archive.sqlite") as reader:
         proposals = [p.id for p in reader.programs(range(1, reader.count() + 1))
                      if p.edit_kind == "rewrite"]
-        details = node_details(reader, proposals, Transcripts(run / "transcript.jsonl"))
+        details = node_details(reader, proposals, transcripts(reader))
     calls = [call for d in details.values() for call in d["calls"]]
     assert calls and all(call["prompt"] is not None for call in calls)
     for call in calls:
         assert call["prompt"] == next(r["messages"] for r in records
-                                      if r["text"] == call["answer"])
+                                      if r["call"] == call["call_id"])
 
 
 def test_node_details_of_a_failure_and_a_design(writer):
@@ -173,7 +222,8 @@ def test_node_details_of_a_failure_and_a_design(writer):
     writer.record_evaluation(broken, EvaluationResult(
         "smoke", "crashed", reason="ZeroDivisionError", error_tail="Traceback ...\nZeroDiv"))
     with ViewReader(writer.path) as reader:
-        details = node_details(reader, [seed, broken], Transcripts(writer.path.parent / "none"))
+        details = node_details(reader, [seed, broken],
+                               TranscriptIndex(writer.path.parent / "none"))
     assert (details[seed]["name"], details[seed]["thought"]) == ("Halving",
                                                                  "Smaller steps converge.")
     failed = details[broken]["evaluations"][0]
@@ -181,22 +231,6 @@ def test_node_details_of_a_failure_and_a_design(writer):
         "crashed", "ZeroDivisionError", "Traceback ...\nZeroDiv")
     assert "-    return x / 2" in details[broken]["diff"]
     assert details[broken]["calls"] == []
-
-
-def test_transcripts_are_read_on_as_they_grow(tmp_path):
-    path = tmp_path / "transcript.jsonl"
-    record = {"model": "m", "text": "a", "messages": [{"role": "user", "content": "q1"}]}
-    path.write_text(json.dumps(record) + "\nnot json\n")
-    transcripts = Transcripts(path)
-    assert transcripts.prompt("m", "a") == record["messages"]
-    assert transcripts.prompt("m", "b") is None
-    torn = json.dumps({**record, "text": "b"})
-    with path.open("a") as file:
-        file.write(torn[:10])  # a line the campaign is still writing
-    assert transcripts.prompt("m", "b") is None
-    with path.open("a") as file:
-        file.write(torn[10:] + "\n")
-    assert transcripts.prompt("m", "b") == record["messages"]
 
 
 def test_server_routes(server, run):
@@ -213,6 +247,8 @@ def test_server_routes(server, run):
     assert status == 200 and json.loads(body)["id"] == data["best"]
     status, body = get(f"{server.url}api/node/99999")
     assert status == 404 and "no program 99999" in json.loads(body)["error"]
+    status, body = get(f"{server.url}api/iteration/99999")
+    assert status == 404 and "no iteration 99999" in json.loads(body)["error"]
     assert get(server.url + "nothing")[0] == 404
     assert get(server.url + "report/../archive.sqlite")[0] == 404
     (run / "report").mkdir()
@@ -301,6 +337,9 @@ def test_static_export_writes_the_page_data_and_node_files(cli, demo_runs, tmp_p
         assert nodes[str(best)]["code"] == reader.program(best).code
     assert sorted(int(p.stem) for p in (out / "nodes").glob("*.js")) == list(
         range(count // NODE_CHUNK + 1))
+    # a static export says nothing of where the archive lies on this machine
+    for path in out.rglob("*"):
+        assert not path.is_file() or str(demo_runs) not in path.read_text(), path
     again = cli("view", "demo", "--out", str(out))  # an earlier view is replaced
     assert again.exit_code == 0, again.output
 

@@ -3,8 +3,11 @@ system browser's executable; `playwright install` is never needed).
 
 On a generated 10k-program campaign: the page loads with no console error, the tree holds every
 program, clicking the best program shows its code and its diff (and shift-clicking a second
-one diffs the two), a running campaign's new iteration appears, and the static export works
-from file://. A failing test leaves a screenshot in pytest's tmp folder (its path is printed).
+one diffs the two, line for line as difflib does), a running campaign's new iteration appears,
+and the static export works from file://. On a small hand-made campaign: the held-out result
+beside the search score, a refused proposal reached with its prompt and answer, two identical
+answers each with its own prompt, refusals counted among the failures, islands drawn apart.
+A failing test leaves a screenshot in pytest's tmp folder (its path is printed).
 
 Without chromium or Playwright the tests skip, saying which is missing, unless
 CI_REQUIRE_BROWSER=1 (.ci/run sets it): there they fail, because CI must never skip them.
@@ -21,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from archive import ArchiveReader, ArchiveWriter, EvaluationResult, NewProgram
+from archive import ArchiveReader, ArchiveWriter, EvaluationResult, ModelCall, NewProgram
 from discovery.doubles.synthetic import generate
+from discovery.loop.liveness import Liveness
 from discovery.web.data import ViewReader
 from discovery.web.server import ViewServer
 from discovery.web.static import write_static
@@ -117,9 +121,17 @@ def wait_for(page: "Page", expression: str, timeout_ms: int = 30_000) -> None:
 
 
 def click_program(page: "Page", program_id: int, shift: bool = False) -> None:
-    """Click where the page drew the program (it exposes its own layout for this)."""
-    x, y = page.evaluate(f"window.discoveryView.at({program_id})")
+    """Click where the page drew the program (it exposes its own layout for this), the whole
+    tree fitted to the screen and then zoomed in around it, as a user would: 10k programs
+    fitted to a screen share pixels."""
+    page.click("#fit")
     box = page.locator("#tree").bounding_box()
+    x, y = page.evaluate(f"window.discoveryView.at({program_id})")
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    for _ in range(6):
+        page.mouse.wheel(0, -300)
+    page.wait_for_timeout(100)
+    x, y = page.evaluate(f"window.discoveryView.at({program_id})")
     if shift:
         page.keyboard.down("Shift")
     page.mouse.click(box["x"] + x, box["y"] + y)
@@ -127,26 +139,36 @@ def click_program(page: "Page", program_id: int, shift: bool = False) -> None:
         page.keyboard.up("Shift")
 
 
+def diff_lines(page: "Page", selector: str) -> list[str]:
+    """The lines of a diff as the page shows them (one element a line)."""
+    return page.evaluate(f"[...document.querySelectorAll('{selector} > span')]"
+                         ".map((s) => s.textContent)")
+
+
+def select_program(page: "Page", program_id: int, shift: bool = False) -> None:
+    click_program(page, program_id, shift)
+    if shift:
+        page.wait_for_selector("#detail-compare")
+    else:
+        wait_for(page, f"document.querySelector('#detail h2')?.textContent.startsWith("
+                       f"'#{program_id}')")
+
+
 def check_best_program(page: "Page", reader: ArchiveReader) -> None:
     best = reader.best()
-    click_program(page, best.id)
-    wait_for(page, f"document.querySelector('#detail h2')?.textContent.startsWith("
-                   f"'#{best.id}')")
+    select_program(page, best.id)
     assert page.locator("#detail-code").text_content() == best.code
-    diff = page.locator("#detail-diff").text_content()
     if best.diff:
-        assert all(line in diff for line in best.diff.splitlines()[:12])
+        assert diff_lines(page, "#detail-diff") == best.diff.splitlines()
     else:
-        assert diff == "same code as the parent"
-    # shift-click the seed of its lineage: the two programs' diff, as difflib makes it
+        assert page.locator("#detail-diff").text_content() == "same code as the parent"
+    # shift-click the seed of its lineage: the two programs' diff, exactly as difflib makes it
     seed = reader.program(reader.ancestry(best.id)[0])
-    click_program(page, seed.id, shift=True)
-    page.wait_for_selector("#detail-compare")
-    compare = page.locator("#detail-compare").text_content()
-    expected = [line.rstrip("\n") for line in difflib.unified_diff(
-        best.code.splitlines(), seed.code.splitlines(), lineterm="")][2:]
-    changed = [line for line in expected if line[:1] in "+-"]
-    assert changed and all(line in compare for line in changed)
+    select_program(page, seed.id, shift=True)
+    expected = list(difflib.unified_diff(best.code.splitlines(), seed.code.splitlines(),
+                                         f"program {best.id}", f"program {seed.id}",
+                                         lineterm=""))
+    assert expected and diff_lines(page, "#detail-compare") == expected
 
 
 def test_served_page_shows_every_program_and_the_best_ones_code_and_diff(big_server, big_run,
@@ -223,4 +245,148 @@ def test_a_candidates_html_and_markup_show_as_text(tmp_path, page):
         assert page.locator("#detail").text_content().count(hostile) >= 2  # code, reason, tail
         assert page.evaluate("document.querySelectorAll('[src*=evil], [href*=evil]').length") == 0
     assert not [url for url in requests if "evil" in url]
+    assert page.errors == []
+
+
+REFUSED = "the python code block is never closed"
+ANSWER = "```python\ndef f():\n    a = 3\n    b = 4\n    return a + b\n```"
+
+
+def exchange(call_id: str, prompt: str, answer: str) -> str:
+    """A transcript line as the recorder writes it: its call id first."""
+    return json.dumps({"call": call_id, "key": call_id, "model": "m", "seed": None,
+                       "messages": [{"role": "user", "content": prompt}], "text": answer,
+                       "tokens_in": 10, "tokens_out": 5, "cost": 0.0, "latency_s": 1.0}) + "\n"
+
+
+def proposal(writer: ArchiveWriter, n: int, code: str, parent: int, island: int,
+             score: float, call_id: str | None) -> int:
+    """One committed model proposal: program, its call (by call id), evaluation, event."""
+    with writer.batch():
+        pid = writer.add_program(NewProgram(code, parents=(parent,), island=island, model="m",
+                                            edit_kind="rewrite"))
+        writer.record_model_call(ModelCall("m", "propose", 10, 5, raw_response=ANSWER,
+                                           program_id=pid, iteration=n, call_id=call_id))
+        writer.record_evaluation(pid, EvaluationResult("full", "ok", score=score))
+        writer.log_event("iteration", {"n": n, "op": "llm", "island": island, "model": "m",
+                                       "program": pid, "valid_edit": True, "status": "ok",
+                                       "score": score, "reason": None}, pid)
+    return pid
+
+
+@pytest.fixture(scope="module")
+def small_run(chromium, tmp_path_factory) -> tuple[Path, dict[str, int]]:
+    """What a real campaign has and the generated one lacks: island 1 starting from a copy of
+    the seed, an edit that replaces lines, two proposals that answered alike from different
+    prompts, a refused proposal with its call, and the held-out result recorded at the stop."""
+    run = tmp_path_factory.mktemp("small") / "small"
+    old = "def f():\n    a = 1\n    b = 2\n    return a + b\n"
+    with ArchiveWriter.create(run / "archive.sqlite", name="small", task="toy",
+                              config={"task": "toy"}, seed=0, evaluator_version="v1") as writer:
+        seed = add_scored(writer, 0.5, 1.0, edit_kind="seed")
+        with writer.batch():
+            parent = writer.add_program(NewProgram(old, parents=(seed,), edit_kind="tune"))
+            writer.record_evaluation(parent, EvaluationResult("full", "ok", score=1.5))
+        copy = add_scored(writer, 0.5, 1.0, parents=(seed,), island=1, edit_kind="migration")
+        ids = {"seed": seed, "parent": parent, "copy": copy,
+               "first": proposal(writer, 3, ANSWER[10:-3], parent, 0, 2.0, "c-first"),
+               "second": proposal(writer, 4, ANSWER[10:-3], copy, 1, 2.5, "c-second")}
+        with writer.batch():
+            writer.record_model_call(ModelCall("m", "propose", 12, 7,
+                                               raw_response="```python\nx = (",
+                                               iteration=5, call_id="c-refused"))
+            writer.log_event("iteration", {"n": 5, "op": "llm", "island": 1, "model": "m",
+                                           "program": None, "valid_edit": False, "turns": 1,
+                                           "status": "no program", "reason": REFUSED})
+        writer.log_event("campaign_stopped", {
+            "reason": "budget: iterations", "program": ids["second"],
+            "held_out": {"held_out_status": "ok", "held_out_score": 2.25, "held_out_n": 32}},
+            ids["second"])
+    (run / "transcript.jsonl").write_text(
+        exchange("c-first", "prompt of the first", ANSWER)
+        + exchange("c-second", "prompt of the second", ANSWER)
+        + exchange("c-refused", "prompt of the refused one", "```python\nx = ("))
+    return run, ids
+
+
+@pytest.mark.parametrize("how", ["served", "static"])
+def test_held_out_refusals_and_each_calls_own_prompt(small_run, how, tmp_path, page):
+    run, ids = small_run
+    with contextlib.ExitStack() as stack:
+        if how == "served":
+            page.goto(stack.enter_context(serving(run / "archive.sqlite")).url)
+        else:
+            with ViewReader(run / "archive.sqlite") as reader:
+                write_static(reader, tmp_path / "view")
+            page.goto((tmp_path / "view" / "index.html").as_uri())
+        wait_ready(page)
+        assert page.locator("#state").text_content() == "finished"
+        # the held-out result beside the best's search score, with the gap
+        assert page.locator("#heldout").text_content() == \
+            "held-out: 2.25 (search 2.5, gap -0.25)"
+        select_program(page, ids["second"])
+        assert page.locator("#detail-held-out").text_content().startswith(
+            "2.25 (search 2.5, gap -0.25)")
+        held = page.locator("#detail tr", has_text="held-out (at the stop)").text_content()
+        assert "held_out_n" in held and "32" in held
+        # two identical answers, each with the prompt it was given
+        for name in ("second", "first"):
+            select_program(page, ids[name])
+            calls = page.locator("#detail details.call")
+            assert calls.count() == 1
+            assert calls.locator("pre.prompt").text_content() == f"prompt of the {name}"
+            assert calls.locator("pre.answer").text_content() == ANSWER
+        # the refused proposal: counted among the failures, listed, reached with its call
+        page.click("nav button[data-tab=campaign]")
+        assert f"1 no program: {REFUSED}" in page.locator("#failures").text_content()
+        page.locator("#idle a", has_text="iteration 5").click()
+        page.wait_for_selector("#detail-iteration")
+        detail = page.locator("#detail")
+        assert REFUSED in detail.text_content() and "valid edit" in detail.text_content()
+        detail.locator("details.call summary").click()
+        assert detail.locator("pre.prompt").inner_text() == "prompt of the refused one"
+        assert detail.locator("pre.answer").inner_text() == "```python\nx = ("
+    assert page.errors == []
+
+
+def test_islands_are_drawn_apart_and_a_chosen_diff_reads_as_the_parents(small_run, page):
+    run, ids = small_run
+    with serving(run / "archive.sqlite") as server:
+        page.goto(server.url)
+        wait_ready(page)
+        x = {name: page.evaluate(f"window.discoveryView.at({pid})")[0]
+             for name, pid in ids.items()}
+        # island 1 starts from a copy of the seed: its own band, right of island 0's
+        assert page.evaluate("window.discoveryView.bands()") == [0, 1]
+        assert max(x["seed"], x["parent"], x["first"]) < min(x["copy"], x["second"])
+        # the parent, then shift-click its child: the diff the archive stored, line for line
+        select_program(page, ids["parent"])
+        select_program(page, ids["first"], shift=True)
+        with ArchiveReader(run / "archive.sqlite") as reader:
+            stored = reader.program(ids["first"]).diff.splitlines()
+        shown = diff_lines(page, "#detail-compare")
+        assert shown[2:] == stored[2:] and "-    a = 1" in shown  # removed lines first
+        assert shown[:2] == [f"--- program {ids['parent']}", f"+++ program {ids['first']}"]
+    assert page.errors == []
+
+
+def test_the_header_says_whether_the_campaign_runs_and_what_is_in_flight(small_run, tmp_path,
+                                                                         page):
+    run = tmp_path / "live"
+    shutil.copytree(small_run[0], run)
+    state = "document.querySelector('#state').textContent"
+    with serving(run / "archive.sqlite") as server:
+        page.goto(server.url + "?poll=0.3")
+        wait_ready(page)
+        assert page.evaluate(state) == "finished"
+        assert "budget: iterations" in page.locator("#statewhy").text_content()
+        live = Liveness(run)  # what a campaign process holds while it runs
+        try:
+            with live.doing("model call for iteration 6", limit_s=600):
+                wait_for(page, f"{state} === 'running'", timeout_ms=10_000)
+                wait_for(page, "document.querySelector('#statewhy').textContent"
+                               ".includes('in flight: model call for iteration 6 (since')")
+        finally:
+            live.close()
+        wait_for(page, f"{state} === 'finished'", timeout_ms=10_000)
     assert page.errors == []

@@ -23,8 +23,8 @@
   const view = {sx: 1, sy: 1, tx: 0, ty: 0, fitted: false};
   const sel = {a: -1, b: -1};
   const collapsed = new Set();
-  const cache = new Map();  // program id -> details
-  const chunks = new Map(); // static export: chunk number -> promise of its script
+  const cache = {node: new Map(), iteration: new Map()}; // program id / iteration -> details
+  const chunks = new Map(); // static export: a chunk's file -> promise of its script
 
   const el = (tag, props = {}, ...kids) => {
     const node = Object.assign(document.createElement(tag), props);
@@ -60,10 +60,14 @@
       score[i] = nd.score[i] === null ? NaN : nd.score[i];
       if (score[i] === score[i]) { lo = Math.min(lo, score[i]); hi = Math.max(hi, score[i]); }
     }
-    // children in id order, as one flat list (CSR): first[i] .. first[i + 1]
+    // children in id order, as one flat list (CSR): first[i] .. first[i + 1]. A program on
+    // another island than its parent (an island's first copy, a migrant) is laid out as a root
+    // in its own island's band, joined to its parent across the bands: islands are drawn apart.
     const first = new Int32Array(n + 1), fill = new Int32Array(n), child = new Int32Array(n);
+    const below = (i) => parent[i] >= 0 && nd.island[parent[i]] === nd.island[i];
+    for (let i = 0; i < n; i++) if (parent[i] >= 0 && !below(i)) kids[parent[i]]--;
     for (let i = 0; i < n; i++) first[i + 1] = first[i] + kids[i];
-    for (let i = 0; i < n; i++) if (parent[i] >= 0) child[first[parent[i]] + fill[parent[i]]++] = i;
+    for (let i = 0; i < n; i++) if (below(i)) child[first[parent[i]] + fill[parent[i]]++] = i;
     const size = new Int32Array(n).fill(1); // programs in each subtree
     for (let i = n - 1; i >= 0; i--) if (parent[i] >= 0) size[parent[i]] += size[i];
     const crossovers = d.crossovers.filter(([c, p]) => index.has(c) && index.has(p))
@@ -75,8 +79,9 @@
 
   // ---- layout: a tidy tree by depth, computed in O(n) --------------------------------------
   // Leaves take consecutive slots left to right (children in id order), a parent sits midway
-  // over its first and last shown child; roots (seeds, restarts) are grouped by island with a
-  // wider gap between islands. x is in slots, y in generations along primary parents.
+  // over its first and last shown child; roots (seeds, restarts, and programs copied or
+  // migrated from another island) are grouped by island with a wider gap between islands. x is
+  // in slots, y in generations along primary parents.
   function layout() {
     const {n, parent, first, child, island, status} = m;
     const hide = $("hidefailed").checked;
@@ -84,11 +89,13 @@
     for (let i = 0; i < n; i++) {
       const p = parent[i];
       if (p >= 0 && (hidden[p] || collapsed.has(p))) hidden[i] = 1;
-      else if (hide && first[i] === first[i + 1] && status[i] !== "ok" && status[i] !== "pending"
+      else if (hide && m.size[i] === 1 && status[i] !== "ok" && status[i] !== "pending"
                && i !== sel.a && i !== sel.b) hidden[i] = 1;
     }
     const x = new Float64Array(n), roots = [];
-    for (let i = 0; i < n; i++) if (parent[i] < 0 && !hidden[i]) roots.push(i);
+    for (let i = 0; i < n; i++) {
+      if (!hidden[i] && (parent[i] < 0 || island[parent[i]] !== island[i])) roots.push(i);
+    }
     roots.sort((a, b) => island[a] - island[b] || a - b);
     let cursor = 0, shown = 0, maxDepth = 0;
     const bands = [];
@@ -311,40 +318,42 @@
   }
 
   // ---- one program's details ----------------------------------------------------------------
-  function loadNode(id) {
-    if (cache.has(id)) return Promise.resolve(cache.get(id));
+  // A program's details (kind "node") or an iteration's ("iteration"), fetched once each.
+  function load1(kind, key) {
+    const store = cache[kind];
+    if (store.has(key)) return Promise.resolve(store.get(key));
     if (!data.static) {
-      return fetch(`api/node/${id}`).then((r) => r.json().then((body) => {
+      return fetch(`api/${kind}/${key}`).then((r) => r.json().then((body) => {
         if (!r.ok) throw new Error(body.error || r.statusText);
-        cache.set(id, body); return body;
+        store.set(key, body); return body;
       }));
     }
-    const k = Math.floor(id / data.node_chunk);
-    if (!chunks.has(k)) {
-      chunks.set(k, new Promise((resolve, reject) => {
-        const s = el("script", {src: `nodes/${k}.js`});
+    const file = `${kind === "node" ? "nodes" : "iterations"}/${Math.floor(key / data.node_chunk)}.js`;
+    if (!chunks.has(file)) {
+      chunks.set(file, new Promise((resolve, reject) => {
+        const s = el("script", {src: file});
         s.onload = resolve;
-        s.onerror = () => { chunks.delete(k); reject(new Error(`cannot load nodes/${k}.js`)); };
+        s.onerror = () => { chunks.delete(file); reject(new Error(`cannot load ${file}`)); };
         document.head.append(s);
       }));
     }
-    return chunks.get(k).then(() => cache.get(id));
+    return chunks.get(file).then(() => store.get(key));
   }
-  window.viewNodes = (nodes) => { for (const [id, node] of Object.entries(nodes)) cache.set(Number(id), node); };
+  const filed = (store) => (items) => { for (const [key, item] of Object.entries(items)) store.set(Number(key), item); };
+  window.viewNodes = filed(cache.node);
+  window.viewIterations = filed(cache.iteration);
 
   const nodeLink = (id) => {
     const a = el("a", {className: "node", textContent: `#${id}`, href: "#"});
     a.onclick = (e) => { e.preventDefault(); if (m.index.has(id)) select(m.index.get(id), e.shiftKey); };
     return a;
   };
-  function diffBlock(text) {
-    const pre = el("pre");
-    for (const line of text.split("\n")) {
-      const cls = line.startsWith("@@") ? "hunk" : line.startsWith("+") && !line.startsWith("+++") ? "add"
-        : line.startsWith("-") && !line.startsWith("---") ? "del" : "";
-      pre.append(cls ? el("span", {className: cls, textContent: line}) : `${line}\n`);
-    }
-    return pre;
+  function diffBlock(text, id) { // a line a block: the page's lines are the diff's lines
+    const lines = text.split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    const kind = (line) => (line.startsWith("@@") ? "hunk" : line.startsWith("+") && !line.startsWith("+++") ? "add"
+      : line.startsWith("-") && !line.startsWith("---") ? "del" : "");
+    return el("pre", {id, className: "diff"}, ...lines.map((line) => el("span", {className: kind(line), textContent: line})));
   }
   const metricTable = (metrics, cls) => {
     const t = el("table", {className: cls});
@@ -352,11 +361,68 @@
     return t;
   };
 
+  const iterationLink = (n) => {
+    const a = el("a", {className: "node", textContent: `iteration ${n}`, href: "#"});
+    a.onclick = (e) => { e.preventDefault(); showIteration(n); };
+    return a;
+  };
+
+  // An iteration in the details panel: one that made a program is that program; one that made
+  // none (a refused edit, a failed model call) has only its plan, its reason and its calls.
+  function showIteration(n) {
+    for (const x of document.querySelectorAll("nav button, .tab")) x.classList.toggle("on", x.dataset.tab === "lineage" || x.id === "lineage");
+    redraw();
+    load1("iteration", n).then((it) => {
+      if (it.program_id !== null && m.index.has(it.program_id)) { select(m.index.get(it.program_id), false); return; }
+      sel.a = sel.b = -1; redraw();
+      renderIteration(it);
+    }).catch((err) => $("detail").replaceChildren(el("p", {className: "err", textContent: String(err)})));
+  }
+
+  function renderIteration(it) {
+    const facts = el("table");
+    const row = (k, ...v) => facts.append(el("tr", {}, el("th", {textContent: k}), el("td", {}, ...v)));
+    row("outcome", it.status === "unfinished" ? "unfinished: its calls were recorded, then a model or task problem stopped the campaign (resume redoes it)" : it.status);
+    if (it.reason) row("reason", pre(it.reason, "err"));
+    row("operator", `${it.op || "-"}${it.edit_format ? ` (${it.edit_format})` : ""}`);
+    row("island", it.island === null ? "-" : String(it.island));
+    row("model", it.model || "-");
+    if (it.valid_edit !== null) row("valid edit", it.valid_edit ? "yes" : "no");
+    row("model turns", String(it.turns));
+    row("evaluations", String(it.evaluations));
+    row("tokens / cost", `${it.tokens.toLocaleString()} / $${fmt(it.cost)}`);
+    if (it.created_at !== null) row("committed", `${new Date(it.created_at * 1000).toLocaleString()} (${duration(it.created_at - data.campaign.created_at)} in)`);
+    $("detail").replaceChildren(el("h2", {id: "detail-iteration", textContent: `iteration ${it.n} · no program`}), facts,
+                                ...callList(it.calls, "none recorded"));
+  }
+
+  function callList(calls, none) {
+    const parts = [el("h3", {textContent: `model calls (${calls.length})`})];
+    if (!calls.length) parts.push(hint(none));
+    for (const c of calls) {
+      const what = [c.purpose, c.model, `${c.tokens_in} in / ${c.tokens_out} out`, `$${fmt(c.cost)}`,
+                    `${fmt(c.latency_s)} s`, ...(c.error ? ["failed"] : [])].join(" · ");
+      const d = el("details", {className: "call"}, el("summary", {textContent: what}));
+      if (c.error) d.append(pre(c.error, "err"));
+      for (const msg of c.prompt || []) d.append(el("h3", {textContent: `prompt: ${msg.role}`}), pre(String(msg.content), "wrap prompt"));
+      if (!c.prompt) {
+        d.append(hint(c.call_id ? "prompt not in the transcript (its record left the prompt out, or the transcript is gone)"
+          : "prompt not recorded (a failed attempt, the campaign's transcript off, or a call recorded before calls named their transcript record)"));
+      }
+      if (c.answer) d.append(el("h3", {textContent: "answer"}), pre(c.answer, "wrap answer"));
+      parts.push(d);
+    }
+    return parts;
+  }
+
+  const heldOutText = (h) => (h.score === null ? `${h.status}${h.reason ? `: ${h.reason}` : ""}`
+    : `${fmt(h.score)} (search ${fmt(h.search)}, gap ${h.gap === null ? "-" : (h.gap >= 0 ? "+" : "") + fmt(h.gap)})`);
+
   function select(i, second) {
     if (second && sel.a >= 0 && i !== sel.a) sel.b = i; else { sel.a = i; sel.b = -1; }
     centre(i);
     const idA = m.id[sel.a], idB = sel.b >= 0 ? m.id[sel.b] : null;
-    Promise.all([loadNode(idA), idB === null ? null : loadNode(idB)])
+    Promise.all([load1("node", idA), idB === null ? null : load1("node", idB)])
       .then(([a, b]) => { if (m.id[sel.a] === idA) renderDetail(a, b); })
       .catch((err) => $("detail").replaceChildren(el("p", {className: "err", textContent: String(err)})));
   }
@@ -376,6 +442,9 @@
     row("model", p.model || "-");
     row("edit", `${p.edit_kind || "-"}${p.prompt_template ? ` (${p.prompt_template})` : ""}`);
     row("evaluator", p.evaluator_version || "-");
+    if (p.iteration !== null) row("iteration", iterationLink(p.iteration));
+    const held = data.held_out && data.held_out.program === p.id ? data.held_out : null;
+    if (held) row("held-out score", el("span", {id: "detail-held-out", textContent: `${heldOutText(held)}, measured when the campaign stopped`}));
     const since = duration(p.created_at - data.campaign.created_at);
     row("created", `${new Date(p.created_at * 1000).toLocaleString()} (${since} in)`);
     const parts = [head, facts];
@@ -392,7 +461,7 @@
     if (other) {
       parts.push(el("h3", {textContent: `diff #${p.id} → #${other.id}`}));
       const text = unifiedDiff(p.code, other.code, `program ${p.id}`, `program ${other.id}`);
-      parts.push(text ? Object.assign(diffBlock(text), {id: "detail-compare"})
+      parts.push(text ? diffBlock(text, "detail-compare")
         : el("p", {id: "detail-compare", textContent: "same code"}));
     }
     const evals = el("table", {}, cells("th", ["stage", "status", "score", "public metrics",
@@ -402,66 +471,119 @@
         metricTable(e.public, ""), metricTable(e.private, "private"), e.reason || "",
         fmt(e.duration_s)]));
     }
+    if (held) {
+      evals.append(cells("td", ["held-out (at the stop)", held.status, fmt(held.score), metricTable({}, ""),
+        metricTable(held.metrics, "private"), held.reason || "", "-"]));
+    }
     parts.push(el("h3", {}, "evaluations ",
                   el("span", {className: "tag private", textContent: "private: never shown to models"})), evals);
     const tail = p.evaluations.map((e) => e.error_tail).filter(Boolean).at(-1);
     if (tail) parts.push(el("h3", {textContent: "error tail"}), pre(tail, "err"));
     parts.push(el("h3", {textContent: p.parents.length ? `diff against parent #${p.parents[0]}` : "diff"}));
     const same = p.parents.length ? "same code as the parent" : "a seed: no parent to diff against";
-    parts.push(p.diff ? Object.assign(diffBlock(p.diff), {id: "detail-diff"})
+    parts.push(p.diff ? diffBlock(p.diff, "detail-diff")
       : el("p", {id: "detail-diff", textContent: same}));
     parts.push(el("h3", {textContent: "code"}), el("pre", {id: "detail-code", textContent: p.code}));
-    parts.push(el("h3", {textContent: `model calls (${p.calls.length})`}));
-    if (!p.calls.length) parts.push(hint("none recorded (a seed, a copy, or a tuning step)"));
-    for (const c of p.calls) {
-      const what = [c.purpose, c.model, `${c.tokens_in} in / ${c.tokens_out} out`, `$${fmt(c.cost)}`,
-                    `${fmt(c.latency_s)} s`, ...(c.error ? ["failed"] : [])].join(" · ");
-      const d = el("details", {}, el("summary", {textContent: what}));
-      if (c.error) d.append(pre(c.error, "err"));
-      for (const msg of c.prompt || []) d.append(el("h3", {textContent: `prompt: ${msg.role}`}), pre(String(msg.content)));
-      if (!c.prompt) d.append(hint("prompt not recorded (the campaign's transcript is off, or holds no such answer)"));
-      if (c.answer) d.append(el("h3", {textContent: "answer"}), pre(c.answer));
-      parts.push(d);
-    }
+    parts.push(...callList(p.calls, "none recorded (a seed, a copy, or a tuning step)"));
     if (p.edit_text) parts.push(el("details", {}, el("summary", {textContent: "the edit as written"}), pre(p.edit_text)));
     box.replaceChildren(...parts);
   }
 
   // ---- line diff: for two programs chosen on the page ----------------------------------------
-  // Common head and tail trimmed, an LCS table over the rest (programs are short); the result in
-  // unified format with 3 lines of context, like `discover diff`.
-  function unifiedDiff(a, b, nameA, nameB) {
-    const A = a.split("\n"), B = b.split("\n");
-    let s = 0; while (s < A.length && s < B.length && A[s] === B[s]) s++;
-    let e = 0; while (e < A.length - s && e < B.length - s && A[A.length - 1 - e] === B[B.length - 1 - e]) e++;
-    const a2 = A.slice(s, A.length - e), b2 = B.slice(s, B.length - e), ops = [];
-    for (let k = 0; k < s; k++) ops.push([" ", A[k], k, k]);
-    if (a2.length * b2.length > 4e6) { // too big for the table: all of it replaced
-      a2.forEach((l, k) => ops.push(["-", l, s + k, s])); b2.forEach((l, k) => ops.push(["+", l, s + a2.length, s + k]));
-    } else {
-      const W = b2.length + 1, L = new Uint32Array((a2.length + 1) * W);
-      for (let x = a2.length - 1; x >= 0; x--) for (let y = b2.length - 1; y >= 0; y--)
-        L[x * W + y] = a2[x] === b2[y] ? L[(x + 1) * W + y + 1] + 1 : Math.max(L[(x + 1) * W + y], L[x * W + y + 1]);
-      let x = 0, y = 0;
-      while (x < a2.length || y < b2.length) {
-        if (x < a2.length && y < b2.length && a2[x] === b2[y]) { ops.push([" ", a2[x], s + x, s + y]); x++; y++; }
-        else if (y < b2.length && (x === a2.length || L[x * W + y + 1] >= L[(x + 1) * W + y])) { ops.push(["+", b2[y], s + x, s + y]); y++; }
-        else { ops.push(["-", a2[x], s + x, s + y]); x++; }
+  // Python's difflib.unified_diff (SequenceMatcher, no junk function, autojunk on), line for line:
+  // the diff of two programs chosen here reads exactly as the diff against the parent that the
+  // archive stored, and as `discover diff` prints it.
+  const LINE = /[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]|$)/g;
+  const splitLines = (text) => text.match(LINE).filter((line) => line !== ""); // str.splitlines(keepends=True)
+
+  function matchingBlocks(a, b) {
+    const b2j = new Map();
+    b.forEach((line, j) => { if (!b2j.has(line)) b2j.set(line, []); b2j.get(line).push(j); });
+    if (b.length >= 200) { // autojunk: lines in more than 1% of b are never match anchors
+      const most = Math.floor(b.length / 100) + 1;
+      for (const [line, js] of b2j) if (js.length > most) b2j.delete(line);
+    }
+    const longest = (alo, ahi, blo, bhi) => {
+      let bi = alo, bj = blo, size = 0, j2len = new Map();
+      for (let i = alo; i < ahi; i++) {
+        const next = new Map();
+        for (const j of b2j.get(a[i]) || []) {
+          if (j < blo) continue;
+          if (j >= bhi) break;
+          const k = (j2len.get(j - 1) || 0) + 1;
+          next.set(j, k);
+          if (k > size) { bi = i - k + 1; bj = j - k + 1; size = k; }
+        }
+        j2len = next;
+      }
+      while (bi > alo && bj > blo && a[bi - 1] === b[bj - 1]) { bi--; bj--; size++; }
+      while (bi + size < ahi && bj + size < bhi && a[bi + size] === b[bj + size]) size++;
+      return [bi, bj, size];
+    };
+    const queue = [[0, a.length, 0, b.length]], blocks = [];
+    while (queue.length) {
+      const [alo, ahi, blo, bhi] = queue.pop(), [i, j, k] = longest(alo, ahi, blo, bhi);
+      if (!k) continue;
+      blocks.push([i, j, k]);
+      if (alo < i && blo < j) queue.push([alo, i, blo, j]);
+      if (i + k < ahi && j + k < bhi) queue.push([i + k, ahi, j + k, bhi]);
+    }
+    blocks.sort((x, y) => x[0] - y[0] || x[1] - y[1] || x[2] - y[2]);
+    const joined = [];
+    let [i1, j1, k1] = [0, 0, 0];
+    for (const [i2, j2, k2] of blocks) {
+      if (i1 + k1 === i2 && j1 + k1 === j2) k1 += k2;
+      else { if (k1) joined.push([i1, j1, k1]); [i1, j1, k1] = [i2, j2, k2]; }
+    }
+    if (k1) joined.push([i1, j1, k1]);
+    joined.push([a.length, b.length, 0]);
+    return joined;
+  }
+
+  function groupedOpcodes(a, b, n = 3) {
+    let codes = [], i = 0, j = 0;
+    for (const [ai, bj, size] of matchingBlocks(a, b)) {
+      const tag = i < ai && j < bj ? "replace" : i < ai ? "delete" : j < bj ? "insert" : "";
+      if (tag) codes.push([tag, i, ai, j, bj]);
+      i = ai + size; j = bj + size;
+      if (size) codes.push(["equal", ai, i, bj, j]);
+    }
+    if (!codes.length) codes = [["equal", 0, 1, 0, 1]];
+    const [t0, a0, a1, b0, b1] = codes[0];
+    if (t0 === "equal") codes[0] = [t0, Math.max(a0, a1 - n), a1, Math.max(b0, b1 - n), b1];
+    const [tl, c0, c1, d0, d1] = codes.at(-1);
+    if (tl === "equal") codes[codes.length - 1] = [tl, c0, Math.min(c1, c0 + n), d0, Math.min(d1, d0 + n)];
+    const groups = [];
+    let group = [];
+    for (let [tag, x1, x2, y1, y2] of codes) {
+      if (tag === "equal" && x2 - x1 > 2 * n) {
+        group.push([tag, x1, Math.min(x2, x1 + n), y1, Math.min(y2, y1 + n)]);
+        groups.push(group); group = [];
+        x1 = Math.max(x1, x2 - n); y1 = Math.max(y1, y2 - n);
+      }
+      group.push([tag, x1, x2, y1, y2]);
+    }
+    if (group.length && !(group.length === 1 && group[0][0] === "equal")) groups.push(group);
+    return groups;
+  }
+
+  function unifiedDiff(textA, textB, nameA, nameB) {
+    const a = splitLines(textA), b = splitLines(textB), out = [];
+    const range = (start, stop) => {
+      const length = stop - start;
+      return length === 1 ? `${start + 1}` : `${length ? start + 1 : start},${length}`;
+    };
+    for (const group of groupedOpcodes(a, b)) {
+      if (!out.length) out.push(`--- ${nameA}\n`, `+++ ${nameB}\n`);
+      const first = group[0], last = group.at(-1);
+      out.push(`@@ -${range(first[1], last[2])} +${range(first[3], last[4])} @@\n`);
+      for (const [tag, i1, i2, j1, j2] of group) {
+        if (tag === "equal") { for (const line of a.slice(i1, i2)) out.push(` ${line}`); continue; }
+        if (tag !== "insert") for (const line of a.slice(i1, i2)) out.push(`-${line}`);
+        if (tag !== "delete") for (const line of b.slice(j1, j2)) out.push(`+${line}`);
       }
     }
-    for (let k = 0; k < e; k++) ops.push([" ", A[A.length - e + k], A.length - e + k, B.length - e + k]);
-    const changed = ops.map((o, k) => (o[0] !== " " ? k : -1)).filter((k) => k >= 0);
-    if (!changed.length) return "";
-    const out = [`--- ${nameA}`, `+++ ${nameB}`];
-    let k = 0;
-    while (k < changed.length) {
-      let lo = Math.max(0, changed[k] - 3), hi = Math.min(ops.length - 1, changed[k] + 3);
-      while (k + 1 < changed.length && changed[k + 1] - 3 <= hi + 1) { k++; hi = Math.min(ops.length - 1, changed[k] + 3); }
-      const hunk = ops.slice(lo, hi + 1), na = hunk.filter((o) => o[0] !== "+").length, nb = hunk.filter((o) => o[0] !== "-").length;
-      out.push(`@@ -${hunk[0][2] + 1},${na} +${hunk[0][3] + 1},${nb} @@`, ...hunk.map((o) => o[0] + o[1]));
-      k++;
-    }
-    return out.join("\n");
+    return out.join("");
   }
 
   // ---- the campaign's charts ----------------------------------------------------------------
@@ -490,6 +612,11 @@
     for (const s of series) {
       g.fillStyle = g.strokeStyle = s.color;
       if (s.kind === "dots") { for (const [x, y] of s.points) g.fillRect(X(x) - 1, Y(y) - 1, 2, 2); continue; }
+      if (s.kind === "mark") {
+        for (const [x, y] of s.points) { g.beginPath(); shapePath(g, "diamond", X(x), Y(y), 6); g.fill(); }
+        const [x, y] = s.points[0]; g.fillText(s.label, Math.min(X(x) + 8, w - 170), Math.min(Y(y) + 14, h - B - 4));
+        continue;
+      }
       g.lineWidth = 2; g.beginPath();
       s.points.forEach(([x, y], k) => {
         if (!k) { g.moveTo(X(x), Y(y)); return; }
@@ -513,7 +640,9 @@
     }
     if (best.length) best.push([m.t[m.n - 1], top]);
     const dots = [...islands].map(([isl, points]) => ({points, kind: "dots", color: ISLANDS[isl % ISLANDS.length]}));
-    plot($("scores"), [...dots, {points: best, kind: "step", color: "#d4a017", label: `best ${fmt(top)}`}], "score");
+    const h = data.held_out, held = h && h.score !== null
+      ? [{points: [[h.t, h.score]], kind: "mark", color: "#c2185b", label: `held-out ${fmt(h.score)} (#${h.program})`}] : [];
+    plot($("scores"), [...dots, {points: best, kind: "step", color: "#d4a017", label: `best ${fmt(top)}`}, ...held], "score");
     const free = data.usage.every((u) => !u.cost);
     plot($("spending"), Object.entries(data.spending).map(([model, pts], k) => ({
       points: pts.map(([t, tokens, cost]) => [t, free ? tokens : cost]), kind: "line",
@@ -526,6 +655,7 @@
     const bar = ([status, reason, count]) => el("div", {className: "bar"},
       el("b", {style: `width:${(200 * count) / most}px`}), el("span", {textContent: `${count} ${status}: ${reason}`}));
     $("failures").replaceChildren(...(data.failures.length ? data.failures.map(bar) : [hint("no failures")]));
+    renderIdle();
     const insight = (s, k) => el("details", {open: k === 0},
       el("summary", {textContent: `after iteration ${s.after ?? "?"} · ${duration(s.t)} in`}), pre(s.insights));
     $("insights").replaceChildren(...(data.insights.length ? data.insights.slice().reverse().map(insight)
@@ -534,14 +664,49 @@
       : [hint(`no report plots yet: \`discover report ${data.campaign.name}\` draws them, and they show here after a reload`)]));
   }
 
+  // The iterations that made no program, newest first, a page at a time: each opens its plan,
+  // reason and model calls in the lineage tab's panel.
+  let idleShown = 100;
+  function renderIdle() {
+    const idle = data.no_program, rows = [];
+    for (let k = idle.n.length - 1; k >= Math.max(0, idle.n.length - idleShown); k--) {
+      const model = idle.model[k] < 0 ? "" : ` · ${data.models[idle.model[k]]}`;
+      const reason = idle.reason[k] < 0 ? "" : `: ${idle.reasons[idle.reason[k]]}`;
+      rows.push(el("div", {className: "idle"}, iterationLink(idle.n[k]),
+        el("span", {textContent: `island ${idle.island[k]}${model} · ${idle.calls[k]} calls · ${data.statuses[idle.status[k]]}${reason}`})));
+    }
+    if (idle.n.length > idleShown) {
+      const more = el("button", {textContent: `show ${Math.min(100, idle.n.length - idleShown)} more of ${idle.n.length}`});
+      more.onclick = () => { idleShown += 100; renderIdle(); };
+      rows.push(more);
+    }
+    $("idle").replaceChildren(...(rows.length ? rows : [hint("none: every iteration made a program")]));
+  }
+
+  // Is it running? The state word, why, and what is in flight; a static export says when it
+  // was taken, since the campaign may have moved on.
+  function renderState(st) {
+    const box = $("state");
+    box.className = st.state;
+    box.textContent = st.state;
+    const why = [st.reason, st.in_flight.length ? `in flight: ${st.in_flight.join(", ")}` : ""].filter(Boolean).join(" · ");
+    const when = st.since ? ` since ${new Date(st.since * 1000).toLocaleString()}` : "";
+    $("statewhy").textContent = `${when}${why ? ` · ${why}` : ""}${data.static ? " (when this export was written)" : ""}`;
+  }
+
   function renderHead() {
     const c = data.campaign, counts = data.counts;
     const failed = Object.entries(counts).filter(([k]) => k !== "ok" && k !== "pending").reduce((a, [, v]) => a + v, 0);
     $("title").textContent = `${c.name} · ${c.task}`;
     document.title = `${c.name} · discovery view`;
+    renderState(data.state);
     const best = data.best === null ? "-" : `#${data.best} ${fmt(m.score[m.best])}`;
+    const idle = data.no_program.n.length;
     $("summary").textContent = `${m.n.toLocaleString()} programs: ${counts.ok} ok, ${failed} failed, `
-      + `${counts.pending} pending · best ${best}`;
+      + `${counts.pending} pending${idle ? ` · ${idle.toLocaleString()} iterations made no program` : ""} · best ${best}`;
+    const h = data.held_out;
+    $("heldout").textContent = !h ? "held-out: not measured yet (the best is scored on the held-out stage when the campaign stops)"
+      : `held-out${h.program === data.best ? "" : ` of #${h.program} (the best when the campaign stopped)`}: ${heldOutText(h)}`;
     const chip = (background, text) => el("span", {}, el("i", {style: `background:${background}`}), text);
     const gradient = [0, 0.25, 0.5, 0.75, 1].map((f) => color(ramp(f))).join(",");
     const marks = {ring: "○", triangle: "▲", cross: "✕", square: "■", diamond: "◆"};
@@ -569,6 +734,7 @@
     if (document.hidden) return;
     const say = (what) => { $("live").textContent = `live · ${what} ${new Date().toLocaleTimeString()}`; };
     fetch("api/stamp").then((r) => r.json()).then((s) => {
+      data.state = s.state; renderState(s.state);
       if (s.stamp === data.stamp) { say("checked"); return null; }
       return fetch("api/data").then((r) => r.json()).then((d) => { load(d); say("updated"); });
     }).catch(() => { $("live").textContent = "the server stopped: this page no longer updates"; });
@@ -585,13 +751,15 @@
   $("tobest").onclick = () => { if (m.best >= 0) select(m.best, false); };
   $("hidefailed").onchange = () => { layout(); fit(); };
   $("goto").onchange = (e) => {
-    const id = Number(e.target.value.replace("#", ""));
-    if (m.index.has(id)) select(m.index.get(id), false);
+    const text = e.target.value.trim(), n = Number(text.replace(/^(#|i|iteration)\s*/i, ""));
+    if (/^i/i.test(text)) showIteration(n);
+    else if (m.index.has(n)) select(m.index.get(n), false);
   };
 
-  // for tests and benches: where a program is drawn (canvas pixels), when the tree first drew
-  // (ms from navigation), how long the last drawing of the tree took
+  // for tests and benches: where a program is drawn (canvas pixels), the islands' bands left to
+  // right, when the tree first drew (ms from navigation), how long the last drawing took
   window.discoveryView = {at: (id) => [sx(m.index.get(id)), sy(m.index.get(id))],
+                          bands: () => lay.bands.map((b) => b.island),
                           firstDrawMs: () => firstDraw, drawMs: () => drawMs};
   function start(d) {
     load(d);
