@@ -207,20 +207,32 @@ def test_an_answer_that_is_the_codes_error_fails_its_question_with_the_reason():
         "during function execution: NameError: name 'nope' is not defined")
 
 
-def test_agent_ids_are_adas_like_distinct_and_the_same_on_every_run():
-    """Two agents of one forward get two ids; each repeat of a question gets the same ones, so
-    prompts (and replays) do not change from run to run."""
+def test_agent_ids_are_adas_like_and_the_same_when_an_evaluation_runs_again():
+    """Two agents of one forward get two ids, each repeat of a question others (as ADAS's
+    random ids), and running the evaluation again gives the same ones: prompts do not depend on
+    the threads' timing, so neither do the simulator's answers."""
     def forward(self, taskInfo):
         first, second = (agent_api.LLMAgentBase(["answer"], "A") for _ in range(2))
         return f"{first.id} {second.id}"
 
-    loop, _, _ = in_process({"dataset": "arithmetic", "seed": 1, "count": 2, "n_repeat": 2},
-                            forward)
-    ids = {run: text.split() for run, text in loop.answers.items()}
-    assert set(ids) == {"q0.0", "q0.1", "q1.0", "q1.1"}
-    assert ids["q0.0"] == ids["q0.1"] and ids["q1.0"] == ids["q1.1"] != ids["q0.0"]
+    secret = {"dataset": "arithmetic", "seed": 1, "count": 2, "n_repeat": 2}
+    loop, _, _ = in_process(secret, forward)
+    ids = {run: tuple(text.split()) for run, text in loop.answers.items()}
+    assert set(ids) == {"q0.0", "q0.1", "q1.0", "q1.1"} and len(set(ids.values())) == 4
     assert all(len(pair) == 2 and pair[0] != pair[1] and len(pair[0]) == 4
                for pair in ids.values())
+    assert in_process(secret, forward)[0].answers == loop.answers
+
+
+def test_repeats_score_the_same_when_an_evaluation_runs_again():
+    """ADAS's self-consistency on ARC, three repeats of three tasks on nine threads, twice:
+    the same answers, whatever order the threads' model calls came in."""
+    code = (TASKS_DIR / "agents" / "arc" / "baselines" / "adas_self_consistency.py").read_text()
+    scope: dict = {}
+    exec(compile(code, "adas_self_consistency.py", "exec"), scope)
+    secret = {"dataset": "arc", "split": "validation", "count": 3, "threads": 9, "n_repeat": 3}
+    first = in_process(secret, scope["forward"])[0].answers
+    assert len(first) == 9 and in_process(secret, scope["forward"])[0].answers == first
 
 
 # --- ADAS's protocol: n_repeat --------------------------------------------------------------

@@ -28,6 +28,7 @@ import string
 import threading
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
+from itertools import groupby
 from typing import Any
 
 Info = namedtuple("Info", ["name", "author", "content", "iteration_idx"])
@@ -51,7 +52,7 @@ _context: dict[str, Any] = {}
 """What the evaluator said at the start: the answer format."""
 _local = threading.local()
 """Per question thread: the question being answered and how many agents its forward made (the
-agents' ids derive from both, so prompts, and a replay, are the same from run to run)."""
+agents' ids derive from both)."""
 _unbound = iter(range(1 << 62))
 """Ids for agents made outside any question's forward."""
 
@@ -68,15 +69,18 @@ def ask_model(messages: list[dict[str, str]], temperature: float | None = None,
 
 
 def _agent_id() -> str:
-    """Four letters or digits, like ADAS's random id, but drawn from the question's text and the
-    agent's rank in its forward: two agents of one name stay apart in prompts, and the same
-    design asks the same prompts every time."""
+    """Four letters or digits, like ADAS's random id, but drawn from the run (the question's id
+    and text) and the agent's rank in its forward: two agents of one name stay apart in
+    prompts, the repeats of a question ask distinct prompts as ADAS's random ids made them, and
+    an evaluation run again asks the same prompts (so a model that answers a prompt the same
+    way, the simulator, or a replay, gives the same score whatever the threads' timing)."""
     question = getattr(_local, "question", None)
     if question is None:
         key = f"unbound:{next(_unbound)}"
     else:
         _local.agents += 1
-        key = f"{hashlib.sha256(question['text'].encode()).hexdigest()}:{_local.agents}"
+        text = hashlib.sha256(question["text"].encode()).hexdigest()
+        key = f"{question['id']}:{text}:{_local.agents}"
     return "".join(random.Random(key).choices(string.ascii_letters + string.digits, k=4))
 
 
@@ -311,10 +315,15 @@ def _reason(exc: BaseException) -> str:
 
 
 def run(forward, agent) -> dict[str, Any]:
-    """Answer every question the evaluator hands out, `threads` at a time (ADAS used 32 to 48):
-    `forward(AgentSystem, Info(task))` per question; its answer (an Info, text, or data such as
-    a grid) goes back. A question whose forward raises, or answers with its code's error, is
-    reported as failed, with the reason."""
+    """Answer every question the evaluator hands out, `threads` questions at a time (ADAS used
+    32 to 48): `forward(AgentSystem, Info(task))` per run; its answer (an Info, text, or data
+    such as a grid) goes back. A run whose forward raises, or answers with its code's error, is
+    reported as failed, with the reason.
+
+    The runs of one question (n_repeat) take turns on one thread: their prompts are often the
+    same, and a model asked the same prompt again samples anew (the k-th time seeded k, for the
+    simulator and replays), so taking turns keeps which run gets which sample, and the score,
+    the same from one evaluation to the next."""
     global _channel
     _channel = agent
     start = agent("start")
@@ -335,8 +344,9 @@ def run(forward, agent) -> dict[str, Any]:
                 failures.append(question["id"])
             agent("fail", question["id"], _reason(exc))
 
+    turns = [list(runs) for _, runs in groupby(start["questions"], key=lambda q: q["text"])]
     with ThreadPoolExecutor(start["threads"]) as pool:
-        list(pool.map(one, start["questions"]))
+        list(pool.map(lambda runs: [one(question) for question in runs], turns))
     return {"failed": len(failures)}
 
 
