@@ -1,6 +1,8 @@
 """`discover view` at 10k and 100k programs: what the page costs to build and to draw.
 
-For each size, a generated campaign (`discover demo`'s generator; generating is not timed) and:
+For each size, a generated campaign (`discover demo`'s generator; generating is not timed), with
+the iteration events a real campaign logs (one per program, and a third as many iterations that
+made no program, each with its refusal reason), and:
 the payload's build time (queries + JSON, what the server spends when the archive changed), its
 size, the static export's time (every program's details written), and, when chromium and
 Playwright are here, the served page's time to first draw (navigation to a drawn tree: fetching
@@ -14,12 +16,14 @@ docs/images/view.png`).
 """
 
 import argparse
+import random
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from archive import ArchiveWriter
 from discovery.doubles.synthetic import generate
 from discovery.web.data import ViewReader, campaign_data, dumps
 from discovery.web.server import ViewServer
@@ -62,9 +66,27 @@ def browser_figures(archive: Path, screenshot: Path | None) -> tuple[str, str]:
     return f"{first:.2f}", f"{sorted(redraws)[len(redraws) // 2]:.0f}"
 
 
+def log_iterations(archive: Path, seed: int = 0) -> None:
+    """An iteration event per program, and n/3 refused proposals, as the campaign loop logs
+    them: the generator writes programs only, and the view reads iterations too."""
+    rng = random.Random(seed)
+    with ArchiveWriter(archive) as writer, writer.batch():
+        count = writer.count()
+        for n in range(1, count + count // 3 + 1):
+            program = n if n <= count else None
+            refusal = f"no SEARCH block matches (line {rng.randrange(300)})"
+            writer.log_event("iteration", {
+                "n": n, "op": "llm", "island": n % 4, "model": "m", "program": program,
+                "valid_edit": program is not None, "turns": 1, "evaluations": 1,
+                "status": "ok" if program else "no program", "score": None,
+                "reason": None if program else refusal},
+                program)
+
+
 def measure(run: Path, n: int, screenshot: Path | None = None) -> str:
     generate(run, n, seed=0, name="demo")
     archive = run / "archive.sqlite"
+    log_iterations(archive)
     with ViewReader(archive) as reader:
         start = time.perf_counter()
         payload = dumps(campaign_data(reader)).encode()

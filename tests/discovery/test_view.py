@@ -164,17 +164,25 @@ def test_calls_come_with_their_own_prompts_by_call_id(writer):
                                        "program": None, "valid_edit": False, "turns": 1,
                                        "status": NO_PROGRAM,
                                        "reason": "the python code block is never closed"})
+    # iteration 4's calls were recorded, then a broken model stopped the campaign there
+    writer.record_model_call(ModelCall("m", "propose", 10, 0, error="401", iteration=4))
     with ViewReader(writer.path) as reader:
         index = transcripts(reader)
         details = node_details(reader, ids, index)
         data = campaign_data(reader)
         refused = iteration_details(reader, [3], index)[3]
+        idle = [(i.n, i.status, i.reason, i.calls) for i in reader.iterations()
+                if i.program_id is None]
     prompts = [details[pid]["calls"][0]["prompt"][0]["content"] for pid in ids]
     assert prompts == ["first prompt", "second prompt"]
     assert [details[pid]["iteration"] for pid in ids] == [1, 2]
     assert details[ids[0]]["edit_text"] is None  # the call's answer already shows the edit
-    assert data["no_program"]["n"] == [3]
-    assert data["no_program"]["reasons"] == ["the python code block is never closed"]
+    listed = data["no_program"]
+    assert [(n, data["statuses"][status], -1 if reason < 0 else listed["reasons"][reason], calls)
+            for n, status, reason, calls in zip(listed["n"], listed["status"], listed["reason"],
+                                                listed["calls"], strict=True)] == [
+        (n, status, -1 if reason is None else reason, calls) for n, status, reason, calls in idle]
+    assert [n for n, *_ in idle] == [3, 4] and idle[1][1] == "unfinished"
     assert [NO_PROGRAM, "the python code block is never closed", 1] in [
         list(f) for f in data["failures"]]
     assert (refused["status"], refused["valid_edit"], refused["program_id"]) == (
