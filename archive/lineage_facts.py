@@ -136,7 +136,7 @@ def lineage_facts(reader: ArchiveReader, focus: int, depth: int, *, setbacks: in
         if program.status != "ok":
             reason = next((e.reason for e in reversed(reader.evaluations(node)) if e.final), None)
         return Step(
-            id=node, edit_kind=program.edit_kind or "-", status=program.status,
+            id=node, edit_kind=program.edit_label, status=program.status,
             score=program.score,
             parent_score=None if parent is None else graph.nodes[parent].get("score"),
             change=f'"{name.name}"' if name is not None else summarise_change(

@@ -35,6 +35,10 @@ class NewProgram:
     language: str = "python"
 
 
+COPY_KINDS = frozenset({"seed", "restart", "migration", "reseed"})
+"""Edit kinds that copy a program when it has a parent (a seed without one is the task's)."""
+
+
 @dataclass(frozen=True)
 class Program:
     id: int
@@ -60,6 +64,20 @@ class Program:
     @property
     def parent_id(self) -> int | None:
         return self.parents[0] if self.parents else None
+
+    @property
+    def copy_of(self) -> int | None:
+        """The program whose code and evaluation this one copies, or None: a seed or restart
+        once the seed is scored, a migration or a reseed (each has a parent, and no edit)."""
+        return self.parent_id if self.edit_kind in COPY_KINDS else None
+
+    @property
+    def edit_label(self) -> str:
+        """How the program came to be, as every command names it: its edit kind, or for a
+        copy "copy of #N (seed)", so that no command calls one program by another name."""
+        if self.copy_of is not None:
+            return f"copy of #{self.copy_of} ({self.edit_kind})"
+        return self.edit_kind or "-"
 
 
 @dataclass(frozen=True)
@@ -132,6 +150,11 @@ class Iteration:
     model: str | None
     edit_format: str | None
     """For a model proposal: rewrite, diff or crossover."""
+    parent_id: int | None
+    """The program it started from (None for the task's seed, and where the archive predates
+    iterations recording it)."""
+    inspirations: tuple[int, ...]
+    """Programs shown in its prompt besides the parent (for a crossover: the second parent)."""
     program_id: int | None
     """The program it made, None when it made none (a refused edit, a failed model call)."""
     status: str
@@ -173,6 +196,16 @@ class HeldOut:
     metrics: dict[str, Any]
     """Every `held_out_*` metric, as the stop recorded them."""
     created_at: float
+
+    @classmethod
+    def from_metrics(cls, program_id: int | None, search_score: float | None,
+                     metrics: dict[str, Any], created_at: float) -> "HeldOut":
+        """From the `held_out_*` metrics a campaign's stop records (its event, its log)."""
+        score = metrics.get("held_out_score")
+        score = score if isinstance(score, int | float) and not isinstance(score, bool) else None
+        return cls(program_id, search_score, score,
+                   str(metrics.get("held_out_status", "ok" if score is not None else "-")),
+                   metrics.get("held_out_reason"), metrics, created_at)
 
     @property
     def gap(self) -> float | None:

@@ -444,32 +444,51 @@ class ArchiveReader:
 
     # -- iterations, model calls, the held-out result -------------------------------------
 
-    def iterations(self, first: int = 0, last: int | None = None) -> list[Iteration]:
+    def iterations(self, first: int = 0, last: int | None = None, *,
+                   no_program: bool = False, newest: int | None = None) -> list[Iteration]:
         """Iterations `first` to `last` (both included; default: to the newest), by number,
         each with its model calls counted: the committed ones (program or not) from their
         `iteration` events, and any whose calls were recorded but which never committed (a
-        model or task problem stopped the campaign there)."""
+        model or task problem stopped the campaign there). `no_program`: only those that made
+        no program; `newest`: only the last so many of them (a bounded read)."""
         last = 2**62 if last is None else last
+        only = " AND json_extract(data, '$.program') IS NULL" if no_program else ""
         committed = {n: (json.loads(data), created) for n, data, created in self._conn.execute(
-            "SELECT json_extract(data, '$.n'), data, created_at FROM events "
-            "WHERE kind = 'iteration' AND json_extract(data, '$.n') BETWEEN ? AND ? ORDER BY id",
-            (first, last))}
-        spent = {n: (calls, tokens, cost) for n, calls, tokens, cost in self._conn.execute(
-            "SELECT iteration, count(*), coalesce(sum(tokens_in), 0) + "
-            "coalesce(sum(tokens_out), 0), coalesce(sum(cost), 0) FROM model_calls "
-            "WHERE iteration BETWEEN ? AND ? GROUP BY iteration", (first, last))}
+            "SELECT json_extract(data, '$.n'), data, created_at FROM events WHERE kind = "
+            f"'iteration' AND json_extract(data, '$.n') BETWEEN ? AND ?{only} "
+            "ORDER BY json_extract(data, '$.n') DESC LIMIT ?",
+            (first, last, -1 if newest is None else newest))}
+        unfinished = [r[0] for r in self._conn.execute(
+            "SELECT DISTINCT iteration FROM model_calls m WHERE iteration BETWEEN ? AND ? "
+            "AND NOT EXISTS (SELECT 1 FROM events WHERE kind = 'iteration' "
+            "AND json_extract(data, '$.n') = m.iteration)", (first, last))]
+        numbers = sorted(committed.keys() | set(unfinished))[-(newest or 0):]
+        spent = {} if not numbers else {
+            n: (calls, tokens, cost) for n, calls, tokens, cost in self._conn.execute(
+                "SELECT iteration, count(*), coalesce(sum(tokens_in), 0) + "
+                "coalesce(sum(tokens_out), 0), coalesce(sum(cost), 0) FROM model_calls "
+                "WHERE iteration BETWEEN ? AND ? GROUP BY iteration", (numbers[0], numbers[-1]))}
         found = []
-        for n in sorted(committed.keys() | spent.keys()):
+        for n in numbers:
             d, created = committed.get(n, ({}, None))
             calls, tokens, cost = spent.get(n, (0, 0, 0.0))
             found.append(Iteration(
                 n=n, op=d.get("op"), island=d.get("island"), model=d.get("model"),
-                edit_format=d.get("edit_format"), program_id=d.get("program"),
+                edit_format=d.get("edit_format"), parent_id=d.get("parent"),
+                inspirations=tuple(d.get("inspirations") or ()), program_id=d.get("program"),
                 status=d.get("status", "unfinished"), score=d.get("score"),
                 reason=d.get("reason"), valid_edit=d.get("valid_edit"), turns=d.get("turns", 0),
                 evaluations=d.get("evaluations", 0), calls=calls, tokens=tokens, cost=cost,
                 created_at=created))
         return found
+
+    def iteration_of(self, program_id: int) -> int | None:
+        """The number of the iteration that made a program (None for an archive without
+        iteration events, such as `discover demo`'s)."""
+        row = self._conn.execute(
+            "SELECT json_extract(data, '$.n') FROM events WHERE kind = 'iteration' "
+            "AND program_id = ? ORDER BY id LIMIT 1", (program_id,)).fetchone()
+        return None if row is None else row[0]
 
     def iteration(self, n: int) -> Iteration:
         """Iteration `n`, or an ArchiveError that says which iterations there are."""
@@ -512,15 +531,10 @@ class ArchiveReader:
             return None
         data = json.loads(row[1])
         program_id = row[0] if row[0] is not None else data.get("program")
-        metrics = data["held_out"]
         search = self._conn.execute("SELECT score FROM programs WHERE id = ?",
                                     (program_id,)).fetchone()
-        score = metrics.get("held_out_score")
-        return HeldOut(
-            program_id=program_id, search_score=search[0] if search else None,
-            score=score if isinstance(score, int | float) else None,
-            status=str(metrics.get("held_out_status", "ok" if score is not None else "-")),
-            reason=metrics.get("held_out_reason"), metrics=metrics, created_at=row[2])
+        return HeldOut.from_metrics(program_id, search[0] if search else None, data["held_out"],
+                                    row[2])
 
 
 class ArchiveWriter(ArchiveReader):

@@ -82,7 +82,8 @@ def provenance(reader: ArchiveReader, program: Program) -> dict[str, Any]:
     campaign = reader.campaign()
     lineage = reader.ancestry(program.id)
     final = [e for e in reader.evaluations(program.id) if e.final]
-    models = sorted({p.model for p in reader.programs(lineage) if p.model})
+    ancestors = reader.programs(lineage)
+    models = sorted({p.model for p in ancestors if p.model})
     return {
         "campaign": campaign.name,
         "task": campaign.task,
@@ -93,6 +94,7 @@ def provenance(reader: ArchiveReader, program: Program) -> dict[str, Any]:
         **({"design": notes.name, "thought": notes.thought}
            if (notes := design_notes(program.code)) is not None else {}),
         "models": models,
+        "operators": list(dict.fromkeys(p.edit_kind or "-" for p in ancestors)),
         "evaluator_version": program.evaluator_version,
         "created": _iso(program.created_at),
         "exported": _iso(dt.datetime.now(dt.UTC).timestamp()),
@@ -123,7 +125,8 @@ def module_source(reader: ArchiveReader, program: Program) -> str:
         f"    metrics:           {json.dumps(facts['metrics'], sort_keys=True)}",
         f"    lineage:           {' -> '.join(map(str, facts['lineage']))}",
         *([f"    design:            {facts['design']}"] if "design" in facts else []),
-        f"    models:            {', '.join(facts['models']) or 'none (seed program)'}",
+        f"    models:            {', '.join(facts['models']) or 'none'}",
+        f"    operators:         {', '.join(facts['operators'])}",
         f"    evaluator version: {facts['evaluator_version']}",
         f"    created:           {facts['created']}",
         f"    exported:          {facts['exported']}",

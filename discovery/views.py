@@ -14,11 +14,23 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from archive import ArchiveReader, Evaluation, EvaluationResult, ModelCall, Program, Summary
+from archive import (
+    ArchiveReader,
+    Evaluation,
+    EvaluationResult,
+    HeldOut,
+    Iteration,
+    ModelCall,
+    Program,
+    RecordedCall,
+    Summary,
+    reason_key,
+)
 from archive.lineage import ancestry, best_lineage, primary_parent
 from archive.lineage_facts import LineageFacts, Step
 from discovery import sanitize
 from discovery.models.base import Completion, ModelSpec
+from discovery.models.transcripts import Exchange
 from discovery.search.edits import design_notes
 
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -33,6 +45,21 @@ def when(ts: float | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def score_text(score: float | None) -> str:
     return "-" if score is None else f"{score:.6g}"
+
+
+def number_text(value: object) -> str:
+    """A metric as shown: floats to 6 significant digits, anything else as it is."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def held_out_text(held: HeldOut, search: bool = True) -> str:
+    """The held-out result beside the search score: "2.43537 (search 2.5, gap -0.0646)"
+    (without the search score where it stands just before), or the stage's failure."""
+    if held.score is None:
+        return f"{held.status}" + (f": {held.reason}" if held.reason else "")
+    facts = ([f"search {score_text(held.search_score)}"] if search else []) + \
+        ([f"gap {held.gap:+.3g}"] if held.gap is not None else [])
+    return score_text(held.score) + (f" ({', '.join(facts)})" if facts else "")
 
 
 def status_style(status: str) -> str:
@@ -102,9 +129,13 @@ def status_view(reader: ArchiveReader) -> Group:
     head.add_row("tokens", f"{summary.tokens_in:,} in, {summary.tokens_out:,} out")
     head.add_row("cost", f"${summary.cost:.4f}")
     iterations, valid, proposals = iteration_counts(reader)
+    refusals = reader.refusals_by_reason()
     if iterations:
-        head.add_row("iterations", f"{iterations}; valid edits {valid}/{proposals} "
-                                   "model proposals")
+        barren = sum(n for _, _, n in refusals)
+        head.add_row("iterations", f"{iterations}; valid edits {valid}/{proposals} model "
+                                   f"proposals; {barren} made no program (reasons below)"
+                     if barren else f"{iterations}; valid edits {valid}/{proposals} model "
+                                    "proposals")
     operators = reader.best_by_operator()
     if operators:
         head.add_row("best by operator", "  ".join(f"{kind} {score_text(score)} ({n})"
@@ -120,23 +151,37 @@ def status_view(reader: ArchiveReader) -> Group:
     best = summary.best
     if best is not None:
         history = reader.score_history()
-        parts.append(Panel(Group(
+        lines = [
             sanitize.text(f"#{best.id}  score {score_text(best.score)}  generation "
                           f"{best.generation}  island {best.island}  model {best.model or '-'}  "
-                          f"edit {best.edit_kind or '-'}"),
+                          f"edit {best.edit_label}"),
             Text(f"{sparkline(history)}  {score_text(history[0])} → {score_text(history[-1])} "
-                 f"over {len(history)} ok programs", style="cyan"),
-        ), title="best program and best score over time", expand=False))
+                 f"over {len(history)} ok programs", style="cyan")]
+        held = reader.held_out()
+        if held is not None:
+            lines.insert(1, sanitize.text(held_out_line(held, best.id), style="bold"))
+        parts.append(Panel(Group(*lines), title="best program and best score over time",
+                           expand=False))
 
     failures = reader.failures_by_reason()
-    if failures:
-        table = Table(title="failures by reason", header_style="bold")
-        table.add_column("status")
+    if failures or refusals:
+        table = Table(title="failures by reason", header_style="bold",
+                      caption="no program: the iteration's edit was refused or its model call "
+                              "failed")
+        table.add_column("outcome")
         table.add_column("reason")
-        table.add_column("programs", justify="right")
-        for status, reason, n in failures:
-            table.add_row(sanitize.text(status, style="red"), sanitize.text(reason), str(n))
+        table.add_column("count", justify="right")
+        rows = [(status, reason, n) for status, reason, n in failures] + \
+            [(f"no program ({op})", reason, n) for op, reason, n in refusals]
+        for outcome, reason, n in sorted(rows, key=lambda row: -row[2]):
+            table.add_row(sanitize.text(outcome, style="red"), sanitize.text(reason), str(n))
         parts.append(table)
+        barren = reader.iterations(no_program=True, newest=5)
+        if barren:
+            parts.append(iterations_table(
+                "the newest iterations that made no program", barren,
+                f"`discover iteration {c.name} N`: an iteration's model calls, prompts and "
+                "answers"))
 
     usage = reader.model_usage()
     if usage:
@@ -162,7 +207,32 @@ def status_view(reader: ArchiveReader) -> Group:
     return Group(*parts)
 
 
-def _node_label(graph: nx.DiGraph, node: int, style: str, names: dict[int, str]) -> Text:
+def held_out_line(held: HeldOut, best: int | None) -> str:
+    """The held-out result as the best program's panel shows it, saying whose it is when the
+    campaign found a new best after the stop that measured it."""
+    whose = "" if held.program_id == best else \
+        f" of #{held.program_id} (the best at the stop of {when(held.created_at)})"
+    return f"held-out{whose} {held_out_text(held)}"
+
+
+def iterations_table(title: str, iterations: list[Iteration], caption: str = "") -> Table:
+    """Iterations as rows: number, operator and model, outcome, model calls, reason."""
+    table = Table(title=title, header_style="bold", caption=caption or None)
+    for column in ("iteration", "operator", "outcome", "calls", "reason"):
+        table.add_column(column, justify="right" if column in ("iteration", "calls") else "left",
+                         overflow="fold")
+    for it in iterations:
+        op = (it.op or "-") + (f" {it.edit_format}" if it.edit_format else "") + \
+            (f" ({it.model})" if it.model else "")
+        outcome = f"#{it.program_id} {it.status}" if it.program_id else it.status
+        table.add_row(str(it.n), sanitize.text(op), sanitize.text(
+            outcome, style=status_style(it.status)), str(it.calls),
+            sanitize.text(it.reason or ""))
+    return table
+
+
+def _node_label(graph: nx.DiGraph, node: int, style: str, names: dict[int, str],
+                held: HeldOut | None = None) -> Text:
     data = graph.nodes[node]
     label = Text(f"#{node} ", style=style)
     if node in names:
@@ -171,6 +241,8 @@ def _node_label(graph: nx.DiGraph, node: int, style: str, names: dict[int, str])
         label.append("★ best ", style="bold yellow")
     label.append(score_text(data.get("score")) if data["status"] == "ok" else data["status"],
                  style=style or status_style(data["status"]))
+    if held is not None and held.program_id == node:
+        label.append(f"  held-out {sanitize.terminal(held_out_text(held))}", style="bold cyan")
     extra = [f"g{data.get('generation', 0)}", f"island {data.get('island', 0)}"]
     if data.get("model"):
         extra.append(sanitize.terminal(data["model"]))
@@ -182,10 +254,11 @@ def _node_label(graph: nx.DiGraph, node: int, style: str, names: dict[int, str])
 
 
 def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3,
-                 names: dict[int, str] | None = None) -> Tree:
+                 names: dict[int, str] | None = None, held: HeldOut | None = None) -> Tree:
     """The focus's ancestry, seed first, one line a generation (so a deep lineage stays
     narrow); under each of them its `width` best other children, expanded `depth` levels.
-    `names`: design names (the programs' own, see edits.design_notes) to show by the ids."""
+    `names`: design names (the programs' own, see edits.design_notes) to show by the ids;
+    `held`: the held-out result, shown by its program."""
     names = names or {}
     path = ancestry(graph, focus)
     on_path, on_best = set(path), set(best_lineage(graph))
@@ -201,7 +274,7 @@ def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3,
                       key=lambda c: (-graph.nodes[c].get("score", -math.inf), c))
         shown = kids[:width] if levels > 0 else []
         for child in shown:
-            add_side(branch.add(_node_label(graph, child, style(child), names)), child,
+            add_side(branch.add(_node_label(graph, child, style(child), names, held)), child,
                      levels - 1)
         hidden = kids[len(shown):]
         if hidden:
@@ -213,7 +286,7 @@ def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3,
     tree = Tree(Text(f"lineage of #{focus}: {len(path)} generations from seed #{path[0]}",
                      style="bold"), guide_style="dim")
     for node in path:
-        add_side(tree.add(_node_label(graph, node, style(node), names)), node, depth)
+        add_side(tree.add(_node_label(graph, node, style(node), names, held)), node, depth)
     return tree
 
 
@@ -243,19 +316,27 @@ def lineage_steps(facts: LineageFacts) -> Group:
     return Group(*parts)
 
 
-def program_view(program: Program, evaluations: list[Evaluation]) -> Group:
+def program_view(program: Program, evaluations: list[Evaluation], *,
+                 iteration: int | None = None, held: HeldOut | None = None,
+                 calls: list[RecordedCall] | None = None) -> Group:
+    """A program: its facts (the iteration that made it, and its held-out result when it is
+    the program a stop measured), evaluations per stage, error tail, model calls and code."""
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
     head.add_row("program", f"#{program.id}")
     head.add_row("status", Text(program.status, style=status_style(program.status)))
     head.add_row("score", score_text(program.score))
+    if held is not None and held.program_id == program.id:
+        head.add_row("held-out", sanitize.text(held_out_text(held), style="bold"))
     head.add_row("parent", ", ".join(f"#{p}" for p in program.parents) or "none (seed)")
     if program.inspirations:
         head.add_row("inspirations", ", ".join(f"#{p}" for p in program.inspirations))
     head.add_row("island / generation", f"{program.island} / {program.generation}")
     head.add_row("model", sanitize.text(program.model or "-"))
-    head.add_row("edit", sanitize.text(program.edit_kind or "-"))
+    head.add_row("edit", sanitize.text(program.edit_label))
+    if iteration is not None:
+        head.add_row("iteration", str(iteration))
     head.add_row("evaluator", sanitize.text(program.evaluator_version or "-"))
     head.add_row("created", when(program.created_at))
     notes = design_notes(program.code)
@@ -270,19 +351,105 @@ def program_view(program: Program, evaluations: list[Evaluation]) -> Group:
         for column in ("stage", "status", "score", "public metrics", "reason", "seconds"):
             table.add_column(column)
         for e in evaluations:
-            metrics = ", ".join(f"{k}={v}" for k, v in e.public_metrics.items())
-            table.add_row(e.stage, Text(e.status, style=status_style(e.status)),
+            metrics = ", ".join(f"{k}={number_text(v)}" for k, v in e.public_metrics.items())
+            copied = program.copy_of is not None and e.stage == "migrated"
+            table.add_row(program.edit_label if copied else e.stage,
+                          Text(e.status, style=status_style(e.status)),
                           score_text(e.score), sanitize.text(metrics),
-                          sanitize.text(e.reason or ""),
+                          sanitize.text("" if copied else e.reason or ""),
                           "-" if e.duration_s is None else f"{e.duration_s:.2f}")
         parts.append(table)
         tails = [e.error_tail for e in evaluations if e.error_tail]
         if tails:
             parts.append(Panel(sanitize.text(tails[-1], style="red"), title="error tail",
                                expand=False))
+    if calls:
+        where = f"`discover iteration RUN {iteration}`" if iteration is not None else \
+            "the transcript"
+        parts.append(calls_table(calls, f"prompts and answers: {where}"))
     parts.append(Syntax(sanitize.terminal(program.code), program.language, line_numbers=True,
                         word_wrap=True))
     return Group(*parts)
+
+
+def calls_table(calls: list[RecordedCall], caption: str = "") -> Table:
+    """Model calls as rows: purpose, model, tokens, latency, cost, error."""
+    table = Table(title="model calls", header_style="bold", caption=caption or None)
+    for column in ("call", "purpose", "model", "tokens in / out", "latency s", "cost $",
+                   "error"):
+        table.add_column(column, overflow="fold")
+    for i, call in enumerate(calls, 1):
+        table.add_row(str(i), sanitize.text(call.purpose), sanitize.text(call.model),
+                      f"{call.tokens_in:,} / {call.tokens_out:,}",
+                      "-" if call.latency_s is None else f"{call.latency_s:.2f}",
+                      f"{call.cost:.4f}", sanitize.text(call.error or "", style="red"))
+    return table
+
+
+def iteration_view(it: Iteration, calls: list[RecordedCall], exchanges: dict[str, Exchange],
+                   program: Program | None, prompts: bool = True) -> Group:
+    """One iteration: what was planned (operator, island, parent, model, edit format), what
+    came of it (its program, or why none), and each model call with its prompt and answer as
+    the transcript holds them (found by the call's id)."""
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("iteration", str(it.n))
+    if not it.committed:
+        head.add_row("outcome", Text("never committed: a model or task problem stopped the "
+                                     "campaign here; a resume redoes it", style="red"))
+    else:
+        head.add_row("operator", sanitize.text(it.op + (f" ({it.edit_format})"
+                                                        if it.edit_format else "")))
+        head.add_row("island", str(it.island))
+        head.add_row("model", sanitize.text(it.model or "-"))
+        if it.parent_id is not None:
+            head.add_row("parent", f"#{it.parent_id}")
+        if it.inspirations:
+            head.add_row("inspirations", ", ".join(f"#{p}" for p in it.inspirations))
+        if it.valid_edit is not None:
+            head.add_row("edit", Text("applied" if it.valid_edit else "refused",
+                                      style="green" if it.valid_edit else "red"))
+        head.add_row("turns / evaluations", f"{it.turns} / {it.evaluations}")
+        outcome = it.status if program is None else \
+            f"#{program.id} {program.status} {score_text(program.score)}"
+        head.add_row("outcome", Text(outcome, style=status_style(
+            program.status if program else it.status)))
+        if it.reason:
+            head.add_row("reason", sanitize.text(it.reason, style="red"))
+        head.add_row("committed", when(it.created_at, "%Y-%m-%d %H:%M:%S"))
+    head.add_row("model calls", f"{it.calls}, {it.tokens:,} tokens, ${it.cost:.4f}")
+    parts: list[RenderableType] = [Panel(head, title=f"iteration {it.n}", expand=False)]
+    if calls:
+        parts.append(calls_table(calls))
+    for i, call in enumerate(calls, 1):
+        exchange = exchanges.get(call.call_id) if call.call_id else None
+        parts.append(call_panel(i, call, exchange, prompts))
+    return Group(*parts)
+
+
+def call_panel(i: int, call: RecordedCall, exchange: Exchange | None, prompts: bool
+               ) -> Panel:
+    """One call's prompt (from the transcript, by its call id) and answer."""
+    lines: list[RenderableType] = []
+    if prompts:
+        if exchange is None:
+            lines.append(Text("prompt: not in the transcript (a failed attempt, transcripts "
+                              "off, or a call recorded before call ids)", style="dim"))
+        elif exchange.messages is None:
+            lines.append(Text("prompt: left out of the transcript (past its byte cap)",
+                              style="dim"))
+        else:
+            for message in exchange.messages:
+                lines.append(sanitize.text(f"[{message.get('role', '?')}]", style="bold"))
+                lines.append(sanitize.text(message.get("content", "")))
+    answer = call.raw_response if call.raw_response is not None else \
+        (exchange.text if exchange else None)
+    lines.append(Text("answer:", style="bold"))
+    lines.append(sanitize.text(answer) if answer is not None else
+                 sanitize.text(f"none: {call.error or 'not recorded'}", style="red"))
+    return Panel(Group(*lines), title=f"call {i}: {sanitize.terminal(call.purpose)}",
+                 title_align="left")
 
 
 _ISOLATION_NOTE = {
@@ -392,7 +559,7 @@ class CampaignProgress:
             self.done = self.at_start = event["done"]
             self.budgets, self.best = event["budgets"], event["best"]
         elif event.get("event") == "stopped":
-            self.stopped, self.best = event["reason"], event["best"]
+            self.stopped, self.best = stopped_text(event), event["best"]
         elif "n" in event:
             self.done += 1
             self.best, self.tokens, self.cost = event["best"], event["tokens"], event["cost"]
@@ -401,7 +568,7 @@ class CampaignProgress:
                 self.proposals += 1
                 self.valid += bool(event["valid_edit"])
             if event["status"] not in ("ok", "migrated") and event["reason"]:
-                reason = sanitize.terminal(event["reason"].split(" (")[0])
+                reason = sanitize.terminal(reason_key(event["reason"]))
                 self.failures[f"{event['status']}: {reason}"] += 1
             self.recent.append(iteration_line(event))
 
@@ -438,6 +605,16 @@ class CampaignProgress:
         if self.stopped:
             parts.append(sanitize.text(f"stopped: {self.stopped}", style="bold"))
         return Panel(Group(*parts), title="campaign", expand=False)
+
+
+def stopped_text(event: dict) -> str:
+    """A campaign's stop, as its closing line says it: why, the best score, and the best's
+    held-out result beside it when the stop measured one."""
+    text = f"{event['reason']}; best {score_text(event['best'])}"
+    if event.get("held_out"):
+        held = HeldOut.from_metrics(None, event["best"], event["held_out"], 0.0)
+        text += f", held-out {held_out_text(held, search=False)}"
+    return text
 
 
 def iteration_line(event: dict) -> Text:

@@ -104,7 +104,7 @@ class Progress:
             self.view.update(event)
         elif self.mode != "quiet" and event.get("event") == "stopped":
             console.print(Text.assemble(("stopped:", "bold"), sanitize.text(
-                f" {event['reason']}; best {views.score_text(event['best'])}")))
+                f" {views.stopped_text(event)}")), soft_wrap=True)
         elif self.mode != "quiet" and "n" in event:
             console.print(views.iteration_line(event), soft_wrap=True)
 

@@ -1,4 +1,5 @@
-"""Inspecting a campaign: `status`, `lineage`, `show`, `diff`, `export`, `report`."""
+"""Inspecting a campaign: `status`, `lineage`, `show`, `iteration`, `diff`, `export`,
+`report`."""
 
 import difflib
 from pathlib import Path
@@ -18,6 +19,7 @@ from discovery.config import Prompts
 from discovery.loop.campaign import last_config
 from discovery.models import agent_models
 from discovery.models.agent import AgentModelConfig
+from discovery.models.transcripts import TranscriptIndex, transcript_of
 from discovery.search.edits import design_notes
 from evaluators.executors import check_isolation, open_executor
 from evaluators.sandbox import LEVELS
@@ -69,6 +71,7 @@ def lineage(
             steps = Prompts.model_validate(last_config(reader).get("prompts", {})).lineage_depth
         facts = lineage_facts(reader, focus, steps, notes=design_notes) \
             if shown and steps else None
+        held = reader.held_out()
     if fmt is not None:
         lineage_graph.write_graph(graph, out, fmt)
         console.print(f"wrote {graph.number_of_nodes()} programs and "
@@ -76,7 +79,8 @@ def lineage(
         return
     if focus is None:
         raise ArchiveError(f"{run} has no program that evaluated ok yet: pass --program ID")
-    console.print(views.lineage_tree(graph, focus, depth=depth, width=width, names=names))
+    console.print(views.lineage_tree(graph, focus, depth=depth, width=width, names=names,
+                                     held=held))
     stats = lineage_graph.branching_stats(graph)
     stones = lineage_graph.stepping_stones(graph, lineage_graph.ancestry(graph, focus))
     console.print(
@@ -107,10 +111,32 @@ def show(
     ctx: typer.Context, run: RunArg,
     program_id: Annotated[int, typer.Argument(metavar="ID", help="Program id.")],
 ) -> None:
-    """A program's code, status, metrics, error tail and parents."""
+    """A program's code, status, metrics (and held-out result), error tail, parents, and the
+    model calls that made it."""
     with open_run(ctx, run) as reader:
-        console.print(views.program_view(reader.program(program_id),
-                                         reader.evaluations(program_id)))
+        console.print(views.program_view(
+            reader.program(program_id), reader.evaluations(program_id),
+            iteration=reader.iteration_of(program_id), held=reader.held_out(),
+            calls=reader.model_calls(program=program_id)))
+
+
+@app.command()
+@friendly
+def iteration(
+    ctx: typer.Context, run: RunArg,
+    n: Annotated[int, typer.Argument(metavar="N", help="Iteration number (from 0).")],
+    prompts: Annotated[bool, typer.Option(
+        help="Show each call's prompt, as the transcript recorded it.")] = True,
+) -> None:
+    """One iteration, program or not: what was planned, what came of it (why an edit was
+    refused), and each model call with its tokens, latency, error, prompt and answer."""
+    with open_run(ctx, run) as reader:
+        found = reader.iteration(n)
+        calls = reader.model_calls(iteration=n)
+        program = reader.program(found.program_id) if found.program_id is not None else None
+        index = TranscriptIndex(transcript_of(reader.path.parent, reader.campaign().config))
+        exchanges = index.exchanges([call.call_id for call in calls])
+    console.print(views.iteration_view(found, calls, exchanges, program, prompts))
 
 
 @app.command()
@@ -136,8 +162,10 @@ def diff(
     ))
     if not text:
         console.print(f"programs {old.id} and {new.id} have the same code")
-        return
-    console.print(Syntax(sanitize.terminal(text), "diff"))
+    elif console.is_terminal:
+        console.print(Syntax(sanitize.terminal(text), "diff"))
+    else:  # a file or a pipe: the diff as it is, which `patch` applies (no padding, no colour)
+        typer.echo(sanitize.terminal(text), nl=False)
 
 
 @app.command()
@@ -150,7 +178,8 @@ def export(
     package: Annotated[Path | None, typer.Option(
         help="Write an installable package into this directory instead.")] = None,
     name: Annotated[str | None, typer.Option(help="Import name of the package.")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing package directory.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Replace an existing file (--out) or package directory (--package).")] = False,
     requires: Annotated[list[str] | None, typer.Option(
         "--requires", metavar="REQUIREMENT",
         help="With --package: a dependency of the package (repeat it), besides the task's "
@@ -164,6 +193,8 @@ def export(
         raise ArchiveError("say where to write: exactly one of --out FILE.py or --package DIR")
     if requires and package is None:
         raise ArchiveError("--requires names a package's dependencies: use it with --package")
+    if out is not None and out.exists() and not force:
+        raise ArchiveError(f"{out} already exists: remove it or pass --force to replace it")
     with open_run(ctx, run) as reader:
         if out is not None:
             program = exporting.export_module(reader, program_id, out)

@@ -413,6 +413,8 @@ class Campaign:
                 self.ensemble.update(plan.model, 1.0 if improved else 0.0)
             event = {"n": plan.n, "op": plan.op, "island": plan.island, "model": plan.model,
                      "edit_format": plan.edit_format if plan.op is Op.LLM else None,
+                     "parent": plan.parent.id if plan.parent else None,
+                     "inspirations": [p.id for p in plan.inspirations],
                      "program": program_id, "turns": outcome.turns,
                      "valid_edit": outcome.code is not None if plan.op is Op.LLM else None,
                      "status": final.status if final else "no program",

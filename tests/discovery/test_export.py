@@ -80,7 +80,7 @@ def test_refused_exports_write_nothing(cli, demo_runs, tmp_path):
             "SELECT id FROM programs WHERE status = 'crashed' LIMIT 1").fetchone()[0]
     out = tmp_path / "prog.py"
     out.write_text("# an older export\n")
-    result = cli("export", "demo", "--id", str(crashed), "--out", str(out))
+    result = cli("export", "demo", "--id", str(crashed), "--out", str(out), "--force")
     assert result.exit_code == 1 and "never evaluated ok (status: crashed)" in result.stderr
     assert out.read_text() == "# an older export\n"
     assert list(tmp_path.iterdir()) == [out]
@@ -88,6 +88,17 @@ def test_refused_exports_write_nothing(cli, demo_runs, tmp_path):
     assert bad_name.exit_code == 1 and "identifier" in bad_name.stderr
     assert cli("export", "demo", "--best").exit_code == 1
     assert cli("export", "demo", "--best", "--id", "3", "--out", str(out)).exit_code == 1
+
+
+def test_an_existing_module_is_replaced_only_with_force(cli, tmp_path):
+    out = tmp_path / "best_program.py"
+    out.write_text("# my own edits\n")
+    refused = cli("export", "demo", "--best", "--out", str(out))
+    assert refused.exit_code == 1 and refused.stderr.count("\n") == 1
+    assert "already exists" in refused.stderr and "--force" in refused.stderr
+    assert out.read_text() == "# my own edits\n"
+    assert cli("export", "demo", "--best", "--out", str(out), "--force").exit_code == 0
+    assert "__provenance__" in out.read_text()
 
 
 def test_non_finite_score_is_refused(writer, tmp_path):
