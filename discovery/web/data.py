@@ -87,15 +87,15 @@ class ViewReader(ArchiveReader):
             "  SELECT json_extract(data, '$.n') FROM events WHERE kind = 'iteration')"
             " GROUP BY iteration) ORDER BY n").fetchall()
 
-    def iteration_numbers(self, ids: Sequence[int]) -> dict[int, int]:
-        """The iteration that committed each program (seeds and copies included)."""
-        found: dict[int, int] = {}
-        for start in range(0, len(ids), 900):
-            part = list(ids[start:start + 900])
-            found.update(self._conn.execute(
-                "SELECT program_id, json_extract(data, '$.n') FROM events WHERE kind = "
-                f"'iteration' AND program_id IN ({','.join('?' * len(part))})", part))
-        return found
+    def iteration_numbers(self, ids: Sequence[int] | None = None) -> dict[int, int]:
+        """The iteration that committed each program (seeds and copies included), of every
+        program when `ids` is None. Each call scans the events (they have no index by
+        program), so a static export asks once for all, a click for its program."""
+        where, params = ("", []) if ids is None else (
+            f" AND program_id IN ({','.join('?' * len(ids))})", list(ids))
+        return dict(self._conn.execute(
+            "SELECT program_id, json_extract(data, '$.n') FROM events WHERE kind = "
+            f"'iteration' AND program_id IS NOT NULL{where}", params))
 
     def spending_by_model(self) -> list[tuple[float, str, int, float]]:
         """(created_at, model, tokens in + out, cost) of every model call, oldest first."""
@@ -259,15 +259,17 @@ def _with_prompts(calls: dict[int, list[dict[str, Any]]],
     return calls
 
 
-def node_details(reader: ViewReader, ids: Sequence[int],
-                 transcripts: TranscriptIndex) -> dict[int, dict[str, Any]]:
+def node_details(reader: ViewReader, ids: Sequence[int], transcripts: TranscriptIndex,
+                 iterations: dict[int, int] | None = None) -> dict[int, dict[str, Any]]:
     """Everything the page shows for each program: code, diff against its primary parent (as
     the archive stored it when the program was added), design notes, evaluations per stage
     with private metrics apart, the iteration that made it, and the model calls that produced
-    it with their prompts."""
+    it with their prompts. `iterations`: every program's iteration number, read once by a
+    caller that asks for many programs (`ViewReader.iteration_numbers()`)."""
     programs: list[Program] = reader.programs(ids)
     calls = _with_prompts(reader.calls_of([p.id for p in programs]), transcripts)
-    iterations = reader.iteration_numbers([p.id for p in programs])
+    if iterations is None:
+        iterations = reader.iteration_numbers([p.id for p in programs])
     details = {}
     for p in programs:
         notes = design_notes(p.code)

@@ -57,9 +57,9 @@ def write_static(reader: ViewReader, out: Path,
         details = iteration_details(reader, list(members), index)
         (out / "iterations" / f"{chunk}.js").write_text(
             f"window.viewIterations({dumps(details)});\n")
-    ids = data["nodes"]["id"]
+    ids, iterations = data["nodes"]["id"], reader.iteration_numbers()
     for chunk, members in groupby(ids, key=lambda i: i // NODE_CHUNK):
-        details = node_details(reader, list(members), index)
+        details = node_details(reader, list(members), index, iterations)
         (out / "nodes" / f"{chunk}.js").write_text(f"window.viewNodes({dumps(details)});\n")
         if chunk % 100 == 99:
             say(f"{chunk * NODE_CHUNK + NODE_CHUNK:,} of {len(ids):,} programs written")
