@@ -69,20 +69,20 @@ class ViewReader(ArchiveReader):
         return calls
 
     def no_program_rows(self) -> list[tuple]:
-        """(n, island, model, status, reason, created_at, calls) of every iteration that made
+        """(n, island, model, status, reason, calls) of every iteration that made
         no program, by number: the committed ones (a refused edit, a failed model call) and
         those whose calls were recorded but which never committed ("unfinished"). What
         `ArchiveReader.iterations` says of them, read in SQL: the payload is rebuilt on every
         commit, and parsing every iteration's event in Python costs seconds at 100k."""
         return self._conn.execute(
-            "SELECT n, island, model, status, reason, created_at, "
+            "SELECT n, island, model, status, reason, "
             "(SELECT count(*) FROM model_calls c WHERE c.iteration = n) FROM ("
             " SELECT json_extract(data, '$.n') AS n, json_extract(data, '$.island') AS island,"
             " json_extract(data, '$.model') AS model, json_extract(data, '$.status') AS status,"
-            " json_extract(data, '$.reason') AS reason, created_at FROM events"
+            " json_extract(data, '$.reason') AS reason FROM events"
             " WHERE kind = 'iteration' AND json_extract(data, '$.program') IS NULL"
             " UNION ALL"
-            " SELECT iteration, NULL, min(model), 'unfinished', NULL, NULL FROM model_calls"
+            " SELECT iteration, NULL, min(model), 'unfinished', NULL FROM model_calls"
             " WHERE iteration IS NOT NULL AND iteration NOT IN ("
             "  SELECT json_extract(data, '$.n') FROM events WHERE kind = 'iteration')"
             " GROUP BY iteration) ORDER BY n").fetchall()
@@ -170,8 +170,7 @@ def failures(reader: ArchiveReader, limit: int = 12) -> list[tuple[str, str, int
     return sorted(rows, key=lambda row: -row[2])[:limit]
 
 
-def _no_program(reader: ViewReader, start: float, statuses: list[str],
-                models: list[str]) -> dict[str, list]:
+def _no_program(reader: ViewReader, statuses: list[str], models: list[str]) -> dict[str, list]:
     """The iterations that made no program (the tree cannot show them), as columns; their
     reasons are interned in their own table (`reasons`), being long and often repeated."""
     rows = reader.no_program_rows()
@@ -182,8 +181,7 @@ def _no_program(reader: ViewReader, start: float, statuses: list[str],
             "status": _interned((r[3] for r in rows), statuses),
             "reason": _interned((r[4] for r in rows), reasons),
             "reasons": reasons,
-            "calls": [r[6] for r in rows],
-            "t": [None if r[5] is None else round(r[5] - start, 1) for r in rows]}
+            "calls": [r[5] for r in rows]}
 
 
 def campaign_data(reader: ViewReader, reports: Sequence[str] = (), *,
@@ -224,7 +222,7 @@ def campaign_data(reader: ViewReader, reports: Sequence[str] = (), *,
             "kind": _interned((r[6] for r in rows), kinds),
             "t": [round(r[7] - start, 1) for r in rows],
         },
-        "no_program": _no_program(reader, start, statuses, models),
+        "no_program": _no_program(reader, statuses, models),
         "crossovers": sorted([child, p] for p, child, position in edges if position > 0),
         "best": best.id if best else None,
         "held_out": held_out_data(reader.held_out(), start),

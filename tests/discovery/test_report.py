@@ -105,6 +105,7 @@ def test_report_of_the_demo_archive(cli, demo_runs, tmp_path):
     assert result.exit_code == 0, result.stderr
     text = assert_plots(tmp_path)
     assert "no iteration events" in text and "unknown task 'synthetic_minimise'" in text
+    assert "| held-out score | not measured: the campaign scores its best" in text
     with ArchiveReader(demo_runs / "demo" / "archive.sqlite") as reader:
         past = report.history(reader)
         summary = reader.summary()

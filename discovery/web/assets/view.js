@@ -673,7 +673,7 @@
       const model = idle.model[k] < 0 ? "" : ` · ${data.models[idle.model[k]]}`;
       const reason = idle.reason[k] < 0 ? "" : `: ${idle.reasons[idle.reason[k]]}`;
       rows.push(el("div", {className: "idle"}, iterationLink(idle.n[k]),
-        el("span", {textContent: `island ${idle.island[k]}${model} · ${idle.calls[k]} calls · ${data.statuses[idle.status[k]]}${reason}`})));
+        el("span", {textContent: `island ${idle.island[k] < 0 ? "-" : idle.island[k]}${model} · ${idle.calls[k]} calls · ${data.statuses[idle.status[k]]}${reason}`})));
     }
     if (idle.n.length > idleShown) {
       const more = el("button", {textContent: `show ${Math.min(100, idle.n.length - idleShown)} more of ${idle.n.length}`});
