@@ -349,7 +349,7 @@ def program_view(program: Program, evaluations: list[Evaluation], *,
     if evaluations:
         table = Table(title="evaluations", header_style="bold")
         for column in ("stage", "status", "score", "public metrics", "reason", "seconds"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for e in evaluations:
             metrics = ", ".join(f"{k}={number_text(v)}" for k, v in e.public_metrics.items())
             copied = program.copy_of is not None and e.stage == "migrated"

@@ -5,7 +5,7 @@ import json
 import sqlite3
 
 import pytest
-from helpers import add_scored
+from helpers import add_scored, discover
 
 from archive import ArchiveError, ArchiveReader, ModelCall, reason_key
 from archive.schema import MIGRATIONS, migrate
@@ -134,3 +134,16 @@ def test_a_v1_archive_opens_and_shows_its_iterations(tmp_path):
         held = reader.held_out()
         assert (held.program_id, held.score, held.status) == (1, 0.4, "ok")
         assert held.gap == pytest.approx(-0.1)
+
+
+def test_the_cli_shows_a_v1_archives_iterations(tmp_path):
+    (tmp_path / "old").mkdir()
+    v1_archive(tmp_path / "old" / "archive.sqlite")
+    refused = discover(tmp_path, "iteration", "old", "0")
+    assert refused.exit_code == 0, refused.output
+    assert "no code block" in refused.output and "model calls" in refused.output
+    made = discover(tmp_path, "iteration", "old", "1")
+    assert "call 1: propose" in made.output and "not in the transcript" in made.output
+    status = discover(tmp_path, "status", "old")
+    assert status.exit_code == 0, status.output
+    assert "1 made no program" in status.output and "held-out 0.4" in status.output

@@ -1,12 +1,16 @@
 import json
+import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 
 import networkx as nx
 import pytest
+from helpers import discover
 
 from archive import ArchiveReader, ArchiveWriter
-from discovery.views import sparkline
+from discovery.views import score_text, sparkline
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +272,133 @@ def test_help_shows_brackets_and_no_metavar_on_flags(cli):
     assert "[[models]]" in cli("models", "--help").output
     demo_help = cli("demo", "--help").output
     assert "--force" in demo_help and "<bool>" not in demo_help
+
+
+# -- what a campaign learned, where a user looks (issue 27) ----------------------------------
+# A real scripted campaign: seeds, constant tuning, and model proposals that all answer the
+# same text (an unclosed code block returning nonsense): the first is evaluated and fails, the
+# next are refused as duplicates. The circle-packing task has a held-out stage.
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("learned")
+    script = runs / "same.jsonl"
+    script.write_text(json.dumps({"text": "```python\ndef construct_packing(n):\n    return 1"})
+                      + "\n")
+    result = discover(runs, "run", "circle_packing", "--name", "l", "--iterations", "7",
+                      "--progress", "lines", "--set",
+                      f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
+                      "--set", 'executor="fresh"')
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(runs / "l" / "archive.sqlite") as reader:
+        return runs, result.output, reader.held_out(), reader.best(), reader.iterations()
+
+
+def test_the_held_out_result_is_shown_wherever_the_best_is(learned):
+    runs, closing, held, best, _ = learned
+    assert held is not None and held.program_id == best.id and held.score is not None
+    shown = f"held-out {score_text(held.score)}"
+    gap = f"gap {held.gap:+.3g}"
+    stopped = next(line for line in closing.splitlines() if line.startswith("stopped:"))
+    assert f"best {score_text(best.score)}, {shown} ({gap})" in stopped
+    status = discover(runs, "status", "l").output
+    assert f"{shown} (search {score_text(best.score)}, {gap})" in status
+    show = discover(runs, "show", "l", str(best.id)).output
+    assert re.search(rf"held-out +{re.escape(score_text(held.score))} \(search", show)
+    lineage = discover(runs, "lineage", "l").output
+    assert re.search(rf"#{best.id} ★ best \S+ +{shown}", lineage)
+    assert "held-out" not in discover(runs, "show", "l", "1").output  # not the measured one
+
+
+def test_iterations_without_a_program_are_counted_and_reachable(learned):
+    runs, _, _, _, iterations = learned
+    barren = [it for it in iterations if it.program_id is None]
+    assert barren and all("duplicate" in it.reason and it.calls for it in barren)
+    status = discover(runs, "status", "l").output
+    assert f"{len(barren)} made no program" in status
+    assert re.search(rf"no program \(llm\) +│ the new code is an exact duplicate .*│ +"
+                     rf"{len(barren)} │", status)
+    assert "discover iteration l N" in status
+    it = barren[-1]
+    shown = discover(runs, "iteration", "l", str(it.n))
+    assert shown.exit_code == 0, shown.output
+    assert "refused" in shown.output and "exact duplicate" in shown.output
+    assert "call 1: propose" in shown.output and "[user]" in shown.output
+    assert "def construct_packing(n):\n" in shown.output.replace("│", "").replace("  ", "")
+
+
+def test_each_call_shows_its_own_prompt_though_the_answers_are_identical(learned):
+    """Every proposal answered the same text: a prompt matched by answer text would be the
+    last one's everywhere; matched by call id, each is the one its iteration sent."""
+    runs, _, _, _, iterations = learned
+    proposals = [it for it in iterations if it.op == "llm"]
+    with ArchiveReader(runs / "l" / "archive.sqlite") as reader:
+        parents = {it.n: reader.program(it.parent_id).score for it in proposals}
+    assert len(set(parents.values())) > 1, "the test needs proposals from different parents"
+    for n, score in parents.items():
+        prompt = discover(runs, "iteration", "l", str(n), "--no-prompts")
+        assert "[user]" not in prompt.output
+        output = discover(runs, "iteration", "l", str(n)).output
+        own = f"Current code of the block (score {score_text(score)})"
+        others = {f"Current code of the block (score {score_text(s)})"
+                  for s in parents.values()} - {own}
+        assert own in output and not any(other in output for other in others), n
+
+
+def test_an_unknown_iteration_is_a_one_line_error(learned):
+    runs, _, _, _, iterations = learned
+    one_line_error(discover(runs, "iteration", "l", "99"), "no iteration 99",
+                   f"iterations run from 0 to {iterations[-1].n}")
+
+
+def test_a_copy_has_one_name_everywhere(learned):
+    runs = learned[0]
+    with ArchiveReader(runs / "l" / "archive.sqlite") as reader:
+        copy = next(p for p in reader.programs(range(1, 20)) if p.copy_of is not None)
+    name = f"copy of #{copy.copy_of} ({copy.edit_kind})"
+    show = discover(runs, "show", "l", str(copy.id)).output
+    assert re.search(rf"edit +{re.escape(name)}", show) and "migrated" not in show
+    assert name in discover(runs, "lineage", "l", "--program", str(copy.id)).output
+
+
+def test_show_rounds_metrics_and_lists_the_model_calls(learned):
+    runs, _, _, _, iterations = learned
+    made = next(it for it in iterations if it.op == "llm" and it.program_id is not None)
+    show = discover(runs, "show", "l", str(made.program_id)).output
+    assert "model calls" in show and "propose" in show
+    assert f"discover iteration RUN {made.n}" in show
+    best = learned[3]
+    with ArchiveReader(runs / "l" / "archive.sqlite") as reader:
+        metrics = reader.evaluations(best.id)[-1].public_metrics
+    long = [v for v in metrics.values() if isinstance(v, float) and len(repr(v)) > 10]
+    assert long, "the test needs metrics with more than 6 significant digits"
+    table = discover(runs, "show", "l", str(best.id)).output.split("evaluations")[1]
+    table = table.split("\n   1 ")[0]  # up to the code listing
+    digits = [len(n.replace(".", "").lstrip("0")) for n in re.findall(r"\d+\.\d+", table)]
+    assert digits and max(digits) <= 6 and not any(repr(v) in table for v in long)
+
+
+def test_diff_to_a_file_applies_with_patch(learned, tmp_path):
+    runs, _, _, best, _ = learned
+    with ArchiveReader(runs / "l" / "archive.sqlite") as reader:
+        old = reader.program(best.parent_id).code
+    done = subprocess.run([sys.executable, "-m", "discovery", "--runs-dir", str(runs), "diff",
+                           "l", str(best.id)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert all(len(line) < 80 or not line.endswith(" ") for line in done.stdout.splitlines())
+    target = tmp_path / "program.py"
+    target.write_text(old)
+    (tmp_path / "x.patch").write_text(done.stdout)
+    subprocess.run(["patch", str(target), str(tmp_path / "x.patch")], check=True,
+                   capture_output=True, timeout=60)
+    assert target.read_text() == best.code
+
+
+def test_export_of_a_tuned_program_names_its_operators(learned, tmp_path):
+    runs, _, _, best, _ = learned
+    assert best.edit_kind == "tune"
+    out = tmp_path / "best_program.py"
+    assert discover(runs, "export", "l", "--best", "--out", str(out)).exit_code == 0
+    text = out.read_text()
+    assert "seed program" not in text and re.search(r"operators: +seed, tune", text)
