@@ -165,12 +165,21 @@ def row(name: str, note: str, flat: Flat, step) -> str:
             f"{mine[100]:.4g} | {theirs[100]:.4g} | {verdict} |")
 
 
-def registered() -> dict[str, str]:
-    """Every registered game by its default load string (mean-field games have no CFR)."""
+def registered() -> tuple[dict[str, str], list[str]]:
+    """Every registered game by its default load string, and those no CFR can run on: mean-field
+    games, and games whose chance is only sampled (no chance outcomes to walk; a wrapper such
+    as `misere` registers so, but needs a game parameter, given in SETTINGS)."""
     import pyspiel
 
-    return {game.short_name: "" for game in pyspiel.registered_games()
-            if game.dynamics != pyspiel.GameType.Dynamics.MEAN_FIELD}
+    sweep, left_out = {}, []
+    for game in pyspiel.registered_games():
+        if game.dynamics == pyspiel.GameType.Dynamics.MEAN_FIELD:
+            left_out.append(f"{game.short_name} (mean-field)")
+        elif game.chance_mode == pyspiel.GameType.ChanceMode.SAMPLED_STOCHASTIC:
+            left_out.append(f"{game.short_name} (sampled chance)")
+        else:
+            sweep[game.short_name] = ""
+    return sweep, left_out
 
 
 def main() -> None:
@@ -179,25 +188,25 @@ def main() -> None:
                         help=f"seconds: {len(QUICK)} small settings, no registry sweep")
     args = parser.parse_args()
     threadpool_limits(limits=1, user_api="blas")  # as in an evaluation
-    sweep = QUICK if args.quick else {**registered(), **SETTINGS}
+    sweep, left_out = (QUICK, []) if args.quick else registered()
+    sweep = sweep if args.quick else {**sweep, **SETTINGS}
     step = seed_step()
     print(f"| game | parameters | players | histories | structure | first iteration apart "
           f"(> {AGREE:g}) | max abs. diff. @1-10 | abs. diff. @100 | ours @100 | "
           "OpenSpiel @100 | where apart: max abs. diff. to 60-digit CFR+ |")
     print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|")
-    left_out = []
-    start = time.perf_counter()
+    start, rows = time.perf_counter(), 0
     for name, note in sweep.items():
         try:
             flat = flatten(name, MAX_HISTORIES)
         except GameError as exc:
-            reason = str(exc)
-            left_out.append(f"{name} ({_short(reason)})")
+            left_out.append(f"{name} ({_short(str(exc))})")
             continue
         print(row(name, note, flat, step), flush=True)
+        rows += 1
     if left_out:
         print(f"\nLeft out ({len(left_out)}): " + "; ".join(left_out))
-    print(f"\n{len(sweep) - len(left_out)} settings in {time.perf_counter() - start:.0f} s")
+    print(f"\n{rows} settings compared in {time.perf_counter() - start:.0f} s")
 
 
 def _short(reason: str) -> str:

@@ -134,6 +134,12 @@ def _load(path: Path) -> Flat:
         return Flat(game, data["keys"].tolist(), actions, int(data["histories"]))
 
 
+SPIEL_ERRORS = (RuntimeError, LookupError, ValueError)
+"""What OpenSpiel raises on a game it cannot load or play: SpielError is a RuntimeError, and its
+C++ std::out_of_range and std::invalid_argument arrive as IndexError and ValueError
+(`nfg_game` without a file: IndexError map::at)."""
+
+
 def load(name: str):
     """The OpenSpiel game of a load string as CFR plays it: a simultaneous-move game through
     OpenSpiel's turn-based conversion (as OpenSpiel's own CFR needs it)."""
@@ -141,7 +147,7 @@ def load(name: str):
 
     try:
         spiel_game = pyspiel.load_game(name)
-    except pyspiel.SpielError as exc:
+    except SPIEL_ERRORS as exc:
         raise GameError(f"OpenSpiel cannot load game {name!r} ({exc}): check its name and "
                         "parameters, e.g. kuhn_poker(players=3)") from exc
     if spiel_game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
@@ -150,14 +156,14 @@ def load(name: str):
 
 
 def _walk(name: str, max_histories: int) -> Flat:
-    import pyspiel
-
     spiel_game = load(name)
     if not spiel_game.get_type().provides_information_state_string:
         raise GameError(f"game {name!r} has no information states, so CFR cannot run on it")
     try:
         return _walk_tree(name, spiel_game, max_histories)
-    except pyspiel.SpielError as exc:
+    except GameError:  # a ValueError too, but ours: already the clear line
+        raise
+    except SPIEL_ERRORS as exc:
         raise GameError(f"OpenSpiel fails while walking game {name!r} ({exc}): pick other "
                         "parameters for it") from exc
 
