@@ -71,6 +71,7 @@ def test_a_budget_stops_an_agent_that_loops_on_the_model(pool):
     ("    raise ValueError('no idea')", "ValueError: no idea"),
     ("    print('x' * 100)\n    return 42", None),
     ("    return {'a': object}", "TypeError"),
+    ("    LLMAgentBase(['answer'], 'A')([taskInfo], 'Answer.')", "forward returned None"),
     ("    import socket\n    socket.create_connection(('1.1.1.1', 80), timeout=1)", "Error"),
 ])
 def test_a_misbehaving_agent_scores_zero_on_its_questions_with_the_reason(pool, body, expected):

@@ -335,6 +335,9 @@ def run(forward, agent) -> dict[str, Any]:
         system = AgentSystem(question)
         try:
             answer = forward(system, Info("task", "User", question["text"], -1))
+            if answer is None:
+                raise AgentError("forward returned None: it must return its answer (an Info or "
+                                 "its text)")
             text = _text(answer.content if isinstance(answer, Info) else answer)
             if text in system.code_errors:
                 raise AgentError(system.code_errors[text])
