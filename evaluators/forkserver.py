@@ -85,15 +85,17 @@ def _child(job: dict, server_fds: tuple[int, int], job_dir: str) -> None:
     harness.serve(job)
 
 
-def _kill_everything_else() -> None:
+def _kill_everything_else() -> bool:
     """In our pid namespace, every process but bwrap's init (1) and us belongs to the job. We
     are the job's subreaper, so each of them is our child (the job's own, or an orphan handed
-    to us) and is reaped here: its CPU time counts in the job's."""
+    to us) and is reaped here: its CPU time counts in the job's. False if some outlived a
+    second of SIGKILLs (stuck in the kernel): the worker is then not clean, and is replaced
+    before that process could touch, or be counted in, another job."""
     me = os.getpid()
     for _ in range(500):
         others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
         if not others:
-            return
+            return True
         for pid in others:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -104,6 +106,7 @@ def _kill_everything_else() -> None:
             except ChildProcessError:
                 break
         time.sleep(0.002)
+    return False
 
 
 class _Places:
@@ -226,13 +229,13 @@ def _run(job: dict, jobs: socket.socket, notices_fd: int, places: _Places) -> di
     if pidfd not in ready:
         os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
-    _kill_everything_else()
+    alone = _kill_everything_else()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the job, reaped
     outputs = _outputs(job_dir, job["limits"]["output_kb"] * 1024)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"kind": "exit", "code": os.waitstatus_to_exitcode(status), "timeout": not ready,
             "cpu_s": round(cpu, 4), "max_rss_mb": round(after.ru_maxrss / 1024, 1),
-            **outputs, "clean": places.wipe()}
+            **outputs, "clean": places.wipe() and alone}
 
 
 def _outputs(job_dir: str, keep: int) -> dict:
