@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import discover
 
+from archive import ArchiveReader
 from evaluators import sandbox as sandbox_module
 from evaluators.sandbox import Sandbox
 from evaluators.task import Case, TaskError, load_task
@@ -130,3 +132,20 @@ def test_cpu_time_that_misses_processes_is_a_task_error(task, monkeypatch):
     with pytest.raises(TaskError, match="cannot count the CPU time of every process") as info:
         run_full(task, task.baselines["sieve"], Sandbox())
     assert "\n" not in str(info.value)
+
+
+def test_a_campaign_finds_the_faster_program(tmp_path):
+    """On warm workers, as campaigns run: a scripted rewrite to a sieve beats the seed's trial
+    division by its CPU time, and a wrong count is refused."""
+    script = Path(__file__).parents[1] / "data" / "speed_task_script.jsonl"
+    run = discover(tmp_path, "run", str(EXAMPLE), "--name", "s", "--iterations", "3",
+                   "--progress", "quiet", "--set", "selection.islands=1", "--set",
+                   f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
+                   "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
+    assert run.exit_code == 0, run.output
+    with ArchiveReader(tmp_path / "s" / "archive.sqlite") as reader:
+        seed, best = reader.program(1), reader.best()
+        assert best.id != seed.id and "sieve" in best.code
+        cpu = {p.id: reader.evaluations(p.id)[-1].public_metrics["cpu_s"] for p in (seed, best)}
+        assert cpu[best.id] < cpu[seed.id] / 5, cpu
+        assert "not the number of primes" in str(reader.failures_by_reason(5))
