@@ -61,8 +61,11 @@ class Simulator:
                     and _same(earlier[-1], reference) else "Recheck each step of the answer."
             elif field == "thinking":
                 reply[field] = "Let me work through it step by step."
-            elif field == "code":  # grid tasks: code that returns the (right or wrong) grid
-                reply[field] = f"def transform(grid):\n    return {answer}"
+            elif field == "code":  # grid tasks: code that returns the (right or wrong) grid;
+                # without a question in sight (an agent that withholds the task) a wrong grid,
+                # as a real model would write code, likely wrong
+                grid = answer if answer.startswith("[") else "[[0]]"
+                reply[field] = f"def transform(grid):\n    return {grid}"
             else:
                 reply[field] = answer
         out = json.dumps(reply)
