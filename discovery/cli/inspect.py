@@ -134,7 +134,7 @@ def iteration(
         found = reader.iteration(n)
         calls = reader.model_calls(iteration=n)
         program = reader.program(found.program_id) if found.program_id is not None else None
-        index = TranscriptIndex(transcript_of(reader.path.parent, reader.campaign().config))
+        index = TranscriptIndex(transcript_of(reader.path.parent, last_config(reader)))
         exchanges = index.exchanges([call.call_id for call in calls])
     console.print(views.iteration_view(found, calls, exchanges, program, prompts))
 

@@ -8,9 +8,10 @@ import sys
 import networkx as nx
 import pytest
 from helpers import discover
+from rich.console import Console
 
 from archive import ArchiveReader, ArchiveWriter
-from discovery.views import score_text, sparkline
+from discovery.views import CampaignProgress, score_text, sparkline
 
 
 @pytest.fixture(scope="module")
@@ -402,3 +403,13 @@ def test_export_of_a_tuned_program_names_its_operators(learned, tmp_path):
     assert discover(runs, "export", "l", "--best", "--out", str(out)).exit_code == 0
     text = out.read_text()
     assert "seed program" not in text and re.search(r"operators: +seed, tune", text)
+
+
+def test_the_live_panel_closes_with_the_held_out_result():
+    progress = CampaignProgress(clock=lambda: 0.0)
+    progress.update({"event": "stopped", "reason": "budget: iterations", "best": 2.5,
+                     "held_out": {"held_out_score": 2.25, "held_out_status": "ok"}})
+    console = Console(width=200, record=True)
+    console.print(progress)
+    assert "stopped: budget: iterations; best 2.5, held-out 2.25 (gap -0.25)" in \
+        console.export_text()
