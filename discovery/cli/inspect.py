@@ -238,5 +238,5 @@ def report(
             reader, where, lambda: open_executor("warm", size=workers, isolation=isolation),
             say=lambda text: console.print(sanitize.text(f"evaluating {text}")), workers=workers,
             model=lambda: models and models.for_evaluation([]))
-    console.print(sanitize.text((where / "report.md").read_text()))
+    console.print(sanitize.text(reporting.plain_text((where / "report.md").read_text())))
     console.print("wrote " + ", ".join(str(p) for p in written), markup=False)

@@ -94,6 +94,7 @@ def test_report_of_a_scripted_circle_packing_campaign(tmp_path):
     # the terminal gets the same report as plain text: no Markdown escapes, no table pipes
     plain = report.plain_text(text)
     assert "\\" not in plain and "|" not in plain
+    assert "c: circle_packing" in result.output and "\\" not in result.output  # what it printed
     assert f"held-out score  {held.score:.6g} (search {best.score:.6g}, gap" in plain
     assert "Not shown" not in text  # circle_packing names no curve: nothing is missing
     assert discover(tmp_path, "report", "nope").exit_code == 1
