@@ -5,17 +5,35 @@ measured in the same run. Prints Markdown; asserts nothing.
 
     .venv/bin/python bench/models_bench.py [--calls 200]
     .venv/bin/python bench/models_bench.py --quick   # seconds: the clients only, 20 calls
+    .venv/bin/python bench/models_bench.py --threads  # the embedded model beside CPU burners
+    .venv/bin/python bench/models_bench.py --proposals [--quick]  # the first command's proposals
+
+`--threads`: seconds per call of the embedded model (a 330-token prompt, 128 tokens out) on an
+otherwise idle machine and beside 1 and 2 busy processes (`yes`), with the old thread count
+(min(4, cores)) and the new one (`embedded.threads()`), as ratios to idle and old/new.
+
+`--proposals`: the README's first command (`discover run circle_packing --iterations 10`) for
+`--seed 0..9`, one run at a time: how many of the embedded model's proposals became programs
+(passed the edit checks and were run), evaluated ok, and beat their parent. `--quick`: seed 0,
+2 iterations.
 """
 
 import argparse
+import json
+import os
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
+from archive import ArchiveReader
 from discovery.doubles.mock_server import MockServer
 from discovery.models.base import ModelSpec
-from discovery.models.embedded import EmbeddedClient
+from discovery.models.embedded import CallTimedOut, EmbeddedClient, Worker, model_path, threads
 from discovery.models.litellm_client import LiteLLMClient
 from discovery.search.edits import EditError, block_text, rewrite_block
 from evaluators.sandbox import Sandbox
@@ -122,13 +140,113 @@ def client_figures(calls: int) -> None:
                   + " | ".join(f"{r:.0f}" for r in rates) + " |", flush=True)
 
 
+THREAD_PROMPT = [
+    {"role": "system", "content": render("rewrite/system.md")},
+    {"role": "user", "content": "Write a Python function construct_packing(n) that places n "
+                                "circles in the unit square on a hexagonal grid and returns "
+                                "their centers and radii."}]
+
+
+def seconds_per_call(worker: Worker, calls: int, timeout: float) -> float | None:
+    """Median seconds of `calls` calls (one untimed first); None once one runs past
+    `timeout` (the worker is then dead)."""
+    times = []
+    for number in range(calls + 1):
+        start = time.monotonic()
+        try:
+            worker.ask({"messages": THREAD_PROMPT, "max_tokens": 128, "temperature": 0.2,
+                        "seed": number, "ignore_eos": True}, timeout)
+        except CallTimedOut:
+            return None
+        times.append(time.monotonic() - start)
+    return statistics.median(times[1:])
+
+
+def thread_figures(calls: int, timeout: float) -> None:
+    """The embedded model's seconds per call beside 0, 1 and 2 busy processes, per thread
+    count: the model is fresh for each cell (a timed-out call kills it)."""
+    old, new = min(4, os.cpu_count() or 1), threads()
+    cells: dict[tuple[int, int], float | None] = {}
+    for burners in (0, 1, 2):
+        busy = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(burners)]
+        try:
+            for count in dict.fromkeys((old, new)):
+                worker = Worker(model_path(), count)
+                cells[count, burners] = seconds_per_call(worker, calls, timeout)
+                worker.close()
+        finally:
+            for process in busy:
+                process.kill()
+                process.wait()
+
+    def cell(count: int, burners: int) -> str:
+        value, idle = cells[count, burners], cells[count, 0]
+        if value is None:
+            return f"> {timeout:g} s"
+        return f"{value:.1f} s" + (f" ({value / idle:.1f}x idle)" if burners and idle else "")
+
+    print(f"\n| embedded model, 128 tokens out, {os.cpu_count()} cores, median of {calls} "
+          "| idle | beside 1 busy process | beside 2 |")
+    print("|---|---:|---:|---:|")
+    for label, count in ((f"old: {old} threads", old), (f"new: {new} thread(s)", new)):
+        print(f"| {label} | " + " | ".join(cell(count, b) for b in (0, 1, 2)) + " |")
+    ratios = [(cells[old, b] / cells[new, b]) if cells[old, b] and cells[new, b] else None
+              for b in (0, 1, 2)]
+    print("| old / new | " + " | ".join(f"{r:.1f}x" if r else f"> {timeout:g} s / new"
+                                       for r in ratios) + " |", flush=True)
+
+
+def proposal_figures(seeds: range, iterations: int) -> None:
+    """The first command per seed; its iteration events say what each proposal became."""
+    rows, totals = [], [0, 0, 0, 0]
+    with tempfile.TemporaryDirectory() as runs:
+        for seed in seeds:
+            start = time.monotonic()
+            subprocess.run([str(Path(sys.executable).with_name("discover")), "run",
+                            "circle_packing", "--iterations", str(iterations), "--seed",
+                            str(seed), "--name", f"s{seed}", "--progress", "quiet", "--set",
+                            f"runs_dir={json.dumps(runs)}"], check=True,
+                           stdout=subprocess.DEVNULL)
+            with ArchiveReader(Path(runs) / f"s{seed}" / "archive.sqlite") as reader:
+                events = [d for _, _, d in reader.events("iteration", limit=10**9)
+                          if d.get("op") == "llm"]
+                parents = {p.id: p.score for p in reader.programs(
+                    sorted({d["parent"] for d in events if d.get("parent")}))}
+            counts = [len(events), sum(1 for d in events if d["program"] is not None),
+                      sum(1 for d in events if d["status"] == "ok"),
+                      sum(1 for d in events if d["status"] == "ok"
+                          and parents.get(d["parent"]) is not None
+                          and d["score"] > parents[d["parent"]])]
+            totals = [a + b for a, b in zip(totals, counts, strict=True)]
+            rows.append((seed, *counts, time.monotonic() - start))
+    print(f"\n| first command, --seed S, {iterations} iterations | proposals | became programs "
+          "| evaluated ok | beat their parent | seconds |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for seed, proposals, programs, ok, better, seconds in rows:
+        print(f"| seed {seed} | {proposals} | {programs} | {ok} | {better} | {seconds:.0f} |")
+    proposals, programs, ok, better = totals
+    share = (lambda n: f"{n} ({n / proposals:.0%})") if proposals else str
+    print(f"| all | {proposals} | {share(programs)} | {share(ok)} | {share(better)} | |",
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--quick", action="store_true",
                         help="a few seconds: no embedded model (it loads and generates for "
-                             "minutes), --calls 20")
+                             "minutes), --calls 20; with --proposals: seed 0, 2 iterations")
+    parser.add_argument("--threads", action="store_true",
+                        help="only the embedded model's seconds per call beside CPU burners")
+    parser.add_argument("--proposals", action="store_true",
+                        help="only the first command's proposals over --seed 0..9")
     args = parser.parse_args()
+    if args.threads:
+        thread_figures(3, 120.0)
+        return
+    if args.proposals:
+        proposal_figures(range(1) if args.quick else range(10), 2 if args.quick else 10)
+        return
     if args.quick:
         print("quick: the embedded model's figures are left out; the clients are measured")
         client_figures(20)

@@ -12,8 +12,17 @@ from archive import ArchiveReader
 from archive.lineage_facts import LineageFacts, Step, lineage_facts
 from discovery.config import CampaignConfig
 from discovery.loop.plan import EditFormat, Outcome, Plan
-from discovery.models.base import CallFailed, Messages, ModelClient, ModelError
-from discovery.search.edits import EditError, apply_diff, block_text, design_notes, rewrite_block
+from discovery.models.base import EMBEDDED, CallFailed, Messages, ModelClient, ModelError
+from discovery.search.edits import (
+    Continuation,
+    EditError,
+    apply_diff,
+    block_text,
+    design_notes,
+    plan_continuation,
+    rewrite_block,
+    splice,
+)
 from discovery.search.novelty import EmbeddingNovelty, NoveltyError, TextNovelty
 from evaluators.task import Task
 from prompts import render
@@ -33,40 +42,66 @@ class Proposer:
     def propose(self, outcome: Outcome) -> None:
         """Ask the plan's model for a child; a failed edit's reason goes back to it for a repair
         turn (`edits.repair_turns`), then reflexion rounds review the accepted one. With
-        `edits.analysis`, the model first analyses the parent's episodes (ALMA)."""
+        `edits.analysis`, the model first analyses the parent's episodes (ALMA). The embedded
+        model is asked to continue one function (`edits.plan_continuation`) instead of
+        rewriting the block."""
         plan, config = outcome.plan, self.config
         client = self.clients[plan.model]
         if config.edits.analysis:
             plan.analysis = self._analyse(plan, outcome, client)
-        messages = self.messages(plan)
+        continuation = self._continuation(plan, client, 0)
+        messages = self.messages(plan, continuation)
         for turn in range(1 + config.edits.repair_turns):
             outcome.turns = turn + 1
+            if turn and continuation is not None:  # another cut: the same start, same answer
+                continuation = self._continuation(
+                    plan, client, turn, continuation.function) or continuation
+            start = [{"role": "assistant", "content": continuation.start}] if continuation else []
             try:
-                completion = client.complete(messages, purpose="repair" if turn else "propose",
+                completion = client.complete([*messages, *start],
+                                             purpose="repair" if turn else "propose",
                                              seed=plan.n * 7 + turn)
             except CallFailed as exc:
                 outcome.calls.extend(exc.attempts)
                 outcome.reason = f"model call failed: {exc}"
                 return
             outcome.calls.extend(completion.attempts)
-            outcome.answer = completion.text
+            answer = outcome.answer = (continuation.start if continuation else "") \
+                + completion.text
             try:
-                apply = apply_diff if plan.edit_format is EditFormat.DIFF else rewrite_block
-                code = apply(plan.parent.code, completion.text)
+                if continuation is not None:
+                    code = splice(plan.parent.code, continuation, completion.text)
+                elif plan.edit_format is EditFormat.DIFF:
+                    code = apply_diff(plan.parent.code, answer)
+                else:
+                    code = rewrite_block(plan.parent.code, answer)
                 self._check_novelty(code, plan, outcome)
                 problem = self.task.static_check(code)
                 if problem is not None:
                     raise EditError(problem)
             except EditError as exc:
                 outcome.reason = str(exc)
-                repair = f"{_answer_kind(plan)}/repair.md"
-                messages = [*messages, {"role": "assistant", "content": completion.text},
-                            {"role": "user", "content": render(repair, reason=str(exc))}]
+                repair = f"{_answer_kind(plan, continuation)}/repair.md"
+                messages = [*messages, {"role": "assistant", "content": answer},
+                            {"role": "user", "content": render(
+                                repair, reason=str(exc),
+                                function=continuation.function if continuation else "")}]
                 continue
             outcome.code, outcome.reason = code, None
             outcome.conversation = self._reflect(
-                outcome, [*messages, {"role": "assistant", "content": completion.text}], client)
+                outcome, [*messages, {"role": "assistant", "content": answer}], client)
             return
+
+    def _continuation(self, plan: Plan, client: ModelClient, turn: int,
+                      function: str | None = None) -> Continuation | None:
+        """For a rewrite by the embedded model, the function (`function`, else one at random)
+        and the statement it continues from: the rest of the function, at most half the
+        model's answer cap long (about 4 characters a token), so a longer version still
+        fits. Each turn draws its own cut."""
+        if plan.edit_format is not EditFormat.REWRITE or client.spec.name != EMBEDDED:
+            return None
+        rng = random.Random(f"{self.config.seed}:{plan.n}:{turn}:continuation")
+        return plan_continuation(plan.parent.code, rng, client.spec.max_tokens * 2, function)
 
     def _analyse(self, plan: Plan, outcome: Outcome, client: ModelClient) -> str | None:
         """ALMA's analysis step: before writing code, the model reads episodes the parent took
@@ -162,10 +197,11 @@ class Proposer:
                              f"{completion.text}"
         return messages
 
-    def messages(self, plan: Plan) -> Messages:
+    def messages(self, plan: Plan, continuation: Continuation | None = None) -> Messages:
         """The prompt: the task, the parent's block and metrics, inspirations (or, as ADAS does,
         the archive's best), the parent's lineage (or only its children's recent failures),
-        the scratchpad's insights and one of the task's ideas."""
+        the scratchpad's insights and one of the task's ideas; with a continuation, it asks
+        for the new code of its function (the answer's start follows, see `propose`)."""
         parent = plan.parent
         evaluations = self.reader().evaluations(parent.id)
         metrics = next((e.public_metrics for e in reversed(evaluations) if e.final), {})
@@ -203,9 +239,12 @@ class Proposer:
         if crossover:
             other = plan.inspirations[0]
             values.update(other_score=f"{other.score:.6g}", other_block=block_text(other.code))
-        system = f"{_answer_kind(plan)}/system.md"
-        return [{"role": "system", "content": render(system)},
-                {"role": "user", "content": render(f"{plan.edit_format}/user.md", **values)}]
+        kind = _answer_kind(plan, continuation)
+        user = "continue/user.md" if continuation else f"{plan.edit_format}/user.md"
+        if continuation:
+            values["function"] = continuation.function
+        return [{"role": "system", "content": render(f"{kind}/system.md")},
+                {"role": "user", "content": render(user, **values)}]
 
     def reader(self) -> ArchiveReader:
         """A read connection per worker thread (SQLite connections are not shared)."""
@@ -226,9 +265,11 @@ class Proposer:
             raise
 
 
-def _answer_kind(plan: Plan) -> str:
-    """The prompts' folder for what the model answers with: SEARCH/REPLACE blocks, or a whole
-    block (a rewrite or a crossover)."""
+def _answer_kind(plan: Plan, continuation: Continuation | None = None) -> str:
+    """The prompts' folder for what the model answers with: SEARCH/REPLACE blocks, a whole
+    block (a rewrite or a crossover), or one function continued from the start given."""
+    if continuation is not None:
+        return "continue"
     return "diff" if plan.edit_format is EditFormat.DIFF else "rewrite"
 
 

@@ -13,6 +13,7 @@ them) and the code outside the block is never touched.
 import ast
 import re
 from dataclasses import dataclass
+from random import Random
 
 from evaluators.task import parse_python
 
@@ -151,3 +152,77 @@ def _assemble(program: str, lines: list[str]) -> str:
     if new.strip() == program.strip():
         raise EditError("the new code is identical to the old: change something")
     return new
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """What a small model is asked for: the rest of one function of the block, from a
+    statement on. The campaign writes the answer's start (`start`: a code fence, the
+    function's head down to that statement), the model continues it, and `splice` puts the
+    function back in the block, everything else unchanged. The small model copies a head it
+    is given and keeps within a budget; asked for a whole block it loops until its token cap
+    (the first run's 5 proposals did)."""
+
+    function: str
+    """The function's name, for the prompt."""
+    start: str
+    """The answer's start: a ```python fence and the function's lines before the cut."""
+    head: list[str]
+    """The block's lines before the cut (functions before this one, this one's head)."""
+    tail: list[str]
+    """The block's lines after this function."""
+
+
+def plan_continuation(program: str, rng: Random, max_chars: int,
+                      function: str | None = None) -> Continuation | None:
+    """A function of the block (`function`, else any at random) and a statement of its body
+    to cut before (any after its docstring whose rest of the function is at most `max_chars`
+    long; else the last); None when the block has no such function with a statement to cut
+    before."""
+    block = block_text(program)
+    try:
+        tree = parse_python(block)
+    except (SyntaxError, ValueError):
+        return None
+    lines = block.splitlines()
+    options = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) \
+                or function not in (None, node.name):
+            continue
+        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        cuts = sorted({inner.lineno - 1 for stmt in body for inner in ast.walk(stmt)
+                       if isinstance(inner, ast.stmt)})
+        end = node.end_lineno or node.lineno
+        if cuts:
+            options.append((node, cuts, end))
+    if not options:
+        return None
+    node, cuts, end = rng.choice(options)
+    fitting = [c for c in cuts if len("\n".join(lines[c:end])) <= max_chars] or cuts[-1:]
+    cut = rng.choice(fitting)
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+    return Continuation(node.name, "```python\n" + "\n".join(lines[first:cut]),
+                        lines[:cut], lines[end:])
+
+
+def splice(program: str, continuation: Continuation, answer: str) -> str:
+    """The program with the continued function in its block: the answer's lines up to the
+    first one back at the top level (the function's end: what follows is dropped) or its
+    closing fence."""
+    text = answer.split("```", 1)[0]
+    lines = text.split("\n")
+    rest = []
+    for number, line in enumerate(lines):
+        if number and line.strip() and not line[:1].isspace():
+            break
+        rest.append(line)
+    if not "".join(rest).strip():
+        raise EditError("the answer continues nothing: write the rest of the function")
+    head = continuation.head
+    body = [*head[:-1], head[-1] + rest[0], *rest[1:]] if head else rest
+    start, end = evolve_block(program)
+    program_lines = program.splitlines()
+    new_block = "\n".join(body).rstrip("\n")
+    return _assemble(program, [*program_lines[:start + 1], new_block, *continuation.tail,
+                               *program_lines[end:]])

@@ -1,6 +1,16 @@
+import random
+
 import pytest
 
-from discovery.search.edits import EditError, apply_diff, block_text, extract_code, rewrite_block
+from discovery.search.edits import (
+    EditError,
+    apply_diff,
+    block_text,
+    extract_code,
+    plan_continuation,
+    rewrite_block,
+    splice,
+)
 from evaluators.task import load_task
 
 SEED = load_task("circle_packing").seed_code
@@ -89,3 +99,125 @@ def test_an_unclosed_code_block_counts_if_it_is_whole_and_says_so_if_cut_off():
                 "def final_return(x):\n    \"\"\"How much the final return of the final return "
                 "of the final")
     assert extract_code(rambling) == "def drift(ratio, adv):\n    return ratio * adv"
+
+
+TWO = '''import math
+
+# EVOLVE-BLOCK-START
+def helper(x):
+    """Scale."""
+    y = x * 2
+    return y
+
+
+def solve(n):
+    """Solve it.
+
+    Long docstring."""
+    total = 0
+    for i in range(n):
+        total += helper(i)
+    return total
+# EVOLVE-BLOCK-END
+'''
+
+
+def test_a_continuation_starts_after_the_docstring_and_fits_the_budget():
+    cuts = set()
+    for seed in range(40):
+        continuation = plan_continuation(TWO, random.Random(seed), 10_000)
+        start = continuation.start.removeprefix("```python\n")
+        assert start.startswith(f"def {continuation.function}(")
+        cuts.add((continuation.function, start.split("\n")[-1].strip()))
+    assert cuts == {("helper", '"""Scale."""'), ("helper", "y = x * 2"),
+                    ("solve", 'Long docstring."""'), ("solve", "total = 0"),
+                    ("solve", "for i in range(n):"), ("solve", "total += helper(i)")}
+    # a tight budget leaves only the cuts whose rest of the function fits it (or the last)
+    for seed in range(20):
+        tight = plan_continuation(TWO, random.Random(seed), len("    return total"), "solve")
+        assert tight.start.endswith("total += helper(i)")
+
+
+def test_splice_puts_back_one_function_and_drops_what_follows_it():
+    continuation = plan_continuation(TWO, random.Random(0), len("    return total"), "solve")
+    new = splice(TWO, continuation, "\n    return n * 3\n\n\ndef extra():\n    pass\n")
+    block = block_text(new)
+    assert "def helper(x):\n" in block and "def extra" not in block
+    assert block.endswith("total += helper(i)\n    return n * 3")
+    assert new.startswith("import math\n") and new.endswith("# EVOLVE-BLOCK-END\n")
+    helper = next(c for seed in range(40)
+                  if (c := plan_continuation(TWO, random.Random(seed), 10_000, "helper"))
+                  .start.endswith("y = x * 2"))
+    new = splice(TWO, helper, "\n    return x + 1\n```\nThis adds one.")
+    assert "    return x + 1\n\n\ndef solve(n):" in new and "This adds one" not in new
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    ("", "continues nothing"),
+    ("\n    return (\n        1,", "syntax error"),  # cut off at the token cap
+])
+def test_a_continuation_that_cannot_be_used_says_why(answer, reason):
+    continuation = plan_continuation(SEED, random.Random(0), 10_000)
+    with pytest.raises(EditError, match=reason):
+        splice(SEED, continuation, answer)
+
+
+def test_the_parents_own_rest_is_identical_and_a_block_without_functions_has_no_cut():
+    continuation = plan_continuation(SEED, random.Random(3), 10_000)
+    rest = block_text(SEED).splitlines()[len(continuation.head):]
+    with pytest.raises(EditError, match="identical"):
+        splice(SEED, continuation, "\n" + "\n".join(rest))
+    assert plan_continuation("# EVOLVE-BLOCK-START\nx = 1\n# EVOLVE-BLOCK-END\n",
+                             random.Random(0), 100) is None
+
+
+class Continuing:
+    """Stands in for the embedded model (its name is what the proposer looks at): continues
+    the answer's start with the rest of the parent's function, its radii scaled down (by a
+    factor of the call's seed: no two answers alike)."""
+
+    def __init__(self, spec):
+        self.spec, self.asked = spec, []
+
+    def complete(self, messages, *, purpose="propose", seed=None, temperature=None,
+                 reference=None, json_mode=False):
+        from archive.records import ModelCall
+        from discovery.models.base import Completion
+
+        self.asked.append(messages)
+        text = "ok"
+        if messages[-1]["role"] == "assistant":
+            block = messages[1]["content"].split("```python\n")[1].split("```")[0]
+            lines = block.splitlines()
+            rest = lines[lines.index(messages[-1]["content"].splitlines()[-1]) + 1:]
+            text = "\n" + "\n".join(rest).replace(
+                "fit_radii(centers)", f"[r * {1 - seed / 1000} for r in fit_radii(centers)]")
+        return Completion("embedded", text, 1, 1, 0.0, 0.0,
+                          (ModelCall("embedded", purpose, 1, 1, raw_response=text),))
+
+
+def test_the_embedded_model_is_asked_to_continue_a_function_and_its_answer_lands(
+        tmp_path, monkeypatch):
+    from helpers import run_scripted
+
+    from archive import ArchiveReader
+
+    model = Continuing(None)
+
+    def make_client(spec):
+        model.spec = spec
+        return model
+
+    monkeypatch.setattr("discovery.loop.campaign.make_client", make_client)
+    run_scripted(tmp_path, "c", 4, 'models=[{name="embedded"}]', "executor='fresh'",
+                 "transcript=false")
+    proposals = [m for m in model.asked if m[-1]["role"] == "assistant"]
+    assert proposals and all(m[-1]["content"].startswith("```python\ndef construct_packing(n):")
+                             for m in proposals)
+    assert "Reply with the new code of the function `construct_packing`" in \
+        proposals[0][1]["content"]
+    with ArchiveReader(tmp_path / "c" / "archive.sqlite") as reader:
+        events = [d for _, _, d in reader.events("iteration", limit=100) if d["op"] == "llm"]
+        made = reader.programs([d["program"] for d in events if d["program"]])
+    assert events and len(made) == len(events)  # every proposal became a program
+    assert all("for r in fit_radii(centers)]" in p.code for p in made)

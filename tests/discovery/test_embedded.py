@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from archive import ArchiveReader
 from discovery.cli import app
 from discovery.models import make_client
-from discovery.models.base import ModelError, ModelSpec
+from discovery.models.base import CallFailed, ModelError, ModelSpec
+from discovery.models.embedded import _Loaded, model_path
 
 pytest.importorskip("xllamacpp")
 PROMPT = [{"role": "system", "content": "You write Python. Reply with one code block only."},
@@ -23,6 +24,32 @@ def test_embedded_answers_offline_and_deterministically():
     assert first.text == second.text and "def square" in first.text
     assert first.tokens_in > 0 and first.tokens_out > 0 and first.cost == 0.0
     assert first.attempts[0].model == "embedded"
+
+
+def test_a_call_past_its_timeout_fails_clearly_and_the_next_call_works():
+    """A llama.cpp call cannot be interrupted: the model's process is killed at the timeout,
+    each attempt is recorded, and the next call runs on a fresh process."""
+    hasty = make_client(ModelSpec(timeout_s=0.001, max_retries=1))
+    with pytest.raises(CallFailed, match=r"no answer within 0\.001 s") as failed:
+        hasty.complete(PROMPT, seed=3)
+    assert [a.error.split(":")[0] for a in failed.value.attempts] == ["CallTimedOut"] * 2
+    assert "def square" in make_client(ModelSpec()).complete(PROMPT, seed=3).text
+
+
+def test_a_dead_model_process_is_replaced_and_the_attempt_recorded():
+    client = make_client(ModelSpec())
+    client.complete(PROMPT, seed=3)
+    _Loaded.get(model_path()).worker.process.kill()
+    answer = client.complete(PROMPT, seed=3)
+    assert "def square" in answer.text and len(answer.attempts) == 2
+    assert "the model process" in answer.attempts[0].error
+
+
+def test_a_final_assistant_message_is_continued_to_the_closing_fence():
+    start = {"role": "assistant", "content": "```python\ndef square(x):"}
+    answer = make_client(ModelSpec()).complete([*PROMPT, start], seed=3)
+    assert "return" in answer.text and "```" not in answer.text
+    assert "def square" not in answer.text  # the continuation alone, as prefill APIs return it
 
 
 def test_config_overrides_the_embedded_defaults():
