@@ -69,20 +69,21 @@ class ViewReader(ArchiveReader):
         return calls
 
     def no_program_rows(self) -> list[tuple]:
-        """(n, island, model, status, reason, calls) of every iteration that made
+        """(n, island, model, status, reason, calls, parent) of every iteration that made
         no program, by number: the committed ones (a refused edit, a failed model call) and
         those whose calls were recorded but which never committed ("unfinished"). What
         `ArchiveReader.iterations` says of them, read in SQL: the payload is rebuilt on every
         commit, and parsing every iteration's event in Python costs seconds at 100k."""
         return self._conn.execute(
             "SELECT n, island, model, status, reason, "
-            "(SELECT count(*) FROM model_calls c WHERE c.iteration = n) FROM ("
+            "(SELECT count(*) FROM model_calls c WHERE c.iteration = n), parent FROM ("
             " SELECT json_extract(data, '$.n') AS n, json_extract(data, '$.island') AS island,"
             " json_extract(data, '$.model') AS model, json_extract(data, '$.status') AS status,"
-            " json_extract(data, '$.reason') AS reason FROM events"
+            " json_extract(data, '$.reason') AS reason, json_extract(data, '$.parent') AS parent"
+            " FROM events"
             " WHERE kind = 'iteration' AND json_extract(data, '$.program') IS NULL"
             " UNION ALL"
-            " SELECT iteration, NULL, min(model), 'unfinished', NULL FROM model_calls"
+            " SELECT iteration, NULL, min(model), 'unfinished', NULL, NULL FROM model_calls"
             " WHERE iteration IS NOT NULL AND iteration NOT IN ("
             "  SELECT json_extract(data, '$.n') FROM events WHERE kind = 'iteration')"
             " GROUP BY iteration) ORDER BY n").fetchall()
@@ -171,8 +172,10 @@ def failures(reader: ArchiveReader, limit: int = 12) -> list[tuple[str, str, int
 
 
 def _no_program(reader: ViewReader, statuses: list[str], models: list[str]) -> dict[str, list]:
-    """The iterations that made no program (the tree cannot show them), as columns; their
-    reasons are interned in their own table (`reasons`), being long and often repeated."""
+    """The iterations that made no program (the tree cannot show them), as columns, with the
+    program each started from (-1: unknown, in archives from before iterations recorded it);
+    their reasons are interned in their own table (`reasons`), being long and often
+    repeated."""
     rows = reader.no_program_rows()
     reasons: list[str] = []
     return {"n": [r[0] for r in rows],
@@ -181,7 +184,8 @@ def _no_program(reader: ViewReader, statuses: list[str], models: list[str]) -> d
             "status": _interned((r[3] for r in rows), statuses),
             "reason": _interned((r[4] for r in rows), reasons),
             "reasons": reasons,
-            "calls": [r[5] for r in rows]}
+            "calls": [r[5] for r in rows],
+            "parent": [-1 if r[6] is None else r[6] for r in rows]}
 
 
 def campaign_data(reader: ViewReader, reports: Sequence[str] = (), *,

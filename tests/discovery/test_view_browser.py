@@ -296,6 +296,7 @@ def small_run(chromium, tmp_path_factory) -> tuple[Path, dict[str, int]]:
                                                raw_response="```python\nx = (",
                                                iteration=5, call_id="c-refused"))
             writer.log_event("iteration", {"n": 5, "op": "llm", "island": 1, "model": "m",
+                                           "parent": copy, "inspirations": [],
                                            "program": None, "valid_edit": False, "turns": 1,
                                            "status": "no program", "reason": REFUSED})
         writer.log_event("campaign_stopped", {
@@ -346,6 +347,13 @@ def test_held_out_refusals_and_each_calls_own_prompt(small_run, how, tmp_path, p
         detail.locator("details.call summary").click()
         assert detail.locator("pre.prompt").inner_text() == "prompt of the refused one"
         assert detail.locator("pre.answer").inner_text() == "```python\nx = ("
+        # and from the program it started from, in the tree
+        detail.locator("tr", has_text="parent").locator("a").click()
+        wait_for(page, f"document.querySelector('#detail h2')?.textContent.startsWith("
+                       f"'#{ids['copy']}')")
+        page.locator("#detail tr", has_text="made no program from it").locator(
+            "a", has_text="iteration 5").click()
+        page.wait_for_selector("#detail-iteration")
     assert page.errors == []
 
 

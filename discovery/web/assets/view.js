@@ -385,6 +385,8 @@
     row("outcome", it.status === "unfinished" ? "unfinished: its calls were recorded, then a model or task problem stopped the campaign (resume redoes it)" : it.status);
     if (it.reason) row("reason", pre(it.reason, "err"));
     row("operator", `${it.op || "-"}${it.edit_format ? ` (${it.edit_format})` : ""}`);
+    if (it.parent_id !== null) row("parent", nodeLink(it.parent_id));
+    if (it.inspirations.length) row("inspirations", ...it.inspirations.map(nodeLink));
     row("island", it.island === null ? "-" : String(it.island));
     row("model", it.model || "-");
     if (it.valid_edit !== null) row("valid edit", it.valid_edit ? "yes" : "no");
@@ -443,6 +445,11 @@
     row("edit", `${p.edit_kind || "-"}${p.prompt_template ? ` (${p.prompt_template})` : ""}`);
     row("evaluator", p.evaluator_version || "-");
     if (p.iteration !== null) row("iteration", iterationLink(p.iteration));
+    const idle = data.no_program, tried = idle.n.filter((n, k) => idle.parent[k] === p.id);
+    if (tried.length) {
+      row("made no program from it", ...tried.slice(-20).map(iterationLink),
+          tried.length > 20 ? `… and ${tried.length - 20} earlier` : "");
+    }
     const held = data.held_out && data.held_out.program === p.id ? data.held_out : null;
     if (held) row("held-out score", el("span", {id: "detail-held-out", textContent: `${heldOutText(held)}, measured when the campaign stopped`}));
     const since = duration(p.created_at - data.campaign.created_at);
