@@ -38,6 +38,9 @@ from protocols import Oracle
 from psro_loop import check_meta_strategy, enlarge, new_entries
 from wire import pack
 
+CHUNK = 1 << 22
+"""Entries of the folded matrix fixed_order_contraction holds at once (32 MB)."""
+
 REACH_FLOOR = 2.0 ** -900
 """A mixture that reaches an information set with probability under this counts as not
 reaching it (the uniform policy there, as where it never does). Its weights sigma_k r_k(I)
@@ -129,7 +132,7 @@ class PSRO(Oracle):
             k = self.sizes[p]
             weight = sigma[p][:, None] * self.infoset_reach[p][:k]  # sigma_k r_k(I)
             total = weight.sum(axis=0)
-            mixed = np.add.reduce(weight[:, :, None] * self.policies[p][:k], axis=0)
+            mixed = np.einsum(weight, [0, 1], self.policies[p][:k], [0, 1, 2], [1, 2])
             reached = total > REACH_FLOOR
             joint[rows[reached]] = mixed[reached] / total[reached, None]
         return joint
@@ -177,7 +180,7 @@ class PSRO(Oracle):
         weight = np.ones(len(game.terminal_payoff))
         for q in range(game.num_players):
             weight = weight * reach[q, game.terminal_last[q]]
-        on_policy = np.add.reduce(weight[:, None] * game.terminal_payoff, axis=0)
+        on_policy = np.einsum(weight, [0], game.terminal_payoff, [0, 1], [1])
         responses = [game.best_response(joint, p, tie=tie) for p in range(game.num_players)]
         nash_conv = float(sum(value - on_policy[p] for p, (value, _) in enumerate(responses)))
         if not math.isfinite(nash_conv):
@@ -186,18 +189,34 @@ class PSRO(Oracle):
 
 
 def fixed_order_contraction(factors: list[np.ndarray]) -> np.ndarray:
-    """out[a, b, ...] = sum_z F0[z, a] F1[z, b] ...: the einsum "za,zb,...->ab...", summed over
-    z by numpy's add.reduce in an order fixed by the shapes alone (einsum with optimize hands
-    it to BLAS, whose order, and so the last bits, depend on the CPU kernel and thread count).
-    The last two output axes are built at once (memory: terminals x their sizes); the others
-    are looped over."""
+    """out[a, b, ...] = sum_z F0[z, a] F1[z, b] ...: the einsum "za,zb,...->ab...", without
+    BLAS (einsum with optimize hands it to BLAS, whose order of summation, and so the last bits,
+    depend on the CPU kernel and the thread count; see fixed_order_sum).
+
+    The widest factor but the first (the payoffs) is kept apart; the others are folded into
+    one (terminals x m) matrix by elementwise products, and the two are contracted by
+    fixed_order_sum, in chunks of terminals that bound the folded matrix to CHUNK entries
+    (3-player Leduc has ~10^6 terminals), the chunks' sums added in order."""
     sizes = [f.shape[1] for f in factors]
-    out = np.zeros(sizes)
-    head, tail = factors[:-2], factors[-2:]
-    last = tail[0][:, :, None] * tail[1][:, None, :]
-    for index in np.ndindex(*sizes[:-2]):
-        weight = np.ones(len(factors[0]))
-        for f, i in zip(head, index, strict=True):
-            weight = weight * f[:, i]
-        out[index] = np.add.reduce(weight[:, None, None] * last, axis=0)
-    return out
+    widest = 1 + int(np.argmax(sizes[1:]))
+    rest = [f for i, f in enumerate(factors) if i != widest]
+    m = math.prod(sizes) // sizes[widest]
+    step = max(1, CHUNK // max(m, 1))
+    out = np.zeros((m, sizes[widest]))
+    for start in range(0, len(factors[0]), step):
+        chunk = slice(start, start + step)
+        head = rest[0][chunk]
+        for f in rest[1:]:
+            head = (head[:, :, None] * f[chunk, None, :]).reshape(len(head), -1)
+        out += fixed_order_sum(head, factors[widest][chunk])
+    shape = [s for i, s in enumerate(sizes) if i != widest] + [sizes[widest]]
+    return np.moveaxis(out.reshape(shape), -1, widest)
+
+
+def fixed_order_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a.T @ b, summed over the rows in their order by numpy's einsum without `optimize`: its
+    own C loops, never BLAS, so the same bits under any OpenBLAS kernel and thread count (a
+    test runs PSRO under three kernels and two thread counts); its loops are compiled for
+    numpy's baseline CPU features, not dispatched at run time (the same bits with
+    NPY_DISABLE_CPU_FEATURES taking numpy from AVX-512 down to its X86_V2 baseline)."""
+    return np.einsum(a, [0, 1], b, [0, 2], [1, 2])

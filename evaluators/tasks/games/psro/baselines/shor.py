@@ -49,8 +49,8 @@ def rounds(payoffs, base, per_member, most):
 
 def softmax(v, temperature):
     """The smoothed best pure strategy: softmax(v / temperature), uniform if it underflows."""
-    weights = np.exp((v - np.max(v)) / temperature)
-    total = np.sum(weights)
+    weights = np.exp((v - v.max()) / temperature)
+    total = weights.sum()
     return weights / total if total > 1e-12 else np.ones_like(v) / len(v)
 
 
@@ -64,9 +64,9 @@ def hybrid(payoffs, rounds, lam, temperature, beta, bonus):
     for _ in range(rounds):
         for p in range(len(sizes)):
             v = member_payoff(payoffs, sigma, p)
-            centred = v - np.mean(v)
+            centred = v - v.mean()
             gains = (1 + beta) * centred - beta * previous[p] + bonus * (1.0 - sigma[p])
-            scale = np.max(np.abs(gains))
+            scale = np.abs(gains).max()
             if scale > 1e-8:
                 gains /= scale
             regret[p] = np.maximum(0, regret[p] + gains)
