@@ -147,3 +147,15 @@ def test_the_cli_shows_a_v1_archives_iterations(tmp_path):
     status = discover(tmp_path, "status", "old")
     assert status.exit_code == 0, status.output
     assert "1 made no program" in status.output and "held-out 0.4" in status.output
+
+
+def test_a_run_with_no_held_out_stage_shows_none(writer):
+    pid = add_scored(writer, 1.0, 0.5)
+    iteration_event(writer, 0, pid, status="ok", score=0.5)
+    writer.log_event("campaign_stopped", {"reason": "budget: iterations", "held_out": None,
+                                          "program": pid}, pid)
+    runs = writer.path.parent.parent
+    for command in (["status"], ["show", str(pid)], ["lineage"]):
+        result = discover(runs, *command[:1], "run", *command[1:])
+        assert result.exit_code == 0, result.output
+        assert "held-out" not in result.output and "#1" in result.output
