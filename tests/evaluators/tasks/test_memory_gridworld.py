@@ -200,14 +200,6 @@ def test_the_no_memory_baseline_is_the_seeds_score_and_is_played_by_trusted_code
 
 
 HOSTILE = {
-    "raises": ("""
-class Memory:
-    def general_update(self, recorder):
-        raise KeyError("lost my notes")
-
-    def general_retrieve(self, recorder):
-        return {}
-""", "crashed", "KeyError: 'lost my notes'"),
     "not_a_dict": ("""
 class Memory:
     def general_update(self, recorder):

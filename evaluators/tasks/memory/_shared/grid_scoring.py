@@ -14,7 +14,7 @@ babyai_worlds.babyai_world).
 
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, get_args, get_origin
 
 from babyai_worlds import LevelEpisode, babyai_world
@@ -30,6 +30,7 @@ from memory_stream import (
     alma_stream,
     mean_and_se,
     play_in_process,
+    split,
 )
 
 from evaluators.agent_model import AgentModel
@@ -58,6 +59,13 @@ class StreamCase:
     agent: Literal["scripted", "llm"] = "scripted"
     """Who plays the episodes: the scripted agent (reads the hint schema; fast, deterministic)
     or the LLM agent (the evaluation's agent model, with the retrieved dict in its prompt)."""
+    collection: int = -1
+    """How many tasks the collection phase shows the memory (-1: ALMA's, the first half of
+    the shuffled tasks; at most that, or every task of the set with `deploy_seed`)."""
+    deploy_seed: int = -1
+    """ALMA's distribution-shift test (-1: off): collect on this case's tasks, deploy on the
+    deployment half of the case with `seed = deploy_seed` (other worlds, same settings), so
+    the shifted score compares with that case's own in-distribution score."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,11 @@ class GridScorer:
             if get_origin(field.type) is Literal and value not in get_args(field.type):
                 raise ValueError(f"a case's {field.name} is one of "
                                  f"{', '.join(get_args(field.type))}, not {value!r}")
+        tasks = case.worlds * case.tasks_per_world
+        most = tasks if case.deploy_seed >= 0 else tasks // 2
+        if not -1 <= case.collection <= most:
+            raise ValueError(f"a case's collection is 0 to {most} tasks here (-1: ALMA's, the "
+                             f"first half), not {case.collection}")
         last = case.repeats - 1 if case.mode == "sequential" else 0
         if not 0 <= case.copy <= last:
             raise ValueError(f"a {case.mode} case's copy is 0 to {last}, not {case.copy}: in "
@@ -151,8 +164,12 @@ class GridScorer:
     def alma(self, case: StreamCase, opening: Callable[[Any], Recorder],
              play: Callable[[Any, dict, int], Recorder]):
         """ALMA's stream of the case's tasks, in the case's mode, copy and repeats."""
+        deploy = None if case.deploy_seed < 0 else \
+            split(self.tasks(replace(case, seed=case.deploy_seed)), case.deploy_seed)[1]
         return alma_stream(self.tasks(case), opening, play, mode=case.mode, seed=case.seed,
-                           repeats=case.repeats, copy=case.copy)
+                           repeats=case.repeats, copy=case.copy,
+                           collection=None if case.collection < 0 else case.collection,
+                           deploy_tasks=deploy)
 
     def no_memory(self, case: StreamCase, model: AgentModel | None = None) -> StreamResult:
         """The same stream with empty retrievals, computed once per case and process: the
@@ -193,7 +210,9 @@ def stream_metrics(result: StreamResult, baseline: StreamResult, retrieved_bytes
                    model_calls: int) -> Metrics:
     """Score: the mean deployment reward (over repeat groups); the gain over no memory is
     paired by group (by episode for a sequential copy), so the agent's luck on a group
-    cancels out. Every reward is the trusted episode's (0 or 1), never the candidate's word,
+    cancels out. `memory_errors`: the calls of the memory that raised (each failed retrieval's
+    episode scored 0; the first errors are in `episodes`, for the analysis). Every reward is
+    the trusted episode's (0 or 1), never the candidate's word,
     and the two streams are the same case's, so their groups pair one to one (zip strict):
     a mismatch is the task's bug."""
     reward, reward_se = result.mean_and_se()
@@ -204,5 +223,6 @@ def stream_metrics(result: StreamResult, baseline: StreamResult, retrieved_bytes
         "reward": reward, "reward_se": reward_se, "no_memory": baseline.mean_and_se()[0],
         "gain": gain, "gain_se": gain_se, "steps": statistics.fmean(result.steps),
         "retrieved_kb": statistics.fmean(retrieved_bytes) / 1024 if retrieved_bytes else 0.0,
-        "episodes": result.episodes_text(),
-    }, {"collection_reward": statistics.fmean(result.collection), "model_calls": model_calls})
+        "episodes": result.episodes_text(), "memory_errors": len(result.errors),
+    }, {"collection_reward": statistics.fmean(result.collection) if result.collection else 0.0,
+        "model_calls": model_calls})

@@ -8,6 +8,11 @@ command at a time, sending back what the memory answered with the next request:
     retrieve memory.general_retrieve(recorder) -> dict, sent back
     done     the stream is over
 
+A method that raises costs its episode, not the evaluation (ALMA's loop: an error episode scores
+0 and is shown to the analysis): the loop sends `stream("failed", "<Type>: <message>")` in place
+of an answer and goes on with the next command; the evaluator scores that episode 0 and records
+the error. Running out of memory (the stage's limit) still ends the evaluation.
+
 Nothing returned from here is scored: the evaluator counts the rewards of the episodes it
 played. `ask_model(messages)` lets a memory call the campaign's agent model over the same
 channel while the stream runs (the evaluator answers, within the evaluation's budget).
@@ -17,6 +22,9 @@ run, of its own (memory_stream.py says why), so nothing here has to keep copies 
 """
 
 from typing import Any
+
+MAX_ERROR_CHARS = 500
+"""An error's text as the evaluator records it (and the analysis shows it)."""
 
 _stream = None
 """The stream's channel, while `run` runs."""
@@ -40,12 +48,18 @@ def run(memory_class: type, stream) -> dict[str, Any]:
     answer = None
     command = stream("next", answer)
     while command["kind"] != "done":
-        if command["kind"] == "update":
-            memory.general_update(command["recorder"])
-            answer = None
-        elif command["kind"] == "retrieve":
-            answer = memory.general_retrieve(command["recorder"])
-        else:
+        if command["kind"] not in ("update", "retrieve"):
             raise ValueError(f"unknown command {command['kind']!r}")
+        try:
+            if command["kind"] == "update":
+                memory.general_update(command["recorder"])
+                answer = None
+            else:
+                answer = memory.general_retrieve(command["recorder"])
+        except MemoryError:  # past the sandbox's memory limit: the evaluation's end
+            raise
+        except Exception as exc:  # the memory's fault: this episode's, not the stream's
+            command = stream("failed", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
+            continue
         command = stream("next", answer)
     return {"memories": 1}

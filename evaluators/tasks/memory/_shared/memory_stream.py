@@ -3,7 +3,10 @@
 The protocol (ALMA's code): shuffle the tasks with a fixed seed; the first half is the
 collection phase, where each task runs once with an empty retrieval and the memory's
 `general_update` sees each finished episode; the second half is deployment, where every task
-runs `repeats` (3) times with `general_retrieve` before each episode. In batched mode (search,
+runs `repeats` (3) times with `general_retrieve` before each episode. Two settings of ALMA's
+experiments: `collection` (how many of the first half's tasks are collected; all by default)
+and `deploy_tasks` (the distribution-shift test: collect on one task set, deploy on another;
+`collection` may then take up to all of the first set). In batched mode (search,
 in-distribution checks) deployment does not update the memory. In sequential mode (held-out)
 each of `repeats` independent copies of the collected memory is updated after each of its
 deployment episodes, in order; a stream plays ONE copy (`copy`), and each copy is a case of
@@ -18,7 +21,10 @@ None otherwise); it plays every episode itself, on this side, with the domain's 
 `StreamOracle` is the channel's end: the candidate's loop (memory_loop.run) asks it for the next
 command with the answer to the last one. A candidate's fault (a retrieval that is not a dict or
 is too large, malformed hints, hints that cost the agent more work than an episode may) stops
-the stream with the reason, which the scorer records.
+the stream with the reason, which the scorer records. A memory method that raises costs only
+its episode (ALMA's loop): memory_loop reports it (`["failed", text]`), the stream receives a
+`MemoryFailure`, scores a failed retrieval's episode 0 without playing it, and records every
+error (`StreamResult.errors`, shown in the metrics and to the analysis).
 
 Score: the mean over the repeat groups of each group's mean deployment reward, with its
 standard error over the groups (over the episodes for a single copy); the no-memory baseline is
@@ -34,7 +40,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from memory_loop import run
+from memory_loop import MAX_ERROR_CHARS, run
 from memory_recorder import Recorder
 
 from evaluators.agent_model import AgentModel, AgentModelError, serve
@@ -45,6 +51,13 @@ MAX_RETRIEVED_KB = 64
 
 Mode = Literal["batched", "sequential"]
 Command = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MemoryFailure:
+    """What the stream receives in place of an answer when the memory's method raised."""
+
+    error: str
 
 
 @dataclass
@@ -58,20 +71,23 @@ class StreamResult:
     episodes: list[tuple[float, str]] = field(default_factory=list)
     """(reward, a line on it) of each deployment episode: what ALMA's analysis step shows the
     meta agent (`episodes_text`)."""
+    errors: list[str] = field(default_factory=list)
+    """Each call of the memory that raised: which call, in which phase, and the error."""
 
     def episodes_text(self, per_bin: int = 2) -> str:
         """A few deployment episodes from the low, middle and high reward bins, in stream
         order: what went wrong next to what went right."""
         rewards = sorted({reward for reward, _ in self.episodes})
+        errors = [f"[error] {error}" for error in self.errors[:per_bin]]
         if not rewards:
-            return ""
+            return "\n".join(errors)
         low, high = rewards[0], rewards[-1]
         bins = {"low": [], "middle": [], "high": []}
         for reward, line in self.episodes:
             name = "low" if reward == low else "high" if reward == high else "middle"
             if len(bins[name]) < per_bin:
                 bins[name].append(f"[{name} reward {reward:g}] {line}")
-        return "\n".join(line for lines in bins.values() for line in lines)
+        return "\n".join([line for lines in bins.values() for line in lines] + errors)
 
     def units(self) -> list[list[float]]:
         """What a standard error is taken over: the repeat groups, or the episodes one by one
@@ -87,33 +103,66 @@ def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), se
 
 
+def split(tasks: Sequence[Any], seed: int) -> tuple[list[Any], list[Any]]:
+    """ALMA's split: the tasks shuffled with `seed`, the first half to collect on, the second
+    to deploy on."""
+    order = list(tasks)
+    random.Random(seed).shuffle(order)
+    return order[:len(order) // 2], order[len(order) // 2:]
+
+
 def alma_stream(tasks: Sequence[Any], opening: Callable[[Any], Recorder],
                 play: Callable[[Any, dict, int], Recorder], *, mode: Mode, seed: int,
-                repeats: int = 3, copy: int = 0) -> Generator[Command, Any, StreamResult]:
+                repeats: int = 3, copy: int = 0, collection: int | None = None,
+                deploy_tasks: Sequence[Any] | None = None
+                ) -> Generator[Command, Any, StreamResult]:
     """`opening(task)`: the recorder of an episode not yet played (initial observation, goal);
     `play(task, retrieved, repeat)`: the finished episode's recorder. Batched: every repeat
     of every deployment task, one memory, no updates; sequential: copy `copy` alone (its
-    repeat number), updated after each of its episodes."""
-    order = list(tasks)
-    random.Random(seed).shuffle(order)
-    half = len(order) // 2
+    repeat number), updated after each of its episodes. `collection`: the first that many
+    collection tasks (None: as many as the first half); `deploy_tasks`: deploy on these,
+    collect on all of `tasks`."""
+    collect, deploy = split(tasks, seed)
+    limit = len(collect) if collection is None else collection
+    if deploy_tasks is not None:  # the whole of the collection set is free to collect on
+        collect, deploy = [*collect, *deploy], list(deploy_tasks)
+    if not 0 <= limit <= len(collect):
+        raise ValueError(f"collection is 0 to {len(collect)} tasks here, not {limit}")
+    collect = collect[:limit]
     sequential = mode == "sequential"
     played = [copy] if sequential else list(range(repeats))
     result = StreamResult(groups=[[] for _ in played])
-    for task in order[:half]:
+    for task in collect:
         recorder = play(task, {}, 0)
         result.collection.append(recorder.reward)
-        yield {"kind": "update", "recorder": recorder.plain()}
-    for task in order[half:]:
+        answer = yield {"kind": "update", "recorder": recorder.plain()}
+        _note_failure(result, answer, "collection", "general_update", recorder)
+    for task in deploy:
         for group, repeat in zip(result.groups, played, strict=True):
-            retrieved = yield {"kind": "retrieve", "recorder": opening(task).plain()}
-            recorder = play(task, retrieved, repeat)
+            start = opening(task)
+            retrieved = yield {"kind": "retrieve", "recorder": start.plain()}
+            if _note_failure(result, retrieved, "deployment", "general_retrieve", start):
+                recorder, line = start, f"goal: {start.goal}; general_retrieve raised; reward 0"
+            else:
+                recorder = play(task, retrieved, repeat)
+                line = _episode_line(recorder, retrieved)
             group.append(recorder.reward)
             result.steps.append(len(recorder.steps))
-            result.episodes.append((recorder.reward, _episode_line(recorder, retrieved)))
+            result.episodes.append((recorder.reward, line))
             if sequential:
-                yield {"kind": "update", "recorder": recorder.plain()}
+                answer = yield {"kind": "update", "recorder": recorder.plain()}
+                _note_failure(result, answer, "deployment", "general_update", recorder)
     return result
+
+
+def _note_failure(result: StreamResult, answer: Any, phase: str, call: str,
+                  recorder: Recorder) -> bool:
+    """Whether the memory's `call` raised (`answer` a MemoryFailure); if so, the error is
+    recorded with the episode's goal."""
+    if not isinstance(answer, MemoryFailure):
+        return False
+    result.errors.append(f"{call} raised in {phase} (goal: {recorder.goal}): {answer.error}")
+    return True
 
 
 def _episode_line(recorder: Recorder, retrieved: dict) -> str:
@@ -128,11 +177,13 @@ def _episode_line(recorder: Recorder, retrieved: dict) -> str:
 
 class StreamOracle:
     """Serves the candidate's loop: `["next", answer]` -> the next command (`{"kind": "done"}`
-    at the end); `["model", messages, temperature]` -> the agent model's reply (checked and
-    budgeted by agent_model.serve). Any other request is refused with a ValueError, handed
-    back to the candidate. What the candidate's answers cause in the stream (the retrieval's
-    checks in `_answer`, the hints' in the agent, the agent's search allowance) is its
-    failure (`failure`, InvalidOutput for the scorer); only the stream's own bugs are `error`."""
+    at the end); `["failed", error]` -> the same, the memory having raised on the last command
+    (that episode's loss, memory_loop.py); `["model", messages, temperature]` -> the agent
+    model's reply (checked and budgeted by agent_model.serve). Any other request is refused
+    with a ValueError, handed back to the candidate. What the candidate's answers cause in
+    the stream (the retrieval's checks in `_answer`, the hints' in the agent, the agent's
+    search allowance) is its failure (`failure`, InvalidOutput for the scorer); only the
+    stream's own bugs are `error`."""
 
     def __init__(self, stream: Generator[Command, Any, StreamResult],
                  model: AgentModel | None = None):
@@ -158,14 +209,17 @@ class StreamOracle:
         if isinstance(request, list) and len(request) == 3 and request[0] == "model":
             self.model_calls += 1
             return serve(self.model, request[1], request[2])
-        if not (isinstance(request, list) and len(request) == 2 and request[0] == "next"):
-            raise ValueError("ask stream('next', answer) or stream('model', messages, "
-                             "temperature)")
+        if not (isinstance(request, list) and len(request) == 2
+                and request[0] in ("next", "failed")):
+            raise ValueError("ask stream('next', answer), stream('failed', error) or "
+                             "stream('model', messages, temperature)")
         if self.done:
             raise ValueError("the stream is over")
         try:
+            answer = MemoryFailure(str(request[1])[:MAX_ERROR_CHARS]) \
+                if request[0] == "failed" else request[1]
             command = next(self.stream) if self.command is None \
-                else self.stream.send(self._answer(request[1]))
+                else self.stream.send(self._answer(answer))
         except StopIteration as stop:
             self.result = stop.value
             return {"kind": "done"}
@@ -190,6 +244,8 @@ class StreamOracle:
         stay a prompt's worth). The hints inside are the agent's to
         read (grid_agent.read_hints, textworld_agent.read_hints); any violation is the
         memory's (InvalidOutput, which stops the stream with the reason)."""
+        if isinstance(answer, MemoryFailure):
+            return answer
         if self.command["kind"] != "retrieve":
             return None
         if not isinstance(answer, dict):
