@@ -49,8 +49,8 @@ FIGURES = {
         else []),
     "cfr_openspiel_bench.py": [
         rf"\| kuhn_poker \| \(defaults\) \| 2 \| {NUMBER} \| [^|]+ \| none \| {NUMBER}e-\d+ \|",
-        rf"\| sheriff \| [^|]+ \| 2 \| {NUMBER} \| [^|]+ \| \d+ \| .* \| ours {NUMBER}e-\d+, "
-        rf"OpenSpiel {NUMBER}e[-+]\d+ \|"],
+        rf"\| sheriff \| [^|]+ \| 2 \| {NUMBER} \| [^|]+ \| \d+ \| .* \| ours {NUMBER}e-\d+ / "
+        rf"{NUMBER}e-\d+; OpenSpiel {NUMBER}e[-+]\d+ / {NUMBER}e[-+]\d+ \|"],
     # owned elsewhere; their figures are checked only for being a Markdown row of numbers
     "cfr_bench.py": [rf"\|[^\n]*\| {NUMBER}[^\n|]* \|"],
     "psro_bench.py": [rf"\|[^\n]*\| {NUMBER}[^\n|]* \|"],

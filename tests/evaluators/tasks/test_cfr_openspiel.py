@@ -17,10 +17,10 @@ from evaluators.task import TASKS_DIR, task_folders  # noqa: E402
 
 TASK = task_folders()["cfr"]
 sys.path[:0] = [str(TASK), str(TASKS_DIR / "games" / "_shared")]
-from cfr_games import GameError, flatten, load  # noqa: E402
+from cfr_games import GameError, flatten  # noqa: E402
 from cfr_loop import run  # noqa: E402
 from cfr_oracle import CFR  # noqa: E402
-from cfr_reference import ReferenceCFRPlus  # noqa: E402
+from cfr_reference import openspiel_curve, reference_curve  # noqa: E402
 
 ALL = [*range(1, 11), 100]
 
@@ -31,26 +31,8 @@ def ours(name: str, iterations: list[int]) -> dict[int, float]:
     return cfr.exploitability
 
 
-def openspiels(name: str, iterations: list[int]) -> dict[int, float]:
-    game = load(name)
-    solver = pyspiel.CFRPlusSolver(game)
-    curve = {}
-    for t in range(1, max(iterations) + 1):
-        solver.evaluate_and_update_policy()
-        if t in iterations:
-            curve[t] = pyspiel.nash_conv(game, solver.average_policy()) / game.num_players()
-    return curve
-
-
 def reference(name: str, iterations: list[int], exact: bool = False) -> dict[int, float]:
-    flat = flatten(name)
-    cfr = ReferenceCFRPlus(flat, name, exact)
-    curve = {}
-    for t in range(1, max(iterations) + 1):
-        cfr.iterate()
-        if t in iterations:
-            curve[t] = flat.game.nash_conv(cfr.average_policy()) / flat.game.num_players
-    return curve
+    return reference_curve(flatten(name), name, iterations, exact)
 
 
 @pytest.mark.parametrize("name", [
@@ -61,7 +43,7 @@ def reference(name: str, iterations: list[int], exact: bool = False) -> dict[int
     "first_sealed_auction(max_value=3,players=3)",  # 3 players, chance, general-sum
 ])
 def test_our_cfr_plus_is_openspiels(name):
-    mine, theirs = ours(name, ALL), openspiels(name, ALL)
+    mine, theirs = ours(name, ALL), openspiel_curve(name, ALL)
     for t in ALL:
         assert mine[t] == pytest.approx(theirs[t], abs=1e-9), t
 
@@ -76,7 +58,7 @@ def test_where_openspiels_rounding_breaks_a_tie_ours_is_cfr_plus(name, iteration
     mine, exact = ours(name, iterations), reference(name, iterations)
     for t in iterations:
         assert mine[t] == pytest.approx(exact[t], abs=1e-9), t
-    theirs = openspiels(name, [apart])[apart]
+    theirs = openspiel_curve(name, [apart])[apart]
     assert abs(theirs - exact[apart]) > 1e-6, \
         f"OpenSpiel's CFR+ no longer departs from CFR+ on {name}: update docs/games.md"
 

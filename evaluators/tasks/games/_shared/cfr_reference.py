@@ -126,3 +126,30 @@ class ReferenceCFRPlus:
                 policy[row, :len(numerator)] = [float(n / total) for n in numerator] \
                     if total > 0 else 1 / len(numerator)
         return policy
+
+
+def reference_curve(flat: Flat, name: str, iterations: list[int],
+                    exact: bool = False) -> dict[int, float]:
+    """Exploitability of ReferenceCFRPlus's average policy after each of `iterations`."""
+    cfr = ReferenceCFRPlus(flat, name, exact)
+    curve = {}
+    for t in range(1, max(iterations) + 1):
+        cfr.iterate()
+        if t in iterations:
+            curve[t] = flat.game.nash_conv(cfr.average_policy()) / flat.game.num_players
+    return curve
+
+
+def openspiel_curve(name: str, iterations: list[int]) -> dict[int, float]:
+    """Exploitability of OpenSpiel's C++ CFRPlusSolver's average policy after each of
+    `iterations`, measured by OpenSpiel."""
+    import pyspiel
+
+    game = load(name)
+    solver = pyspiel.CFRPlusSolver(game)
+    curve = {}
+    for t in range(1, max(iterations) + 1):
+        solver.evaluate_and_update_policy()
+        if t in iterations:
+            curve[t] = pyspiel.nash_conv(game, solver.average_policy()) / game.num_players()
+    return curve
