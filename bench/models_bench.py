@@ -1,5 +1,6 @@
 """Model-layer figures: the embedded model (load time, tokens/s, peak memory, share of valid
-edits on 20 fixed edit prompts: each shipped task's 10 `ideas`), and the litellm client's
+edits on 20 fixed edit prompts, each shipped task's 10 `ideas`, asked as the campaign asks it:
+the rest of one function, continued), and the litellm client's
 overhead per call and throughput against the mock OpenAI server, next to the raw openai SDK
 measured in the same run. Prints Markdown; asserts nothing.
 
@@ -21,7 +22,7 @@ otherwise idle machine and beside 1 and 2 busy processes (`yes`), with the old t
 import argparse
 import json
 import os
-import resource
+import random
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from discovery.doubles.mock_server import MockServer
 from discovery.models.base import ModelSpec
 from discovery.models.embedded import CallTimedOut, EmbeddedClient, Worker, model_path, threads
 from discovery.models.litellm_client import LiteLLMClient
-from discovery.search.edits import EditError, block_text, rewrite_block
+from discovery.search.edits import EditError, block_text, plan_continuation, splice
 from evaluators.sandbox import Sandbox
 from evaluators.task import load_task
 from prompts import render
@@ -45,7 +46,8 @@ TASKS = ("circle_packing", "function_minimisation")
 
 
 def embedded_figures() -> None:
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The embedded model as the campaign asks it: each task's ideas, one function of the
+    seed continued from a statement the campaign picks (discovery/loop/proposer.py)."""
     client = EmbeddedClient()
     sandbox = Sandbox()
     valid = evaluated = improved = 0
@@ -55,17 +57,22 @@ def embedded_figures() -> None:
         instructions = task.config.ideas
         seed_score = task.evaluate(task.seed_code, sandbox)[-1].score
         for number, instruction in enumerate(instructions):
+            continuation = plan_continuation(task.seed_code, random.Random(number),
+                                             client.spec.max_tokens * 2)
+            assert continuation is not None, f"{name}'s seed block has no function"
             messages = [
-                {"role": "system", "content": render("rewrite/system.md")},
+                {"role": "system", "content": render("continue/system.md")},
                 {"role": "user", "content": render(
-                    "rewrite/user.md", task=task.config.summary, score=f"{seed_score:.6g}",
-                    block=block_text(task.seed_code), context="", instruction=instruction)},
+                    "continue/user.md", task=task.config.summary, score=f"{seed_score:.6g}",
+                    block=block_text(task.seed_code), context="", instruction=instruction,
+                    function=continuation.function)},
+                {"role": "assistant", "content": continuation.start},
             ]
             answer = client.complete(messages, seed=number)
             tokens += answer.tokens_out
             seconds += answer.latency_s
             try:
-                program = rewrite_block(task.seed_code, answer.text)
+                program = splice(task.seed_code, continuation, answer.text)
             except EditError:
                 continue
             if task.static_check(program) is not None:
@@ -74,15 +81,15 @@ def embedded_figures() -> None:
             final = task.evaluate(program, sandbox)[-1]
             evaluated += final.status == "ok"
             improved += final.status == "ok" and final.score > seed_score
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     total = sum(len(load_task(name).config.ideas) for name in TASKS)
+    memory = client.peak_memory_mb()
     print("| embedded model (SmolLM2-135M-Instruct Q4_1, xllamacpp) | value |")
     print("|---|---:|")
     print(f"| load time | {client.load_s:.2f} s |")
     print(f"| generation speed (prompt + decode, per output token) | {tokens / seconds:.1f} "
           "tokens/s |")
-    print(f"| peak RSS of this process (before loading: {rss_before:.0f} MB) | {rss:.0f} MB |")
-    print(f"| valid whole-block rewrites (parse, entry point, signature) | {valid}/{total} |")
+    print(f"| peak memory of the model's process | {memory or 0:.0f} MB |")
+    print(f"| valid continuations (parse, entry point, signature, changed) | {valid}/{total} |")
     print(f"| of which evaluate ok in the sandbox | {evaluated}/{total} |")
     print(f"| of which beat the seed program | {improved}/{total} |")
 

@@ -43,11 +43,11 @@ def agent_models(config: "AgentModelConfig") -> "AgentModels":
 
 def resolve(spec: ModelSpec) -> ModelSpec:
     """The spec as its client runs it: for the embedded model, the small model's own defaults
-    (temperature 0.2, short answers, rewrites only) for every field the config did not set.
+    (temperature 0.7, short answers, rewrites only) for every field the config did not set.
 
     A campaign stores this, never the spec as written: once stored as JSON every field counts
-    as set, so an unresolved spec would resume with the generic defaults (temperature 0.7,
-    2048 tokens, diff prompts the small model cannot answer). Resolving twice changes nothing.
+    as set, so an unresolved spec would resume with the generic defaults (2048 tokens, diff
+    prompts the small model cannot answer). Resolving twice changes nothing.
     """
     if spec.name != EMBEDDED:
         return spec

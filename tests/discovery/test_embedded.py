@@ -18,7 +18,7 @@ PROMPT = [{"role": "system", "content": "You write Python. Reply with one code b
 
 def test_embedded_answers_offline_and_deterministically():
     client = make_client(ModelSpec())
-    assert client.spec.temperature == 0.2  # the small model's own defaults apply
+    assert client.spec.temperature == 0.7  # the small model's own defaults apply
     first = client.complete(PROMPT, seed=3)
     second = client.complete(PROMPT, seed=3)
     assert first.text == second.text and "def square" in first.text
@@ -81,7 +81,7 @@ def test_the_stored_config_is_what_ran_and_resume_runs_the_same(tmp_path):
     campaign = Campaign.start(config, lambda event: None)
     ran = campaign.clients["embedded"].spec
     campaign.close()
-    assert ran.temperature == 0.2 and ran.edit_mix == {"rewrite": 1.0}
+    assert ran.temperature == 0.7 and ran.edit_mix == {"rewrite": 1.0}
     stored = json.loads((tmp_path / "e" / "campaign.json").read_text())
     assert stored["models"] == [ran.model_dump(mode="json")]
     with ArchiveReader(tmp_path / "e" / "archive.sqlite") as reader:
