@@ -117,6 +117,7 @@ ALTER TABLE model_calls ADD COLUMN iteration INTEGER;
 ALTER TABLE model_calls ADD COLUMN call_id TEXT;
 CREATE INDEX model_calls_iteration ON model_calls (iteration);
 CREATE INDEX events_iteration ON events (json_extract(data, '$.n')) WHERE kind = 'iteration';
+CREATE INDEX events_program ON events (program_id);
 UPDATE model_calls SET iteration = (
     SELECT json_extract(e.data, '$.n') FROM events e
     WHERE e.kind = 'iteration' AND e.program_id = model_calls.program_id

@@ -38,7 +38,7 @@ from discovery.models.base import (
     one_line,
     price,
 )
-from discovery.models.transcripts import Recorder
+from discovery.models.transcripts import Recorder, stamp
 from evaluators.agent_model import AgentModelError
 
 PURPOSE = "agent"
@@ -287,6 +287,8 @@ class EvaluationModel:
                     raise AgentModelError(f"the agent model cannot be used: {exc}") from None
                 except Exception as exc:  # a client bug must not take the evaluator down
                     raise AgentModelError(f"the agent model failed: {one_line(exc)}") from None
+            if recorder is not None:  # the archived call names its transcript line
+                completion = stamp(completion)
             attempts = completion.attempts
             if recorder is not None:
                 try:
