@@ -25,17 +25,18 @@ within TOLERANCE orders of magnitude of the best other rule. Prints Markdown; as
 """
 
 import argparse
+import itertools
 import math
 import sys
 import time
 import tomllib
 from pathlib import Path
 
+import numpy as np
 from cfr_bench import rule
 from psro_bench import solvers_of
 from threadpoolctl import threadpool_limits
 
-from evaluators.scoring import log_ratio
 from evaluators.task import TASKS_DIR, Case, load_task, task_folders
 
 CFR_TASK, PSRO_TASK = task_folders()["cfr"], task_folders()["psro"]
@@ -44,7 +45,7 @@ import cfr_loop  # noqa: E402
 import psro_loop  # noqa: E402
 from cfr_games import flatten  # noqa: E402
 from cfr_oracle import CFR  # noqa: E402
-from protocols import CAP  # noqa: E402
+from protocols import paper_score, resolution  # noqa: E402
 from psro_oracle import PSRO  # noqa: E402
 
 TOLERANCE = 0.1
@@ -127,17 +128,22 @@ def matches_or_beats(rows: dict[str, dict[str, float | str]], name: str,
     return won
 
 
-def paper_scores(rows: dict[str, dict[str, float | str]], reference: str, task: Path) -> None:
+def paper_scores(rows: dict[str, dict[str, float | str]], reference: str, task: Path,
+                 cases: list[tuple[str, str, int, int | None]]) -> None:
     """Each rule's train score under the paper protocol (the `*_paper` tasks): the mean over the
-    train games of log10(reference / rule), capped at CAP, from the sweep's figures."""
+    train games of log10(reference / rule), both floored at the game's float resolution
+    (protocols.paper_score), from the sweep's figures (`cases`: the sweep's)."""
     train = [case["name"] for case in next(
         stage for stage in tomllib.loads((task / "task.toml").read_text())["stages"]
         if stage["name"] == "train")["cases"]]
     games = [game for game in train if game in rows]
     if not games:
         return
+    floors = {name: resolution(flatten(game).game) for name, game, _, _ in cases}
     print(f"\nPaper-protocol train score (mean over {', '.join(games)} of log10({reference} / "
-          f"rule), each capped at +-{CAP:g}; n/a where a rule cannot run a game):\n")
+          "rule), uncapped, both floored at the game's float resolution ("
+          + ", ".join(f"{game} {floors[game]:.2g}" for game in games)
+          + "); from the sweep's runs; n/a where a rule cannot run a game):\n")
     print("| rule | " + " | ".join(games) + " | train score |")
     print("|---|" + "---:|" * (len(games) + 1))
     for name in rows[games[0]]:
@@ -145,7 +151,7 @@ def paper_scores(rows: dict[str, dict[str, float | str]], reference: str, task: 
         if not all(isinstance(v, float) for v in values):
             print(f"| {name} | " + " | ".join("n/a" for _ in games) + " | n/a |")
             continue
-        scores = [log_ratio(v, rows[game][reference], CAP)
+        scores = [paper_score(v, rows[game][reference], floors[game])
                   for v, game in zip(values, games, strict=True)]
         print(f"| {name} | " + " | ".join(f"{x:+.2f}" for x in scores)
               + f" | {sum(scores) / len(scores):+.3f} |", flush=True)
@@ -202,29 +208,36 @@ def psro_claims(rows: dict[str, dict[str, float | str]]) -> None:
 
 
 def leduc3_psro(iterations: int) -> None:
-    """A few PSRO iterations on 3-player Leduc: the cost of the last one, extrapolated to
-    iteration 100 by its quadratic growth (each iteration's new meta-game slabs cost terminals x
-    population^2 multiply-adds per player), and the members' realization weights, which grow by
-    one column per member and player."""
+    """A few PSRO iterations on 3-player Leduc, each timed in CPU seconds (the machine is
+    shared: wall time would measure the others), and the cost to iteration 100 extrapolated
+    by a least-squares fit a + b K^2 of the iterations that grew the meta-game (K the
+    population: each iteration's new slabs cost terminals x K^2 multiply-adds per player; the
+    best responses and the aggregation are the constant part); the members' realization
+    weights grow by one column per member and player."""
     game = flatten("leduc_poker(players=3)").game
     psro = PSRO(game, iterations)
-    stamps = [time.perf_counter()]
+    stamps = [time.process_time()]
 
     def timed(*args):
         reply = psro(list(args))
-        stamps.append(time.perf_counter())
+        stamps.append(time.process_time())
         return reply
 
     psro_loop.run(solvers_of(PSRO_TASK / "seed.py")[0], timed)
-    last = stamps[-2] - stamps[-3]  # the last iteration that grew the meta-game
-    at_100 = sum(last * (k / (iterations - 1)) ** 2 for k in range(iterations, 101))
+    # iteration K (1 to iterations - 1) starts with K members per player and grows the game
+    costs = [later - earlier for earlier, later in itertools.pairwise(stamps[1:-1])]
+    fit = [(1.0, k * k) for k in range(2, len(costs) + 1)]  # the first is warm-up
+    (a, b), *_ = np.linalg.lstsq(np.array(fit), np.array(costs[1:]), rcond=None)
+    rest = sum(a + b * k * k for k in range(iterations, 100)) + a  # 100 measures only
     terminals = len(game.terminal_payoff)
     print(f"\n3-player Leduc in PSRO: {terminals:,} terminals; {iterations} Uniform iterations "
-          f"took {stamps[-1] - stamps[0]:.1f} s, the last that grew the meta-game {last:.2f} s "
-          f"(exploitability {psro.exploitability[iterations]:.3g}). Extrapolated: about "
-          f"{at_100 / 60:.0f} more minutes to iteration 100 for one solver on one game, with the "
-          f"members' terminal realization weights alone at {3 * terminals * 101 * 8 / 1e9:.1f} "
-          "GB.")
+          f"took {stamps[-1] - stamps[0]:.1f} CPU s, per iteration "
+          + ", ".join(f"{c:.2f}" for c in costs)
+          + f" (exploitability {psro.exploitability[iterations]:.3g}). Fit: {a:.2f} + "
+          f"{b:.4f} K^2 CPU s per iteration; extrapolated: about {rest / 60:.0f} more CPU "
+          f"minutes to iteration 100 for one solver on one game (a meta-solver's own cost "
+          f"apart), with the members' terminal realization weights alone at "
+          f"{3 * terminals * 101 * 8 / 1e9:.1f} GB.")
 
 
 def main() -> None:
@@ -258,7 +271,7 @@ def main() -> None:
         table(f"CFR: exploitability of the average policy after iteration {cfr_games[0][2]} (the "
               f"best and ties within {TOLERANCE} orders of magnitude in bold)", list(rules), rows)
         cfr_claims(rows)
-        paper_scores(rows, "CFR+", CFR_TASK)
+        paper_scores(rows, "CFR+", CFR_TASK, cfr_games)
     if args.part == "cfr":
         return
     names = args.solvers.split(",") if args.solvers else list(PSRO_SOLVERS)
@@ -275,7 +288,7 @@ def main() -> None:
           "`psro_paper`)", list(solvers), rows)
     if "Uniform" in solvers:
         psro_claims(rows)
-        paper_scores(rows, "Uniform", PSRO_TASK)
+        paper_scores(rows, "Uniform", PSRO_TASK, psro_games)
     if not args.quick and not args.games:
         leduc3_psro(args.leduc3_iterations)
 

@@ -1,7 +1,8 @@
 """The seed paper's algorithms and protocol in the games tasks: VAD-CFR and SHOR-PSRO as
 baselines, PSRO's separate evaluation-time meta-solver, the `paper` scoring protocol (final
-exploitability as a capped log-ratio to the seed) and the tasks that run under it
-(`cfr_paper`, `psro_paper`, built with task.toml's `extends`)."""
+exploitability as an uncapped log-ratio to the seed, floored at the game's float resolution)
+and the tasks that run under it (`cfr_paper`, `psro_paper`, built with task.toml's
+`extends`)."""
 
 import json
 import shutil
@@ -26,6 +27,7 @@ import cfr_loop  # noqa: E402
 import psro_loop  # noqa: E402
 from cfr_games import flatten  # noqa: E402
 from cfr_oracle import CFR  # noqa: E402
+from protocols import paper_score, resolution  # noqa: E402
 from psro_oracle import PSRO  # noqa: E402
 
 
@@ -80,7 +82,8 @@ def test_the_paper_tasks_extend_the_tasks_with_the_paper_protocol():
             for case in parent.config.held_out.cases]
         assert all(case.secret["protocol"] == "paper" for stage in task.config.stages
                    for case in stage.cases)
-        assert "capped at 3" in task.description and "capped" not in parent.description
+        assert "float resolution" in task.description
+        assert "resolution" not in parent.description
         assert task.version != parent.version
     assert len(load_task("cfr").config.held_out.cases) == 11  # the paper's sweep
 
@@ -127,7 +130,8 @@ def test_a_bad_or_mixed_protocol_is_the_tasks_error(tmp_path):
 
 def test_the_paper_protocol_scores_the_last_iteration_against_the_seed(tmp_path, monkeypatch):
     """Through the sandbox: the seed scores exactly 0 against itself (the reference is the seed
-    run in-process by the trusted scorer, cached on disk), VAD-CFR the cap on the smoke game."""
+    run in-process by the trusted scorer, cached on disk); VAD-CFR, which solves the smoke game
+    to rounding, scores log10(CFR+'s / the game's resolution), far past the former cap of 3."""
     monkeypatch.setenv("DISCOVERY_CACHE_DIR", str(tmp_path))
     task = load_task("cfr_paper")
     stage, case = first_case(task)
@@ -137,8 +141,54 @@ def test_the_paper_protocol_scores_the_last_iteration_against_the_seed(tmp_path,
         seed.metrics.public["cfr_plus_exploitability"]
     assert len(list((tmp_path / "figures").glob("*.json"))) == 1
     vad = task.run_case(stage, case, task.baselines["vad_cfr"], Sandbox())
-    assert vad.status == "ok" and vad.metrics.score == 3.0
-    assert vad.metrics.public["exploitability_600"] < 1e-12
+    floor = resolution(flatten(case.secret["game"]).game)
+    assert vad.status == "ok" and vad.metrics.public["exploitability_600"] < floor
+    assert vad.metrics.score == pytest.approx(
+        np.log10(vad.metrics.public["cfr_plus_exploitability"] / floor), abs=1e-12)
+    assert vad.metrics.score > 10
+
+
+def test_the_paper_score_floors_at_the_games_resolution_and_has_no_cap():
+    """Below the game's float resolution an exploitability is rounding: it scores as the
+    resolution (so 0, -1e-17 and 1e-17 tie), and above it nothing is capped either way."""
+    kuhn = flatten("kuhn_poker").game
+    floor = resolution(kuhn)
+    assert 1e-15 < floor < 1e-14  # float64's epsilon x 7, the sum of |chance x utility|
+    best = paper_score(0.0, 1e-4, floor)
+    assert best == pytest.approx(np.log10(1e-4 / floor))
+    assert paper_score(-1e-17, 1e-4, floor) == paper_score(1e-17, 1e-4, floor) == best
+    assert paper_score(1e-10, 1e-4, floor) == pytest.approx(6.0)
+    assert paper_score(10.0, 1e-4, floor) == pytest.approx(-5.0)
+
+
+def test_strong_rules_stay_ordered_under_the_paper_protocol():
+    """The former cap of 3 orders saturated: on the smoke game (2-player Kuhn, 600 iterations)
+    DPCFR+ and VAD-CFR both beat CFR+ by more than 3 orders and tied at the cap; uncapped they
+    are ordered (DPCFR+ ~2.4e-12, 7.5 orders; VAD-CFR at the resolution, 10.7)."""
+    kuhn = flatten("kuhn_poker").game
+    final = {rule: cfr_run("kuhn_poker", rule, [600]).exploitability[600]
+             for rule in ("cfr_plus", "pdcfr_plus", "vad_cfr")}
+    scores = {rule: paper_score(loss, final["cfr_plus"], resolution(kuhn))
+              for rule, loss in final.items()}
+    assert scores["cfr_plus"] == 0.0
+    assert 3 < scores["pdcfr_plus"] < scores["vad_cfr"]
+    assert scores["vad_cfr"] - scores["pdcfr_plus"] > 1
+    assert min(log_ratio(final[r], final["cfr_plus"], 3.0) for r in ("pdcfr_plus", "vad_cfr")) \
+        == 3.0  # what the former cap made of them: a tie
+
+
+def test_the_paper_protocol_orders_the_rules_the_cap_tied_on_a_train_game():
+    """4-card Goofspiel, a train game of `cfr_paper`: PCFR+, DPCFR+ and the listing's VAD-CFR
+    were all 3.0 under the former cap (1.0e-7, 4.8e-12 and 3.1e-16 against CFR+'s 2.7e-4);
+    now they score in that order, VAD-CFR at the game's resolution (1.0e-13)."""
+    game = "goofspiel(num_cards=4,imp_info=True,points_order=descending)"
+    final = {rule: cfr_run(game, rule, [1000]).exploitability[1000]
+             for rule in ("cfr_plus", "pcfr_plus", "pdcfr_plus", "vad_cfr")}
+    floor = resolution(flatten(game).game)
+    scores = [paper_score(final[rule], final["cfr_plus"], floor)
+              for rule in ("pcfr_plus", "pdcfr_plus", "vad_cfr")]
+    assert 3 < scores[0] < scores[1] < scores[2]
+    assert scores[2] == pytest.approx(np.log10(final["cfr_plus"] / floor))
 
 
 def test_reference_figures_are_computed_once(tmp_path, monkeypatch):

@@ -6,10 +6,13 @@ a stage's mean compares like with like.
   so a rule that looks good only at the last one does not win.
 - `paper`: the protocol of the paper these tasks reproduce (Li et al. 2026, arXiv 2602.16928):
   the exploitability after the last iteration only, scored as its log-ratio to the task's
-  seed (CFR+ for CFR, Uniform for PSRO) on the same game and horizon, capped at CAP orders of
-  magnitude either way (evaluators.scoring.log_ratio says why). A rule that averages nothing
-  early, as VAD-CFR before iteration 500, is not penalised for it, and a game where the
-  exploitability reaches zero counts CAP, not 15.
+  seed (CFR+ for CFR, Uniform for PSRO) on the same game and horizon, log10(seed's / yours),
+  with no cap: both are floored at the game's float resolution (`resolution`), so a game where
+  a rule reaches zero counts log10(seed's / resolution), what the arithmetic can tell apart,
+  not 15 or an arbitrary cap. A rule that averages nothing early, as VAD-CFR before iteration
+  500, is not penalised for it. (A cap of 3 orders saturated: the listing's VAD-CFR, PCFR+ and
+  DPCFR+ all scored 3 on 4-card Goofspiel, where they are 12, 4 and 8 orders below CFR+, and
+  a strong rule was ranked by the other games alone.)
 
 Both read what a trusted oracle measured (an `Oracle`: CFR's or PSRO's), through `measured`,
 which checks it right before it is scored: the run reached the case's horizon without a failure
@@ -23,13 +26,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from cfr_games import cached_figure
 
 from evaluators.scoring import InvalidOutput, Metrics, log_checkpoints, log_ratio
 
 PROTOCOLS = ("checkpoints", "paper")
-CAP = 3.0
-"""The paper protocol's per-game cap, in orders of magnitude of exploitability."""
 
 
 def check_protocols(stages) -> None:
@@ -104,20 +106,36 @@ def measured(oracle: Oracle, checkpoints: list[int]) -> dict[int, float]:
     return losses
 
 
+def resolution(game) -> float:
+    """The float resolution of an exploitability on `game` (a cfr_engine.Game): float64's
+    epsilon times the largest sum of absolute terms that a player's expected utility adds up
+    (sum over terminals of |chance x utility|; every reach is at most 1). Exploitabilities below
+    it are rounding, not measurement (the listing's VAD-CFR measures 1.5e-15 on 3-player Kuhn
+    after 1000 iterations, where the resolution is 5.6e-15, and exactly 0 on 3-card Goofspiel)."""
+    return float(np.finfo(float).eps * np.abs(game.terminal_payoff).sum(axis=0).max())
+
+
+def paper_score(loss: float, reference: float, floor: float) -> float:
+    """The paper protocol's score of one game: log10(reference / loss), both floored at the
+    game's resolution (`floor`), uncapped."""
+    return log_ratio(loss, reference, math.inf, floor)
+
+
 def protocol_metrics(case, losses: dict[int, float], reference: Callable[[], float],
-                     reference_name: str) -> Metrics:
+                     reference_name: str, game) -> Metrics:
     """The case's metrics under its protocol: `losses` is the exploitability at each of its
     checkpoints (all public, so the report draws curves under either protocol); `reference`
-    computes the seed's exploitability at the last one (called under `paper` only). Assumes
-    `losses` passed `measured`; the reference is the trusted seed's, so a non-finite one is
-    the task's error (a ValueError: a TaskError), not the candidate's."""
+    computes the seed's exploitability at the last one (called under `paper` only) on `game`
+    (its cfr_engine.Game, for its resolution). Assumes `losses` passed `measured`; the
+    reference is the trusted seed's, so a non-finite one is the task's error (a ValueError: a
+    TaskError), not the candidate's."""
     if case.secret.get("protocol", "checkpoints") == "checkpoints":
         return log_checkpoints(losses, "exploitability")
     final = reference()
     if not (math.isfinite(final) and final >= -ROUNDING):
         raise ValueError(f"the seed's reference exploitability is {final!r}: clear the figures "
                          "cache (~/.cache/discovery/figures) and check the seed")
-    return Metrics(log_ratio(losses[max(losses)], final, CAP),
+    return Metrics(paper_score(losses[max(losses)], final, resolution(game)),
                    {**{f"exploitability_{t}": v for t, v in losses.items()},
                     f"{reference_name}_exploitability": final})
 

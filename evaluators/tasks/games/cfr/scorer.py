@@ -44,7 +44,8 @@ def score(stage, case, outputs, oracle):
     `outputs`, the candidate's return value, is not read."""
     return protocol_metrics(case, measured(oracle, case.secret["checkpoints"]),
                             lambda: cfr_plus(case.secret["game"], oracle.iterations,
-                                             case.secret["alternating"]), "cfr_plus")
+                                             case.secret["alternating"]), "cfr_plus",
+                            oracle.game)
 
 
 def cfr_plus(game: str, iterations: int, alternating: bool) -> float:

@@ -67,7 +67,8 @@ def score(stage, case, outputs, oracle):
     (privately: the reports show it, the prompts do not)."""
     metrics = protocol_metrics(
         case, measured(oracle, case.secret["checkpoints"]),
-        lambda: uniform(case.secret["game"], oracle.iterations, oracle.tie_seed), "uniform")
+        lambda: uniform(case.secret["game"], oracle.iterations, oracle.tie_seed), "uniform",
+        oracle.game)
     if oracle.tie_seed is not None:
         metrics.private["tie_seed"] = oracle.tie_seed
     return metrics
