@@ -227,11 +227,47 @@ def _parse_value(raw: str) -> Any:
 
 
 def _assign(data: dict[str, Any], keys: list[str], value: Any) -> None:
-    for key in keys[:-1]:
-        data = data.setdefault(key, {})
-        if not isinstance(data, dict):
-            raise ConfigError(f"--set {'.'.join(keys)}: {key} is not a section")
-    data[keys[-1]] = value
+    """Set `value` at the key path: sections by name, list entries (`[[models]]`) by index
+    (`models.0.name`; the next index adds an entry). A list that is not given yet starts as its
+    default (one model: `models.0.name=X` replaces the embedded model)."""
+    where: Any = data
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(where, list):
+            path = ".".join(keys[:depth])
+            if not key.isdigit() or int(key) > len(where):
+                raise ConfigError(
+                    f"--set {'.'.join(keys)}: {path} is a list of {len(where)}: index it from "
+                    f"0 ({path}.0.name=X; {path}.{len(where)}.name=X adds one), or write it "
+                    f"whole: --set '{path}=[{{name=\"X\"}}, {{name=\"Y\"}}]'")
+            if int(key) == len(where):
+                where.append({})
+            if last:
+                where[int(key)] = value
+            else:
+                where = where[int(key)]
+        elif isinstance(where, dict):
+            if last:
+                where[key] = value
+            else:
+                if key not in where and depth == 0:
+                    listed = _default_list(key)
+                    if listed is not None:
+                        where[key] = listed
+                where = where.setdefault(key, {})
+        else:
+            raise ConfigError(f"--set {'.'.join(keys)}: {keys[depth - 1]} is not a section")
+
+
+def _default_list(name: str) -> list[Any] | None:
+    """A list field's default as plain data (only what its entries set: an embedded model
+    keeps the small model's own defaults), for `--set` to index into; None for other fields."""
+    field = CampaignConfig.model_fields.get(name)
+    default = field.get_default(call_default_factory=True) if field is not None else None
+    if not isinstance(default, list):
+        return None
+    return [item.model_dump(exclude_unset=True) if isinstance(item, BaseModel) else item
+            for item in default]
 
 
 def explain(exc: ValidationError, root: type[BaseModel], where: str | Path | None) -> str:

@@ -1,12 +1,20 @@
 """Running campaigns: `run`, `resume`, `runs`, `rm`, and `demo` (a generated campaign)."""
 
 import json
+import os
 import shutil
 import sqlite3
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
 
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader, archive_path
 from archive import lineage as lineage_graph
@@ -24,7 +32,77 @@ from discovery.cli.common import (
 from discovery.config import load_config
 from discovery.doubles.synthetic import generate, is_synthetic
 from discovery.loop.campaign import Campaign
+from discovery.loop.liveness import Liveness, describe, run_state, state_text
 from evaluators.task import task_names
+
+NO_PREFLIGHT = typer.Option(
+    "--no-preflight", help="Skip the one cheap call to each hosted model before the first "
+                           "evaluation (their keys are still checked).")
+
+
+class Output(Progress):
+    """A campaign's progress (common.Progress) with what the campaign waits for: the start
+    said at once (a resume can wait minutes for its first model call), Ctrl-C answered at once
+    (on stderr, in every mode), and the work in flight with its age: a live line under the
+    Rich panel, or, for plain lines, a `waiting for ...` line after WAIT_S without output
+    (then after twice as long, up to 5 minutes)."""
+
+    WAIT_S = 20.0
+
+    def __init__(self, mode: str):
+        super().__init__(mode)
+        self.liveness: Liveness | None = None
+        self.quiet_since = time.monotonic()
+        self._done = threading.Event()
+        if self.live is not None:
+            self.live = Live(Group(self.view, self), console=console, refresh_per_second=4,
+                             transient=False)
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind in ("stopping", "abandoning"):  # a person pressed Ctrl-C: answered in any mode
+            typer.echo(sanitize.terminal(event["message"]), err=True)
+        if kind == "started" and self.mode in ("rich", "lines") and self.live is None:
+            console.print(_start_line(event), soft_wrap=True)
+        super().__call__(event)
+        self.quiet_since = time.monotonic()
+
+    def __rich__(self) -> Text:
+        """The live panel's last line: what is in flight, with its age."""
+        waiting = describe(self.liveness.in_flight()) if self.liveness else ()
+        return Text("in flight: " + (", ".join(waiting) if waiting else "-"), style="dim")
+
+    def watch(self, liveness: Liveness) -> None:
+        """Show `liveness`'s work in flight until `unwatch`."""
+        self.liveness = liveness
+        if self.mode == "lines" or (self.mode == "rich" and self.live is None):
+            threading.Thread(target=self._waiting_lines, daemon=True).start()
+
+    def unwatch(self) -> None:
+        self._done.set()
+
+    def _waiting_lines(self) -> None:
+        wait = self.WAIT_S
+        while not self._done.wait(1.0):
+            quiet = time.monotonic() - self.quiet_since
+            if quiet < self.WAIT_S:
+                wait = self.WAIT_S  # there was output: back to the first wait
+            elif quiet >= wait and self.liveness is not None:
+                waiting = describe(self.liveness.in_flight())
+                if waiting:
+                    console.print(sanitize.text("waiting for " + ", ".join(waiting),
+                                                style="dim"), soft_wrap=True)
+                wait = min(wait * 2, 300.0) if wait < 300.0 else wait + 300.0
+
+
+def _start_line(event: dict) -> Text:
+    """The campaign's first line, printed before anything is in flight."""
+    budgets = event["budgets"]
+    total = f" of {budgets['iterations']}" if budgets.get("iterations") else ""
+    verb = "resumed" if event.get("resumed") else "started"
+    return Text.assemble((verb, "bold"), sanitize.text(
+        f" {event.get('run_dir', 'campaign')}: {event['done']}{total} iterations done, best "
+        f"{views.score_text(event['best'])}; Ctrl-C stops it"))
 
 
 @app.command()
@@ -41,16 +119,19 @@ def run(
         "--set", metavar="KEY=VALUE",
         help="Override any config field: --set selection.islands=4")] = None,
     progress: Annotated[str, typer.Option(help=PROGRESS_HELP)] = "rich",
+    no_preflight: Annotated[bool, NO_PREFLIGHT] = False,
 ) -> None:
-    """Run a discovery campaign on a task (default model: the embedded one, offline)."""
+    """Run a discovery campaign on a task (default model: the embedded one, offline). Every
+    model is checked first; Ctrl-C stops it after the work in flight, twice at once."""
     overrides = list(set_ or [])
     for key, value in (("name", name), ("budgets.iterations", iterations), ("seed", seed)):
         if value is not None:
             overrides.append(f"{key}={json.dumps(value)}")
     if not any(o.startswith("runs_dir=") for o in overrides):
         overrides.append(f"runs_dir={json.dumps(str(ctx.obj))}")
-    shown = Progress(progress)
-    _run_and_report(Campaign.start(load_config(task, config, overrides), shown), shown)
+    shown = Output(progress)
+    _run_and_report(Campaign.start(load_config(task, config, overrides), shown,
+                                   check=not no_preflight), shown)
 
 
 @app.command()
@@ -65,18 +146,22 @@ def resume(
         help="Change a config field from here on (kept by later resumes), e.g. "
                       "--set models=[{name=\"embedded\"}]")] = None,
     progress: Annotated[str, typer.Option(help=PROGRESS_HELP)] = "rich",
+    no_preflight: Annotated[bool, NO_PREFLIGHT] = False,
 ) -> None:
-    """Continue a stopped or killed campaign: in-flight work is redone, nothing duplicated."""
+    """Continue a stopped or killed campaign: in-flight work is redone, nothing duplicated. A
+    finished one needs a larger budget (--iterations N)."""
     with open_run(ctx, run_name) as reader:
         run_dir = reader.path.parent
     overrides = list(set_ or [])
     if iterations is not None:
         overrides.append(f"budgets.iterations={iterations}")
-    shown = Progress(progress)
-    _run_and_report(Campaign.resume(run_dir, shown, overrides), shown)
+    shown = Output(progress)
+    _run_and_report(Campaign.resume(run_dir, shown, overrides, check=not no_preflight,
+                                    more=True), shown)
 
 
-def _run_and_report(campaign: Campaign, progress: Progress) -> None:
+def _run_and_report(campaign: Campaign, progress: Output) -> None:
+    progress.watch(campaign.liveness)
     try:
         if progress.live is not None:
             with progress.live:
@@ -84,7 +169,12 @@ def _run_and_report(campaign: Campaign, progress: Progress) -> None:
         else:
             campaign.run()
     finally:
+        progress.unwatch()
         campaign.close()
+    if campaign.abandoned:  # Ctrl-C twice: threads still wait for a model call or a sandbox
+        sys.stdout.flush()  # run that nobody will commit; the stop is recorded: leave now
+        sys.stderr.flush()
+        os._exit(130)
     if progress.mode in ("rich", "lines"):
         with ArchiveReader(archive_path(campaign.run_dir)) as reader:
             console.print(views.status_view(reader))
@@ -110,22 +200,36 @@ def runs(
     if not root.is_dir():
         raise ArchiveError(f"no runs directory at {root}: start a campaign (e.g. `discover demo`) "
                            "or name the directory that holds them")
-    rows, unreadable = [], []
+    rows, unreadable, states = [], [], {}
     for path in sorted(root.glob(f"*/{ARCHIVE_FILE}")):
         try:
             with ArchiveReader(path) as reader:
                 summary = reader.summary()
                 started = summary.total > 0 or bool(reader.events("iteration", 1))
-                rows.append((path.parent.name, summary, started))
+            states[path.parent.name] = state_text(run_state(path.parent), detail=False)
+            rows.append((path.parent.name, summary, started))
         except (ArchiveError, sqlite3.DatabaseError) as exc:
             unreadable.append(f"{path.parent.name}: unreadable ({exc})")
     if not rows and not unreadable:
         console.print(f"no campaigns in {root}")
     if rows:
         rows.sort(key=lambda row: -row[1].campaign.updated_at)
-        print_wide(views.runs_table(rows))
+        print_wide(_with_column(views.runs_table(rows), "state",
+                                [states[name] for name, _, _ in rows]))
     for line in unreadable:
         console.print(sanitize.text(line, style="red"), soft_wrap=True)
+
+
+def _with_column(table: Table, header: str, cells: list[Text]) -> Table:
+    """`table` with one more column after its others (Rich adds columns only before rows)."""
+    wider = Table(title=table.title, caption=table.caption, header_style=table.header_style,
+                  box=table.box, pad_edge=table.pad_edge)
+    for column in table.columns:
+        wider.add_column(column.header, justify=column.justify, no_wrap=column.no_wrap)
+    wider.add_column(header, no_wrap=True)
+    for row in zip(*(list(column.cells) for column in table.columns), cells, strict=True):
+        wider.add_row(*row)
+    return wider
 
 
 @app.command()
@@ -139,6 +243,10 @@ def rm(
     once, any other only with --yes."""
     with open_run(ctx, run) as reader:
         run_dir, programs = reader.path.parent, reader.count()
+    state = run_state(run_dir)
+    if state.alive:
+        raise ArchiveError(f"{run_dir} is {state.state} ({state.reason}): stop it first "
+                           "(Ctrl-C in its terminal)")
     if programs and not yes:
         raise ArchiveError(f"{run_dir} holds {programs} programs: pass --yes to remove it and "
                            "them for good")

@@ -5,8 +5,9 @@ from typing import Annotated
 
 import typer
 
-from discovery import views
+from discovery import sanitize, views
 from discovery.cli.common import app, console, friendly
+from discovery.loop.preflight import check
 from discovery.models import load_specs, make_client
 from discovery.models.base import CallFailed, ModelError, ModelSpec
 
@@ -27,7 +28,8 @@ def models(
     prompt: Annotated[str, typer.Option(help="With --test: the prompt.")] =
         "Write a Python function add(a, b) that returns a + b. Reply with one code block.",
 ) -> None:
-    """List the configured models and whether each answers; or --test one of them."""
+    """List the configured models and whether each answers (exit 1 when one is not usable);
+    or --test one of them."""
     specs = load_specs(config)
     if test is not None:
         spec = next((s for s in specs if s.name == test), ModelSpec(name=test))
@@ -40,19 +42,16 @@ def models(
             raise ModelError(str(exc)) from exc
         console.print(views.model_test_view(answer))
         return
-    rows = []
+    rows, unusable = [], []
     for spec in specs:
         try:
-            client = make_client(spec)
-            if spec.name == "embedded":
-                status = f"offline, ready ({client.path.name})"
-            else:
-                reply = client.complete([{"role": "user", "content": "Reply with OK."}],
-                                        purpose="check")
-                status = f"reachable ({reply.latency_s:.2f} s)"
+            status = check(spec)
         except (ModelError, CallFailed) as exc:
             status = f"not usable: {exc}"
+            unusable.append(f"{spec.name}: {exc}")
         rows.append((spec, status))
     console.print(views.models_table(rows))
-
-
+    if unusable:  # a script (or a person) asking "can I start?" gets no
+        typer.echo(f"error: {len(unusable)} of {len(rows)} models not usable; "
+                   f"{sanitize.terminal(unusable[0])}", err=True)
+        raise typer.Exit(1)

@@ -10,6 +10,12 @@ generation barrier), and committed in ONE archive transaction together with an `
 event. So a kill -9 at any moment loses only iterations in flight, and `resume` redoes exactly
 the numbers that have no event, with the same random streams: nothing is lost, nothing
 duplicated.
+
+The campaign process holds its run directory's lock and heartbeat (liveness.py) from start to
+close, with what is in flight, so other processes can tell it running from stalled or dead.
+Ctrl-C is answered at once: the first says what the campaign waits for and stops it once the
+iterations in flight are committed; a second stops it now, recorded as interrupted (what was in
+flight has no `iteration` event, so `resume` redoes it).
 """
 
 import contextlib
@@ -17,7 +23,9 @@ import errno
 import json
 import math
 import random
+import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,8 +44,10 @@ from archive import (
 from archive.atomic import atomic_write_text
 from discovery.config import CampaignConfig, ConfigError, apply_overrides
 from discovery.export import export_module, exported_provenance
+from discovery.loop.liveness import Liveness, State, describe, stop_state
 from discovery.loop.pipeline import Stages, run_pipeline
 from discovery.loop.plan import EditFormat, Op, Outcome, Plan
+from discovery.loop.preflight import preflight
 from discovery.loop.proposer import Proposer
 from discovery.models import make_client, resolve
 from discovery.models.agent import PURPOSE as AGENT_PURPOSE
@@ -67,16 +77,20 @@ from prompts import render
 AGENT = "[agent_model]"
 """The agent model's key among the clients (no model name has brackets)."""
 
-INTERRUPTED = "interrupted (Ctrl-C): finished iterations are committed"
+STOPPED = "stopped (Ctrl-C): the iterations in flight were finished and committed"
+INTERRUPTED = ("interrupted (Ctrl-C): stopped at once; what was in flight is redone by "
+               "`discover resume`")
 
 
 class Campaign:
     def __init__(self, config: CampaignConfig, run_dir: Path, writer: ArchiveWriter,
                  task: Task, log: Callable[[dict[str, Any]], None],
-                 clients: dict[str, ModelClient]):
+                 clients: dict[str, ModelClient], liveness: Liveness):
         self.config, self.run_dir, self.writer, self.task, self.log = (config, run_dir, writer,
                                                                        task, log)
-        self.clients = clients
+        self.clients, self.liveness = clients, liveness
+        self.stopping = self.abandoned = False
+        """Ctrl-C pressed once (finish what is in flight, then stop), twice (stop now)."""
         self.agent_models = None if config.agent_model is None else AgentModels(
             config.agent_model, clients[AGENT], writer.purpose_totals(AGENT_PURPOSE))
         for message in sorted({c.warning for c in clients.values()
@@ -106,6 +120,11 @@ class Campaign:
         self.broken: str | None = None
         """Why the campaign cannot go on (its seed program fails, its scorer raised, a model
         refused the key), when it cannot: it stops, and the CLI exits 1 with this line."""
+        model_call_s = max((_call_limit(c.spec) for c in clients.values()), default=0.0)
+        self.proposal_limit_s = model_call_s * (2 + edits.repair_turns + edits.reflexion_rounds
+                                                + edits.analysis)
+        """The longest one proposal may take: its model calls (the proposal, repair and
+        reflexion turns, an analysis, an embedding), each with its timeouts and retries."""
 
     def warn(self, message: str) -> None:
         """Something the user should know that does not stop the campaign: archived (for
@@ -130,7 +149,10 @@ class Campaign:
     # -- start and resume -----------------------------------------------------------------
 
     @classmethod
-    def start(cls, config: CampaignConfig, log: Callable[[dict[str, Any]], None]) -> "Campaign":
+    def start(cls, config: CampaignConfig, log: Callable[[dict[str, Any]], None], *,
+              check: bool | None = None) -> "Campaign":
+        """A new campaign. `check`: preflight every model before anything is written (None:
+        no check; False: keys only, no call; True: keys and one cheap call each)."""
         task = _searchable(load_task(config.task))
         name = config.name or f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         if config.agent_model is None and task.config.agent_model is not None:
@@ -142,21 +164,33 @@ class Campaign:
             raise ArchiveError(f"a campaign named {name!r} already exists in {run_dir.parent}: "
                                f"`discover resume {name}`, or choose another name")
         clients = cls._clients(config, run_dir)
-        writer = ArchiveWriter.create(archive_path(run_dir), name=name, task=task.name,
-                                      config=config.model_dump(mode="json"), seed=config.seed,
-                                      evaluator_version=task.version)
+        if check is not None:
+            preflight(clients, call=check)
+        liveness = Liveness(run_dir)  # before the archive: no reader sees it dead meanwhile
+        try:
+            writer = ArchiveWriter.create(archive_path(run_dir), name=name, task=task.name,
+                                          config=config.model_dump(mode="json"),
+                                          seed=config.seed, evaluator_version=task.version)
+        except BaseException:
+            liveness.close()
+            raise
         atomic_write_text(run_dir / "campaign.json", json.dumps(config.model_dump(mode="json"),
                                                                 indent=1) + "\n")
         writer.log_event("campaign_started", {"task_root": str(task.root)})
-        return cls(config, run_dir, writer, task, log, clients)
+        return cls(config, run_dir, writer, task, log, clients, liveness)
 
     @classmethod
     def resume(cls, run_dir: Path, log: Callable[[dict[str, Any]], None],
-               overrides: list[str] = ()) -> "Campaign":
+               overrides: list[str] = (), *, check: bool | None = None,
+               more: bool = False) -> "Campaign":
         """Continue a campaign with the config it last ran with, changed by `--set KEY=VALUE`
-        overrides (recorded, so that the next resume keeps them; task and name stay)."""
-        writer = ArchiveWriter(archive_path(run_dir))
+        overrides (recorded, so that the next resume keeps them; task and name stay). `check`:
+        as `start`'s; `more`: refuse (one line saying which budget to raise) when a budget
+        would stop it before its first iteration, as it does a finished run."""
+        liveness = Liveness(run_dir)  # a campaign running here already is refused
+        writer = None
         try:
+            writer = ArchiveWriter(archive_path(run_dir))
             stored = last_config(writer)
             config = _resolved(apply_overrides(stored, overrides, run_dir))
             if (config.task, config.name) != (stored.get("task"), stored.get("name")):
@@ -164,14 +198,21 @@ class Campaign:
                                   "start a new one with `discover run` to change them")
             task = _searchable(load_task(config.task))
             clients = cls._clients(config, run_dir)
+            if check is not None:
+                preflight(clients, call=check)
+            campaign = cls(config, run_dir, writer, task, log, clients, liveness)
+            campaign._export_best()  # even for a finished run: its file may be missing
+            spent = campaign._stop_reason(time.monotonic()) if more else None
+            if spent is not None:
+                raise ConfigError(_more_hint(spent, config, run_dir))
         except BaseException:
-            writer.close()
+            if writer is not None:
+                writer.close()
+            liveness.close()
             raise
         if task.version != writer.campaign().evaluator_version:
             writer.set_evaluator_version(task.version)  # old scores stop being compared
             log({"event": "evaluator_changed", "version": task.version})
-        campaign = cls(config, run_dir, writer, task, log, clients)
-        campaign._export_best()
         event: dict[str, Any] = {"done": len(campaign.done)}
         if config.model_dump(mode="json") != stored:
             event["config"] = config.model_dump(mode="json")
@@ -189,20 +230,23 @@ class Campaign:
         budget = self.config.budgets.iterations or 10**12
         self.log({"event": "started", "done": len(self.done), "budgets":
                   self.config.budgets.model_dump(), "best": self.best.score if self.best
-                  else None})
+                  else None, "resumed": bool(self.done), "run_dir": str(self.run_dir)})
         parallel = self.config.parallel
         try:
-            with open_executor(self.config.executor, size=parallel.evaluations,
-                               preload=tuple(self.task.config.preload)) as executor:
+            with self._ctrl_c(), open_executor(
+                    self.config.executor, size=parallel.evaluations,
+                    preload=tuple(self.task.config.preload)) as executor:
                 reason = run_pipeline(
                     Stages(plan=lambda: self._plan(next(todo)),  # parent, operator, model
                            propose=self._propose_stage,  # model call, edit checks, repair turns
                            evaluate=lambda outcome: self._evaluate_stage(outcome, executor),
-                           commit=self._commit),  # one archive transaction per iteration
+                           commit=self._commit,  # one archive transaction per iteration
+                           track=self._track),  # what is in flight, for the heartbeat
                     parallel.proposals, parallel.evaluations,
                     stop=lambda: self._stop_reason(start),
-                    room=lambda in_flight: self._room(in_flight, budget))
-        except KeyboardInterrupt:
+                    room=lambda in_flight: self._room(in_flight, budget),
+                    abandon=lambda: INTERRUPTED if self.abandoned else None)
+        except KeyboardInterrupt:  # Ctrl-C outside the main thread's handler (a library user)
             reason = INTERRUPTED
         except Exception as exc:
             if _disk_full(exc):  # nothing more can be written: the message says what to do
@@ -211,10 +255,55 @@ class Campaign:
                     f"space, then `discover resume {self.run_dir}`") from exc
             with contextlib.suppress(Exception):  # a bug of ours: it propagates, but the
                 self.writer.log_event("campaign_stopped",  # archive says the campaign stopped
-                                      {"reason": f"crashed: {first_line(exc)}"})
+                                      {"reason": f"crashed: {first_line(exc)}",
+                                       "state": "failed"})
             raise
         self._finish(reason)
         return reason
+
+    @contextlib.contextmanager
+    def _ctrl_c(self):
+        """Within the block, Ctrl-C is answered at once (a `stopping` event naming what is in
+        flight) and ends the campaign after the iterations in flight; a second Ctrl-C ends it
+        now. Only the main thread can take signals: elsewhere Ctrl-C is Python's."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def pressed(signum: int, frame: Any) -> None:
+            waiting = describe(self.liveness.in_flight())
+            if not self.stopping:
+                self.stopping = True
+                self.log({"event": "stopping", "in_flight": list(waiting), "message": (
+                    f"stopping: waiting for {', '.join(waiting)}; press Ctrl-C again to stop "
+                    "now" if waiting else "stopping: nothing in flight")})
+            elif not self.abandoned:
+                self.abandoned = True
+                self.log({"event": "abandoning", "in_flight": list(waiting), "message": (
+                    "stopping now: " + (f"{', '.join(waiting)} will be redone by `discover "
+                                        f"resume {self.run_dir}`" if waiting else
+                                        "nothing was in flight"))})
+
+        previous = signal.signal(signal.SIGINT, pressed)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _track(self, stage: str, plan: Plan) -> contextlib.AbstractContextManager[Any]:
+        """What a stage of iteration `plan.n` is doing, in the heartbeat while it runs."""
+        n, edits = plan.n, self.config.edits
+        if stage == "propose":
+            if plan.op is not Op.LLM:  # a seed, a copy, a baseline: nothing to wait for
+                return contextlib.nullcontext()
+            return self.liveness.doing(f"model call for iteration {n} ({plan.model})",
+                                       self.proposal_limit_s)
+        if plan.op is Op.TUNE:
+            return self.liveness.doing(f"tuning for iteration {n}",
+                                       _evaluation_limit(self.task) * edits.tune_evaluations)
+        return self.liveness.doing(
+            f"evaluation for iteration {n}", _evaluation_limit(self.task) * (
+                1 + edits.debug_turns) + self.proposal_limit_s * edits.debug_turns)
 
     def _numbers(self):
         """Iteration numbers still to do: gaps left by a crash first, then onwards."""
@@ -236,6 +325,8 @@ class Campaign:
         budgets = self.config.budgets
         if self.broken is not None:
             return self.broken
+        if self.stopping:
+            return STOPPED
         if budgets.iterations is not None and len(self.done) >= budgets.iterations:
             return "budget: iterations"
         if budgets.wall_s is not None and time.monotonic() - start >= budgets.wall_s:
@@ -469,7 +560,9 @@ class Campaign:
         messages = [{"role": "user", "content": render(
             "scratchpad/user.md", task=self.task.config.summary, history="\n".join(lines))}]
         try:
-            answer = self.clients[model].complete(messages, purpose="scratchpad", seed=n)
+            with self.liveness.doing(f"scratchpad model call after iteration {n}",
+                                     _call_limit(self.clients[model].spec)):
+                answer = self.clients[model].complete(messages, purpose="scratchpad", seed=n)
             calls, text = list(answer.attempts), answer.text
         except CallFailed as exc:
             calls, text = exc.attempts, None
@@ -504,22 +597,27 @@ class Campaign:
         # Nothing more to measure for a broken task or model; a user who pressed Ctrl-C wants
         # the prompt back, not a held-out run (minutes for some tasks: `discover report`).
         if self.best is not None and self.task.config.held_out is not None \
-                and self.broken is None and reason != INTERRUPTED:
+                and self.broken is None and reason not in (STOPPED, INTERRUPTED):
             calls: list[ModelCall] = []
             try:
-                final = self.task.evaluate(self.best.code, Sandbox(), held_out=True,
-                                           model=self._agent(calls))[-1]
+                with self.liveness.doing(f"held-out evaluation of #{best}",
+                                         _evaluation_limit(self.task, held_out=True)):
+                    final = self.task.evaluate(self.best.code, Sandbox(), held_out=True,
+                                               model=self._agent(calls))[-1]
                 held_out = {k: v for k, v in final.private_metrics.items()
                             if k.startswith("held_out")}
             except TaskError as exc:  # the held-out stage's scorer raised: the task's bug
                 held_out = {"held_out_status": "task error", "held_out_reason": str(exc)}
+            except KeyboardInterrupt:  # Ctrl-C during it: the stop is still recorded
+                held_out = {"held_out_status": "skipped (Ctrl-C)"}
             with self.writer.batch():
                 for call in calls:
                     self.writer.record_model_call(ModelCall(**{**call.__dict__,
                                                               "program_id": best}))
                     self.budget.add(call)
+        state: State = "failed" if self.broken is not None else stop_state(reason)
         self.writer.log_event("campaign_stopped", {"reason": reason, "held_out": held_out,
-                                                   "program": best}, best)
+                                                   "program": best, "state": state}, best)
         self.log({"event": "stopped", "reason": reason,
                   "best": self.best.score if self.best else None, "held_out": held_out})
 
@@ -540,7 +638,11 @@ class Campaign:
             export_module(self.writer, self.best.id, self.run_dir / "best" / "best_program.py")
 
     def close(self) -> None:
-        self.writer.close()
+        """Close the archive and give the run directory back (the lock, the heartbeat)."""
+        try:
+            self.writer.close()
+        finally:
+            self.liveness.close()
 
 
 def _needs_debug(outcome: Outcome) -> bool:
@@ -550,6 +652,37 @@ def _needs_debug(outcome: Outcome) -> bool:
     return outcome.plan.op is Op.LLM and bool(outcome.conversation) and (
         final.status in ("crashed", "invalid", "timeout") or (
             final.status == "ok" and final.score == 0))
+
+
+def _call_limit(spec: ModelSpec) -> float:
+    """The longest one model call may take: each attempt's timeout, and the backoff between
+    attempts (doubling from backoff_s)."""
+    return spec.timeout_s * (spec.max_retries + 1) + spec.backoff_s * (2 ** spec.max_retries)
+
+
+def _evaluation_limit(task: Task, held_out: bool = False) -> float:
+    """The longest one evaluation may take: every case's wall limit, stage after stage, plus a
+    minute for the sandbox's start and the scorers."""
+    stages = [task.config.held_out] if held_out and task.config.held_out else \
+        task.config.stages
+    return 60.0 + sum(len(stage.cases) * stage.limits.wall_s for stage in stages)
+
+
+def _more_hint(spent: str, config: CampaignConfig, run_dir: Path) -> str:
+    """What to pass to `resume` for a campaign whose budget `spent` already stops it."""
+    budgets = config.budgets
+    if spent == "budget: iterations":
+        return (f"{run_dir} has done its {budgets.iterations} iterations: pass a larger "
+                f"total, e.g. `discover resume {run_dir} --iterations "
+                f"{budgets.iterations * 2}`")
+    if spent.startswith("budget: token"):
+        return (f"{run_dir} has spent its {spent.removeprefix('budget: ')}: raise it, e.g. "
+                f"`discover resume {run_dir} --set budgets.tokens={budgets.tokens * 2}`")
+    if spent.startswith("budget: cost"):
+        return (f"{run_dir} has spent its {spent.removeprefix('budget: ')}: raise it, e.g. "
+                f"`discover resume {run_dir} --set budgets.cost={budgets.cost * 2:g}`")
+    return (f"{run_dir} has stopped ({spent}): raise the target, e.g. `discover resume "
+            f"{run_dir} --set budgets.target=<a higher score>`")
 
 
 def _disk_full(exc: BaseException) -> bool:

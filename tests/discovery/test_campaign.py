@@ -14,8 +14,10 @@ from helpers import SCRIPT, SCRIPTED, discover, junk_model, run_scripted
 from rich.console import Console
 
 from archive import ArchiveError, ArchiveReader
+from discovery.cli.campaigns import Output
 from discovery.doubles.mock_server import MockServer
 from discovery.loop.campaign import Campaign
+from discovery.loop.liveness import Liveness
 from discovery.views import CampaignProgress, iteration_counts
 from evaluators.task import task_folders
 
@@ -330,13 +332,11 @@ def test_resume_rewrites_a_missing_or_stale_best_export(tmp_path):
     assert best.id != 1 and _exported_id(exported) == best.id
     exported.unlink()  # killed between committing a new best and writing its file
     result = discover(tmp_path, "resume", "e", "--progress", "lines")
-    assert result.exit_code == 0, result.output
-    assert _exported_id(exported) == best.id
-    assert f"best program #{best.id} (score {best.score:.6g}) exported to" in \
-        " ".join(result.output.split())
+    assert result.exit_code == 1 and "--iterations 8" in result.stderr  # nothing more to run
+    assert _exported_id(exported) == best.id  # but the export is mended
     exported.write_text(exported.read_text().replace(f"'program_id': {best.id}",
                                                      "'program_id': 1"))  # an older best's
-    assert discover(tmp_path, "resume", "e", "--progress", "quiet").exit_code == 0
+    assert discover(tmp_path, "resume", "e", "--progress", "quiet").exit_code == 1
     assert _exported_id(exported) == best.id
 
 
@@ -443,4 +443,60 @@ def test_ctrl_c_stops_at_once_keeping_what_is_committed(tmp_path, monkeypatch):
         assert sorted(d["n"] for _, _, d in reader.events("iteration", 100)) == [0, 1]
         (_, _, stopped), = reader.events("campaign_stopped")
     assert stopped["reason"].startswith("interrupted (Ctrl-C)")
-    assert stopped["held_out"] is None
+    assert stopped["held_out"] is None and stopped["state"] == "interrupted"
+
+
+def test_a_finished_run_resumes_only_with_a_larger_budget(tmp_path):
+    run_scripted(tmp_path, "f", 2, f'models=[{{name="scripted:{SCRIPT}"}}]', "executor='fresh'")
+    with ArchiveReader(tmp_path / "f" / "archive.sqlite") as reader:
+        before = len(reader.events(None, 10**6))
+    result = discover(tmp_path, "resume", "f", "--progress", "quiet")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (f"error: {tmp_path / 'f'} has done its 2 iterations: pass a larger total, "
+                    f"e.g. `discover resume {tmp_path / 'f'} --iterations 4`")
+    with ArchiveReader(tmp_path / "f" / "archive.sqlite") as reader:
+        assert len(reader.events(None, 10**6)) == before  # nothing recorded, no held-out rerun
+    result = discover(tmp_path, "resume", "f", "--iterations", "3", "--progress", "lines")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"resumed {tmp_path / 'f'}: 2 of 3 iterations done, best ")
+    with ArchiveReader(tmp_path / "f" / "archive.sqlite") as reader:
+        assert sorted(d["n"] for _, _, d in reader.events("iteration", 100)) == [0, 1, 2]
+
+
+def test_runs_shows_each_state_and_rm_spares_a_running_campaign(tmp_path):
+    run_scripted(tmp_path, "s", 2, f'models=[{{name="scripted:{SCRIPT}"}}]', "executor='fresh'")
+    listed = discover(tmp_path, "runs")
+    assert listed.exit_code == 0 and "state" in listed.output
+    assert re.search(r"\bs\b.*\bfinished\s*$", listed.output, re.MULTILINE), listed.output
+    held = Liveness(tmp_path / "s")  # as a campaign process holds it
+    try:
+        assert re.search(r"\bs\b.*\brunning\s*$", discover(tmp_path, "runs").output,
+                         re.MULTILINE)
+        refused = discover(tmp_path, "rm", "s", "--yes")
+        assert refused.exit_code == 1 and "is running (pid" in refused.stderr
+        busy = discover(tmp_path, "resume", "s", "--iterations", "3")
+        assert busy.exit_code == 1 and "is in use: campaign process" in busy.stderr
+    finally:
+        held.close()
+    assert discover(tmp_path, "rm", "s", "--yes").exit_code == 0
+
+
+def test_lines_say_what_is_in_flight_while_nothing_commits(tmp_path, monkeypatch):
+    """A slow model call (the mock server holds it 4 s) shows as `waiting for` in plain lines:
+    a resume is never silent until its first commit."""
+    good = json.loads(SCRIPT.read_text().splitlines()[1])["text"]
+    monkeypatch.setenv("MOCK_KEY", "sk-good")
+    monkeypatch.setattr(Output, "WAIT_S", 0.5)
+    run_scripted(tmp_path, "w", 1, f'models=[{{name="scripted:{SCRIPT}"}}]', "executor='fresh'",
+                 "selection.islands=1")
+    with MockServer(script=["slow:4"], reply=lambda messages: good) as server:
+        model = (f'models=[{{name="openai/mock-model", api_base="{server.base_url}", '
+                 'api_key_env="MOCK_KEY", edit_mix={rewrite=1.0}}]')
+        result = discover(tmp_path, "resume", "w", "--iterations", "2", "--progress", "lines",
+                          "--no-preflight", "--set", model, "--set", "edits.scratchpad_every=0")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"resumed {tmp_path / 'w'}: 1 of 2 iterations done")
+    assert any(line.startswith("waiting for model call for iteration 1 (openai/mock-model) "
+                               "(since ") for line in lines), result.output

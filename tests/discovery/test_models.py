@@ -383,7 +383,7 @@ def test_cli_models_lists_reachability(tmp_path):
                           '\n\n[[models]]\nname = "openai/down"\napi_base = '
                           '"http://127.0.0.1:9/v1"\nmax_retries = 0\n')
         result = runner.invoke(app, ["models", "--config", str(config)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a model is not usable
     assert "reachable" in result.output and "not usable" in result.output
     failed = runner.invoke(app, ["models", "--test", "nonsense-x", "--api-key-env", "HOME"])
     assert failed.exit_code == 1 and "unknown model 'nonsense-x'" in failed.stderr
