@@ -44,8 +44,8 @@ class Output(Progress):
     """A campaign's progress (common.Progress) with what the campaign waits for: the start
     said at once (a resume can wait minutes for its first model call), Ctrl-C answered at once
     (on stderr, in every mode), and the work in flight with its age: a live line under the
-    Rich panel, or, for plain lines, a `waiting for ...` line after WAIT_S without output
-    (then after twice as long, up to 5 minutes)."""
+    Rich panel, or, for plain lines (and as a `waiting` event for jsonl), a `waiting for ...`
+    line after WAIT_S without output (then after twice as long, up to 5 minutes)."""
 
     WAIT_S = 20.0
 
@@ -75,7 +75,7 @@ class Output(Progress):
     def watch(self, liveness: Liveness) -> None:
         """Show `liveness`'s work in flight until `unwatch`."""
         self.liveness = liveness
-        if self.mode == "lines" or (self.mode == "rich" and self.live is None):
+        if self.mode in ("lines", "jsonl") or (self.mode == "rich" and self.live is None):
             threading.Thread(target=self._waiting_lines, daemon=True).start()
 
     def unwatch(self) -> None:
@@ -89,7 +89,9 @@ class Output(Progress):
                 wait = self.WAIT_S  # there was output: back to the first wait
             elif quiet >= wait and self.liveness is not None:
                 waiting = describe(self.liveness.in_flight())
-                if waiting:
+                if waiting and self.mode == "jsonl":
+                    typer.echo(json.dumps({"event": "waiting", "in_flight": list(waiting)}))
+                elif waiting:
                     console.print(sanitize.text("waiting for " + ", ".join(waiting),
                                                 style="dim"), soft_wrap=True)
                 wait = min(wait * 2, 300.0) if wait < 300.0 else wait + 300.0

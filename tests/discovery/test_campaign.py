@@ -482,9 +482,10 @@ def test_runs_shows_each_state_and_rm_spares_a_running_campaign(tmp_path):
     assert discover(tmp_path, "rm", "s", "--yes").exit_code == 0
 
 
-def test_lines_say_what_is_in_flight_while_nothing_commits(tmp_path, monkeypatch):
-    """A slow model call (the mock server holds it 4 s) shows as `waiting for` in plain lines:
-    a resume is never silent until its first commit."""
+@pytest.mark.parametrize("mode", ["lines", "jsonl"])
+def test_progress_says_what_is_in_flight_while_nothing_commits(tmp_path, monkeypatch, mode):
+    """A slow model call (the mock server holds it 4 s) shows as `waiting for` in plain lines
+    and as a `waiting` event in JSON lines: a resume is never silent until its first commit."""
     good = json.loads(SCRIPT.read_text().splitlines()[1])["text"]
     monkeypatch.setenv("MOCK_KEY", "sk-good")
     monkeypatch.setattr(Output, "WAIT_S", 0.5)
@@ -493,10 +494,32 @@ def test_lines_say_what_is_in_flight_while_nothing_commits(tmp_path, monkeypatch
     with MockServer(script=["slow:4"], reply=lambda messages: good) as server:
         model = (f'models=[{{name="openai/mock-model", api_base="{server.base_url}", '
                  'api_key_env="MOCK_KEY", edit_mix={rewrite=1.0}}]')
-        result = discover(tmp_path, "resume", "w", "--iterations", "2", "--progress", "lines",
+        result = discover(tmp_path, "resume", "w", "--iterations", "2", "--progress", mode,
                           "--no-preflight", "--set", model, "--set", "edits.scratchpad_every=0")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"resumed {tmp_path / 'w'}: 1 of 2 iterations done")
-    assert any(line.startswith("waiting for model call for iteration 1 (openai/mock-model) "
-                               "(since ") for line in lines), result.output
+    waiting = "model call for iteration 1 (openai/mock-model) (since "
+    if mode == "lines":
+        assert lines[0].startswith(f"resumed {tmp_path / 'w'}: 1 of 2 iterations done")
+        assert any(line.startswith(f"waiting for {waiting}") for line in lines), result.output
+    else:
+        events = [json.loads(line) for line in lines if line.startswith("{")]
+        assert events[0]["event"] == "started" and events[0]["resumed"]
+        assert any(e["event"] == "waiting" and e["in_flight"][0].startswith(waiting)
+                   for e in events if "event" in e), events
+
+
+def test_the_live_panel_ends_with_what_is_in_flight(tmp_path):
+    shown, held = Output("rich"), Liveness(tmp_path)
+    try:
+        console = Console(width=200, record=True)
+        console.print(shown)
+        assert console.export_text().strip() == "in flight: -"
+        shown.watch(held)
+        with held.doing("model call for iteration 3 (embedded)", 600):
+            console.print(shown)
+    finally:
+        shown.unwatch()
+        held.close()
+    assert console.export_text().strip().startswith(
+        "in flight: model call for iteration 3 (embedded) (since ")
