@@ -7,14 +7,22 @@ name = "simulator"`): it answers from the gold answer that the task's trusted or
 prompt asks for, with noise drawn per call, so that the designs ADAS found useful help here too:
 
 - a `thinking` field (chain of thought) raises the chance of a right answer;
-- a prompt that already holds an earlier answer and feedback on it (self-refine, debate) raises
-  it again, and a critic asked whether an answer is `correct` judges it rightly most of the time;
+- a prompt that already holds an earlier answer (or code) and feedback on it (self-refine,
+  debate) raises it again, and a critic asked whether an answer is `correct` judges it rightly
+  most of the time;
 - at temperature 0 the same prompt always gets the same answer; above it each call draws anew
   (the k-th identical call is seeded by k), so voting over samples helps.
 
 It answers in the JSON layout the agents' `LLMAgentBase` asks for: one value per requested
-field (a `code` field gets a `transform` that returns the answer grid: right on the test input,
-not a rule). Without a reference (a prompt about no known question) it answers wrongly.
+field. A `code` field (grid tasks, ARC) gets a `transform` that honours the task's mechanics as a
+real model's code does: code that is right on the test input also fits the examples the prompt
+shows (it maps each example's input to its output), and wrong code fits none, so checking code
+on the examples tells right from wrong and the designs that use that feedback (refining, keeping
+the best-fitting sample) gain as they do with a real model; the code is a lookup, not a rule.
+Without a reference (a prompt about no known question) it answers wrongly.
+
+Its scores test the plumbing, not a design's worth with a real model: every output of a
+campaign that uses it says so (discovery/doubles_label.py).
 """
 
 import hashlib
@@ -32,7 +40,9 @@ REFINING = 0.15
 CRITIC = 0.85
 """Chance that a critic's verdict on an earlier answer is right."""
 _FORMAT = re.compile(r"following JSON format\.\s*(\{.*?\n\})", re.S)
-_EARLIER = re.compile(r"### answer #\d+ by [^\n]*:\n(.*?)(?:\n###|\Z)", re.S)
+_EARLIER = re.compile(r"### (?:answer|code) #\d+ by [^\n]*:\n(.*?)(?:\n###|\Z)", re.S)
+_EXAMPLE = re.compile(r"### Example \d+:\ninput = (\[.*?\])\noutput = (\[.*?\])\n")
+"""An ARC example as the question shows it (questions._arc_question): compact JSON grids."""
 
 
 class Simulator:
@@ -53,19 +63,15 @@ class Simulator:
         reply: dict[str, str] = {}
         for field in fields:
             if field == "correct":
-                right = bool(earlier) and reference is not None and \
-                    _same(earlier[-1], reference)
+                right = bool(earlier) and _same(earlier[-1], reference)
                 reply[field] = str(right if rng.random() < CRITIC else not right)
             elif field == "feedback":
-                reply[field] = "The answer looks right." if earlier and reference is not None \
-                    and _same(earlier[-1], reference) else "Recheck each step of the answer."
+                reply[field] = "The answer looks right." if earlier and \
+                    _same(earlier[-1], reference) else "Recheck each step of the answer."
             elif field == "thinking":
                 reply[field] = "Let me work through it step by step."
-            elif field == "code":  # grid tasks: code that returns the (right or wrong) grid;
-                # without a question in sight (an agent that withholds the task) a wrong grid,
-                # as a real model would write code, likely wrong
-                grid = answer if answer.startswith("[") else "[[0]]"
-                reply[field] = f"def transform(grid):\n    return {grid}"
+            elif field == "code":
+                reply[field] = _code(answer, reference, _EXAMPLE.findall(text))
             else:
                 reply[field] = answer
         out = json.dumps(reply)
@@ -92,7 +98,27 @@ def _fields(messages: Messages) -> list[str]:
     return list(layout) if isinstance(layout, dict) and layout else ["answer"]
 
 
+def _code(answer: str, reference: Any, examples: list[tuple[str, str]]) -> str:
+    """`transform` for a grid task: right (the answer is the reference) maps each example's
+    input to its output and anything else to the answer; wrong returns the wrong grid for every
+    input (without a question in sight, an agent that withholds the task, a wrong grid), so it
+    fits no example, as a real model's wrong code mostly does not."""
+    grid = answer if answer.startswith("[") else "[[0]]"
+    if reference is None or answer != str(reference) or not examples:
+        return f"def transform(grid):\n    return {grid}"
+    known = ",\n        ".join(f"({given}, {output})" for given, output in examples)
+    return ("def transform(grid):\n    for given, output in [\n        " + known + "]:\n"
+            "        if grid == given:\n            return output\n"
+            f"    return {grid}")
+
+
 def _same(answer: str, reference: Any) -> bool:
+    """Whether an earlier answer, or earlier `transform` code (as `_code` writes it), is
+    right."""
+    if reference is None:
+        return False
+    if answer.lstrip().startswith("def transform"):
+        return answer.rstrip().endswith(f"return {reference}")
     return answer.strip().strip(".").lower() == str(reference).strip().lower()
 
 
