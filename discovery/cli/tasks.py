@@ -56,6 +56,7 @@ def evaluate(
     from evaluators.task import TaskError, load_task
 
     loaded = load_task(task)
+    peer = _peer_lines(loaded)
     paths = programs or [loaded.root / loaded.config.seed]
     for path in paths:  # every file is checked before the first evaluation starts
         if not path.is_file():
@@ -72,10 +73,16 @@ def evaluate(
                                       model=models and models.for_evaluation(calls))
             reports.append({"task": loaded.name, "version": loaded.version,
                             "isolation": sandbox.level, "program": str(path),
-                            "results": [dataclasses.asdict(r) for r in results]})
+                            "results": [dataclasses.asdict(r) for r in results],
+                            **({"peer": peer} if peer else {})})
             if not as_json:
+                if peer:  # said before the scores it qualifies
+                    typer.echo(f"trust: {peer['trust']}")
                 console.print(views.evaluation_view(loaded.name, loaded.version, sandbox.level,
                                                     str(path), results))
+                for key, lines in peer.items():
+                    for line in [] if key == "trust" else lines:
+                        typer.echo(f"{key}: {line}")
                 if models is not None:
                     console.print(views.agent_calls_line(models.config.name, calls),
                                   markup=False)
@@ -83,6 +90,22 @@ def evaluate(
         typer.echo(json.dumps(reports, indent=1))
     if any(report["results"][-1]["status"] != "ok" for report in reports):
         raise typer.Exit(1)
+
+
+def _peer_lines(task) -> dict[str, str | list[str]]:
+    """For an OpenEvolve or ShinkaEvolve folder: its trust level, and its search settings as
+    ours (`--set` overrides), each of its settings that has no equivalent, one line each;
+    empty for a native task."""
+    from discovery.peer_settings import peer_settings
+    from evaluators.peers.task import PeerTask
+
+    if not isinstance(task, PeerTask):
+        return {}
+    settings = peer_settings(task.folder)
+    return {"trust": task.trust_note,
+            "settings": [f"--set {line}" for line in settings.search],
+            "models": [f"--set {line}" for line in settings.models],
+            "mapped": settings.mapped, "ignored": settings.ignored}
 
 
 @app.command("new-task")
@@ -116,3 +139,28 @@ def new_task(
                "square) to rewrite; the guide is docs/task-authoring.md\n"
                f"  discover eval {folder}                 # score the seed program\n"
                f"  discover run {folder} --iterations 10  # a short campaign")
+
+
+@app.command("convert")
+@friendly
+def convert(
+    folder: Annotated[Path, typer.Argument(
+        help="An OpenEvolve or ShinkaEvolve task folder (evaluator.py or evaluate.py).")],
+    out: Annotated[Path, typer.Argument(help="The native task folder to write (must not exist).")],
+) -> None:
+    """Write an OpenEvolve or ShinkaEvolve task as a native task folder: the candidate runs
+    alone in the sandbox and the peer's evaluator scores its outputs in the trusted process
+    (replayed through a stub program), with campaign.toml holding their search settings.
+    Says what it could not convert. Guide: docs/bring-your-problem.md."""
+    from discovery.peer_convert import convert_folder
+    from evaluators.task import TaskError
+
+    if out.exists():
+        raise TaskError(f"{out} already exists: choose another folder, or remove it first")
+    report = convert_folder(folder, out)
+    typer.echo(f"wrote {out}: a native task from {report.kind} folder {folder}")
+    for line in report.done:
+        typer.echo(f"  converted: {line}")
+    for line in report.not_converted:
+        typer.echo(f"  NOT converted: {line}")
+    typer.echo(f"  discover eval {out}    # score its seed (trusted scorer, candidate sandboxed)")

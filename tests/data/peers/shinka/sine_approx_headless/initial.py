@@ -1,0 +1,6 @@
+# EVOLVE-BLOCK-START
+def approximate(x: float) -> float:
+    return x
+
+
+# EVOLVE-BLOCK-END
