@@ -185,14 +185,16 @@ class _Loaded:
         return self.worker
 
     @classmethod
-    def close_all(cls) -> None:
+    def kill_all(cls) -> None:
+        """At exit: nothing a model process holds is worth waiting for (a call in flight
+        belongs to a campaign that is ending)."""
         with cls._guard:
             for loaded in cls._instances.values():
-                if loaded.worker is not None:
-                    loaded.worker.close()
+                if loaded.worker is not None and not loaded.worker.dead:
+                    loaded.worker.kill()
 
 
-atexit.register(_Loaded.close_all)  # each model process ends with the campaign's
+atexit.register(_Loaded.kill_all)  # each model process ends with the campaign's
 
 
 class EmbeddedClient:
