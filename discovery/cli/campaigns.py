@@ -208,7 +208,8 @@ def runs(
             with ArchiveReader(path) as reader:
                 summary = reader.summary()
                 started = summary.total > 0 or bool(reader.events("iteration", 1))
-            states[path.parent.name] = state_text(run_state(path.parent), detail=False)
+                state = run_state(path.parent, reader=reader)
+            states[path.parent.name] = state_text(state, detail=False)
             rows.append((path.parent.name, summary, started))
         except (ArchiveError, sqlite3.DatabaseError) as exc:
             unreadable.append(f"{path.parent.name}: unreadable ({exc})")

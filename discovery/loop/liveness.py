@@ -214,9 +214,10 @@ def _locked(run_dir: Path) -> bool:
     return False
 
 
-def run_state(run_dir: Path, now: float | None = None) -> RunState:
+def run_state(run_dir: Path, now: float | None = None,
+              reader: ArchiveReader | None = None) -> RunState:
     """What the campaign in `run_dir` is doing (see RunState), from its lock, its heartbeat
-    and its archive's last start and stop."""
+    and its archive's last start and stop (read with `reader` when the caller has one open)."""
     now = time.time() if now is None else now
     facts = heartbeat(run_dir)
     if _locked(run_dir):
@@ -235,9 +236,10 @@ def run_state(run_dir: Path, now: float | None = None) -> RunState:
                                        f"past its {age(oldest.limit_s)} limit ({holder})",
                             oldest.since, describe(work, now))
         return RunState("running", holder, facts.get("started"), describe(work, now))
-    with ArchiveReader(archive_path(run_dir)) as reader:
-        starts = reader.events("campaign_started", 1) + reader.events("campaign_resumed", 1)
-        stops = reader.events("campaign_stopped", 1)
+    with contextlib.nullcontext(reader) if reader else ArchiveReader(archive_path(run_dir)) \
+            as archive:
+        starts = archive.events("campaign_started", 1) + archive.events("campaign_resumed", 1)
+        stops = archive.events("campaign_stopped", 1)
     started = max((t for t, _, _ in starts), default=None)
     if stops and (started is None or stops[0][0] >= started):
         at, _, data = stops[0]
