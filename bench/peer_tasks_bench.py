@@ -27,12 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "tests" / "data" / "peers"
 
 
-def peer_folders(paths: list[Path]) -> list[Path]:
-    """The peer folders among `paths` and below them (three levels), in order."""
-    found: list[Path] = []
+def peer_folders(paths: list[Path]) -> list[tuple[str, Path]]:
+    """The peer folders among `paths` and below them (three levels), in order, each with its
+    name: its path below the folder given."""
+    found: list[tuple[str, Path]] = []
     for path in paths:
         levels = [path, *path.glob("*"), *path.glob("*/*"), *path.glob("*/*/*")]
-        found += sorted(p for p in levels if p.is_dir() and peer_kind(p) is not None)
+        found += sorted((str(p.relative_to(path)) if p != path else p.name, p)
+                        for p in levels if p.is_dir() and peer_kind(p) is not None)
     return found
 
 
@@ -45,12 +47,12 @@ def capped(task: Task, wall: float) -> Task:
     return task
 
 
-def row(folder: Path, executor, wall: float) -> list[str]:
+def row(name: str, folder: Path, executor, wall: float) -> list[str]:
     kind = peer_kind(folder)
     try:
         task = capped(load_task(folder), wall)
     except TaskError as exc:
-        return [folder.name, kind, "no", "-", "-", "-", "-", str(exc).replace("|", "/")[:160]]
+        return [name, kind, "no", "-", "-", "-", "-", str(exc).replace("|", "/")[:160]]
     begin = time.perf_counter()
     results = task.evaluate(task.seed_code, executor)
     seconds = time.perf_counter() - begin
@@ -62,11 +64,12 @@ def row(folder: Path, executor, wall: float) -> list[str]:
         convert = f"no: {exc}"
     score = "-" if final.score is None else f"{final.score:.6g}"
     note = (final.reason or "").splitlines()[0][:160] if final.reason else ""
-    if "cascade" in final.public_metrics:
-        note += str(final.public_metrics["cascade"])
+    for key in ("error", "cascade"):  # the evaluator's own word on a zero
+        if isinstance(final.public_metrics.get(key), str):
+            note += f"{key}: {final.public_metrics[key][:160]} "
     if final.error_tail and final.status != "ok":
         note += " / " + final.error_tail.strip().splitlines()[-1][:120]
-    return [folder.name, kind, "yes", f"{final.status} ({final.stage})", score,
+    return [name, kind, "yes", f"{final.status} ({final.stage})", score,
             f"{seconds:.2f}", convert.replace("|", "/")[:100], note.replace("|", "/")]
 
 
@@ -84,8 +87,8 @@ def main() -> None:
     print("| example | format | loads | seed (final stage) | score | seconds | convert | note |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     with open_executor("fresh") as executor:
-        for folder in folders:
-            print("| " + " | ".join(row(folder, executor, args.wall)) + " |", flush=True)
+        for name, folder in folders:
+            print("| " + " | ".join(row(name, folder, executor, args.wall)) + " |", flush=True)
     print(f"\n- isolation: {executor.level}; {len(folders)} folders; stage limits capped at "
           f"{args.wall:g} s")
 
