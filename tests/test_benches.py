@@ -33,7 +33,7 @@ FIGURES = {
                         rf"\| {RATIO} \|"],
     "openevolve_bench.py": [rf"\| 60 \| {NUMBER} \| ({NUMBER}|-) \| ({RATIO}|-) \|"],
     "peer_tasks_bench.py": [
-        rf"\| circle_packing \| shinka \| yes \| ok \(main\) \| {NUMBER} \| {NUMBER} \| yes "
+        rf"\| shinka/circle_packing \| shinka \| yes \| ok \(main\) \| {NUMBER} \| {NUMBER} \| yes "
         r"\(run_packing\) \|"],
     "paper_bench.py": [rf"\| leduc2 \| {NUMBER}(e-\d+)? \| .*\| \*?\*?{NUMBER}",
                        r"\| VAD-CFR matches or beats .* \| \d+ of 2; .* \| (yes|no) \|"],
