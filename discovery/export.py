@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from archive import ArchiveError, ArchiveReader, Program
 from archive.atomic import atomic_write_text
 from discovery import sanitize
+from discovery.double_label import campaign_label
 from discovery.search.edits import design_notes
 from evaluators.task import TaskError, load_task, parse_python
 
@@ -79,7 +80,10 @@ def exportable(reader: ArchiveReader, program_id: int | None) -> Program:
 
 
 def provenance(reader: ArchiveReader, program: Program) -> dict[str, Any]:
+    """The facts an export carries; `test_doubles` (only when the campaign's agent or meta
+    model was a test double) says its score tests plumbing, not the design."""
     campaign = reader.campaign()
+    doubled = campaign_label(reader)
     lineage = reader.ancestry(program.id)
     final = [e for e in reader.evaluations(program.id) if e.final]
     ancestors = reader.programs(lineage)
@@ -94,6 +98,7 @@ def provenance(reader: ArchiveReader, program: Program) -> dict[str, Any]:
         **({"design": notes.name, "thought": notes.thought}
            if (notes := design_notes(program.code)) is not None else {}),
         "models": models,
+        **({"test_doubles": doubled} if doubled else {}),
         "operators": list(dict.fromkeys(p.edit_kind or "-" for p in ancestors)),
         "evaluator_version": program.evaluator_version,
         "created": _iso(program.created_at),
@@ -122,6 +127,7 @@ def module_source(reader: ArchiveReader, program: Program) -> str:
         f"    program:           {program.id} (generation {program.generation}, "
         f"island {program.island})",
         f"    score:             {program.score!r}",
+        *([f"    test doubles:      {facts['test_doubles']}"] if "test_doubles" in facts else []),
         f"    metrics:           {json.dumps(facts['metrics'], sort_keys=True)}",
         f"    lineage:           {' -> '.join(map(str, facts['lineage']))}",
         *([f"    design:            {facts['design']}"] if "design" in facts else []),

@@ -42,6 +42,7 @@ from archive import ArchiveReader, Campaign, Program
 from archive.reasons import reason_key
 from archive.records import HeldOut
 from discovery import sanitize
+from discovery.double_label import campaign_label
 from discovery.loop.liveness import RunState, run_state
 from discovery.views import iteration_counts, score_text
 from evaluators.sandbox import Executor
@@ -424,7 +425,14 @@ def best_line(task: Task, reader: ArchiveReader, best: Program, executor: Execut
     return line
 
 
-def plot(task: Task, kind: str, lines: list[Line], path: Path) -> None:
+def titled(title: str, doubled: str | None) -> str:
+    """A plot's title, with the campaign's test-double label (double_label) on a second line
+    when it has one: a plot is shared without its report, and must say it too."""
+    return f"{title}\n{doubled}" if doubled else title
+
+
+def plot(task: Task, kind: str, lines: list[Line], path: Path, doubled: str | None = None
+         ) -> None:
     pyplot = _pyplot()
     log = task.config.report_curve_scale == "log"
     games = panels(kind, lines)
@@ -447,7 +455,8 @@ def plot(task: Task, kind: str, lines: list[Line], path: Path) -> None:
         axis.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel(task.config.report_curve)
     axes[0][-1].legend(fontsize=7)
-    figure.suptitle(f"{task.name}: {kind.replace('_', '-')}")
+    figure.suptitle(sanitize.mathtext(titled(f"{task.name}: {kind.replace('_', '-')}",
+                                             doubled)))
     _save(figure, path)
 
 
@@ -561,7 +570,9 @@ def summary_table(reader: ArchiveReader, past: History) -> list[str]:
     refused = sum(n for failure, n in past.failures().items()
                   if failure.startswith(f"{NO_PROGRAM}: "))
     unit, seconds = _duration_unit(campaign.updated_at - campaign.created_at)
+    doubled = campaign_label(reader)
     rows = [
+        *([("test doubles", doubled)] if doubled else []),
         ("state", Markdown(state_text(run_state(reader.path.parent)))),
         ("task", f"{campaign.task} (evaluator {campaign.evaluator_version})"),
         ("iterations", f"{iterations}" if past.from_events else
@@ -589,7 +600,8 @@ def summary_table(reader: ArchiveReader, past: History) -> list[str]:
     return ["| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows), ""]
 
 
-def score_section(name: str, past: History, out: Path, held: HeldOut | None) -> Section:
+def score_section(name: str, past: History, out: Path, held: HeldOut | None,
+                  doubled: str | None = None) -> Section:
     section = Section()
     axes, section.missing = score_axes(past.steps)
     if all(s.score is None for s in past.steps):
@@ -597,14 +609,16 @@ def score_section(name: str, past: History, out: Path, held: HeldOut | None) -> 
         return section
     for axis in axes:
         path = out / f"score_by_{axis.name}.png"
-        plot_scores(f"{name}: score against {axis.title}", past.steps, axis, path, held)
+        plot_scores(titled(f"{name}: score against {axis.title}", doubled), past.steps, axis,
+                    path, held)
         section.files.append(path)
         section.markdown += [f"## Score against {axis.title}", "",
                              f"![best and every score against {axis.title}]({path.name})", ""]
     return section
 
 
-def failures_section(name: str, past: History, out: Path) -> Section:
+def failures_section(name: str, past: History, out: Path, doubled: str | None = None
+                     ) -> Section:
     """The failures plot and a table of every failed iteration by reason: failed programs by
     their status, and iterations that made no program (an edit refused, a model call failed)
     as "no program", counted alike."""
@@ -613,7 +627,7 @@ def failures_section(name: str, past: History, out: Path) -> Section:
         return Section(missing=["failures by reason: no iteration failed"])
     windows = failure_windows(past)
     path = out / "failures.png"
-    plot_failures(f"{name}: failed iterations by reason", windows, path)
+    plot_failures(titled(f"{name}: failed iterations by reason", doubled), windows, path)
     refused = sum(n for failure, n in failures.items() if failure.startswith(f"{NO_PROGRAM}: "))
     total = sum(failures.values())
     shown = failures.most_common(FAILURE_ROWS)
@@ -648,7 +662,7 @@ def curve_section(reader: ArchiveReader, task: Task, out: Path,
     section = Section([f"## {title}", ""])
     for kind in stages(task):
         path = out / f"{curve}_{kind}.png"
-        plot(task, kind, lines, path)
+        plot(task, kind, lines, path, campaign_label(reader))
         section.files.append(path)
         section.markdown += [f"![{curve}, {kind.replace('_', '-')}]({path.name})", ""]
     section.markdown.append(table(task, lines))
@@ -799,9 +813,10 @@ def write_report(reader: ArchiveReader, out: Path,
     past = history(reader)
     task, problem = _task(campaign)
     sections = [Section(missing=[] if problem is None else [problem])]
+    doubled = campaign_label(reader)
     if past.steps:
-        sections += [score_section(campaign.name, past, out, reader.held_out()),
-                     failures_section(campaign.name, past, out)]
+        sections += [score_section(campaign.name, past, out, reader.held_out(), doubled),
+                     failures_section(campaign.name, past, out, doubled)]
     else:
         sections.append(Section(missing=["every plot: the run has no committed iteration yet"]))
     if task is not None and task.config.report_curve is not None:
@@ -810,6 +825,7 @@ def write_report(reader: ArchiveReader, out: Path,
         sections.append(metrics_section(reader, task, out, open_sandbox, model, say, workers))
     missing = [m for s in sections for m in s.missing]
     lines = [f"# {sanitize.markdown(campaign.name)}: {sanitize.markdown(campaign.task)}", "",
+             *([f"Test doubles: {sanitize.markdown(doubled)}.", ""] if doubled else []),
              *summary_table(reader, past),
              *(line for s in sections for line in s.markdown)]
     if missing:

@@ -29,6 +29,7 @@ from archive import (
 from archive.lineage import ancestry, best_lineage, primary_parent
 from archive.lineage_facts import LineageFacts, Step
 from discovery import sanitize
+from discovery.double_label import campaign_label, doubles, label
 from discovery.models.base import Completion, ModelSpec
 from discovery.models.transcripts import Exchange
 from discovery.search.edits import design_notes
@@ -90,12 +91,15 @@ def iteration_counts(reader: ArchiveReader) -> tuple[int, int, int]:
 def runs_table(rows: list[tuple[str, Summary, bool]]) -> Table:
     """One row per (name, summary, started); names and tasks are never cut (print the table at
     its full width), since every other command needs them. A run that never started (no
-    iteration, no program: its model or replay failed to set up) says so instead of 0/0/0."""
+    iteration, no program: its model or replay failed to set up) says so instead of 0/0/0.
+    A run whose agent or meta model is a test double names it in the `test doubles` column
+    (double_label), so that its score is not read as a result."""
     table = Table(title="campaigns", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("run", no_wrap=True)
     table.add_column("task", no_wrap=True)
     for column in ("ok/failed/pending", "best", "tokens", "cost $", "updated"):
         table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("test doubles")
     for name, summary, started in rows:
         counts = summary.counts
         failed = sum(v for k, v in counts.items() if k not in ("ok", "pending"))
@@ -105,10 +109,16 @@ def runs_table(rows: list[tuple[str, Summary, bool]]) -> Table:
             score_text(summary.best.score if summary.best else None),
             f"{summary.tokens_in + summary.tokens_out:,}", f"{summary.cost:.2f}",
             when(summary.campaign.updated_at, "%m-%d %H:%M"),
+            Text(", ".join(doubles([summary.campaign.config])), style="bold yellow"),
         )
+    captions = []
     if not all(started for _, _, started in rows):
-        table.caption = ("not started: `discover resume RUN --set KEY=VALUE` with a config that "
-                         "works, or `discover rm RUN`")
+        captions.append("not started: `discover resume RUN --set KEY=VALUE` with a config that "
+                        "works, or `discover rm RUN`")
+    if any(doubles([summary.campaign.config]) for _, summary, _ in rows):
+        captions.append("test doubles: a simulated or scripted agent model's scores test "
+                        "plumbing, not designs; a scripted meta model's programs are canned")
+    table.caption = "\n".join(captions) or None
     return table
 
 
@@ -119,6 +129,9 @@ def status_view(reader: ArchiveReader) -> Group:
     head.add_column(style="bold")
     head.add_column()
     head.add_row("campaign", sanitize.text(f"{c.name}  ({reader.path})"))
+    doubled = campaign_label(reader)
+    if doubled:
+        head.add_row("test doubles", Text(doubled, style="bold yellow"))
     head.add_row("task", sanitize.text(c.task))
     head.add_row("seed", str(c.seed))
     head.add_row("evaluator", c.evaluator_version)
@@ -318,15 +331,19 @@ def lineage_steps(facts: LineageFacts) -> Group:
 
 def program_view(program: Program, evaluations: list[Evaluation], *,
                  iteration: int | None = None, held: HeldOut | None = None,
-                 calls: list[RecordedCall] | None = None) -> Group:
+                 calls: list[RecordedCall] | None = None,
+                 test_doubles: str | None = None) -> Group:
     """A program: its facts (the iteration that made it, and its held-out result when it is
-    the program a stop measured), evaluations per stage, error tail, model calls and code."""
+    the program a stop measured), evaluations per stage, error tail, model calls and code.
+    `test_doubles`: the campaign's test-double label (double_label), shown by the score."""
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
     head.add_row("program", f"#{program.id}")
     head.add_row("status", Text(program.status, style=status_style(program.status)))
     head.add_row("score", score_text(program.score))
+    if test_doubles:
+        head.add_row("test doubles", Text(test_doubles, style="bold yellow"))
     if held is not None and held.program_id == program.id:
         head.add_row("held-out", sanitize.text(held_out_text(held), style="bold"))
     head.add_row("parent", ", ".join(f"#{p}" for p in program.parents) or "none (seed)")
@@ -502,12 +519,14 @@ def evaluation_view(task: str, version: str, level: str, program: str,
 
 
 def agent_calls_line(model: str, calls: list[ModelCall]) -> str:
-    """What an evaluation's agent made of the agent model; the simulator says it is a test
-    double, so that no one takes its accuracy for a result."""
+    """What an evaluation's agent made of the agent model; a test double (the simulator, a
+    scripted model) says so with the label every output uses (double_label), so that no one
+    takes its accuracy for a result."""
     failed = sum(call.error is not None for call in calls)
     tokens = sum(call.tokens_in + call.tokens_out for call in calls)
     cost = sum(call.cost for call in calls)
-    note = " (the simulator: a test double, not a result)" if model == "simulator" else ""
+    doubled = label([{"agent_model": {"name": model}}])
+    note = f" ({doubled})" if doubled else ""
     return (f"agent model {model}{note}: {len(calls)} calls"
             f"{f' ({failed} failed)' if failed else ''}, {tokens:,} tokens, ${cost:.4f}")
 
@@ -553,11 +572,14 @@ class CampaignProgress:
         self.failures: collections.Counter[str] = collections.Counter()
         self.recent: collections.deque[Text] = collections.deque(maxlen=6)
         self.stopped: str | None = None
+        self.doubles: str | None = None
+        """The campaign's test-double label (the started event's `test_doubles`)."""
 
     def update(self, event: dict) -> None:
         if event.get("event") == "started":
             self.done = self.at_start = event["done"]
             self.budgets, self.best = event["budgets"], event["best"]
+            self.doubles = event.get("test_doubles")
         elif event.get("event") == "stopped":
             self.stopped, self.best = stopped_text(event), event["best"]
         elif "n" in event:
@@ -595,6 +617,8 @@ class CampaignProgress:
             f" ({self.valid / self.proposals:.0%})" if self.proposals else ""),
             "tokens / cost", f"{self.tokens:,} / ${self.cost:.4f}")
         parts: list[RenderableType] = [head]
+        if self.doubles:
+            parts.insert(0, Text(self.doubles, style="bold yellow"))
         if self.failures:
             failures = Table("failures", "count", box=box.SIMPLE, header_style="bold")
             for reason, count in self.failures.most_common(4):
@@ -609,11 +633,14 @@ class CampaignProgress:
 
 def stopped_text(event: dict) -> str:
     """A campaign's stop, as its closing line says it: why, the best score, and the best's
-    held-out result beside it when the stop measured one."""
+    held-out result beside it when the stop measured one, and the test-double label when the
+    campaign ran on one (the event's `test_doubles`)."""
     text = f"{event['reason']}; best {score_text(event['best'])}"
     if event.get("held_out"):
         held = HeldOut.from_metrics(None, event["best"], event["held_out"], 0.0)
         text += f", held-out {held_out_text(held, search=False)}"
+    if event.get("test_doubles"):
+        text += f" ({event['test_doubles']})"
     return text
 
 

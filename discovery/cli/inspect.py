@@ -16,6 +16,7 @@ from discovery import report as reporting
 from discovery import sanitize, views
 from discovery.cli.common import RunArg, app, console, friendly, open_run
 from discovery.config import Prompts
+from discovery.double_label import campaign_label
 from discovery.loop.campaign import last_config
 from discovery.models import agent_models
 from discovery.models.agent import AgentModelConfig
@@ -72,6 +73,7 @@ def lineage(
         facts = lineage_facts(reader, focus, steps, notes=design_notes) \
             if shown and steps else None
         held = reader.held_out()
+        doubled = campaign_label(reader)
     if fmt is not None:
         lineage_graph.write_graph(graph, out, fmt)
         console.print(f"wrote {graph.number_of_nodes()} programs and "
@@ -79,6 +81,8 @@ def lineage(
         return
     if focus is None:
         raise ArchiveError(f"{run} has no program that evaluated ok yet: pass --program ID")
+    if doubled:
+        console.print(sanitize.text(doubled, style="bold yellow"), soft_wrap=True)
     console.print(views.lineage_tree(graph, focus, depth=depth, width=width, names=names,
                                      held=held))
     stats = lineage_graph.branching_stats(graph)
@@ -117,7 +121,7 @@ def show(
         console.print(views.program_view(
             reader.program(program_id), reader.evaluations(program_id),
             iteration=reader.iteration_of(program_id), held=reader.held_out(),
-            calls=reader.model_calls(program=program_id)))
+            calls=reader.model_calls(program=program_id), test_doubles=campaign_label(reader)))
 
 
 @app.command()

@@ -20,6 +20,7 @@ from typing import Any
 from archive import ArchiveReader, Evaluation, Program
 from archive.records import HeldOut
 from archive.store import PROGRAM_STATUSES
+from discovery.double_label import campaign_label
 from discovery.loop.liveness import run_state
 from discovery.models.transcripts import TranscriptIndex, transcript_of
 from discovery.search.edits import design_notes
@@ -212,7 +213,8 @@ def campaign_data(reader: ViewReader, reports: Sequence[str] = (), *,
         "state": state_data(reader.path.parent),
         "campaign": {"name": campaign.name, "task": campaign.task, "seed": campaign.seed,
                      "evaluator_version": campaign.evaluator_version,
-                     "created_at": campaign.created_at, "updated_at": campaign.updated_at},
+                     "created_at": campaign.created_at, "updated_at": campaign.updated_at,
+                     "test_doubles": campaign_label(reader)},
         "statuses": statuses,
         "kinds": kinds,
         "models": models,

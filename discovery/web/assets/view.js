@@ -436,6 +436,7 @@
     const row = (k, ...v) => facts.append(el("tr", {}, el("th", {textContent: k}), el("td", {}, ...v)));
     row("status", p.status);
     row("score", fmt(p.score));
+    if (data.campaign.test_doubles) row("test doubles", el("span", {id: "detail-doubles", textContent: data.campaign.test_doubles}));
     row("parents", ...(p.parents.length ? p.parents.map(nodeLink) : ["none (seed)"]));
     if (p.inspirations.length) row("inspirations", ...p.inspirations.map(nodeLink));
     row("children", ...(p.children.length ? p.children.slice(0, 30).map(nodeLink) : ["none"]),
@@ -705,6 +706,9 @@
     const c = data.campaign, counts = data.counts;
     const failed = Object.entries(counts).filter(([k]) => k !== "ok" && k !== "pending").reduce((a, [, v]) => a + v, 0);
     $("title").textContent = `${c.name} · ${c.task}`;
+    // a test double's scores (double_label.py) are said beside the campaign's name
+    $("doubles").hidden = !c.test_doubles;
+    $("doubles").textContent = c.test_doubles ? `test doubles: ${c.test_doubles}` : "";
     document.title = `${c.name} · discovery view`;
     renderState(data.state);
     const best = data.best === null ? "-" : `#${data.best} ${fmt(m.score[m.best])}`;
