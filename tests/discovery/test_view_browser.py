@@ -398,3 +398,29 @@ def test_the_header_says_whether_the_campaign_runs_and_what_is_in_flight(small_r
             live.close()
         wait_for(page, f"{state} === 'finished'", timeout_ms=10_000)
     assert page.errors == []
+
+
+def test_the_header_and_program_panel_say_when_the_agent_model_is_a_test_double(tmp_path, page):
+    """A simulator campaign's label (double_label) beside the campaign's name and in a
+    program's panel; a campaign whose agent model is real-named shows neither."""
+    from discovery.double_label import label
+
+    for name, agent in (("sim", "simulator"), ("real", "openai/gpt-4o-mini")):
+        config = {"task": "toy", "models": [{"name": "openai/gpt-4o-mini"}],
+                  "agent_model": {"name": agent}}
+        with ArchiveWriter.create(tmp_path / name / "archive.sqlite", name=name, task="toy",
+                                  config=config, seed=0, evaluator_version="v1") as writer:
+            add_scored(writer, 0.5, 1.0)
+        with serving(tmp_path / name / "archive.sqlite") as server:
+            page.goto(server.url)
+            wait_ready(page)
+            header = page.locator("#doubles")
+            click_program(page, 1)
+            wait_for(page, "document.querySelector('#detail h2')?.textContent.startsWith('#1')")
+            if agent == "simulator":
+                assert header.is_visible()
+                assert header.text_content() == f"test doubles: {label([config])}"
+                assert page.locator("#detail-doubles").text_content() == label([config])
+            else:
+                assert not header.is_visible() and page.locator("#detail-doubles").count() == 0
+    assert page.errors == []
