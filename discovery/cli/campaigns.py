@@ -104,7 +104,8 @@ def _start_line(event: dict) -> Text:
     verb = "resumed" if event.get("resumed") else "started"
     return Text.assemble((verb, "bold"), sanitize.text(
         f" {event.get('run_dir', 'campaign')}: {event['done']}{total} iterations done, best "
-        f"{views.score_text(event['best'])}; Ctrl-C stops it"))
+        f"{views.score_text(event['best'])}; Ctrl-C stops it"),
+        *([("\n" + event["test_doubles"], "bold yellow")] if event.get("test_doubles") else []))
 
 
 @app.command()

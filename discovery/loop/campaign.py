@@ -43,6 +43,7 @@ from archive import (
 )
 from archive.atomic import atomic_write_text
 from discovery.config import CampaignConfig, ConfigError, apply_overrides
+from discovery.double_label import campaign_label
 from discovery.export import export_module, exported_provenance
 from discovery.loop.liveness import Liveness, State, describe, stop_state
 from discovery.loop.pipeline import Stages, run_pipeline
@@ -230,7 +231,8 @@ class Campaign:
         budget = self.config.budgets.iterations or 10**12
         self.log({"event": "started", "done": len(self.done), "budgets":
                   self.config.budgets.model_dump(), "best": self.best.score if self.best
-                  else None, "resumed": bool(self.done), "run_dir": str(self.run_dir)})
+                  else None, "resumed": bool(self.done), "run_dir": str(self.run_dir),
+                  "test_doubles": campaign_label(self.writer)})
         parallel = self.config.parallel
         try:
             with self._ctrl_c(), open_executor(
@@ -619,7 +621,8 @@ class Campaign:
         self.writer.log_event("campaign_stopped", {"reason": reason, "held_out": held_out,
                                                    "program": best, "state": state}, best)
         self.log({"event": "stopped", "reason": reason,
-                  "best": self.best.score if self.best else None, "held_out": held_out})
+                  "best": self.best.score if self.best else None, "held_out": held_out,
+                  "test_doubles": campaign_label(self.writer)})
 
     def exported(self) -> Path | None:
         """The best program's export, when the file holds the archive's best as it scores now

@@ -110,7 +110,8 @@ def test_run_progress_status_show_lineage_and_runs_say_it(runs):
     with ArchiveReader(runs / "real" / "archive.sqlite") as reader:
         assert campaign_label(reader) is None
     closing = {name: flat((runs / f"{name}.out").read_text()) for name in ("sim", "real")}
-    assert SIMULATED in closing["sim"] and "test double" not in closing["real"]
+    # the start line, the stop line, the closing status
+    assert closing["sim"].count(SIMULATED) == 3 and "test double" not in closing["real"]
     for command, *more in (["status"], ["show", "1"], ["lineage"]):
         shown = {name: flat(discover(runs, command, name, *more).output)
                  for name in ("sim", "real")}
