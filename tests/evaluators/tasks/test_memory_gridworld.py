@@ -343,15 +343,17 @@ def run(memory_class, stream):
 
 
 def test_the_seed_and_baselines_rank_as_memories_should_on_the_train_stage():
-    """Through Task.evaluate with warm workers: a map of each world > every item seen >
-    where successes ended > nothing (figures in the task README)."""
+    """Through Task.evaluate with warm workers: a map of each world and every item seen >
+    where successes ended > nothing (figures in the task README; on the harder cases of issue
+    26 the two maps are within 0.02 of each other, and both well below the ceiling)."""
     names = ["map_memory", "item_map", "success_ends"]
     codes = [TASK.seed_code] + [baseline("gridworld_memory", n).read_text() for n in names]
     with WorkerPool(size=1) as pool:
         finals = [TASK.evaluate(code, pool)[-1] for code in codes]
     assert all(f.stage == "train" and f.status == "ok" for f in finals), finals
     scores = [f.score for f in finals]
-    assert scores[1] > scores[2] > scores[3] > scores[0] + 0.05, scores
+    assert min(scores[1], scores[2]) > scores[3] + 0.2 > scores[0] + 0.23, scores
+    assert max(scores) < 0.9  # headroom below the ceiling (0.99: README)
     assert json.dumps(finals[1].public_metrics)  # plain data for the archive
     for final in finals[1:]:
         assert all(final.public_metrics[f"{c}_gain"] > 2 * final.public_metrics[f"{c}_gain_se"]
