@@ -25,6 +25,8 @@ LAYOUTS: dict[Kind, tuple[str, str]] = {
 }
 """Per format: the stem of the initial program and the evaluator's file name."""
 
+NAMES: dict[Kind, str] = {"openevolve": "an OpenEvolve", "shinka": "a ShinkaEvolve"}
+
 
 class PeerFormatError(ValueError):
     """A peer folder we recognise but cannot run; the message names the file and the fix."""
@@ -68,7 +70,7 @@ def read_folder(root: Path) -> PeerFolder:
     if f"{stem}.py" not in programs:
         other = f" (it has {', '.join(programs)}: only Python candidates run here)" \
             if programs else ""
-        raise PeerFormatError(f"{root}: a {kind} task needs {stem}.py{other}")
+        raise PeerFormatError(f"{root}: {NAMES[kind]} task needs {stem}.py{other}")
     try:
         tree = ast.parse((root / evaluator).read_text(encoding="utf-8"))
     except SyntaxError as exc:
@@ -77,8 +79,9 @@ def read_folder(root: Path) -> PeerFolder:
     functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
     wanted = "evaluate" if kind == "openevolve" else "main"
     if wanted not in functions:
-        raise PeerFormatError(f"{root / evaluator} defines no {wanted}(): the {kind} contract "
-                              f"is {wanted}(program_path{', results_dir' * (kind == 'shinka')})")
+        raise PeerFormatError(f"{root / evaluator} defines no {wanted}(): {NAMES[kind]} "
+                              f"evaluator defines {wanted}(program_path"
+                              f"{', results_dir' * (kind == 'shinka')})")
     folder = PeerFolder(kind, root, f"{stem}.py", evaluator, functions)
     (_read_openevolve_config if kind == "openevolve" else _read_shinka_config)(folder)
     return folder
