@@ -282,7 +282,9 @@ def main() -> None:
         for solver, pair in solvers.items():
             start = time.process_time()
             rows[name][solver] = psro_exploitability(game, pair, iterations, seed)
-            print(f"<!-- {name} {solver} {time.process_time() - start:.1f} CPU s -->", flush=True)
+            value = rows[name][solver]
+            print(f"<!-- {name} {solver} {value if isinstance(value, str) else f'{value:.6g}'} "
+                  f"{time.process_time() - start:.1f} CPU s -->", flush=True)
     table("PSRO: exploitability of the evaluation-time meta-strategy at the last PSRO iteration "
           f"({', '.join(f'{n} {i}' for n, _, i, _ in psro_games)}; ties broken at random as in "
           "`psro_paper`)", list(solvers), rows)
