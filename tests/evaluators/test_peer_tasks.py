@@ -21,10 +21,15 @@ EXAMPLES = ["openevolve/circle_packing", "openevolve/function_minimization",
             "shinka/circle_packing", "shinka/sine_approx_headless"]
 
 
-def scripted(script: str) -> list[str]:
-    return ["--set", f'models=[{{name="scripted:{PEERS / script}", edit_mix={{rewrite=1.0}}}}]',
-            "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
-            "--set", 'executor="fresh"']
+def campaign(tmp_path, example: str, iterations: int, script: str) -> ArchiveReader:
+    """A short campaign on the example with scripted model answers, its archive opened."""
+    run = discover(tmp_path, "run", str(PEERS / example), "--name", "c", "--iterations",
+                   str(iterations), "--progress", "quiet", "--set",
+                   f'models=[{{name="scripted:{PEERS / script}", edit_mix={{rewrite=1.0}}}}]',
+                   "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
+                   "--set", 'executor="fresh"')
+    assert run.exit_code == 0, run.output
+    return ArchiveReader(tmp_path / "c" / "archive.sqlite")
 
 
 def evaluate_json(tmp_path, *args: str) -> dict:
@@ -72,11 +77,8 @@ def test_the_plain_eval_says_the_trust_level_before_the_scores(tmp_path):
 
 
 def test_an_openevolve_campaign_climbs_the_cascade(tmp_path):
-    folder = PEERS / "openevolve/function_minimization"
-    run = discover(tmp_path, "run", str(folder), "--name", "fm", "--iterations", "3",
-                   "--progress", "quiet", *scripted("function_minimization_script.jsonl"))
-    assert run.exit_code == 0, run.output
-    with ArchiveReader(tmp_path / "fm" / "archive.sqlite") as reader:
+    with campaign(tmp_path, "openevolve/function_minimization", 3,
+                  "function_minimization_script.jsonl") as reader:
         best, seed = reader.best(), reader.program(1)
         assert best.id != seed.id and best.score > seed.score
         stages = [e.stage for e in reader.evaluations(best.id)]
@@ -87,11 +89,7 @@ def test_an_openevolve_campaign_climbs_the_cascade(tmp_path):
 
 
 def test_a_shinka_campaign_improves_and_records_incorrect_programs(tmp_path):
-    folder = PEERS / "shinka/sine_approx_headless"
-    run = discover(tmp_path, "run", str(folder), "--name", "sine", "--iterations", "4",
-                   "--progress", "quiet", *scripted("sine_script.jsonl"))
-    assert run.exit_code == 0, run.output
-    with ArchiveReader(tmp_path / "sine" / "archive.sqlite") as reader:
+    with campaign(tmp_path, "shinka/sine_approx_headless", 4, "sine_script.jsonl") as reader:
         best, seed = reader.best(), reader.program(1)
         assert best.score > 0.99 > 0.2 > seed.score
         failures = {reason: n for _, reason, n in reader.failures_by_reason()}
