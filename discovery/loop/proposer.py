@@ -28,6 +28,9 @@ from evaluators.task import Task
 from prompts import render
 
 INSTRUCTIONS = render("rewrite/instructions.txt").split("\n")
+REPAIR_TEMPERATURE = 1.0
+"""The embedded model's temperature on a repair turn: the refusal is most often an unchanged
+copy of the parent's code, which sampling as before would write again."""
 
 
 class Proposer:
@@ -58,9 +61,10 @@ class Proposer:
                     plan, client, turn, continuation.function) or continuation
             start = [{"role": "assistant", "content": continuation.start}] if continuation else []
             try:
-                completion = client.complete([*messages, *start],
-                                             purpose="repair" if turn else "propose",
-                                             seed=plan.n * 7 + turn)
+                completion = client.complete(
+                    [*messages, *start], purpose="repair" if turn else "propose",
+                    seed=plan.n * 7 + turn,
+                    temperature=REPAIR_TEMPERATURE if turn and continuation else None)
             except CallFailed as exc:
                 outcome.calls.extend(exc.attempts)
                 outcome.reason = f"model call failed: {exc}"

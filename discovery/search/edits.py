@@ -176,9 +176,10 @@ class Continuation:
 def plan_continuation(program: str, rng: Random, max_chars: int,
                       function: str | None = None) -> Continuation | None:
     """A function of the block (`function`, else any at random) and a statement of its body
-    to cut before (any after its docstring whose rest of the function is at most `max_chars`
-    long; else the last); None when the block has no such function with a statement to cut
-    before."""
+    to cut before: one of the earlier half of those after its docstring whose rest of the
+    function is at most `max_chars` long (else the last one). None when the block has no such
+    function with a statement to cut before. Earlier cuts leave the model more to write: cut
+    before the last line or two, the small model copies them unchanged."""
     block = block_text(program)
     try:
         tree = parse_python(block)
@@ -200,7 +201,7 @@ def plan_continuation(program: str, rng: Random, max_chars: int,
         return None
     node, cuts, end = rng.choice(options)
     fitting = [c for c in cuts if len("\n".join(lines[c:end])) <= max_chars] or cuts[-1:]
-    cut = rng.choice(fitting)
+    cut = rng.choice(fitting[:(len(fitting) + 1) // 2])
     first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
     return Continuation(node.name, "```python\n" + "\n".join(lines[first:cut]),
                         lines[:cut], lines[end:])

@@ -129,9 +129,9 @@ def test_a_continuation_starts_after_the_docstring_and_fits_the_budget():
         start = continuation.start.removeprefix("```python\n")
         assert start.startswith(f"def {continuation.function}(")
         cuts.add((continuation.function, start.split("\n")[-1].strip()))
-    assert cuts == {("helper", '"""Scale."""'), ("helper", "y = x * 2"),
-                    ("solve", 'Long docstring."""'), ("solve", "total = 0"),
-                    ("solve", "for i in range(n):"), ("solve", "total += helper(i)")}
+    # the earlier half of the statements after the docstring, nested ones included
+    assert cuts == {("helper", '"""Scale."""'), ("solve", 'Long docstring."""'),
+                    ("solve", "total = 0")}
     # a tight budget leaves only the cuts whose rest of the function fits it (or the last)
     for seed in range(20):
         tight = plan_continuation(TWO, random.Random(seed), len("    return total"), "solve")
@@ -145,11 +145,10 @@ def test_splice_puts_back_one_function_and_drops_what_follows_it():
     assert "def helper(x):\n" in block and "def extra" not in block
     assert block.endswith("total += helper(i)\n    return n * 3")
     assert new.startswith("import math\n") and new.endswith("# EVOLVE-BLOCK-END\n")
-    helper = next(c for seed in range(40)
-                  if (c := plan_continuation(TWO, random.Random(seed), 10_000, "helper"))
-                  .start.endswith("y = x * 2"))
+    helper = plan_continuation(TWO, random.Random(0), 10_000, "helper")
     new = splice(TWO, helper, "\n    return x + 1\n```\nThis adds one.")
-    assert "    return x + 1\n\n\ndef solve(n):" in new and "This adds one" not in new
+    assert '"""Scale."""\n    return x + 1\n\n\ndef solve(n):' in new
+    assert "This adds one" not in new
 
 
 @pytest.mark.parametrize(("answer", "reason"), [
