@@ -94,7 +94,7 @@ class Worker:
             raise ModelError("the embedded model needs xllamacpp: pip install xllamacpp") from exc
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the process)
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(self.SCRIPT), str(path), str(threads)],
+            [sys.executable, "-P", str(self.SCRIPT), str(path), str(threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
             text=True, encoding="utf-8", start_new_session=True)  # Ctrl-C is the campaign's
         self._answers: queue.Queue[str | None] = queue.Queue()

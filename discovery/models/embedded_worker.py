@@ -7,9 +7,10 @@ the process that makes it; the campaign (discovery/models/embedded.py) does that
 new one. It also keeps llama.cpp's OpenMP threads out of the campaign's process, which forks
 sandbox workers.
 
-Run by path with `python -I` (no package imports: it starts in a fraction of a second):
+Run by path (no package imports: it starts in a fraction of a second), with `-P` so that its
+folder's modules do not shadow anything on the path:
 
-    python -I embedded_worker.py MODEL.gguf THREADS
+    python -P embedded_worker.py MODEL.gguf THREADS
 
 The first line it writes is {"ready": load seconds} or {"error": why}. Anything llama.cpp
 prints goes to stderr: the answers have the original stdout to themselves.
