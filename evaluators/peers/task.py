@@ -39,6 +39,10 @@ DATA_LIMIT = 4 * 2**20
 """Bytes of the folder's files carried into the sandbox, at most; larger files are left out
 (and named)."""
 
+README_LIMIT = 4000
+"""Characters of the folder's README.md a description without a system message keeps (every
+prompt carries the description)."""
+
 DEFAULT_WALL_S = 300.0
 """OpenEvolve's default evaluator timeout, used where a folder names none."""
 
@@ -83,10 +87,11 @@ class PeerTask(Task):
 
     @functools.cached_property
     def description(self) -> str:
+        """Their system message, else their README.md, and how the program is scored."""
         parts = [self.folder.system_message]
         readme = self.root / "README.md"
-        if readme.is_file():
-            parts.append(readme.read_text(encoding="utf-8").strip())
+        if not self.folder.system_message and readme.is_file():  # else it is their results
+            parts.append(readme.read_text(encoding="utf-8").strip()[:README_LIMIT])
         parts.append(f"The program is scored by {self.kind}'s evaluator "
                      f"({self.folder.evaluator}), which imports it and calls its functions: "
                      "keep the names and return values of the code outside the "

@@ -170,3 +170,12 @@ def test_broken_peer_folders_get_one_line(tmp_path):
                       str(broken), "--json")
     assert report.exit_code == 1
     assert json.loads(report.output)[0]["results"][-1]["status"] == "invalid"
+
+
+def test_the_description_is_their_system_message_else_their_readme():
+    packing = load_task(PEERS / "openevolve/circle_packing").description
+    assert packing.startswith("You are an expert mathematician specializing in circle packing")
+    assert "## Our Approach" not in packing  # their README's account of their runs stays out
+    sine = load_task(PEERS / "shinka/sine_approx_headless").description
+    assert sine.startswith("# Headless Math Approximation Example")
+    assert "keep the names and return values of the code outside the EVOLVE-BLOCK" in sine
