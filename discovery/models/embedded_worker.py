@@ -19,6 +19,7 @@ prints goes to stderr: the answers have the original stdout to themselves.
 import json
 import os
 import sys
+import threading
 import time
 
 
@@ -38,7 +39,17 @@ def load(path: str, threads: int):
     return xllamacpp.Server(params)
 
 
+def exit_with_parent() -> None:
+    """End this process once the campaign's has gone (killed outright, it closed nothing):
+    the call in flight is nobody's any more."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
 def main() -> None:
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     path, threads = sys.argv[1], int(sys.argv[2])
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # a stray printf of llama.cpp must not corrupt the answers

@@ -1,6 +1,9 @@
 """The embedded default model, offline, on the CPU (SmolLM2-135M via xllamacpp)."""
 
 import json
+import subprocess
+import sys
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -89,3 +92,33 @@ def test_the_stored_config_is_what_ran_and_resume_runs_the_same(tmp_path):
     resumed = Campaign.resume(tmp_path / "e", lambda event: None)
     assert resumed.clients["embedded"].spec == ran
     resumed.close()
+
+
+def test_a_model_process_ends_with_a_campaign_killed_mid_call(tmp_path):
+    """Killed outright, the campaign closes nothing: the model's process notices that its
+    parent is gone and ends, its call in flight unfinished."""
+    script = tmp_path / "campaign.py"
+    script.write_text(
+        "from discovery.models.embedded import Worker, model_path\n"
+        "worker = Worker(model_path(), 1)\n"
+        "print(worker.process.pid, flush=True)\n"
+        "worker.ask({'messages': [{'role': 'user', 'content': 'Tell a long story.'}],\n"
+        "            'max_tokens': 4000, 'ignore_eos': True}, 600)\n")
+    campaign = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    model = int(campaign.stdout.readline())
+    time.sleep(1)  # into the call
+    campaign.kill()
+    campaign.wait()
+    deadline = time.monotonic() + 60
+    while _alive(model) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(model)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie left for init to reap has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
