@@ -19,6 +19,10 @@ from evaluators.scoring import InvalidOutput, Metrics, finite_number
 TEXT_LIMIT = 2000
 """Characters kept of one text metric (an artifact with a full traceback is long)."""
 
+METRICS_LIMIT = 200
+"""Metrics one table may hold: the answer comes from the candidate's process, and the archive
+stores every metric of every program."""
+
 TRUST = "peer evaluator: it ran in the candidate's process, which could change its score"
 """The private metric `evaluator_trust` of every peer score, so that reports say so."""
 
@@ -58,6 +62,8 @@ def peer_metrics(outputs: Any, trust: str) -> Metrics:
 def _add(into: dict[str, Any], values: dict[str, Any]) -> None:
     """Finite numbers (bools as 0/1) and text (cut to TEXT_LIMIT) of `values`; lists, tables
     and non-finite numbers are left out (a metric is one number or one text)."""
+    if len(into) + len(values) > METRICS_LIMIT:
+        raise InvalidOutput(f"the evaluator returned over {METRICS_LIMIT} metrics in one table")
     for key, value in values.items():
         if isinstance(value, bool | int | float) and math.isfinite(value):
             into[str(key)] = float(value)

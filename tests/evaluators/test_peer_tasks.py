@@ -14,6 +14,8 @@ from discovery.config import load_config
 from discovery.peer_settings import peer_settings
 from evaluators.peers.driver import call_evaluator
 from evaluators.peers.formats import read_folder
+from evaluators.peers.scorer import METRICS_LIMIT, score
+from evaluators.scoring import InvalidOutput
 from evaluators.task import TaskError, load_task
 
 PEERS = Path(__file__).parents[1] / "data" / "peers"
@@ -179,3 +181,22 @@ def test_the_description_is_their_system_message_else_their_readme():
     sine = load_task(PEERS / "shinka/sine_approx_headless").description
     assert sine.startswith("# Headless Math Approximation Example")
     assert "keep the names and return values of the code outside the EVOLVE-BLOCK" in sine
+
+
+def test_the_trusted_side_checks_the_shape_of_a_peer_answer():
+    ok = score("evaluate", None, {"metrics": {"combined_score": 2, "error": "x" * 5000,
+                                              "nan": float("nan"), "rows": [1, 2]},
+                                  "artifacts": {"log": "see"}}, None)
+    assert ok.score == 2.0 and ok.public["combined_score"] == 2.0
+    assert len(ok.public["error"]) == 2000 and ok.public["artifact_log"] == "see"
+    assert "nan" not in ok.public and "rows" not in ok.public
+    assert score("e", None, {"metrics": {"a": 1.0, "b": 3.0}}, None).score == 2.0  # OE's mean
+    for bad, reason in [
+            ({"metrics": None}, "returned no metrics"),
+            ({"metrics": {"combined_score": float("inf")}}, "not finite"),
+            ({"metrics": {"combined_score": 1.0}, "correct": False, "error": "overlap"},
+             "incorrect: overlap"),
+            ({"metrics": {"x": 1.0}, "correct": True}, "no combined_score"),
+            ({"metrics": {f"m{i}": 1.0 for i in range(METRICS_LIMIT + 1)}}, "over 200")]:
+        with pytest.raises(InvalidOutput, match=reason):
+            score("evaluate", None, bad, None)
