@@ -14,8 +14,10 @@ Each step it issues the first of: a command that takes the goal object ("take <o
 depth-first walk over the rooms: in each room open what is closed (holders and doors), then
 take the exits not tried from it (in an order drawn from a random generator seeded with the
 task, so the same task is explored the same way), going back the way it came when a room has
-nothing left (and at once when an exit led to a room already seen). A malformed hint (not a
-list of strings, too long) is the memory's fault: InvalidOutput naming the key.
+nothing left (and at once when an exit led to a room already seen). An agent made with `tries`
+(verbs) first issues, in each room, each admissible command of those verbs once, in order. A
+malformed hint (not a list of strings, too long) is the memory's fault: InvalidOutput naming
+the key.
 
 The work hints can make this trusted agent do is bounded by their checked size: each plan
 command is issued or dropped once (at most MAX_HINTS an episode), and `avoid` is a set looked
@@ -63,8 +65,10 @@ def _commands(retrieved: dict, key: str) -> list[str]:
 class TextAgent:
     """One episode's agent: the rooms it has seen, what it tried in each, the way back."""
 
-    def __init__(self, target: str, hints: Hints, seed: str):
-        self.target, self.avoid = target, hints.avoid
+    def __init__(self, target: str, hints: Hints, seed: str, tries: tuple[str, ...] = ()):
+        """`tries`: verbs whose admissible commands it issues once in each room, before
+        opening and leaving it (ALMA's challenge games: `unlock`, the cooking verbs)."""
+        self.target, self.avoid, self.tries = target, hints.avoid, tries
         self.plan = list(reversed(hints.plan))
         self.rng = random.Random(seed)
         self.tried: dict[str, set[str]] = {}
@@ -89,6 +93,10 @@ class TextAgent:
         if returning is not None and returning in allowed:
             return self._issue(room, returning, back=True)
         tried = self.tried.setdefault(room, set())
+        for verb in self.tries:
+            chosen = sorted(c for c in allowed if c.startswith(f"{verb} ") and c not in tried)
+            if chosen:
+                return self._issue(room, chosen[0])
         opens = sorted(c for c in allowed if c.startswith("open ") and c not in tried)
         if opens:
             return self._issue(room, opens[0])

@@ -33,10 +33,14 @@ Reply in the following JSON format.
 
 class TextLLMAgent:
     def __init__(self, model: AgentModel, goal: str, target: str, retrieved: dict,
-                 hints: Hints, seed: str, temperature: float = 0.0):
+                 hints: Hints, seed: str, temperature: float = 0.0, *,
+                 scripted: TextAgent | None = None, system: str = SYSTEM):
+        """`scripted`: the agent whose command is each call's reference (the scripted text
+        agent by default); `system`: the prompt that says what kind of game this is."""
         self.model, self.goal, self.temperature = model, goal, temperature
         self.memory = json.dumps(retrieved)[:MEMORY_CHARS]
-        self.scripted = TextAgent(target, hints, seed)
+        self.scripted = scripted or TextAgent(target, hints, seed)
+        self.system = system
         self.history: list[str] = []
         self.calls = 0
         self.fallbacks = 0
@@ -58,4 +62,4 @@ class TextLLMAgent:
                 f"{obs['steps_left']} commands left.\nThe game says: {obs['text']}\nCommands "
                 f"accepted now: {'; '.join(obs['admissible'])}.\nYour last commands: "
                 f"{'; '.join(self.history[-10:]) or 'none'}.\nMemory: {self.memory}")
-        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]

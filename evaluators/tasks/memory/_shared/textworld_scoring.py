@@ -6,9 +6,9 @@ recorders in every domain.
 """
 
 from grid_scoring import GridScorer, StreamCase
-from textworld_agent import TextAgent, read_hints
-from textworld_llm_agent import TextLLMAgent
-from textworld_worlds import Episode, TextTask, game_file, make_tasks
+from textworld_agent import Hints, TextAgent, read_hints
+from textworld_llm_agent import SYSTEM, TextLLMAgent
+from textworld_worlds import Episode, TextTask, make_tasks
 
 from evaluators.agent_model import AgentModel
 
@@ -23,16 +23,27 @@ class TextWorldScorer(GridScorer):
 
         def play(task: TextTask, retrieved: dict, repeat: int):
             hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"
-            agent = TextAgent(task.target, hints, seed) if case.agent == "scripted" else \
-                TextLLMAgent(model, task.goal, task.target, retrieved, hints, seed)
+            scripted = self.scripted_agent(task, hints, seed)
+            agent = scripted if case.agent == "scripted" else \
+                TextLLMAgent(model, task.goal, task.target, retrieved, hints, seed,
+                             scripted=scripted, system=self.system)
             return Episode(task, case.budget).play(agent)
 
         return self.alma(case, lambda task: Episode(task, case.budget).opening(), play)
 
+    system = SYSTEM
+    """What the LLM agent is told about the games."""
+
+    @staticmethod
+    def scripted_agent(task: TextTask, hints: Hints, seed: str) -> TextAgent:
+        """The offline, model-free agent of an episode (and the LLM agent's reference)."""
+        return TextAgent(task.target, hints, seed)
+
     def prepare(self, stages) -> None:
         """Every case's games, generated and compiled into the cache now (about a second each
-        the first time), so that no evaluation waits for the compiler."""
+        the first time, more for ALMA's challenge games), so that no evaluation waits for the
+        compiler."""
         for stage in stages:
             for config in stage.cases:
                 for task in self.tasks(self.case(config.secret)):
-                    game_file(task)
+                    task.compiled()

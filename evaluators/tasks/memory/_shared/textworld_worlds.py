@@ -89,6 +89,10 @@ class TextTask:
     def goal(self) -> str:
         return f"take the {self.target}"
 
+    def compiled(self) -> Path:
+        """The task's game file (what Episode plays; textworld_games' tasks have their own)."""
+        return game_file(self)
+
 
 def cache_root() -> Path:
     root = os.environ.get("DISCOVERY_CACHE_DIR") or (Path.home() / ".cache" / "discovery")
@@ -254,7 +258,7 @@ def _game(task: TextTask):
                                max_score=True)
     with warnings.catch_warnings():  # jericho: "not fully supported" (textworld keeps score)
         warnings.simplefilter("ignore")
-        env = textworld.start(str(game_file(task)), request_infos=infos)
+        env = textworld.start(str(task.compiled()), request_infos=infos)
     try:
         yield env, env.reset()
     finally:
