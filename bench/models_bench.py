@@ -5,7 +5,7 @@ throughput against the mock OpenAI server, next to the raw openai SDK measured i
 run. Prints Markdown; asserts nothing.
 
     .venv/bin/python bench/models_bench.py [--calls 200]
-    .venv/bin/python bench/models_bench.py --quick   # 20 calls; proposals of 1 seed, 2 iterations
+    .venv/bin/python bench/models_bench.py --quick   # 20 calls; proposals of 1 seed, 4 iterations
     .venv/bin/python bench/models_bench.py --threads  # the embedded model beside CPU burners
     .venv/bin/python bench/models_bench.py --proposals [--quick]  # the first command's proposals
 
@@ -17,7 +17,7 @@ old/new.
 `--proposals`: the README's first command (`discover run circle_packing --iterations 10`) for
 `--seed 0..9`, one run at a time: how many of the embedded model's proposals became programs
 (passed the edit checks and were run), evaluated ok, and beat their parent. `--quick`: seed 0,
-2 iterations.
+4 iterations (the first proposal comes at iteration 3, after the seed and tuning).
 """
 
 import argparse
@@ -250,7 +250,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--quick", action="store_true",
                         help="a minute or two: --calls 20 and the first command's proposals "
-                             "for seed 0 with 2 iterations, no other embedded figure")
+                             "for seed 0 with 4 iterations, no other embedded figure")
     parser.add_argument("--threads", action="store_true",
                         help="only the embedded model's seconds per call beside CPU burners")
     parser.add_argument("--proposals", action="store_true",
@@ -260,10 +260,10 @@ def main() -> None:
         thread_figures(2, 60.0)
         return
     if args.proposals:
-        proposal_figures(range(1) if args.quick else range(10), 2 if args.quick else 10)
+        proposal_figures(range(1) if args.quick else range(10), 4 if args.quick else 10)
         return
     if args.quick:
-        print("quick: the clients, and the first command's proposals for seed 0 with 2 "
+        print("quick: the clients, and the first command's proposals for seed 0 with 4 "
               "iterations (--proposals for seeds 0..9, no option for the rest)")
         client_figures(20)
         try:
@@ -271,7 +271,7 @@ def main() -> None:
         except ModelError as exc:  # CI without the weights: the clients' figures still count
             print(f"\nno proposal figures: {exc}")
             return
-        proposal_figures(range(1), 2)
+        proposal_figures(range(1), 4)
         return
     embedded_figures()
     client_figures(args.calls)
