@@ -12,7 +12,7 @@ from archive import ArchiveReader
 from discovery.cli import app
 from discovery.models import make_client
 from discovery.models.base import CallFailed, ModelError, ModelSpec
-from discovery.models.embedded import _Loaded, model_path
+from discovery.models.embedded import _Loaded, model_path, threads
 
 pytest.importorskip("xllamacpp")
 PROMPT = [{"role": "system", "content": "You write Python. Reply with one code block only."},
@@ -53,6 +53,15 @@ def test_a_final_assistant_message_is_continued_to_the_closing_fence():
     answer = make_client(ModelSpec()).complete([*PROMPT, start], seed=3)
     assert "return" in answer.text and "```" not in answer.text
     assert "def square" not in answer.text  # the continuation alone, as prefill APIs return it
+
+
+def test_one_decoding_thread_unless_the_environment_says_otherwise(monkeypatch):
+    assert threads() == 1
+    monkeypatch.setenv("DISCOVERY_EMBEDDED_THREADS", "2")
+    assert threads() == 2
+    monkeypatch.setenv("DISCOVERY_EMBEDDED_THREADS", "0")
+    with pytest.raises(ModelError, match="DISCOVERY_EMBEDDED_THREADS is '0': set it to a whole"):
+        threads()
 
 
 def test_config_overrides_the_embedded_defaults():
