@@ -56,6 +56,7 @@ def test_a_final_assistant_message_is_continued_to_the_closing_fence():
 
 
 def test_one_decoding_thread_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.delenv("DISCOVERY_EMBEDDED_THREADS", raising=False)
     assert threads() == 1
     monkeypatch.setenv("DISCOVERY_EMBEDDED_THREADS", "2")
     assert threads() == 2
