@@ -12,10 +12,10 @@ Every call runs in a child process (discovery/models/embedded_worker.py) and hon
 attempt, and retried on a fresh one up to `max_retries` times.
 
 Threads: one by default (`$DISCOVERY_EMBEDDED_THREADS` to change it). llama.cpp's threads wait
-for each other at every layer by spinning, so beside one busy process on two cores a
-two-thread call took 20-85 s where a one-thread call took 2-5 s (bench/models_bench.py
---threads measures the ratios); the "hangs" seen on shared machines were such calls, minutes
-long.
+for each other at every layer by spinning, so on two cores with other work running (load
+average 7-10) 64 tokens took 38-68 s on two threads and 2-5 s on one, with or without a network
+namespace, and the two threads burned 14 times the CPU time; the calls seen "hung" at 100% CPU
+for 60-900 s on a shared machine were such calls (`bench/models_bench.py --threads`).
 """
 
 import atexit
