@@ -50,6 +50,25 @@ def test_replies_become_moves_and_a_reply_without_moves_falls_back_to_the_script
     assert fallen == play_in_process(SCORER.stream(SCORER.case(SMALL)), NoMemory).result
 
 
+def test_the_llm_agent_is_the_default_wherever_a_model_is_configured():
+    """`agent = "auto"` (the default): the LLM agent plays when the evaluation has an agent
+    model, the scripted agent (the offline, model-free setting) when it has none; each has its
+    own no-memory baseline."""
+    echo = Echo()
+    case = SCORER.case(SMALL)
+    assert case.agent == "auto"
+    with_model = play_in_process(SCORER.stream(case, echo), TargetsMemory, echo).result
+    assert echo.prompts and all("Goal: go to the " in p for p in echo.prompts)
+    assert any('"targets": [[1, 1]]' in p for p in echo.prompts)
+    calls = len(echo.prompts)
+    without = play_in_process(SCORER.stream(case), TargetsMemory).result
+    assert len(echo.prompts) == calls  # no model: nobody asked
+    assert with_model == without  # the echo takes the scripted agent's moves
+    SCORER.no_memory(case, echo)
+    assert len(echo.prompts) > calls  # the LLM agent's baseline is its own, played with it
+    assert (case, True) in SCORER.no_memory_results
+
+
 def test_the_llm_agent_without_a_model_is_the_tasks_error():
     stage, case = smoke("gridworld_memory")
     llm = Case(case.name, {}, {**case.secret, "agent": "llm"})
@@ -82,9 +101,10 @@ def test_a_memory_asks_the_evaluations_model_over_the_channel():
 
     stage, config = smoke("gridworld_memory")
     code = program("gridworld_memory", "import json\n" + ASKS)
+    scripted = {**config.secret, "agent": "scripted"}  # the model answers the memory only
     with WorkerPool(size=1) as pool:
-        asked = TASK.run_case(stage, Case(config.name, {}, config.secret, model), code, pool)
-        alone = TASK.run_case(stage, Case(config.name, {}, config.secret), code, pool)
+        asked = TASK.run_case(stage, Case(config.name, {}, scripted, model), code, pool)
+        alone = TASK.run_case(stage, Case(config.name, {}, scripted), code, pool)
     assert asked.status == "ok", asked.reason
     assert asked.metrics.private["model_calls"] == 1
     # without a model the call raises in the memory: each such call costs its episode, and

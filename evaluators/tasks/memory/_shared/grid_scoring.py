@@ -56,9 +56,11 @@ class StreamCase:
     """Sequential mode: the one copy this case plays (0 to repeats - 1, its repeat number, so
     its agent's seeds). Each copy is a case of its own: a sandbox run of its own, where no
     sibling copy can leave it a note (memory_stream.py)."""
-    agent: Literal["scripted", "llm"] = "scripted"
-    """Who plays the episodes: the scripted agent (reads the hint schema; fast, deterministic)
-    or the LLM agent (the evaluation's agent model, with the retrieved dict in its prompt)."""
+    agent: Literal["auto", "scripted", "llm"] = "auto"
+    """Who plays the episodes: the LLM agent (the evaluation's agent model, with the retrieved
+    dict in its prompt, as in ALMA), or the scripted agent, the offline, model-free setting
+    (reads the hint schema; fast, deterministic). `auto`: the LLM agent wherever the
+    evaluation has an agent model, else the scripted one."""
     collection: int = -1
     """How many tasks the collection phase shows the memory (-1: ALMA's, the first half of
     the shuffled tasks; at most that, or every task of the set with `deploy_seed`)."""
@@ -109,7 +111,7 @@ class GridScorer:
     def __init__(self, case_type: type[StreamCase],
                  make_worlds: Callable[[StreamCase], list[World]]):
         self.case_type, self.make_worlds = case_type, make_worlds
-        self.no_memory_results: dict[StreamCase, StreamResult] = {}
+        self.no_memory_results: dict[tuple[StreamCase, bool], StreamResult] = {}
 
     def case(self, secret: dict) -> StreamCase:
         """A case's secret, checked: a wrong key or value is the task author's to fix."""
@@ -136,12 +138,15 @@ class GridScorer:
         return case
 
     @staticmethod
-    def check_model(case: StreamCase, model: AgentModel | None) -> None:
+    def llm_plays(case: StreamCase, model: AgentModel | None) -> bool:
+        """Whether the LLM agent plays this case's episodes (a case that asks for it and has
+        no model is the task's error: it says what to give)."""
         if case.agent == "llm" and model is None:
             raise ValueError("this case's agent is the LLM agent (agent = \"llm\") and the "
                              "evaluation has no agent model: give one ([agent_model] in the "
                              "campaign config, --agent-model for discover eval) or use agent = "
                              "\"scripted\"")
+        return case.agent == "llm" or (case.agent == "auto" and model is not None)
 
     def tasks(self, case: StreamCase) -> list[GridTask]:
         return make_tasks(self.make_worlds(case), case.tasks_per_world, case.seed)
@@ -149,12 +154,12 @@ class GridScorer:
     def stream(self, case: GridCase, model: AgentModel | None = None):
         """The case's stream, its episodes played by the case's agent (TextWorldScorer has
         its own)."""
-        self.check_model(case, model)
+        llm = self.llm_plays(case, model)
         episode = LevelEpisode if case.dynamics == "minigrid" else Episode
 
         def play(task: GridTask, retrieved: dict, repeat: int):
             hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"
-            agent = ScriptedAgent(task.target, hints, seed) if case.agent == "scripted" \
+            agent = ScriptedAgent(task.target, hints, seed) if not llm \
                 else LLMAgent(model, task.goal, task.target, retrieved, hints, seed)
             return episode(task, case.radius, case.budget).play(agent)
 
@@ -175,12 +180,13 @@ class GridScorer:
         """The same stream with empty retrievals, computed once per case and process: the
         scripted agent plays it the same way every time; for the LLM agent, the first
         evaluation's model plays it (its calls count in that evaluation's budget)."""
-        if case not in self.no_memory_results:
+        key = (case, self.llm_plays(case, model))
+        if key not in self.no_memory_results:
             oracle = play_in_process(self.stream(case, model), NoMemory, model)
             if oracle.result is None:
                 raise InvalidOutput(f"the no-memory baseline stopped: {oracle.failure}")
-            self.no_memory_results[case] = oracle.result
-        return self.no_memory_results[case]
+            self.no_memory_results[key] = oracle.result
+        return self.no_memory_results[key]
 
     def prepare(self, stages) -> None:
         for stage in stages:

@@ -19,12 +19,12 @@ class TextWorldScorer(GridScorer):
 
     def stream(self, case: StreamCase, model: AgentModel | None = None):
         """The case's stream, its episodes played by the case's agent."""
-        self.check_model(case, model)
+        llm = self.llm_plays(case, model)
 
         def play(task: TextTask, retrieved: dict, repeat: int):
             hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"
             scripted = self.scripted_agent(task, hints, seed)
-            agent = scripted if case.agent == "scripted" else \
+            agent = scripted if not llm else \
                 TextLLMAgent(model, task.goal, task.target, retrieved, hints, seed,
                              scripted=scripted, system=self.system)
             return Episode(task, case.budget).play(agent)
