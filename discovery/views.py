@@ -29,7 +29,7 @@ from archive import (
 from archive.lineage import ancestry, best_lineage, primary_parent
 from archive.lineage_facts import LineageFacts, Step
 from discovery import sanitize
-from discovery.double_label import campaign_label, doubles, label
+from discovery.double_label import MEANING, campaign_label, doubles, label
 from discovery.models.base import Completion, ModelSpec
 from discovery.models.transcripts import Exchange
 from discovery.search.edits import design_notes
@@ -116,8 +116,8 @@ def runs_table(rows: list[tuple[str, Summary, bool]]) -> Table:
         captions.append("not started: `discover resume RUN --set KEY=VALUE` with a config that "
                         "works, or `discover rm RUN`")
     if any(doubles([summary.campaign.config]) for _, summary, _ in rows):
-        captions.append("test doubles: a simulated or scripted agent model's scores test "
-                        "plumbing, not designs; a scripted meta model's programs are canned")
+        captions.append(f"test doubles: an agent model's {MEANING['agent']}; a meta model's "
+                        f"{MEANING['meta']}")
     table.caption = "\n".join(captions) or None
     return table
 
