@@ -126,7 +126,7 @@ def run(
 ) -> None:
     """Run a discovery campaign on a task (default model: the embedded one, offline). Every
     model is checked first; Ctrl-C stops it after the work in flight, twice at once."""
-    overrides = list(set_ or [])
+    overrides = [*_peer_settings(task), *(set_ or [])]  # a peer folder's first: --set wins
     for key, value in (("name", name), ("budgets.iterations", iterations), ("seed", seed)):
         if value is not None:
             overrides.append(f"{key}={json.dumps(value)}")
@@ -161,6 +161,21 @@ def resume(
     shown = Output(progress)
     _run_and_report(Campaign.resume(run_dir, shown, overrides, check=not no_preflight,
                                     more=True), shown)
+
+
+def _peer_settings(task: str) -> list[str]:
+    """An OpenEvolve or ShinkaEvolve folder's search settings as our overrides, each setting
+    with no equivalent named on stderr (docs/bring-your-problem.md); none for our own tasks."""
+    from discovery.peer_settings import peer_settings
+    from evaluators.peers.formats import peer_kind, read_folder
+
+    folder = Path(task)
+    if (folder / "task.toml").is_file() or peer_kind(folder) is None:
+        return []
+    peer = peer_settings(read_folder(folder))
+    for line in peer.ignored:
+        typer.echo(f"ignored: {line}", err=True)
+    return list(peer.search)
 
 
 def _run_and_report(campaign: Campaign, progress: Output) -> None:

@@ -24,12 +24,15 @@ EXAMPLES = ["openevolve/circle_packing", "openevolve/function_minimization",
 
 
 def campaign(tmp_path, example: str, iterations: int, script: str) -> ArchiveReader:
-    """A short campaign on the example with scripted model answers, its archive opened."""
+    """A short campaign on the example with scripted model answers, its archive opened; one
+    island, one proposal and one evaluation at a time over their settings, so the script's
+    answers land in order."""
     run = discover(tmp_path, "run", str(PEERS / example), "--name", "c", "--iterations",
                    str(iterations), "--progress", "quiet", "--set",
                    f'models=[{{name="scripted:{PEERS / script}", edit_mix={{rewrite=1.0}}}}]',
                    "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
-                   "--set", 'executor="fresh"')
+                   "--set", 'executor="fresh"', "--set", "selection.islands=1",
+                   "--set", "parallel.proposals=1", "--set", "parallel.evaluations=1")
     assert run.exit_code == 0, run.output
     return ArchiveReader(tmp_path / "c" / "archive.sqlite")
 
@@ -88,6 +91,10 @@ def test_an_openevolve_campaign_climbs_the_cascade(tmp_path):
         final = reader.evaluations(best.id)[-1]
         assert final.public_metrics["reliability_score"] == 1.0
         assert "artifact_best_position" in final.public_metrics
+        config = reader.campaign().config  # their config.yaml's settings (3 islands, a pool
+        assert (config["selection"]["islands"], config["selection"]["pool"]) == (1, 50)  # of
+        # 50), and ours where given: --set and --iterations win
+        assert config["budgets"]["iterations"] == 3 and config["executor"] == "fresh"
 
 
 def test_a_shinka_campaign_improves_and_records_incorrect_programs(tmp_path):
