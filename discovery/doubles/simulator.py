@@ -8,8 +8,8 @@ prompt asks for, with noise drawn per call, so that the designs ADAS found usefu
 
 - a `thinking` field (chain of thought) raises the chance of a right answer;
 - a prompt that already holds an earlier answer (or code) and feedback on it (self-refine,
-  debate) raises it again, and a critic asked whether an answer is `correct` judges it rightly
-  most of the time;
+  debate) raises it again (code it is told fits every example is kept), and a critic asked
+  whether an answer is `correct` judges it rightly most of the time;
 - at temperature 0 the same prompt always gets the same answer; above it each call draws anew
   (the k-th identical call is seeded by k), so voting over samples helps.
 
@@ -22,7 +22,7 @@ the best-fitting sample) gain as they do with a real model; the code is a lookup
 Without a reference (a prompt about no known question) it answers wrongly.
 
 Its scores test the plumbing, not a design's worth with a real model: every output of a
-campaign that uses it says so (discovery/doubles_label.py).
+campaign that uses it says so (discovery/double_label.py).
 """
 
 import hashlib
@@ -39,6 +39,9 @@ THINKING = 0.15
 REFINING = 0.15
 CRITIC = 0.85
 """Chance that a critic's verdict on an earlier answer is right."""
+KEEP = 0.9
+"""Chance that code shown with feedback that it fits every example is kept (written again), as
+a real model keeps code it is told works; other answers are drawn anew."""
 _FORMAT = re.compile(r"following JSON format\.\s*(\{.*?\n\})", re.S)
 _EARLIER = re.compile(r"### (?:answer|code) #\d+ by [^\n]*:\n(.*?)(?:\n###|\Z)", re.S)
 _EXAMPLE = re.compile(r"### Example \d+:\ninput = (\[.*?\])\noutput = (\[.*?\])\n")
@@ -58,8 +61,11 @@ class Simulator:
         rng = random.Random(f"{digest}:{seed if temperature > 0 else 0}")
         fields = _fields(messages)
         earlier = [a.strip() for a in _EARLIER.findall(messages[-1]["content"])]
-        answer = self._answer(rng, reference, "thinking" in fields,
-                              bool(earlier) and "feedback" in text.lower())
+        refining = bool(earlier) and "feedback" in text.lower()
+        kept = refining and earlier[-1].startswith("def transform") and \
+            _same(earlier[-1], reference)  # right code fits every example: the feedback says so
+        answer = self._answer(rng, reference, KEEP if kept else BASE + THINKING *
+                              ("thinking" in fields) + REFINING * refining)
         reply: dict[str, str] = {}
         for field in fields:
             if field == "correct":
@@ -81,8 +87,7 @@ class Simulator:
         return Completion(self.spec.name, out, tokens_in, tokens_out, 0.0, 0.0, (attempt,))
 
     @staticmethod
-    def _answer(rng: random.Random, reference: Any, thinking: bool, refining: bool) -> str:
-        chance = BASE + THINKING * thinking + REFINING * refining
+    def _answer(rng: random.Random, reference: Any, chance: float) -> str:
         if reference is not None and rng.random() < chance:
             return str(reference)
         return _wrong(rng, None if reference is None else str(reference))
