@@ -461,8 +461,8 @@ def test_the_analysis_step_shows_the_model_episodes_by_reward_before_it_writes_c
     asked = [json.loads(line)["messages"] for line in (tmp_path / "a" / "transcript.jsonl")
              .read_text().splitlines()]
     analysis, proposal = asked[0][-1]["content"], asked[1][-1]["content"]
-    assert "[low reward 0]" in analysis and "[high reward 1]" in analysis
-    assert "goal: go to the" in analysis
+    assert '"bin": "0-0.33"' in analysis and '"bin": "0.66-1"' in analysis
+    assert '"goal": "go to the' in analysis
     assert "An analysis of the parent's episodes:\nRemember where items were seen." in proposal
     assert "episodes=" not in proposal  # the episodes are the analysis step's, not a metric
     with ArchiveReader(tmp_path / "a" / "archive.sqlite") as reader:

@@ -107,7 +107,8 @@ def test_a_memory_asks_the_evaluations_model_over_the_channel():
         alone = TASK.run_case(stage, Case(config.name, {}, scripted), code, pool)
     assert asked.status == "ok", asked.reason
     assert asked.metrics.private["model_calls"] == 1
-    # without a model the call raises in the memory: each such call costs its episode, and
-    # the reason is in the metrics the analysis reads
-    assert alone.status == "ok" and alone.metrics.public["memory_errors"] > 0
-    assert "this evaluation has no agent model" in alone.metrics.public["episodes"]
+    # without a model the call raises in the memory (each update asks again, each retrieval
+    # then fails on the missing answer): each such call costs its episode, and the errors are
+    # in the metrics the analysis reads
+    assert alone.status == "ok" and alone.metrics.public["memory_errors"] == 8 + 24
+    assert alone.metrics.score == 0 and "raised in" in alone.metrics.public["episodes"]

@@ -2,6 +2,8 @@
 episode (scored 0, the error recorded and shown), not the evaluation; the collection size and
 the distribution-shift test (collect on one task set, deploy on another) as case settings."""
 
+import json
+
 import pytest
 from memory_helpers import program, smoke
 
@@ -59,9 +61,36 @@ def test_a_memory_that_raises_costs_only_that_episode_which_scores_zero():
                if e.startswith("general_retrieve raised in deployment"))
     assert ("general_update raised in collection (goal: g3): KeyError: 'lost my notes'"
             in result.errors) == collected_3
-    text = result.episodes_text()
-    assert "[error] general_retrieve raised in deployment" in text
-    assert "general_retrieve raised; reward 0" in text
+    shown = [json.loads(line) for line in result.episodes_text().splitlines()]
+    assert any(e.get("error", "").startswith("general_retrieve raised in deployment")
+               for e in shown)
+    assert {e["bin"] for e in shown if "bin" in e} == {"0-0.33", "0.66-1"}
+    failed = [e for e in result.episodes if e.get("error")]
+    assert len(failed) == 4 and all(e["reward"] == 0 for e in failed)
+
+
+def test_the_analysis_sample_is_alma_s_three_random_episodes_per_fixed_reward_bin():
+    """ALMA (evals/launch.py): fixed bins 0-0.33, 0.33-0.66, 0.66-1; up to 3 episodes drawn
+    at random in each (the same for the same stream), and up to 3 errors."""
+    def play(task, retrieved, repeat):
+        recorder = Recorder({"task": task}, f"g{task}")
+        recorder.log("wait", {"task": task}, 0.0, True)
+        recorder.reward = (task % 4) / 3  # 0, 1/3 (first bin), 2/3 (second), 1 (third)
+        return recorder
+    stream = alma_stream(range(40), lambda task: Recorder({"task": task}, f"g{task}"), play,
+                         mode="batched", seed=3)
+    result = play_in_process(stream, flaky_class()).result
+    shown = [json.loads(line) for line in result.episodes_text().splitlines()]
+    bins = [e["bin"] for e in shown if "bin" in e]
+    assert sorted(bins) == ["0-0.33"] * 3 + ["0.33-0.66"] * 3 + ["0.66-1"] * 3
+    # an episode whose retrieval raised is in the low bin too, with its error
+    assert all(e.get("actions") == ["wait"] or "ZeroDivisionError" in e.get("error", "")
+               for e in shown if "bin" in e)
+    assert sum("error" in e and "bin" not in e for e in shown) == 3
+    # not the first episodes of each bin: drawn, and drawn the same way again
+    first = [e["goal"] for e in result.episodes if e.get("actions")][:3]
+    assert [e["goal"] for e in shown[:3]] != first
+    assert result.episodes_text() == result.episodes_text()
 
 
 def test_through_the_sandbox_an_error_episode_is_counted_and_the_evaluation_scores():
@@ -75,7 +104,7 @@ def test_through_the_sandbox_an_error_episode_is_counted_and_the_evaluation_scor
         broken = TASK.run_case(stage, case, program("gridworld_memory", always), pool)
     assert flaky.status == "ok", flaky.reason
     assert flaky.metrics.public["memory_errors"] >= 6  # 24 retrievals, every fourth raises
-    assert "[error] general_retrieve raised in deployment" in flaky.metrics.public["episodes"]
+    assert '"error": "general_retrieve raised in deployment' in flaky.metrics.public["episodes"]
     assert broken.status == "ok" and broken.metrics.score == 0.0
     assert broken.metrics.public["memory_errors"] == 8 + 24  # 8 updates, 24 retrievals
     assert broken.metrics.public["gain"] == -broken.metrics.public["no_memory"]

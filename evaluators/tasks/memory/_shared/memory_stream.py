@@ -50,6 +50,10 @@ MAX_RETRIEVED_KB = 64
 """A retrieval is a prompt's worth of hints, not a copy of the memory."""
 
 Mode = Literal["batched", "sequential"]
+REWARD_BINS = ((0.0, 0.33), (0.33, 0.66), (0.66, 1.0))
+"""ALMA's reward bins for the analysis step's sample."""
+MAX_SHOWN = 600
+"""Characters of a retrieval, and actions of an episode, the analysis sample shows."""
 Command = dict[str, Any]
 
 
@@ -68,26 +72,28 @@ class StreamResult:
     """Per repeat, the reward of each deployment episode, in stream order."""
     steps: list[int] = field(default_factory=list)
     """Steps taken in each deployment episode."""
-    episodes: list[tuple[float, str]] = field(default_factory=list)
-    """(reward, a line on it) of each deployment episode: what ALMA's analysis step shows the
-    meta agent (`episodes_text`)."""
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    """Each deployment episode as plain data (goal, what the memory retrieved, the actions,
+    the reward): what ALMA's analysis step shows the meta agent (`episodes_text`)."""
     errors: list[str] = field(default_factory=list)
     """Each call of the memory that raised: which call, in which phase, and the error."""
+    seed: int = 0
+    """Draws the analysis's sample (`episodes_text`): the same stream shows the same."""
 
-    def episodes_text(self, per_bin: int = 2) -> str:
-        """A few deployment episodes from the low, middle and high reward bins, in stream
-        order: what went wrong next to what went right."""
-        rewards = sorted({reward for reward, _ in self.episodes})
-        errors = [f"[error] {error}" for error in self.errors[:per_bin]]
-        if not rewards:
-            return "\n".join(errors)
-        low, high = rewards[0], rewards[-1]
-        bins = {"low": [], "middle": [], "high": []}
-        for reward, line in self.episodes:
-            name = "low" if reward == low else "high" if reward == high else "middle"
-            if len(bins[name]) < per_bin:
-                bins[name].append(f"[{name} reward {reward:g}] {line}")
-        return "\n".join([line for lines in bins.values() for line in lines] + errors)
+    def episodes_text(self, per_bin: int = 3) -> str:
+        """ALMA's analysis sample (evals/launch.py): up to `per_bin` deployment episodes drawn
+        at random from each fixed reward bin (0-0.33, 0.33-0.66, 0.66-1), and up to `per_bin`
+        of the memory's errors; one JSON object a line, the bin named in each."""
+        rng = random.Random(self.seed)
+        lines = []
+        for low, high in REWARD_BINS:
+            members = [e for e in self.episodes
+                       if low <= e["reward"] < high or (high == 1.0 and e["reward"] == 1.0)]
+            lines += [json.dumps({"bin": f"{low:g}-{high:g}", **episode}, default=str)
+                      for episode in rng.sample(members, min(per_bin, len(members)))]
+        lines += [json.dumps({"error": error})
+                  for error in rng.sample(self.errors, min(per_bin, len(self.errors)))]
+        return "\n".join(lines)
 
     def units(self) -> list[list[float]]:
         """What a standard error is taken over: the repeat groups, or the episodes one by one
@@ -131,7 +137,7 @@ def alma_stream(tasks: Sequence[Any], opening: Callable[[Any], Recorder],
     collect = collect[:limit]
     sequential = mode == "sequential"
     played = [copy] if sequential else list(range(repeats))
-    result = StreamResult(groups=[[] for _ in played])
+    result = StreamResult(groups=[[] for _ in played], seed=seed)
     for task in collect:
         recorder = play(task, {}, 0)
         result.collection.append(recorder.reward)
@@ -142,13 +148,14 @@ def alma_stream(tasks: Sequence[Any], opening: Callable[[Any], Recorder],
             start = opening(task)
             retrieved = yield {"kind": "retrieve", "recorder": start.plain()}
             if _note_failure(result, retrieved, "deployment", "general_retrieve", start):
-                recorder, line = start, f"goal: {start.goal}; general_retrieve raised; reward 0"
+                recorder, shown = start, {"goal": start.goal, "retrieved": None,
+                                          "error": result.errors[-1], "reward": 0.0}
             else:
                 recorder = play(task, retrieved, repeat)
-                line = _episode_line(recorder, retrieved)
+                shown = _episode(recorder, retrieved)
             group.append(recorder.reward)
             result.steps.append(len(recorder.steps))
-            result.episodes.append((recorder.reward, line))
+            result.episodes.append(shown)
             if sequential:
                 answer = yield {"kind": "update", "recorder": recorder.plain()}
                 _note_failure(result, answer, "deployment", "general_update", recorder)
@@ -165,14 +172,14 @@ def _note_failure(result: StreamResult, answer: Any, phase: str, call: str,
     return True
 
 
-def _episode_line(recorder: Recorder, retrieved: dict) -> str:
-    """One deployment episode in a line: the goal, what the memory handed over, how it went."""
+def _episode(recorder: Recorder, retrieved: dict) -> dict[str, Any]:
+    """One deployment episode as the analysis sees it: the goal, what the memory retrieved
+    (cut at MAX_SHOWN characters of JSON), every action (at most MAX_SHOWN), the reward."""
     hints = json.dumps(retrieved, sort_keys=True, default=str)
-    hints = hints if len(hints) <= 200 else hints[:200] + "..."
-    moves = " ".join(str(step.action) for step in recorder.steps[:12])
-    more = f" (+{len(recorder.steps) - 12} more)" if len(recorder.steps) > 12 else ""
-    return (f"goal: {recorder.goal}; retrieved: {hints}; {len(recorder.steps)} steps: "
-            f"{moves}{more}; reward {recorder.reward:g}")
+    return {"goal": recorder.goal,
+            "retrieved": hints if len(hints) <= MAX_SHOWN else hints[:MAX_SHOWN] + "...",
+            "actions": [str(step.action) for step in recorder.steps[:MAX_SHOWN]],
+            "reward": recorder.reward}
 
 
 class StreamOracle:
