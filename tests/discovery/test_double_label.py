@@ -1,7 +1,8 @@
 """A campaign whose agent model (or meta model) is a test double says so in every result a user
 sees: run progress, `status`, `show`, `lineage`, `runs`, report.md and its plots' titles, the
-exported module, the view's payload. A campaign whose models are real-named (litellm against
-the mock server) says nothing of the kind."""
+exported module, the view's payload, `discover eval`'s agent-model line. A campaign whose models
+are real-named (a replay of litellm's exchanges with the mock server) says nothing of the
+kind."""
 
 import os
 import re
@@ -11,8 +12,8 @@ import pytest
 
 from archive import ArchiveReader
 from discovery import report
-from discovery.doubles.mock_server import MockServer
 from discovery.double_label import campaign_label, label
+from discovery.doubles.mock_server import MockServer
 from discovery.export import exported_provenance
 from discovery.web.data import ViewReader, campaign_data
 from evaluators.executors import open_executor
@@ -168,3 +169,10 @@ def test_the_live_panel_and_the_stop_line_show_the_started_events_label():
     stop = {"reason": "budget: iterations", "best": 0.5, "test_doubles": SIMULATED}
     assert stopped_text(stop).endswith(f"({SIMULATED})")
     assert "test double" not in stopped_text({"reason": "budget: iterations", "best": 0.5})
+
+
+def test_discover_evals_agent_model_line_uses_the_same_label():
+    from discovery.views import agent_calls_line
+
+    assert label([{"agent_model": {"name": "simulator"}}]) in agent_calls_line("simulator", [])
+    assert "test double" not in agent_calls_line("openai/gpt-4o-mini", [])
