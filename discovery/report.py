@@ -30,6 +30,7 @@ import itertools
 import json
 import math
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -427,8 +428,11 @@ def best_line(task: Task, reader: ArchiveReader, best: Program, executor: Execut
 
 def titled(title: str, doubled: str | None) -> str:
     """A plot's title, with the campaign's test-double label (double_label) on a second line
-    when it has one: a plot is shared without its report, and must say it too."""
-    return f"{title}\n{doubled}" if doubled else title
+    when it has one (each double's part on its own lines, short enough for the narrowest plot):
+    a plot is shared without its report, and must say it too."""
+    if not doubled:
+        return title
+    return "\n".join([title, *(textwrap.fill(part, 80) for part in doubled.split("; "))])
 
 
 def plot(task: Task, kind: str, lines: list[Line], path: Path, doubled: str | None = None
