@@ -14,8 +14,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from archive import ArchiveReader
-from discovery.models import SIMULATOR
 
+SIMULATOR = "simulator"
+"""The simulator's model name, as discovery.models.SIMULATOR spells it (not imported from there:
+the command line lists runs without loading the model layer and pydantic)."""
 SCRIPTED = "scripted:"
 """The prefix of a scripted model's name (discovery/doubles/scripted.py)."""
 

@@ -1,15 +1,16 @@
 """Rich renderings of archive data for the terminal: tables, the lineage tree, sparklines."""
 
+from __future__ import annotations
+
 import collections
 import datetime as dt
 import math
 import time
+from typing import TYPE_CHECKING
 
-import networkx as nx
 from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -26,13 +27,16 @@ from archive import (
     Summary,
     reason_key,
 )
-from archive.lineage import ancestry, best_lineage, primary_parent
-from archive.lineage_facts import LineageFacts, Step
 from discovery import sanitize
 from discovery.double_label import MEANING, campaign_label, doubles, label
-from discovery.models.base import Completion, ModelSpec
-from discovery.models.transcripts import Exchange
-from discovery.search.edits import design_notes
+from discovery.loop.liveness import run_state, state_text
+
+if TYPE_CHECKING:  # annotations only: the command line starts without networkx and pydantic
+    import networkx as nx
+
+    from archive.lineage_facts import LineageFacts, Step
+    from discovery.models.base import Completion, ModelSpec
+    from discovery.models.transcripts import Exchange
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _STATUS_STYLE = {"ok": "green", "pending": "yellow"}
@@ -129,6 +133,7 @@ def status_view(reader: ArchiveReader) -> Group:
     head.add_column(style="bold")
     head.add_column()
     head.add_row("campaign", sanitize.text(f"{c.name}  ({reader.path})"))
+    head.add_row("state", state_text(run_state(reader.path.parent, reader=reader)))
     doubled = campaign_label(reader)
     if doubled:
         head.add_row("test doubles", Text(doubled, style="bold yellow"))
@@ -273,6 +278,8 @@ def lineage_tree(graph: nx.DiGraph, focus: int, depth: int = 1, width: int = 3,
     `names`: design names (the programs' own, see edits.design_notes) to show by the ids;
     `held`: the held-out result, shown by its program."""
     names = names or {}
+    from archive.lineage import ancestry, best_lineage, primary_parent
+
     path = ancestry(graph, focus)
     on_path, on_best = set(path), set(best_lineage(graph))
 
@@ -356,6 +363,10 @@ def program_view(program: Program, evaluations: list[Evaluation], *,
         head.add_row("iteration", str(iteration))
     head.add_row("evaluator", sanitize.text(program.evaluator_version or "-"))
     head.add_row("created", when(program.created_at))
+    from rich.syntax import Syntax  # pygments: only where code is shown
+
+    from discovery.search.edits import design_notes
+
     notes = design_notes(program.code)
     if notes is not None:
         head.add_row("design", sanitize.text(notes.name))

@@ -1,5 +1,7 @@
 """Running campaigns: `run`, `resume`, `runs`, `rm`, and `demo` (a generated campaign)."""
 
+from __future__ import annotations
+
 import json
 import os
 import shutil
@@ -8,7 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Group
@@ -17,7 +19,6 @@ from rich.table import Table
 from rich.text import Text
 
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader, archive_path
-from archive import lineage as lineage_graph
 from discovery import sanitize, views
 from discovery.cli.common import (
     PROGRESS_HELP,
@@ -29,11 +30,12 @@ from discovery.cli.common import (
     open_run,
     print_wide,
 )
-from discovery.config import load_config
 from discovery.doubles.synthetic import generate, is_synthetic
-from discovery.loop.campaign import Campaign
 from discovery.loop.liveness import Liveness, describe, run_state, state_text
-from evaluators.task import task_names
+from evaluators.catalog import task_names
+
+if TYPE_CHECKING:  # imported by the commands that run one: the others start without it
+    from discovery.loop.campaign import Campaign
 
 NO_PREFLIGHT = typer.Option(
     "--no-preflight", help="Skip the one cheap call to each hosted model before the first "
@@ -133,6 +135,9 @@ def run(
     if not any(o.startswith("runs_dir=") for o in overrides):
         overrides.append(f"runs_dir={json.dumps(str(ctx.obj))}")
     shown = Output(progress)
+    from discovery.config import load_config
+    from discovery.loop.campaign import Campaign
+
     _run_and_report(Campaign.start(load_config(task, config, overrides), shown,
                                    check=not no_preflight), shown)
 
@@ -159,6 +164,8 @@ def resume(
     if iterations is not None:
         overrides.append(f"budgets.iterations={iterations}")
     shown = Output(progress)
+    from discovery.loop.campaign import Campaign
+
     _run_and_report(Campaign.resume(run_dir, shown, overrides, check=not no_preflight,
                                     more=True), shown)
 
@@ -297,6 +304,8 @@ def demo(
         shutil.rmtree(run_dir)
     with ArchiveReader(generate(run_dir, programs, seed=seed, name=name)) as reader:
         console.print(views.status_view(reader))
+        from archive import lineage as lineage_graph
+
         graph = lineage_graph.build_graph(reader)
         console.print(views.lineage_tree(graph, graph.graph["best"], depth=0))
     console.print(f"\nNext: discover lineage {name} | discover show {name} <id> | "

@@ -5,6 +5,7 @@ traceback), finding a run, and where a campaign's progress goes."""
 import functools
 import json
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -16,10 +17,6 @@ from rich.text import Text
 
 from archive import ARCHIVE_FILE, ArchiveError, ArchiveReader
 from discovery import sanitize, views
-from discovery.config import ConfigError
-from discovery.models.base import ModelError
-from evaluators.sandbox import IsolationError
-from evaluators.task import TaskError
 
 # Click's plain help: in Typer's Rich panels, markup eats `[ray]` and `[[models]]` from help
 # texts and every flag shows a `<bool>` type.
@@ -36,17 +33,32 @@ RunArg = Annotated[str, typer.Argument(
     help="A campaign: its name under the runs directory, its directory, or its archive.sqlite.")]
 
 
+USER_ERRORS = (("archive.errors", "ArchiveError"), ("evaluators.task", "TaskError"),
+               ("discovery.models.base", "ModelError"), ("discovery.config", "ConfigError"),
+               ("evaluators.sandbox", "IsolationError"))
+"""The errors a user can fix, by module: looked up when one is raised, so that the command
+line need not import pydantic and numpy (the modules that define them) to start; an error of a
+module never imported cannot have been raised."""
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    return tuple(getattr(sys.modules[module], name) for module, name in USER_ERRORS
+                 if module in sys.modules)
+
+
 def friendly(command: F) -> F:
     """Turn the errors a user can fix into one line on stderr and exit code 1."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (ArchiveError, TaskError, ModelError, ConfigError, IsolationError) as exc:
-            typer.echo(f"error: {sanitize.terminal(exc)}", err=True)
         except sqlite3.DatabaseError as exc:
             typer.echo(f"error: the archive cannot be read ({exc}): it is damaged; restore it "
                        "from a backup", err=True)
+        except Exception as exc:
+            if not isinstance(exc, _user_errors()):
+                raise
+            typer.echo(f"error: {sanitize.terminal(exc)}", err=True)
         raise typer.Exit(1)
     return wrapper  # type: ignore[return-value]
 

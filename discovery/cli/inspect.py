@@ -6,24 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.syntax import Syntax
 
 from archive import ArchiveError
-from archive import lineage as lineage_graph
-from archive.lineage_facts import lineage_facts
-from discovery import export as exporting
-from discovery import report as reporting
 from discovery import sanitize, views
 from discovery.cli.common import RunArg, app, console, friendly, open_run
-from discovery.config import Prompts
 from discovery.double_label import campaign_label
-from discovery.loop.campaign import last_config
-from discovery.models import agent_models
-from discovery.models.agent import AgentModelConfig
-from discovery.models.transcripts import TranscriptIndex, transcript_of
-from discovery.search.edits import design_notes
-from evaluators.executors import check_isolation, open_executor
 from evaluators.sandbox import LEVELS
+
+# Each command imports what only it needs (networkx, pydantic, pygments, matplotlib) when it
+# runs: `discover --help` and the other commands start without them.
 
 
 @app.command()
@@ -53,6 +44,12 @@ def lineage(
 ) -> None:
     """Draw the lineage tree, best lineage highlighted, with the focus's ancestry steps as
     proposal prompts show them, or write the graph to a file."""
+    from archive import lineage as lineage_graph
+    from archive.lineage_facts import lineage_facts
+    from discovery.config import Prompts
+    from discovery.loop.campaign import last_config
+    from discovery.search.edits import design_notes
+
     if out is not None and fmt is None:
         fmt = out.suffix.lstrip(".")
     if fmt is not None:
@@ -100,6 +97,9 @@ def lineage(
 def design_names(reader, graph, focus: int, depth: int) -> dict[int, str]:
     """Design names of the programs the tree can show: the focus's ancestry and their
     children to `depth` levels (read in one query, not the whole archive)."""
+    from archive import lineage as lineage_graph
+    from discovery.search.edits import design_notes
+
     shown = set(lineage_graph.ancestry(graph, focus))
     frontier = set(shown)
     for _ in range(depth):
@@ -134,6 +134,9 @@ def iteration(
 ) -> None:
     """One iteration, program or not: what was planned, what came of it (why an edit was
     refused), and each model call with its tokens, latency, error, prompt and answer."""
+    from discovery.loop.campaign import last_config
+    from discovery.models.transcripts import TranscriptIndex, transcript_of
+
     with open_run(ctx, run) as reader:
         found = reader.iteration(n)
         calls = reader.model_calls(iteration=n)
@@ -152,6 +155,8 @@ def diff(
         help="Second program id (default: A's primary parent, diffed against A).")] = None,
 ) -> None:
     """Unified diff of two programs, or of a program against its parent."""
+    from rich.syntax import Syntax
+
     with open_run(ctx, run) as reader:
         program = reader.program(a)
         if b is None:
@@ -191,6 +196,8 @@ def export(
     )] = None,
 ) -> None:
     """Write a program as an importable module (or package) with its provenance."""
+    from discovery import export as exporting
+
     if best and program_id is not None:
         raise ArchiveError("--best and --id exclude each other: give one")
     if (out is None) == (package is None):
@@ -233,6 +240,11 @@ def report(
 ) -> None:
     """Plot a campaign: scores over iterations, time and cost per island, failures by reason,
     and the best program's curves against the task's baselines for tasks that name a curve."""
+    from discovery import report as reporting
+    from discovery.models import agent_models
+    from discovery.models.agent import AgentModelConfig
+    from evaluators.executors import check_isolation, open_executor
+
     check_isolation(isolation)  # a typo fails now, not after the archive's plots
     with open_run(ctx, run) as reader:
         where = out or reader.path.parent / "report"

@@ -7,9 +7,6 @@ import typer
 
 from discovery import sanitize, views
 from discovery.cli.common import app, console, friendly
-from discovery.loop.preflight import check
-from discovery.models import load_specs, make_client
-from discovery.models.base import CallFailed, ModelError, ModelSpec
 
 
 @app.command()
@@ -30,6 +27,10 @@ def models(
 ) -> None:
     """List the configured models and whether each answers (exit 1 when one is not usable);
     or --test one of them."""
+    from discovery.loop.preflight import check  # pydantic, litellm: only when it runs
+    from discovery.models import load_specs, make_client
+    from discovery.models.base import CallFailed, ModelError, ModelSpec
+
     specs = load_specs(config)
     if test is not None:
         spec = next((s for s in specs if s.name == test), ModelSpec(name=test))

@@ -6,9 +6,6 @@ from typing import Annotated
 import typer
 
 from discovery.cli.common import RunArg, app, console, friendly, open_run
-from discovery.web.data import ViewReader
-from discovery.web.server import ViewServer
-from discovery.web.static import write_static
 
 
 @app.command()
@@ -23,6 +20,10 @@ def view(
 ) -> None:
     """The lineage tree, each program's code, diffs, metrics and model calls, and the
     campaign's charts, in a browser; it follows a running campaign as iterations land."""
+    from discovery.web.data import ViewReader  # http.server and the view's data: only here
+    from discovery.web.server import ViewServer
+    from discovery.web.static import write_static
+
     with open_run(ctx, run) as found:  # the CLI's one-line error for an unknown run
         archive = found.path
     if out is not None:

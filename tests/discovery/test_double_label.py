@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from archive import ArchiveReader
-from discovery import report
+from discovery import double_label, models, report
 from discovery.double_label import campaign_label, label
 from discovery.doubles.mock_server import MockServer
 from discovery.export import exported_provenance
@@ -103,6 +103,7 @@ def test_the_label_is_decided_from_the_models_names():
     # a resume onto the simulator labels the campaign, whatever it started with
     assert "simulated" in label([{"agent_model": {"name": "openai/gpt-4o"}},
                                  {"agent_model": {"name": "simulator"}}])
+    assert double_label.SIMULATOR == models.SIMULATOR  # the one name, spelled twice
 
 
 def test_run_progress_status_show_lineage_and_runs_say_it(runs):

@@ -2,12 +2,14 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 
 import pytest
+from helpers import discover
 
 from archive import ArchiveError, ArchiveWriter
 from discovery.loop import liveness
@@ -44,6 +46,8 @@ def test_a_holder_is_running_with_its_work_then_dead_after_kill_minus_nine(run_d
         assert f"pid {child.pid}" in state.reason
         assert len(state.in_flight) == 1
         assert state.in_flight[0].startswith("model call for iteration 7 (since ")
+        shown = discover(run_dir.parent, "status", str(run_dir)).output
+        assert re.search(r"state\s+running", shown), shown
         with pytest.raises(ArchiveError, match=rf"in use: campaign process {child.pid} on "):
             Liveness(run_dir)  # one campaign per run directory
     finally:
@@ -51,6 +55,8 @@ def test_a_holder_is_running_with_its_work_then_dead_after_kill_minus_nine(run_d
         child.wait()
     state = run_state(run_dir)  # the kernel dropped the lock; no stop was recorded
     assert state.state == "dead" and not state.alive and "killed" in state.reason
+    shown = discover(run_dir.parent, "status", str(run_dir))  # `status` says so too
+    assert shown.exit_code == 0 and re.search(r"state\s+dead", shown.output), shown.output
     assert state.since == json.loads((run_dir / liveness.HEARTBEAT_FILE).read_text())["beat"]
 
 

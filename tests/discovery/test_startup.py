@@ -4,23 +4,15 @@ times, so that a loaded machine cannot fail it; the times are bench/startup_benc
 
 import sys
 
-import pytest
-
 from bench.startup_bench import HEAVY, imported
 from discovery.doubles.synthetic import generate
 
-PENDING = pytest.mark.xfail(
-    strict=True, reason="until the lazy imports of issue 27 item 8 are applied to "
-    "discovery/views.py and discovery/cli/{common,campaigns,inspect,models,view}.py")
 
-
-@PENDING
 def test_help_imports_no_heavy_package():
     loaded = set(imported([sys.executable, "-m", "discovery", "--help"]))
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
-@PENDING
 def test_runs_imports_no_heavy_package_but_typers_pydantic(tmp_path):
     generate(tmp_path / "demo", 5, name="demo")
     loaded = set(imported([sys.executable, "-m", "discovery", "--runs-dir", str(tmp_path),
