@@ -41,6 +41,9 @@ class Env:
     """Uniform numbers a start state takes."""
     sticky_prob: float = 0.0
     """Probability that the previous action repeats instead of the chosen one (MinAtar's 0.1)."""
+    board: bool = False
+    """Observations are 0/1 (MinAtar's boards): the trainer's first layer sums the weight rows
+    where they are 1 instead of multiplying (ppo.Board)."""
 
     def reset_state(self, u: torch.Tensor) -> State:
         raise NotImplementedError
@@ -196,7 +199,7 @@ class Breakout(Env):
     observation is the 10x10x4 board (paddle, ball, trail, bricks) flattened channel-last."""
 
     name, obs_size, num_actions, max_steps, reset_draws = "breakout", 400, 3, 1000, 1
-    sticky_prob = 0.1
+    sticky_prob, board = 0.1, True
     # ball directions 0..3: up-left, up-right, down-right, down-left
     _dx, _dy = (-1, 1, 1, -1), (-1, -1, 1, 1)
     _flip_x, _flip_y, _paddle_edge = (1, 0, 3, 2), (3, 2, 1, 0), (2, 3, 0, 1)

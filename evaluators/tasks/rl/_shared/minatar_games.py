@@ -19,6 +19,17 @@ def _roll_rows(board: torch.Tensor, shift: int) -> torch.Tensor:
     return torch.roll(board, shift, dims=-2)
 
 
+def _lanes(x: torch.Tensor, on: torch.Tensor | None = None) -> torch.Tensor:
+    """A 10x10 board [..., 10, 10] holding, for each of the eight lanes (lane i is row i + 1),
+    its square at column x[..., i] where `on` [..., 8] (a column off the board: none): what
+    `_at(lanes, x)` masked and folded with `.any(-3)` gives, without a 10x10 board per lane."""
+    squares = torch.arange(10, device=x.device) == x[..., None]
+    if on is not None:
+        squares = squares & on[..., None]
+    empty = torch.zeros_like(squares[..., :1, :])
+    return torch.cat((empty, squares, empty), -2)
+
+
 def _episode_bits(key: torch.Tensor, counter: torch.Tensor, size: int) -> torch.Tensor:
     """`size` random 24-bit integers per environment (int64 [..., size]) from its episode key
     and a draw counter kept in its state: the mid-episode draws of a game that needs them."""
@@ -33,7 +44,7 @@ class SpaceInvaders(Env):
     waves come back faster (MinAtar's difficulty ramp). Actions: no-op, left, right, fire."""
 
     name, obs_size, num_actions, max_steps, reset_draws = "space_invaders", 600, 4, 1000, 1
-    sticky_prob = 0.1
+    sticky_prob, board = 0.1, True
     shot_cool_down, enemy_move_interval, enemy_shot_interval = 5, 12, 10
 
     def reset_state(self, u):
@@ -112,7 +123,7 @@ class Freeway(Env):
     bottom); new car speeds after each crossing; 2500 steps. Actions: no-op, up, down."""
 
     name, obs_size, num_actions, max_steps, reset_draws = "freeway", 700, 3, 2501, 17
-    sticky_prob = 0.1
+    sticky_prob, board = 0.1, True
     player_speed, time_limit = 3, 2500
 
     @staticmethod
@@ -159,11 +170,9 @@ class Freeway(Env):
 
     def observe(self, state):
         x, speed = state["x"], state["speed"]
-        lanes = torch.arange(1, 9, device=x.device).expand_as(x)
-        cars = _at(lanes, x).any(-3)
         back = torch.where(speed > 0, x - 1, x + 1) % 10
-        trails = [(_at(lanes, back) & (speed.abs() == s)[..., None, None]).any(-3)
-                  for s in range(1, 6)]
+        trails = [_lanes(back, speed.abs() == s) for s in range(1, 6)]
+        cars = _lanes(x)
         chicken = _at(state["pos"], torch.full_like(state["pos"], 4))
         return torch.stack((chicken, cars, *trails), -1).flatten(-3).to(torch.float32)
 
@@ -183,7 +192,7 @@ class Asterix(Env):
     `rand() < 1/2`, `rand() < 1/3` and `randint(free lanes)` on the same uniforms."""
 
     name, obs_size, num_actions, max_steps, reset_draws = "asterix", 400, 5, 1000, 1
-    sticky_prob = 0.1
+    sticky_prob, board = 0.1, True
     init_spawn_speed, init_move_speed, ramp_interval = 10, 5, 100
 
     def reset_state(self, u):
@@ -247,12 +256,8 @@ class Asterix(Env):
 
     def observe(self, state):
         alive, x, gold = state["alive"], state["x"], state["gold"]
-        lanes = torch.arange(1, 9, device=x.device).expand_as(x)
-        at = _at(lanes, x)
-        back = _at(lanes, torch.where(state["right"], x - 1, x + 1))  # off the board: empty
-        enemy = (at & (alive & ~gold)[..., None, None]).any(-3)
-        treasure = (at & (alive & gold)[..., None, None]).any(-3)
-        trail = (back & alive[..., None, None]).any(-3)
+        enemy, treasure = _lanes(x, alive & ~gold), _lanes(x, alive & gold)
+        trail = _lanes(torch.where(state["right"], x - 1, x + 1), alive)  # off the board: empty
         player = _at(state["py"], state["px"])
         return torch.stack((player, enemy, trail, treasure), -1).flatten(-3).to(torch.float32)
 
