@@ -1,15 +1,18 @@
-"""Training throughput of the PPO-objective task's trainer: environment steps per second of PPO
-training (rollout and updates) for one run, for 64 runs stacked as one agent dimension, and for
-a CleanRL-style single-agent torch PPO with the same hyper-parameters on the reference
-environments (gymnasium's CartPole-v1 vector env; minatar's Breakout), measured side by side in
-one process, one torch thread each; and the ceiling of any trainer of this network on this
-core: the matrix products' floating-point work per step at one thread's measured GEMM rate.
+"""Training throughput of the PPO-objective task's trainer against a line-for-line CleanRL
+replica: environment steps per second of PPO training (rollout and updates) for one run and for
+64 runs stacked as one agent dimension, and for CleanRL's `ppo.py` (nn.Linear layers,
+torch.optim.Adam) with the same hyper-parameters on the reference environments (gymnasium's
+CartPole-v1 vector env; the `minatar` package's games, stepped one by one), one torch thread
+each, in one process. The two sides alternate round by round (so a change of the machine's load
+hits both), and each row is the median of its rounds; the load average is printed with them.
 
-    python bench/rl_bench.py           # CartPole and Breakout, ~2-4 minutes
+    python bench/rl_bench.py           # CartPole and the four MinAtar games, ~5-10 minutes
     python bench/rl_bench.py --quick   # seconds (CI)
 """
 
 import argparse
+import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,19 +23,25 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluators" / "tasks" / "rl"
                        / "_shared"))
+import minatar_games  # noqa: F401 (registers Space Invaders, Freeway and Asterix)
+from envs import make
 from ppo import Config, config_for, ppo_clip, train
+
+MINATAR = {"num_envs": 16, "learning_rate": 1e-3, "activation": "relu"}
+"""The MinAtar hyper-parameters (Breakout's defaults; the held-out runs' overrides of the others
+in task.toml)."""
 
 
 class MinAtarVec:
-    """minatar Breakout environments stepped one by one, reset when done (the minimal actions
-    no-op, left, right), as a CleanRL script would wrap them."""
+    """A minatar game's environments stepped one by one, reset when done (the game's minimal
+    actions, as many as the task's version has), as a CleanRL script would wrap them."""
 
-    def __init__(self, num_envs: int, seed: int):
+    def __init__(self, game: str, num_envs: int, seed: int):
         from minatar import Environment
-        self.envs = [Environment("breakout") for _ in range(num_envs)]
+        self.envs = [Environment(game) for _ in range(num_envs)]
         for i, env in enumerate(self.envs):
             env.seed(seed + i)
-        self.actions = self.envs[0].minimal_action_set()
+        self.actions = self.envs[0].minimal_action_set()[:make(game).num_actions]
 
     def reset(self) -> np.ndarray:
         for env in self.envs:
@@ -52,7 +61,7 @@ class MinAtarVec:
 class GymVec:
     """gymnasium's synchronous vector env (CleanRL's setup)."""
 
-    def __init__(self, num_envs: int, seed: int):
+    def __init__(self, game: str, num_envs: int, seed: int):
         import gymnasium as gym
         self.envs = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="sync")
         self.seed = seed
@@ -132,27 +141,6 @@ def cleanrl_ppo(envs, obs_size: int, num_actions: int, config: Config, total_ste
                 optimizer.step()
 
 
-def flop_per_step(obs_size: int, num_actions: int, config: Config) -> float:
-    """Floating-point operations of PPO per environment step: the two MLPs' forward pass in
-    the rollout, and per epoch a forward and a backward pass (about twice the forward) over
-    each sample. Element-wise work is left out: this is the matrix products' floor."""
-    h = config.hidden
-    forward = sum(2 * (obs_size * h + h * h + h * out) for out in (num_actions, 1))
-    return forward * (1 + 3 * config.update_epochs)
-
-
-def gemm_rate(rows: int, inner: int, cols: int) -> float:
-    """FLOP/s of one thread's float32 matrix product of the training's main shape."""
-    a, b = torch.randn(rows, inner), torch.randn(inner, cols)
-    for _ in range(10):
-        a @ b
-    repeats = 100
-    begin = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * rows * inner * cols * repeats / (time.perf_counter() - begin)
-
-
 def rate(steps: int, work, *args, **kwargs) -> float:
     """Environment steps per second of `work(*args, **kwargs)`, which takes `steps` steps."""
     begin = time.perf_counter()
@@ -160,40 +148,46 @@ def rate(steps: int, work, *args, **kwargs) -> float:
     return steps / (time.perf_counter() - begin)
 
 
+def load() -> str:
+    return "{:.1f}, {:.1f}, {:.1f}".format(*os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="seconds: small budgets (CI)")
+    parser.add_argument("--games", nargs="*", default=["cartpole", "breakout", "asterix",
+                                                       "freeway", "space_invaders"])
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="alternations of the two sides (each row: the median)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    games = {"cartpole": (GymVec, 4, 2), "breakout": (MinAtarVec, 400, 3)}
-    single, stacked_steps = (4096, 2048) if args.quick else (50_000, 25_000)
+    single, stacked_steps = (4096, 4096) if args.quick else (20_480, 8192)
     agents = 8 if args.quick else 64
-    ceilings = []
-    print("| game | trainer | agents | env steps/s (1 thread) | vs CleanRL-style |")
+    rounds = 1 if args.quick else args.rounds
+    print(f"load average (1, 5, 15 min) at the start: {load()} on {os.cpu_count()} cores\n")
+    print("| game | trainer | agents | env steps/s (1 thread) | vs CleanRL replica |")
     print("|---|---|---:|---:|---:|")
-    for game, (vec, obs_size, num_actions) in games.items():
-        config = config_for(game)
-        steps = max(single, 2 * config.num_envs * config.num_steps)
-        base = rate(steps, cleanrl_ppo, vec(config.num_envs, 0), obs_size, num_actions, config,
-                    steps)
-        one = rate(steps, train, game, ppo_clip, [0], steps, device="cpu")
-        many_steps = max(stacked_steps, 2 * config.num_envs * config.num_steps)
-        many = rate(many_steps * agents, train, game, ppo_clip, list(range(agents)), many_steps,
-                    device="cpu")
-        print(f"| {game} | CleanRL-style torch PPO (reference env) | 1 | {base:,.0f} | 1.00x |")
-        print(f"| {game} | stacked-agent PPO (torch env) | 1 | {one:,.0f} | {one / base:.2f}x |")
-        print(f"| {game} | stacked-agent PPO (torch env) | {agents} | {many:,.0f} | "
-              f"{many / base:.2f}x |")
-        minibatch = config.num_envs * config.num_steps // config.num_minibatches
-        peak, flop = gemm_rate(minibatch, obs_size, config.hidden), \
-            flop_per_step(obs_size, num_actions, config)
-        ceilings.append(f"{game}: {flop / 1e6:.2f} MFLOP per env step in matrix products; one "
-                        f"thread multiplies [{minibatch}, {obs_size}] x [{obs_size}, "
-                        f"{config.hidden}] at {peak / 1e9:.0f} GFLOP/s, so no trainer of this "
-                        f"network passes {peak / flop:,.0f} steps/s here "
-                        f"({peak / flop / base:.1f}x the CleanRL-style rate)")
-    print("\nCeilings (matrix products at one thread's measured rate, nothing else):")
-    print("\n".join(f"- {line}" for line in ceilings))
+    for game in args.games:
+        env = make(game)
+        vec = GymVec if game == "cartpole" else MinAtarVec
+        config = config_for(game) if game == "cartpole" else config_for(game, **MINATAR)
+        batch = config.num_envs * config.num_steps
+        steps, many_steps = max(single, 2 * batch), max(stacked_steps, 2 * batch)
+        base, one, many = [], [], []
+        for _ in range(rounds):  # the two sides alternate: a change of load hits both
+            base.append(rate(steps, cleanrl_ppo, vec(game, config.num_envs, 0), env.obs_size,
+                             env.num_actions, config, steps))
+            one.append(rate(steps, train, game, ppo_clip, [0], steps, config, device="cpu"))
+            many.append(rate(many_steps * agents, train, game, ppo_clip, list(range(agents)),
+                             many_steps, config, device="cpu"))
+        base_s, one_s, many_s = (statistics.median(x) for x in (base, one, many))
+        print(f"| {game} | CleanRL replica (reference env) | 1 | {base_s:,.0f} | 1.00x |\n"
+              f"| {game} | stacked-agent PPO (torch env) | 1 | {one_s:,.0f} | "
+              f"{one_s / base_s:.2f}x |\n"
+              f"| {game} | stacked-agent PPO (torch env) | {agents} | {many_s:,.0f} | "
+              f"{many_s / base_s:.2f}x |", flush=True)
+    print(f"\nload average at the end: {load()}; env steps/s, one torch thread, median of "
+          f"{rounds} alternating round(s)")
 
 
 if __name__ == "__main__":

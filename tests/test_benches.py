@@ -26,8 +26,8 @@ FIGURES = {
     "rl_reference_bench.py": [rf"\| ppo_clip \(seed\) \| 1\.00 \[{NUMBER}, {NUMBER}\] \|"],
     "rl_bench.py": [
         rf"\| cartpole \| stacked-agent PPO \(torch env\) \| {NUMBER} \| {NUMBER} \| {RATIO} \|",
-        rf"- breakout: {NUMBER} MFLOP per env step .* no trainer of this network passes "
-        rf"{NUMBER} steps/s here \({NUMBER}x the CleanRL-style rate\)"],
+        *(rf"\| {game} \| stacked-agent PPO \(torch env\) \| 8 \| {NUMBER} \| {RATIO} \|"
+          for game in ("breakout", "asterix", "freeway", "space_invaders"))],
     "models_bench.py": [rf"\| raw openai SDK \(baseline\) \| {NUMBER} \| {NUMBER} \| 1.00x \|",
                         rf"\| discovery LiteLLMClient \(litellm\) \| {NUMBER} \| {NUMBER} "
                         rf"\| {RATIO} \|"],
