@@ -19,7 +19,7 @@ CFR and PSRO are deterministic, and no sum that feeds a figure calls BLAS). "Mat
 within TOLERANCE orders of magnitude of the best other rule. Prints Markdown; asserts nothing.
 `--games` and `--solvers` run a part of the PSRO sweep (to share it between processes).
 
-    .venv/bin/python bench/paper_bench.py            # about 45 CPU minutes (--part cfr: 19)
+    .venv/bin/python bench/paper_bench.py            # about an hour of CPU (--part cfr: 19 minutes)
     .venv/bin/python bench/paper_bench.py --quick    # seconds (CI): 2 games, few iterations
     .venv/bin/python bench/paper_bench.py --part psro --games kuhn3 --solvers SHOR-PSRO
 """
