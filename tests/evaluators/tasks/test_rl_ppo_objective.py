@@ -22,9 +22,9 @@ from evaluators.workers import WorkerPool
 
 TASK = task_folders()["ppo_objective"]
 sys.path.insert(0, str(TASKS_DIR / "rl" / "_shared"))
-import minatar_games  # noqa: E402, F401 (registers Space Invaders and Freeway)
+import minatar_games  # noqa: E402 (registers Space Invaders, Freeway and Asterix)
 from drift_graph import DriftError, Graph, Watched, check, trace  # noqa: E402
-from ppo import config_for, ppo_clip, stacked, train  # noqa: E402
+from ppo import Board, config_for, ppo_clip, stacked, train  # noqa: E402
 
 HURDLE = {"seeds": [0, 1, 2, 3], "runs": [{"env": "cartpole", "steps": 25_000}]}
 
@@ -148,6 +148,29 @@ def test_a_run_is_the_same_whichever_agents_share_its_batch(env):
     among = train(env, stacked([rebuilt("dpo"), ppo_clip], 3), [1, 5, 9] * 2, 1024, config)
     assert alone.weights[0] == among.weights[4]
     np.testing.assert_array_equal(alone.curves[0], among.curves[4])
+
+
+def test_a_boards_first_layer_is_the_dense_product_summed_in_another_order(monkeypatch):
+    """ppo.Board (MinAtar's 0/1 observations as the positions of their ones) gives baddbmm's
+    output and gradients up to the order of the sums, and one update on a real game ends
+    within float rounding of the dense path's weights."""
+    generator = torch.Generator().manual_seed(0)
+    board = torch.rand(3, 50, 40, generator=generator) < 0.1
+    weight = torch.randn(3, 40, 8, generator=generator, requires_grad=True)
+    bias = torch.randn(3, 1, 8, generator=generator, requires_grad=True)
+    upstream = torch.randn(3, 50, 8, generator=generator)
+    grads = []
+    for out in (torch.baddbmm(bias, board.float(), weight),
+                Board(board).first_layer(weight, bias)):
+        grads.append((*torch.autograd.grad((out * upstream).sum(), (weight, bias)), out))
+    for dense, rows in zip(*grads, strict=True):
+        torch.testing.assert_close(rows, dense, rtol=1e-5, atol=1e-5)
+    config = config_for("breakout", num_envs=4)
+    sparse = train("breakout", ppo_clip, [3], 512, config)
+    monkeypatch.setattr(minatar_games.ENVS["breakout"], "board", False)
+    dense = train("breakout", ppo_clip, [3], 512, config)
+    assert sparse.weights[0] != dense.weights[0]  # the boards' path ran
+    np.testing.assert_allclose(sparse.weights, dense.weights, rtol=1e-7)
 
 
 def test_a_nan_in_one_agent_skips_its_updates_and_touches_no_other():
