@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from discovery.peer_settings import peer_settings, toml_value
+from evaluators.peers.formats import NAMES
 from evaluators.peers.replay import replay_entry
 from evaluators.peers.task import PeerTask, load_peer_task
 from evaluators.task import TaskError
@@ -47,7 +48,10 @@ class Conversion:
     not_converted: list[str] = field(default_factory=list)
 
 
-def convert_folder(source: Path, out: Path) -> Conversion:
+def convert_folder(source: Path, out: Path, name: str | None = None) -> Conversion:
+    """Writes the native folder `out` (which must not exist) from the peer folder `source`;
+    the task is called `name`, else after the source folder (`discover new-task NAME --from-*`
+    names it, `discover convert` does not)."""
     task = load_peer_task(source)
     if not isinstance(task, PeerTask):
         raise TaskError(f"{source} is not an OpenEvolve or ShinkaEvolve folder")
@@ -55,8 +59,8 @@ def convert_folder(source: Path, out: Path) -> Conversion:
     report = Conversion(folder.kind)
     entry, why = replay_entry(folder)
     out.mkdir(parents=True)
-    for name, text in task.support_files.items():
-        (out / name).write_text(text, encoding="utf-8")
+    for file, text in task.support_files.items():
+        (out / file).write_text(text, encoding="utf-8")
     shutil.copyfile(source / folder.program, out / "seed.py")
     (out / "description.md").write_text(task.description, encoding="utf-8")
     function = "stage" if folder.kind == "openevolve" else repr("main")
@@ -72,7 +76,7 @@ def convert_folder(source: Path, out: Path) -> Conversion:
         report.not_converted.append(f"the scorer: {why}; scorer.py is a placeholder to "
                                     "rewrite (run the folder unchanged with `discover run "
                                     f"{source}` meanwhile)")
-    (out / "task.toml").write_text(_task_toml(task, entry or "main"), encoding="utf-8")
+    (out / "task.toml").write_text(_task_toml(task, entry or "main", name), encoding="utf-8")
     if any(stage.threshold is not None for stage in task.config.stages):
         report.not_converted.append(
             "the cascade thresholds, left as comments in task.toml: a stage under its threshold "
@@ -96,11 +100,11 @@ def convert_folder(source: Path, out: Path) -> Conversion:
     return report
 
 
-def _task_toml(task: PeerTask, entry: str) -> str:
+def _task_toml(task: PeerTask, entry: str, name: str | None) -> str:
     """task.toml: the peer task's stages, each one case with no inputs, calling `entry`."""
     files = sorted(task.support_files)
-    lines = [f"# Written by `discover convert` from a {task.kind} folder.",
-             f"name = {toml_value(task.config.name.removeprefix(task.kind + '_'))}",
+    lines = [f"# Written by `discover convert` from {NAMES[task.kind]} folder.",
+             f"name = {toml_value(name or task.config.name.removeprefix(task.kind + '_'))}",
              f"summary = {toml_value(task.config.summary)}",
              f"entry = {toml_value(entry)}", f"trusted = {toml_value(files)}", ""]
     for stage in task.config.stages:

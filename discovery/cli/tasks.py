@@ -115,19 +115,37 @@ def new_task(
         help="The task's name: lower case letters, digits and underscores.")],
     out: Annotated[Path | None, typer.Option(
         help="The folder to write (default: ./NAME); it must not exist yet.")] = None,
+    from_openevolve: Annotated[Path | None, typer.Option(
+        "--from-openevolve", metavar="PATH",
+        help="Scaffold from an OpenEvolve folder (initial_program.py, evaluator.py), as "
+             "`discover convert` does.")] = None,
+    from_shinka: Annotated[Path | None, typer.Option(
+        "--from-shinka", metavar="PATH",
+        help="Scaffold from a ShinkaEvolve folder (initial.py, evaluate.py), as "
+             "`discover convert` does.")] = None,
 ) -> None:
     """Write a working task folder to start from: task.toml, seed.py (with its EVOLVE-BLOCK),
-    a trusted scorer.py, description.md and a README.md for the reference table. Guide:
-    docs/task-authoring.md."""
+    a trusted scorer.py, description.md and a README.md for the reference table; or, with
+    --from-openevolve / --from-shinka, that peer folder converted to a native task. Guides:
+    docs/task-authoring.md, docs/formats.md."""
     from evaluators.task import TaskError
 
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise TaskError(f"{name!r} is not a task name: use lower case letters, digits and "
                         "underscores, starting with a letter (e.g. my_task)")
     folder = out or Path(name)
+    sources = {kind: path for kind, path in (("openevolve", from_openevolve),
+                                             ("shinka", from_shinka)) if path is not None}
+    if len(sources) > 1:
+        raise TaskError("give one of --from-openevolve and --from-shinka, not both")
     if folder.exists():
         raise TaskError(f"{folder} already exists: choose another folder with --out, or "
                         "remove it first")
+    if sources:
+        [(kind, source)] = sources.items()
+        _check_peer_kind(source, kind)
+        _convert(source, folder, name)
+        return
     if not (TEMPLATE / "task.toml").is_file():
         raise TaskError(f"the task template is missing from {TEMPLATE}: it ships with the "
                         "source tree (examples/minimal_task); install from a checkout")
@@ -141,6 +159,36 @@ def new_task(
                f"  discover run {folder} --iterations 10  # a short campaign")
 
 
+def _check_peer_kind(source: Path, kind: str) -> None:
+    """`--from-openevolve` on a ShinkaEvolve folder (or the reverse) is refused, naming the
+    flag that fits; so is a folder with neither evaluator."""
+    from evaluators.peers.formats import LAYOUTS, NAMES, peer_kind
+    from evaluators.task import TaskError
+
+    found = peer_kind(source)
+    if found is None:
+        stem, evaluator = LAYOUTS[kind]
+        raise TaskError(f"{source} is not {NAMES[kind]} folder: it has no {evaluator} (give "
+                        f"the folder holding {stem}.py and {evaluator})")
+    if found != kind:
+        raise TaskError(f"{source} is {NAMES[found]} folder ({LAYOUTS[found][1]}), not "
+                        f"{NAMES[kind]} one: use --from-{found} {source}")
+
+
+def _convert(source: Path, out: Path, name: str | None = None) -> None:
+    """Converts the peer folder and says, one line each, what was and was not converted."""
+    from discovery.peer_convert import convert_folder
+
+    report = convert_folder(source, out, name)
+    typer.echo(f"wrote {out}: a native task from {report.kind} folder {source}")
+    for line in report.done:
+        typer.echo(f"  converted: {line}")
+    for line in report.not_converted:
+        typer.echo(f"  NOT converted: {line}")
+    typer.echo(f"  discover eval {out}    # score its seed (trusted scorer, candidate sandboxed)")
+    typer.echo(f"  discover run {out} --config {out / 'campaign.toml'}    # with their settings")
+
+
 @app.command("convert")
 @friendly
 def convert(
@@ -151,16 +199,9 @@ def convert(
     """Write an OpenEvolve or ShinkaEvolve task as a native task folder: the candidate runs
     alone in the sandbox and the peer's evaluator scores its outputs in the trusted process
     (replayed through a stub program), with campaign.toml holding their search settings.
-    Says what it could not convert. Guide: docs/bring-your-problem.md."""
-    from discovery.peer_convert import convert_folder
+    Says what it could not convert. Guides: docs/bring-your-problem.md, docs/formats.md."""
     from evaluators.task import TaskError
 
     if out.exists():
         raise TaskError(f"{out} already exists: choose another folder, or remove it first")
-    report = convert_folder(folder, out)
-    typer.echo(f"wrote {out}: a native task from {report.kind} folder {folder}")
-    for line in report.done:
-        typer.echo(f"  converted: {line}")
-    for line in report.not_converted:
-        typer.echo(f"  NOT converted: {line}")
-    typer.echo(f"  discover eval {out}    # score its seed (trusted scorer, candidate sandboxed)")
+    _convert(folder, out)
