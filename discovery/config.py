@@ -25,11 +25,14 @@ class _Section(BaseModel):
 
 class Selection(_Section):
     strategy: Literal["weighted", "power_law", "map_elites", "greedy", "whole_archive",
-                      "alma"] = "weighted"
+                      "adas", "alma"] = "weighted"
     """How a parent is chosen: weighted (sigmoid of the score over the island's median, fewer
     children first), power_law (by rank), map_elites (uniform over the task's descriptor
-    cells), greedy (the island's best), whole_archive (ADAS: the best, the archive in the
-    prompt), alma (ALMA: softmax over sigmoid(score - seed's score) - penalty *
+    cells), greedy (the island's best), whole_archive (the best, the archive's next best in
+    the prompt), adas (ADAS's Meta Agent Search as its authors ran it: no parent, every
+    evaluated program of every island in the prompt with its metrics as its fitness, the
+    answer always a complete new block, reflexion rounds asking ADAS's interestingness
+    questions), alma (ALMA: softmax over sigmoid(score - seed's score) - penalty *
     log1p(children))."""
     lam: float = Field(10.0, gt=0)
     """lambda of the weighted rule sigmoid(lambda * (s - median) / MAD) / (1 + children)."""

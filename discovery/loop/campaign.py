@@ -69,7 +69,7 @@ from discovery.search.edits import (
 )
 from discovery.search.novelty import make_novelty
 from discovery.search.operators import float_literals, tune_constants
-from discovery.search.selection import EliteGrid, select_parent
+from discovery.search.selection import EliteGrid, adas_archive, select_parent
 from evaluators.executors import open_executor
 from evaluators.sandbox import Executor, Sandbox
 from evaluators.task import Task, TaskError, first_line, load_task
@@ -365,6 +365,9 @@ class Campaign:
             source = writer.best()
             if source is not None and source.island != island:
                 return Plan(n, island, Op.RESEED, parent=source)  # a stuck island restarts
+        if config.selection.strategy == "adas":  # no parent: the whole archive is the context
+            return Plan(n, island, Op.LLM, None, adas_archive(writer), self.ensemble.choose(rng),
+                        EditFormat.REWRITE, self._top_k(5, island))
         parent = select_parent(writer, config.selection, island, rng, self.grid)
         if parent is None:
             return Plan(n, island, Op.RESTART, parent=self._evaluated_seed())

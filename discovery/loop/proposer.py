@@ -1,8 +1,11 @@
 """The model's side of an iteration (worker threads; nothing is written to the archive here):
 build the prompt from the archive, ask the model, apply and check its edit (markers, syntax,
 duplicates, novelty, the entry point), hand a failed edit's reason back for a repair turn, and
-let the model review its accepted proposal (ADAS's reflexion)."""
+let the model review its accepted proposal (ADAS's reflexion). With `selection.strategy =
+"adas"` a plan has no parent: the prompt holds the whole archive, and the answer is a complete
+new block set into the task's seed."""
 
+import json
 import math
 import random
 import threading
@@ -11,7 +14,7 @@ from pathlib import Path
 from archive import ArchiveReader
 from archive.lineage_facts import LineageFacts, Step, lineage_facts
 from discovery.config import CampaignConfig
-from discovery.loop.plan import EditFormat, Outcome, Plan
+from discovery.loop.plan import EditFormat, Op, Outcome, Plan
 from discovery.models.base import EMBEDDED, CallFailed, Messages, ModelClient, ModelError
 from discovery.search.edits import (
     Continuation,
@@ -50,7 +53,7 @@ class Proposer:
         rewriting the block."""
         plan, config = outcome.plan, self.config
         client = self.clients[plan.model]
-        if config.edits.analysis:
+        if config.edits.analysis and plan.parent is not None:
             plan.analysis = self._analyse(plan, outcome, client)
         continuation = self._continuation(plan, client, 0)
         messages = self.messages(plan, continuation)
@@ -77,8 +80,9 @@ class Proposer:
                     code = splice(plan.parent.code, continuation, completion.text)
                 elif plan.edit_format is EditFormat.DIFF:
                     code = apply_diff(plan.parent.code, answer)
-                else:
-                    code = rewrite_block(plan.parent.code, answer)
+                else:  # ADAS (no parent): the new block goes into the seed's frame
+                    code = rewrite_block(plan.parent.code if plan.parent else
+                                         self.task.seed_code, answer)
                 self._check_novelty(code, plan, outcome)
                 problem = self.task.static_check(code)
                 if problem is not None:
@@ -101,8 +105,10 @@ class Proposer:
         """For a rewrite by the embedded model, the function (`function`, else one at random)
         and the statement it continues from: the rest of the function, at most half the
         model's answer cap long (about 4 characters a token), so a longer version still
-        fits. Each turn draws its own cut."""
-        if plan.edit_format is not EditFormat.REWRITE or client.spec.name != EMBEDDED:
+        fits. Each turn draws its own cut. ADAS's plans (no parent) always ask for a whole new
+        block."""
+        if plan.edit_format is not EditFormat.REWRITE or client.spec.name != EMBEDDED \
+                or plan.parent is None:
             return None
         rng = random.Random(f"{self.config.seed}:{plan.n}:{turn}:continuation")
         return plan_continuation(plan.parent.code, rng, client.spec.max_tokens * 2, function)
@@ -177,10 +183,8 @@ class Proposer:
         diff = plan.edit_format is EditFormat.DIFF
         for turn in range(self.config.edits.reflexion_rounds):
             outcome.turns += 1
-            prompt = render("reflexion/diff.md", block=block_text(outcome.code),
-                            mistakes=self._mistakes()) if diff \
-                else render("reflexion/rewrite.md", mistakes=self._mistakes())
-            messages = [*messages, {"role": "user", "content": prompt}]
+            messages = [*messages, {"role": "user", "content": self._reflexion_prompt(
+                plan, turn, outcome.code)}]
             try:
                 completion = client.complete(messages, purpose="reflexion",
                                              seed=plan.n * 7 + 100 + turn)
@@ -201,21 +205,65 @@ class Proposer:
                              f"{completion.text}"
         return messages
 
+    def _reflexion_prompt(self, plan: Plan, turn: int, code: str) -> str:
+        """The reflexion turn's question. ADAS's plans (no parent) ask ADAS's two: first is the
+        design interesting against the archive (shown the newest design the search proposed),
+        are there mistakes, can it be better; then, and in any later round, a check against the
+        task's list of implementation mistakes."""
+        if plan.parent is None:
+            if turn:
+                return render("adas/reflexion_2.md", mistakes=self._mistakes())
+            proposed = [e for e in self._archive_entries(plan) if e["generation"] != "initial"]
+            previous = (f"The previous design the search tried:\n{json.dumps(proposed[-1])}\n\n"
+                        if proposed else "")
+            return render("adas/reflexion_1.md", previous=previous, mistakes=self._mistakes())
+        if plan.edit_format is EditFormat.DIFF:
+            return render("reflexion/diff.md", block=block_text(code), mistakes=self._mistakes())
+        return render("reflexion/rewrite.md", mistakes=self._mistakes())
+
+    def _adas_messages(self, plan: Plan) -> Messages:
+        """ADAS's prompt: the task and every archived program as ADAS's JSON entries; the
+        answer is a complete new block, never an edit of one of them."""
+        archive = ",\n".join(json.dumps(entry) for entry in self._archive_entries(plan))
+        return [{"role": "system", "content": render("adas/system.md")},
+                {"role": "user", "content": render(
+                    "adas/user.md", task=self.task.description.strip(), archive=f"[{archive}]",
+                    mistakes=self._mistakes())}]
+
+    def _archive_entries(self, plan: Plan) -> list[dict[str, str | int]]:
+        """The plan's archive (plan.inspirations, oldest first) as ADAS lists it: each
+        program's thought and name (its docstring's design notes), code (its block), fitness
+        (here its score and public metrics) and generation ("initial" for the seed and the
+        baselines, else the proposal's number)."""
+        metrics = {program_id: values for program_id, *_, values in self.reader().scored()}
+        entries, proposals = [], 0
+        for program in plan.inspirations:
+            initial = program.edit_kind in (Op.SEED, Op.BASELINE)
+            proposals += not initial
+            notes = design_notes(program.code)
+            entries.append({
+                "thought": notes.thought if notes else "",
+                "name": notes.name if notes else f"program #{program.id}",
+                "code": block_text(program.code),
+                "fitness": ", ".join([f"score={program.score:.6g}",
+                                      *filter(None, [metrics_text(metrics.get(program.id, {}))])]),
+                "generation": "initial" if initial else proposals})
+        return entries
+
     def messages(self, plan: Plan, continuation: Continuation | None = None) -> Messages:
         """The prompt: the task, the parent's block and metrics, inspirations (or, as ADAS does,
         the archive's best), the parent's lineage (or only its children's recent failures),
         the scratchpad's insights and one of the task's ideas; with a continuation, it asks
-        for the new code of its function (the answer's start follows, see `propose`)."""
+        for the new code of its function (the answer's start follows, see `propose`). ADAS's
+        plans (no parent) get ADAS's prompt instead."""
+        if plan.parent is None:
+            return self._adas_messages(plan)
         parent = plan.parent
         evaluations = self.reader().evaluations(parent.id)
         metrics = next((e.public_metrics for e in reversed(evaluations) if e.final), {})
-        episodes = {k: v for k, v in metrics.items() if k.endswith("episodes")}
-        metrics = {k: v for k, v in metrics.items() if k not in episodes}
         context = []
-        if metrics:
-            context.append("Its metrics: " + ", ".join(f"{k}={v:.6g}" if isinstance(v, float)
-                                                       else f"{k}={v}"
-                                                       for k, v in metrics.items()))
+        if text := metrics_text(metrics):
+            context.append(f"Its metrics: {text}")
         crossover = plan.edit_format is EditFormat.CROSSOVER
         shown = [] if crossover else plan.inspirations
         if self.config.selection.strategy == "whole_archive":  # ADAS: the archive in context
@@ -275,6 +323,13 @@ def _answer_kind(plan: Plan, continuation: Continuation | None = None) -> str:
     if continuation is not None:
         return "continue"
     return "diff" if plan.edit_format is EditFormat.DIFF else "rewrite"
+
+
+def metrics_text(metrics: dict) -> str:
+    """Public metrics as a prompt shows them, `name=value` joined by commas; the episode dumps
+    (ALMA's analysis reads those) are left out."""
+    return ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in metrics.items() if not k.endswith("episodes"))
 
 
 def estimate_tokens(text: str) -> int:

@@ -30,6 +30,20 @@ def select_parent(reader: ArchiveReader, config: Selection, island: int,
     return rng.choices(top, weights=weights, k=1)[0]
 
 
+def adas_archive(reader: ArchiveReader) -> list[Program]:
+    """ADAS's archive (`strategy = "adas"`): every program that evaluated (ok) under the current
+    evaluator, of every island, oldest first, each code once (the seeds of other islands and
+    migrants are copies). ADAS keeps the zero-scoring ones too: they tell the model what failed.
+    One scan, as a whole-archive prompt needs them all anyway."""
+    seen: set[str] = set()
+    archive = []
+    for program in reader.programs([row[0] for row in reader.scored()]):
+        if program.code_hash not in seen:
+            seen.add(program.code_hash)
+            archive.append(program)
+    return archive
+
+
 def alma_weights(reader: ArchiveReader, config: Selection, top: list[Program]) -> list[float]:
     """ALMA's parent selection (Xiong et al. 2025): w = sigmoid(s - r0) - penalty *
     log1p(visits), drawn by softmax(w / temperature); r0 is the seed's score (for memory
