@@ -1,0 +1,32 @@
+"""Trusted scorer for the first autocorrelation inequality: the candidate's step function is
+checked (n finite, non-negative heights, not all zero) and its bound on C1 computed exactly
+from the grid sums, rounded against the candidate (see _shared/step_functions.py)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "_shared"))  # task.toml `trusted`
+from step_functions import autoconvolution_max_ratio, heights, ratio_score
+
+from evaluators.scoring import InvalidOutput, Metrics
+
+PREVIOUS_BEST = 1.5098
+"""Matolcsi and Vinuesa (2010), a step function: C1 <= 1.5098."""
+ALPHAEVOLVE = 1.5052939684401607
+"""The bound of AlphaEvolve's 600-step function (results notebook, section B.1), as this
+scorer computes it: score 1."""
+
+
+def score(stage, case, outputs, oracle):
+    """Score = ALPHAEVOLVE / bound: lower bounds on max(f*f) / (integral f)^2 score higher."""
+    n = case.inputs["n"]
+    a = heights(outputs, n)
+    negative = np.flatnonzero(~(a >= 0))
+    if negative.size:
+        raise InvalidOutput(f"f must be non-negative (height {negative[0]} is "
+                            f"{outputs[negative[0]]})")
+    bound = autoconvolution_max_ratio(a)
+    return Metrics(ratio_score(bound, ALPHAEVOLVE, minimise=True),
+                   {"c1_bound": bound, "n": n})
