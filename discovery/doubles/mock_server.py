@@ -18,7 +18,8 @@ realistic distribution, so a bench sees hosted-model latency without a hosted mo
 Each chat request is recorded in `requests` with the step it played, the text it answered (for a
 normal answer) and when it arrived and was answered (`time.time()`), so a bench can tell how
 many calls were in flight when, and which call proposed which program.
-`POST /v1/embeddings` answers hashed character-trigram vectors (see `trigram_embedding`).
+`POST /v1/embeddings` answers hashed character-trigram vectors, the offline `lexical` embedding
+(discovery/models/lexical.py), so a test of the litellm path can compare with it.
 """
 
 import json
@@ -26,10 +27,11 @@ import math
 import random
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from discovery.models.lexical import trigram_embedding
 
 Reply = Callable[[list[dict[str, Any]]], str]
 Step = Callable[[], str]
@@ -65,16 +67,6 @@ def echo_reply(messages: list[dict[str, Any]]) -> str:
     """A deterministic answer: a code block that mentions the last user message's length."""
     last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
     return f"```python\ndef answer():\n    return {len(str(last))}\n```"
-
-
-def trigram_embedding(text: str, dims: int = 256) -> list[float]:
-    """A deterministic stand-in for an embedding model: hashed character-trigram counts, unit
-    length, so near-identical code gets cosine similarity near 1."""
-    vector = [0.0] * dims
-    for i in range(len(text) - 2):
-        vector[zlib.crc32(text[i:i + 3].encode()) % dims] += 1.0
-    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return [v / norm for v in vector]
 
 
 class MockServer:

@@ -8,7 +8,11 @@ reserves its bound before it is made and settles with its real figures after), g
 `max_concurrency` slots shared fairly between the evaluations asking at once, sent through the
 same clients as the meta model's (litellm, embedded, scripted, the simulator; replayed from a
 transcript), recorded to the transcript within its byte caps, and recorded as a model call of
-purpose `agent` attributed to the evaluated program.
+purpose `agent` attributed to the evaluated program. A candidate's `embed` calls take the same
+path to the agent model's embedding model (`AgentModelConfig.embedding`: one through litellm,
+or the offline lexical embedding), counted in the same budgets and recorded with purpose
+`embed`; they are not written to the transcript (a replay embeds again: the lexical embedding
+gives the same vectors, a provider's may differ).
 
 A candidate controls how many calls it makes, how long their prompts are and how many threads
 make them; none of that may let it spend past a cap, slow another candidate's evaluation beside
@@ -38,10 +42,13 @@ from discovery.models.base import (
     one_line,
     price,
 )
+from discovery.models.lexical import LEXICAL, LexicalEmbedder
+from discovery.models.litellm_client import LiteLLMClient
 from discovery.models.transcripts import Recorder, stamp
-from evaluators.agent_model import AgentModelError
+from evaluators.agent_model import AgentModelError, checked_vectors
 
 PURPOSE = "agent"
+EMBED_PURPOSE = "embed"
 MESSAGE_TOKENS = 8
 """Tokens a chat template may add around one message (OpenAI: 3 or 4, Llama 3: 5), with room;
 counted once more for the reply's header."""
@@ -75,6 +82,15 @@ class AgentModelConfig(ModelSpec):
     """Bytes of whole exchanges (prompt and answer) one evaluation writes to transcript.jsonl;
     past it, its calls are recorded without their prompts (request key, answer, figures: all a
     replay needs), and a line in the transcript marks the cut. None: no cap."""
+    embedding: ModelSpec = Field(default_factory=lambda: ModelSpec(name=LEXICAL))
+    """The model behind the candidates' `embed(texts)`: an embedding model as litellm names it
+    (`openai/text-embedding-3-small`; `openai/<name>` with `api_base` for a self-hosted
+    server), or `lexical` (the default): hashed character-trigram vectors computed here,
+    offline, free; a lexical embedding (shared spellings), not a neural one. Its calls count in
+    the calls, tokens (the texts' UTF-8 bytes, bounded) and cost above."""
+    embed_texts_per_evaluation: int = Field(20_000, ge=1)
+    """Texts one evaluation may embed (at most 256 a call, 8,000 characters each); past it each
+    `embed` is refused with that reason."""
     transcript_bytes: int | None = Field(1_000_000_000, ge=0)
     """The size of transcript.jsonl past which agent calls are recorded without their prompts
     (as above), over the whole campaign, resumes included. None: no cap."""
@@ -224,6 +240,9 @@ class AgentModels:
         self.settled = threading.Condition()
         """Guards the spending; notified whenever a call settles."""
         self.campaign = _Spending("campaign", config.calls, config.tokens, config.cost, spent)
+        self.embedder = LexicalEmbedder() if config.embedding.name == LEXICAL \
+            else LiteLLMClient(config.embedding)
+        """Answers the candidates' `embed` calls (`embed(texts, purpose=...)`)."""
 
     def for_evaluation(self, calls: list[ModelCall]) -> "EvaluationModel":
         """The model of one evaluation; its calls are appended to `calls` (for the archive)."""
@@ -234,6 +253,13 @@ class AgentModels:
         and that at the model's price (none known: free, as the clients charge it)."""
         tokens_in, tokens_out = prompt_bound(messages), self.config.max_tokens
         return tokens_in + tokens_out, price(self.config, tokens_in, tokens_out)
+
+    def estimate_embedding(self, texts: list[str]) -> tuple[int, float]:
+        """The most embedding `texts` may spend: their UTF-8 bytes (a byte-level tokenizer's
+        bound) and one token each for what a model adds, at the embedding model's price."""
+        spec = self.config.embedding
+        tokens = sum(len(text.encode()) + 1 for text in texts)
+        return tokens, 0.0 if spec.name == LEXICAL else price(spec, tokens, 0)
 
 
 class EvaluationModel:
@@ -253,6 +279,10 @@ class EvaluationModel:
         """Bytes of whole exchanges this evaluation wrote to the transcript."""
         self.transcript_cut: str | None = None
         """Why later exchanges were recorded without their prompts, once they were."""
+        self.embedded = 0
+        """Texts this evaluation asked to embed (its calls admitted)."""
+        self.dimension: int | None = None
+        """The embedding model's dimension, fixed by its first answer."""
 
     def __call__(self, messages: list[dict[str, str]], *, temperature: float | None = None,
                  reference: Any = None, json_mode: bool = False) -> str:
@@ -272,24 +302,15 @@ class EvaluationModel:
                            .hexdigest(), bound)
         client = models.client
         recorder = client if isinstance(client, Recorder) else None
-        attempts: tuple[ModelCall, ...] = ()
+        attempts: list[ModelCall] = []
         try:
-            with models.slots.slot(self):
-                try:
-                    completion = (client if recorder is None else recorder.inner).complete(
-                        messages, purpose=PURPOSE, seed=seed, temperature=temperature,
-                        reference=reference, json_mode=json_mode)
-                except CallFailed as exc:
-                    attempts = tuple(exc.attempts)
-                    raise AgentModelError(f"the agent model failed: {exc}") from None
-                except ModelError as exc:
-                    attempts = exc.attempts
-                    raise AgentModelError(f"the agent model cannot be used: {exc}") from None
-                except Exception as exc:  # a client bug must not take the evaluator down
-                    raise AgentModelError(f"the agent model failed: {one_line(exc)}") from None
+            with models.slots.slot(self), _answering(attempts):
+                completion = (client if recorder is None else recorder.inner).complete(
+                    messages, purpose=PURPOSE, seed=seed, temperature=temperature,
+                    reference=reference, json_mode=json_mode)
             if recorder is not None:  # the archived call names its transcript line
                 completion = stamp(completion)
-            attempts = completion.attempts
+            attempts[:] = completion.attempts
             if recorder is not None:
                 try:
                     self._transcribe(recorder, messages, seed, temperature, json_mode,
@@ -298,8 +319,35 @@ class EvaluationModel:
                     raise AgentModelError(f"the transcript cannot be written: "
                                           f"{one_line(exc)}") from None
         finally:
-            self._settle(bound, attempts)
+            self._settle(bound, tuple(attempts))
         return completion.text
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text from the embedding model (`texts` checked by
+        evaluators.agent_model: at most 256, 8,000 characters each), or AgentModelError: the
+        evaluation's texts cap, then the same admission, slots and settling as a chat call;
+        the answer checked (finite numbers, one dimension for the whole evaluation)."""
+        models = self.models
+        with models.settled:
+            cap = models.config.embed_texts_per_evaluation
+            if self.embedded + len(texts) > cap:
+                reason = (f"the evaluation budget of {cap:,} texts to embed cannot take "
+                          f"{len(texts)} more ({self.embedded:,} embedded)")
+                self.refused = self.refused or reason
+                raise AgentModelError(reason)
+            self.embedded += len(texts)
+        bound = models.estimate_embedding(texts)
+        self._admit(hashlib.sha256(json.dumps(texts).encode()).hexdigest(), bound)
+        attempts: list[ModelCall] = []
+        try:
+            with models.slots.slot(self), _answering(attempts):
+                vectors, done = models.embedder.embed(texts, purpose=EMBED_PURPOSE)
+            attempts[:] = done
+            with models.settled:
+                self.dimension = checked_vectors(vectors, len(texts), self.dimension)
+        finally:
+            self._settle(bound, tuple(attempts))
+        return vectors
 
     def _admit(self, key: str, bound: tuple[int, float]) -> int:
         """Count the call and reserve its bound, waiting while the calls in flight may still
@@ -352,3 +400,19 @@ class EvaluationModel:
         short = recorder.line(messages, seed, temperature, json_mode, completion,
                               prompt=False)
         recorder.append((recorder.marker(cut) if first else b"") + short)
+
+
+@contextlib.contextmanager
+def _answering(attempts: list[ModelCall]) -> Iterator[None]:
+    """A client's failure as the AgentModelError the candidate is told, its attempts kept in
+    `attempts` (to settle the budgets and be archived)."""
+    try:
+        yield
+    except CallFailed as exc:
+        attempts.extend(exc.attempts)
+        raise AgentModelError(f"the agent model failed: {exc}") from None
+    except ModelError as exc:
+        attempts.extend(exc.attempts)
+        raise AgentModelError(f"the agent model cannot be used: {exc}") from None
+    except Exception as exc:  # a client bug must not take the evaluator down
+        raise AgentModelError(f"the agent model failed: {one_line(exc)}") from None

@@ -14,8 +14,9 @@ of an answer and goes on with the next command; the evaluator scores that episod
 the error. Running out of memory (the stage's limit) still ends the evaluation.
 
 Nothing returned from here is scored: the evaluator counts the rewards of the episodes it
-played. `ask_model(messages)` lets a memory call the campaign's agent model over the same
-channel while the stream runs (the evaluator answers, within the evaluation's budget).
+played. `ask_model(messages)` lets a memory call the campaign's agent model, and `embed(texts)`
+its embedding model, over the same channel while the stream runs (the evaluator answers, within
+the evaluation's budget; a refused call raises in the memory, costing that episode).
 
 One memory per run, also in sequential mode: each independent copy there is a case, a sandbox
 run, of its own (memory_stream.py says why), so nothing here has to keep copies apart.
@@ -37,6 +38,16 @@ def ask_model(messages: list[dict[str, str]], temperature: float | None = None) 
     if _stream is None:
         raise RuntimeError("ask_model works only while the stream runs")
     return _stream("model", messages, temperature)
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    """One vector per text (at most 256 texts of at most 8,000 characters a call), all of one
+    dimension, from the evaluation's embedding model (`lexical` offline: hashed character
+    trigrams, so near when spelled alike); RuntimeError if the evaluation has no model, the
+    request is malformed or too large, or its budget is spent."""
+    if _stream is None:
+        raise RuntimeError("embed works only while the stream runs")
+    return _stream("embed", texts)
 
 
 def run(memory_class: type, stream) -> dict[str, Any]:

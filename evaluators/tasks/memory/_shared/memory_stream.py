@@ -43,7 +43,7 @@ from typing import Any, Literal
 from memory_loop import MAX_ERROR_CHARS, run
 from memory_recorder import Recorder
 
-from evaluators.agent_model import AgentModel, AgentModelError, serve
+from evaluators.agent_model import AgentModel, AgentModelError, serve, serve_embed
 from evaluators.scoring import InvalidOutput
 
 MAX_RETRIEVED_KB = 64
@@ -186,8 +186,10 @@ class StreamOracle:
     """Serves the candidate's loop: `["next", answer]` -> the next command (`{"kind": "done"}`
     at the end); `["failed", error]` -> the same, the memory having raised on the last command
     (that episode's loss, memory_loop.py); `["model", messages, temperature]` -> the agent
-    model's reply (checked and budgeted by agent_model.serve). Any other request is refused
-    with a ValueError, handed back to the candidate. What the candidate's answers cause in
+    model's reply (checked and budgeted by agent_model.serve); `["embed", texts]` -> one
+    vector per text (agent_model.serve_embed: the request and the vectors checked, the same
+    budgets). A refused call raises in the memory (that episode's loss). Any other request is
+    refused with a ValueError, handed back to the candidate. What the candidate's answers cause in
     the stream (the retrieval's checks in `_answer`, the hints' in the agent, the agent's
     search allowance) is its failure (`failure`, InvalidOutput for the scorer); only the
     stream's own bugs are `error`."""
@@ -207,6 +209,7 @@ class StreamOracle:
         self.sent = 0
         """Commands sent so far."""
         self.model_calls = 0
+        """The memory's model and embed requests, refused ones included."""
 
     @property
     def done(self) -> bool:
@@ -216,10 +219,13 @@ class StreamOracle:
         if isinstance(request, list) and len(request) == 3 and request[0] == "model":
             self.model_calls += 1
             return serve(self.model, request[1], request[2])
+        if isinstance(request, list) and len(request) == 2 and request[0] == "embed":
+            self.model_calls += 1
+            return serve_embed(self.model, request[1])
         if not (isinstance(request, list) and len(request) == 2
                 and request[0] in ("next", "failed")):
-            raise ValueError("ask stream('next', answer), stream('failed', error) or "
-                             "stream('model', messages, temperature)")
+            raise ValueError("ask stream('next', answer), stream('failed', error), "
+                             "stream('model', messages, temperature) or stream('embed', texts)")
         if self.done:
             raise ValueError("the stream is over")
         try:
