@@ -20,6 +20,7 @@ SEARCH_KEYS: dict[str, dict[str, str]] = {
         "database.population_size": "selection.pool",
         "database.migration_interval": "selection.migration_every",
         "evaluator.parallel_evaluations": "parallel.evaluations",
+        "early_stopping_patience": "budgets.patience",
     },
     "shinka": {
         "evo_config.num_generations": "budgets.iterations",
@@ -32,6 +33,7 @@ SEARCH_KEYS: dict[str, dict[str, str]] = {
         "runner.max_evaluation_jobs": "parallel.evaluations",
         "max_proposal_jobs": "parallel.proposals",
         "runner.max_proposal_jobs": "parallel.proposals",
+        "evo_config.meta_rec_interval": "edits.scratchpad_every",
     },
 }
 """Their key (dotted path in their config) -> ours, where the meaning is the same."""
@@ -51,8 +53,9 @@ USED_ELSEWHERE: dict[str, dict[str, str]] = {
     },
 }
 
-SELECTION = {"weighted": "weighted", "power_law": "power_law", "hill_climbing": "greedy"}
-"""ShinkaEvolve's parent_selection_strategy -> ours (the weighted rule is the same formula)."""
+SELECTION = {"weighted": "weighted", "power_law": "power_law"}
+"""ShinkaEvolve's parent_selection_strategy -> ours (the weighted rule is the same formula);
+its beam_search, best_of_n and sequential have no equivalent and are listed as ignored."""
 
 PATCHES = {"diff": "diff", "full": "rewrite", "cross": "crossover"}
 """ShinkaEvolve's patch types -> our edit kinds."""
@@ -91,7 +94,8 @@ def peer_settings(folder: PeerFolder) -> PeerSettings:
         settings.models = [f"models={toml_value(models)}"]
         settings.mapped.append(f"{where}: {', '.join(used)} -> models (opt in: "
                                "they need the provider's key)")
-    done = {*SEARCH_KEYS[folder.kind], *USED_ELSEWHERE[folder.kind], *used, *SELECTION_KEYS}
+    done = {*SEARCH_KEYS[folder.kind], *USED_ELSEWHERE[folder.kind], *used,
+            *(key for key in SELECTION_KEYS if flat.get(key) in SELECTION)}
     settings.ignored += [f"{where}: {key} = {_text(value)}: no equivalent here, ignored"
                          for key, value in flat.items() if key not in done]
     return settings
