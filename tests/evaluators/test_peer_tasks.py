@@ -13,7 +13,7 @@ from archive import ArchiveReader
 from discovery.config import load_config
 from discovery.peer_settings import peer_settings
 from evaluators.peers.driver import call_evaluator
-from evaluators.peers.formats import read_folder
+from evaluators.peers.formats import PeerFolder, read_folder
 from evaluators.peers.scorer import METRICS_LIMIT, score
 from evaluators.scoring import InvalidOutput
 from evaluators.task import TaskError, load_task
@@ -207,3 +207,20 @@ def test_the_trusted_side_checks_the_shape_of_a_peer_answer():
             ({"metrics": {f"m{i}": 1.0 for i in range(METRICS_LIMIT + 1)}}, "over 200")]:
         with pytest.raises(InvalidOutput, match=reason):
             score("evaluate", None, bad, None)
+
+
+def test_a_selection_strategy_with_no_equivalent_is_listed_as_ignored():
+    """Shinka's beam_search has no counterpart here: it is named, not silently dropped, and
+    their patience and meta-recommendation interval map to ours."""
+    def shinka(config: dict) -> PeerFolder:
+        return PeerFolder("shinka", PEERS, "initial.py", "evaluate.py", ["main"], config,
+                          "run_evo.py")
+
+    settings = peer_settings(shinka({"db_config": {"parent_selection_strategy": "beam_search"},
+                                     "evo_config": {"meta_rec_interval": 10}}))
+    assert "selection.strategy" not in " ".join(settings.search)
+    assert 'run_evo.py: db_config.parent_selection_strategy = "beam_search": no equivalent ' \
+        "here, ignored" in settings.ignored
+    assert "edits.scratchpad_every=10" in settings.search
+    weighted = peer_settings(shinka({"db_config": {"parent_selection_strategy": "weighted"}}))
+    assert weighted.search == ['selection.strategy="weighted"'] and not weighted.ignored
