@@ -1,5 +1,5 @@
-"""Checks the AlphaEvolve geometry tasks share: points of a bounded size, circles that do not
-overlap, and the per-case reference value a score is normalised by.
+"""Checks the AlphaEvolve geometry tasks share: points of a bounded size, integer arrays,
+circles that do not overlap, and the per-case reference value a score is normalised by.
 
 Every check is phrased so that NaN fails it (see evaluators/scoring.py). The circle checks are
 those of circle_packing's scorer less its unit-square containment, so that task could use
@@ -47,6 +47,28 @@ def circles(n: int, outputs, entry: str) -> tuple[np.ndarray, np.ndarray]:
         a, b = i[bad[0]], j[bad[0]]
         raise InvalidOutput(f"two circles overlap (circles {a} and {b}, by {-gaps[a, b]:.3g})")
     return centers, radii
+
+
+def integer_array(value, name: str, ndim: int, bound: int) -> np.ndarray:
+    """The value as an int64 array with `ndim` dimensions and every entry an integer of
+    absolute value at most `bound` (< 2^62), or InvalidOutput. Whole-number floats count as
+    integers; anything else (fractions, NaN, booleans, integers too big for int64) does not."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidOutput(f"{name} is not an array of integers ({exc})") from exc
+    if array.ndim != ndim:
+        raise InvalidOutput(f"{name} has shape {array.shape}, expected {ndim} dimension(s)")
+    if array.dtype.kind == "f":
+        if not (np.isfinite(array) & (array == np.round(array))).all():
+            raise InvalidOutput(f"{name} must hold integers (found a non-integer or "
+                                "non-finite value)")
+    elif array.dtype.kind not in "iu":
+        raise InvalidOutput(f"{name} must hold integers of absolute value at most {bound} "
+                            f"(got values of type {array.dtype})")
+    if not ((array >= -bound) & (array <= bound)).all():
+        raise InvalidOutput(f"{name} has an entry above {bound} in absolute value")
+    return array.astype(np.int64)
 
 
 def reference(case) -> float:

@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "_shared"))  # task.toml `trusted`
 
-from geometry import reference
+from geometry import integer_array, reference
 
 from evaluators.scoring import InvalidOutput, Metrics
 
@@ -33,25 +33,12 @@ without an exact recomputation."""
 
 def integer_vectors(value, d: int) -> np.ndarray:
     """The vectors as an (m, d) int64 array, 1 <= m <= MAX_POINTS, |entries| <= BOUND, or
-    InvalidOutput. Floats are accepted only where they are whole numbers."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidOutput(f"the vectors are not an array of integers ({exc})") from exc
-    if array.ndim != 2 or array.shape[1] != d or not 1 <= array.shape[0] <= MAX_POINTS:
+    InvalidOutput."""
+    array = integer_array(value, "the vectors", 2, BOUND)
+    if array.shape[1] != d or not 1 <= array.shape[0] <= MAX_POINTS:
         raise InvalidOutput(f"the vectors have shape {array.shape}, expected (m, {d}) with "
                             f"1 <= m <= {MAX_POINTS}")
-    if array.dtype.kind == "f":
-        if not (np.isfinite(array) & (array == np.round(array))).all():
-            raise InvalidOutput("the vectors must have integer coordinates (found a "
-                                "non-integer or non-finite one)")
-    elif array.dtype.kind not in "iu":
-        raise InvalidOutput(f"the vectors must have integer coordinates of absolute value at "
-                            f"most 2^50 (got values of type {array.dtype})")
-    if not ((array >= -BOUND) & (array <= BOUND)).all():
-        raise InvalidOutput("a coordinate is above 2^50 in absolute value: scale the vectors "
-                            "down")
-    return array.astype(np.int64)
+    return array
 
 
 def check_lemma(array: np.ndarray) -> None:
