@@ -234,3 +234,17 @@ def test_alma_selection_favours_programs_above_the_seed_and_yields_to_untried_on
     rng = random.Random(0)
     drawn = [select_parent(writer, config, 0, rng).id for _ in range(2000)]
     assert drawn.count(good) > drawn.count(tried) > 0
+
+
+def test_adas_archive_is_every_evaluated_program_oldest_first_each_code_once(writer):
+    from helpers import add_scored
+
+    from discovery.search.selection import adas_archive
+
+    seed = add_scored(writer, 0.0, 0.0)  # ADAS keeps designs that scored 0
+    add_scored(writer, 1.0, None, status="crashed")  # ADAS skips one it could not evaluate
+    copy = add_scored(writer, 0.0, 0.0, island=1)  # the seed of another island: a copy
+    later = add_scored(writer, 2.0, 0.4, parents=[seed])
+    better = add_scored(writer, 3.0, 0.9)
+    assert [p.id for p in adas_archive(writer)] == [seed, later, better]
+    assert copy not in [p.id for p in adas_archive(writer)]
