@@ -14,11 +14,10 @@ from step_functions import autoconvolution, gamma, heights, ratio_score
 
 from evaluators.scoring import InvalidOutput, Metrics
 
-PREVIOUS_BEST = 0.88922
-"""Matolcsi and Vinuesa (2010), a step function: C2 >= 0.88922."""
 ALPHAEVOLVE = 0.8962799441554076
 """The bound of AlphaEvolve's 50-step function (results notebook, section B.2), as this scorer
-computes it: score 1."""
+computes it: score 1. Before it: Matolcsi and Vinuesa (2010), a step function: C2 >=
+0.88922."""
 ROUNDING = 10
 """The bound is multiplied by 1 - ROUNDING * gamma(2n + 2): the L2 sum, the L1 sum and the
 maximum each carry at most a few gamma of relative error, so the figure reported is never

@@ -13,11 +13,10 @@ from step_functions import gamma, ratio_score
 
 from evaluators.scoring import InvalidOutput, Metrics, finite_array
 
-PREVIOUS_BEST = 0.380927
-"""Haugland (2016), a step function: M <= 0.380927 (White (2023) proved M >= 0.379005)."""
 ALPHAEVOLVE = 0.38092303510845016
 """The bound of AlphaEvolve's 95-step function (results notebook, section B.5), as this scorer
-computes it: score 1."""
+computes it: score 1. Before it: Haugland (2016), a step function: M <= 0.380927 (White
+(2023) proved M >= 0.379005)."""
 MASS_TOLERANCE = 1e-9
 """|integral of h - 1| allowed: a float64 sum of n values cannot always hit n / 2 exactly, and
 a mass short by delta lowers the overlap by at most about delta, far below the 3e-6 that

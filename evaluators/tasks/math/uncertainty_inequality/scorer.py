@@ -20,11 +20,10 @@ from step_functions import ratio_score
 
 from evaluators.scoring import InvalidOutput, Metrics, finite_array
 
-PREVIOUS_BEST = 0.3523
-"""Gonçalves et al. (2017), Theorem 2 (stated as 0.353; their coefficients give 0.3523)."""
 ALPHAEVOLVE = 0.35209910442252773
 """The bound of AlphaEvolve's three coefficients (results notebook, section B.4), as this
-scorer computes it: score 1."""
+scorer computes it: score 1. Before it: Gonçalves et al. (2017), Theorem 2 (stated as 0.353;
+their coefficients give 0.3523)."""
 FRACTION_BITS = 64
 """Each coefficient, divided by the largest absolute one, is rounded to a multiple of
 2^-FRACTION_BITS before the exact computation: that bounds the size of the rationals (and so
