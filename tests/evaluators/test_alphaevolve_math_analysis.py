@@ -3,6 +3,7 @@ Erdős's minimum overlap): seeds through the real sandbox, AlphaEvolve's own con
 scoring 1, hostile answers refused, and the step-function bounds checked against exact
 rational arithmetic (they must be exact up to a rounding that never favours the candidate)."""
 
+import importlib.util
 import math
 import re
 from fractions import Fraction
@@ -174,3 +175,15 @@ def test_sign_change_ignores_double_roots(tasks):
 def test_subnormal_coefficients_cost_nothing_special(tasks):
     metrics = score(tasks["uncertainty_inequality"], 3, [1.0, -1 / 12, 5e-324], key="m")
     assert metrics.public["c4_bound"] == pytest.approx(3 / (2 * math.pi), rel=1e-12)
+
+
+def test_resample_keeps_the_function_on_finer_grids_and_the_integral_on_any(tasks):
+    path = tasks["erdos_minimum_overlap"].root.parent / "_shared" / "step_grid.py"
+    spec = importlib.util.spec_from_file_location("step_grid_under_test", path)
+    step_grid = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(step_grid)
+    h = np.array([0.0, 1.0, 0.25, 0.75])
+    assert np.allclose(step_grid.resample(h, 12), np.repeat(h, 3), atol=1e-15)
+    coarse = step_grid.resample(h, 3)
+    assert coarse.sum() / 3 == pytest.approx(h.sum() / 4)
+    assert ((coarse >= 0) & (coarse <= 1)).all()
