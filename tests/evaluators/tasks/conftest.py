@@ -22,6 +22,14 @@ print(json.dumps([result.status, result.reason, result.metrics and result.metric
 """
 
 
+@pytest.fixture(scope="module")
+def sandbox():
+    """The strongest isolation this machine has, shared by a module's task evaluations."""
+    from evaluators.sandbox import Sandbox
+
+    return Sandbox()
+
+
 @pytest.fixture
 def case_with_blas_threads():
     """`run(task, stage, code, threads)`: the status, reason and public metrics of the first case

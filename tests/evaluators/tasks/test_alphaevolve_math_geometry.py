@@ -9,17 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from evaluators.sandbox import Sandbox
 from evaluators.scoring import InvalidOutput
 from evaluators.task import Case, load_task
 
 TASKS = ["sums_differences", "min_distance_ratio", "heilbronn_triangle", "kissing_number_11d",
          "circle_packing_rectangle"]
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    return Sandbox()
 
 
 @pytest.fixture(scope="module")

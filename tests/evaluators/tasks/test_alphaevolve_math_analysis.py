@@ -12,18 +12,12 @@ import numpy as np
 import pytest
 import sympy
 
-from evaluators.sandbox import Sandbox
 from evaluators.scoring import InvalidOutput
 from evaluators.task import Case, load_task
 
 STEP_TASKS = ["autocorrelation_first", "autocorrelation_second", "autocorrelation_third",
               "erdos_minimum_overlap"]
 TASKS = [*STEP_TASKS, "uncertainty_inequality"]
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    return Sandbox()
 
 
 @pytest.fixture(scope="module")
