@@ -310,12 +310,14 @@ class ArchiveReader:
             "SELECT created_at, coalesce(tokens_in, 0) + coalesce(tokens_out, 0), "
             "coalesce(cost, 0) FROM model_calls ORDER BY created_at, id").fetchall()
 
-    def purpose_totals(self, purpose: str) -> tuple[int, int, float]:
-        """(calls, tokens in + out, cost) of the model calls made for one purpose (the agent
-        model's campaign budget carries on across a resume)."""
+    def purpose_totals(self, *purposes: str) -> tuple[int, int, float]:
+        """(calls, tokens in + out, cost) of the model calls made for these purposes (the agent
+        model's campaign budget, its chat and embedding calls, carries on across a resume)."""
+        marks = ", ".join("?" * len(purposes))
         calls, tokens, cost = self._conn.execute(
             "SELECT count(*), coalesce(sum(tokens_in), 0) + coalesce(sum(tokens_out), 0), "
-            "coalesce(sum(cost), 0) FROM model_calls WHERE purpose = ?", (purpose,)).fetchone()
+            f"coalesce(sum(cost), 0) FROM model_calls WHERE purpose IN ({marks})",
+            purposes).fetchone()
         return calls, tokens, cost
 
     def summary(self) -> Summary:

@@ -51,13 +51,14 @@ from discovery.loop.plan import EditFormat, Op, Outcome, Plan
 from discovery.loop.preflight import preflight
 from discovery.loop.proposer import Proposer
 from discovery.models import make_client, resolve
-from discovery.models.agent import PURPOSE as AGENT_PURPOSE
 from discovery.models.agent import (
+    EMBED_PURPOSE,
     AgentModelConfig,
     AgentModels,
     EvaluationModel,
     resolve_agent,
 )
+from discovery.models.agent import PURPOSE as AGENT_PURPOSE
 from discovery.models.base import Budget, CallFailed, ModelClient, ModelError, ModelSpec
 from discovery.models.ensemble import Ensemble
 from discovery.models.transcripts import Recorder, Replayer
@@ -93,7 +94,7 @@ class Campaign:
         self.stopping = self.abandoned = False
         """Ctrl-C pressed once (finish what is in flight, then stop), twice (stop now)."""
         self.agent_models = None if config.agent_model is None else AgentModels(
-            config.agent_model, clients[AGENT], writer.purpose_totals(AGENT_PURPOSE))
+            config.agent_model, clients[AGENT], writer.purpose_totals(AGENT_PURPOSE, EMBED_PURPOSE))
         for message in sorted({c.warning for c in clients.values()
                                if isinstance(c, Recorder | Replayer) and c.warning}):
             self.warn(message)

@@ -133,6 +133,8 @@ def test_reports(writer):
     usage = {u.model: u for u in writer.model_usage()}
     assert usage["m1"].calls == 2 and usage["m1"].errors == 1
     assert usage["m1"].mean_latency_s == pytest.approx(3.0)
+    assert writer.purpose_totals("repair") == (1, 2, pytest.approx(0.1))
+    assert writer.purpose_totals("propose", "repair") == (3, 162, pytest.approx(0.6))
 
 
 def test_rankings_ignore_scores_from_another_evaluator_version(writer):
