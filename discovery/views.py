@@ -336,6 +336,12 @@ def lineage_steps(facts: LineageFacts) -> Group:
     return Group(*parts)
 
 
+ORIGINS = {"seed": "none (the task's seed)", "restart": "none (the seed, restarted)",
+           "baseline": "none (a baseline)",
+           "archive": "none: made from the whole archive (ADAS), its inspirations"}
+"""What a program with no parent was made from, by its edit kind (the view says the same)."""
+
+
 def program_view(program: Program, evaluations: list[Evaluation], *,
                  iteration: int | None = None, held: HeldOut | None = None,
                  calls: list[RecordedCall] | None = None,
@@ -353,7 +359,8 @@ def program_view(program: Program, evaluations: list[Evaluation], *,
         head.add_row("test doubles", Text(test_doubles, style="bold yellow"))
     if held is not None and held.program_id == program.id:
         head.add_row("held-out", sanitize.text(held_out_text(held), style="bold"))
-    head.add_row("parent", ", ".join(f"#{p}" for p in program.parents) or "none (seed)")
+    head.add_row("parent", ", ".join(f"#{p}" for p in program.parents)
+                 or ORIGINS.get(program.edit_kind or "", ORIGINS["archive"]))
     if program.inspirations:
         head.add_row("inspirations", ", ".join(f"#{p}" for p in program.inspirations))
     head.add_row("island / generation", f"{program.island} / {program.generation}")

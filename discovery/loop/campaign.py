@@ -504,8 +504,12 @@ class Campaign:
                 writer.record_model_call(ModelCall(**{**call.__dict__, "iteration": plan.n,
                                                       "program_id": program_id}))
                 self.budget.add(call)
-            improved = (final is not None and final.status == "ok" and plan.parent is not None
-                        and plan.parent.score is not None and final.score > plan.parent.score)
+            # a child improved on its parent, or, made from the whole archive (ADAS), on the
+            # best before it: the ensemble's reward
+            before = plan.parent.score if plan.parent is not None else \
+                (self.best.score if self.best is not None else None)
+            improved = (final is not None and final.status == "ok" and before is not None
+                        and final.score > before)
             if plan.model is not None:
                 self.ensemble.update(plan.model, 1.0 if improved else 0.0)
             event = {"n": plan.n, "op": plan.op, "island": plan.island, "model": plan.model,

@@ -5,6 +5,10 @@
 // opened from disk. Everything the archive holds is untrusted text (programs, model answers):
 // it reaches the page through textContent only, never as HTML.
 "use strict";
+// What a program with no parent was made from, by its edit kind (views.ORIGINS says the same).
+const ORIGINS = {seed: "none (the task's seed)", restart: "none (the seed, restarted)",
+                 baseline: "none (a baseline)",
+                 archive: "none: made from the whole archive (ADAS), its inspirations"};
 (() => {
   const $ = (id) => document.getElementById(id);
   const ISLANDS = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7",
@@ -437,7 +441,7 @@
     row("status", p.status);
     row("score", fmt(p.score));
     if (data.campaign.test_doubles) row("test doubles", el("span", {id: "detail-doubles", textContent: data.campaign.test_doubles}));
-    row("parents", ...(p.parents.length ? p.parents.map(nodeLink) : ["none (seed)"]));
+    row("parents", ...(p.parents.length ? p.parents.map(nodeLink) : [ORIGINS[p.edit_kind] || ORIGINS.archive]));
     if (p.inspirations.length) row("inspirations", ...p.inspirations.map(nodeLink));
     row("children", ...(p.children.length ? p.children.slice(0, 30).map(nodeLink) : ["none"]),
         p.children.length > 30 ? `… ${p.children.length - 30} more` : "");
