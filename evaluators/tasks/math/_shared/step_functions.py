@@ -35,6 +35,17 @@ def heights(value, n: int, name: str = "the heights") -> np.ndarray:
     return array / scale
 
 
+def nonnegative_heights(value, n: int) -> np.ndarray:
+    """`heights`, each of them >= 0 (C1 and C2 are bounds over non-negative f): InvalidOutput
+    naming the first negative one otherwise."""
+    a = heights(value, n)
+    negative = np.flatnonzero(~(a >= 0))
+    if negative.size:
+        raise InvalidOutput(f"f must be non-negative (height {negative[0]} is "
+                            f"{value[negative[0]]})")
+    return a
+
+
 def autoconvolution(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The discrete autoconvolution of the heights and, entry by entry, a bound on its float64
     rounding error. On a grid of step w, (f*f)(t) at the k-th interior knot is w * conv[k] and
