@@ -11,6 +11,7 @@ keeps the real names and is not labelled; a replay of the simulator's is.
 """
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from archive import ArchiveReader
@@ -72,6 +73,22 @@ def configs_of(reader: ArchiveReader) -> list[dict[str, Any]]:
               if "config" in d)]
 
 
+def peer_trust(reader: ArchiveReader) -> str | None:
+    """The trust line of a campaign on an OpenEvolve or ShinkaEvolve folder (its evaluator ran
+    in the candidate's process: docs/bring-your-problem.md); None for our own tasks and for a
+    converted folder, whose evaluator runs on the trusted side."""
+    started = reader.events("campaign_started", 1)
+    root = started[0][2].get("task_root") if started else None
+    if root is None or (Path(root) / "task.toml").is_file():
+        return None
+    from evaluators.peers.formats import peer_kind
+    from evaluators.peers.scorer import TRUST
+
+    return TRUST if peer_kind(Path(root)) is not None else None
+
+
 def campaign_label(reader: ArchiveReader) -> str | None:
-    """`label` of a stored campaign, over every config it has run with."""
-    return label(configs_of(reader))
+    """What every output says beside a stored campaign's scores: its test doubles (`label`,
+    over every config it has run with) and a peer evaluator's weaker trust."""
+    return "; ".join(part for part in (label(configs_of(reader)), peer_trust(reader))
+                     if part) or None

@@ -127,7 +127,7 @@ def module_source(reader: ArchiveReader, program: Program) -> str:
         f"    program:           {program.id} (generation {program.generation}, "
         f"island {program.island})",
         f"    score:             {program.score!r}",
-        *([f"    test doubles:      {facts['test_doubles']}"] if "test_doubles" in facts else []),
+        *([f"    caveat:            {facts['test_doubles']}"] if "test_doubles" in facts else []),
         f"    metrics:           {json.dumps(facts['metrics'], sort_keys=True)}",
         f"    lineage:           {' -> '.join(map(str, facts['lineage']))}",
         *([f"    design:            {facts['design']}"] if "design" in facts else []),

@@ -576,7 +576,7 @@ def summary_table(reader: ArchiveReader, past: History) -> list[str]:
     unit, seconds = _duration_unit(campaign.updated_at - campaign.created_at)
     doubled = campaign_label(reader)
     rows = [
-        *([("test doubles", doubled)] if doubled else []),
+        *([("caveat", doubled)] if doubled else []),
         ("state", Markdown(state_text(run_state(reader.path.parent)))),
         ("task", f"{campaign.task} (evaluator {campaign.evaluator_version})"),
         ("iterations", f"{iterations}" if past.from_events else

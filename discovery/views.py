@@ -136,7 +136,7 @@ def status_view(reader: ArchiveReader) -> Group:
     head.add_row("state", state_text(run_state(reader.path.parent, reader=reader)))
     doubled = campaign_label(reader)
     if doubled:
-        head.add_row("test doubles", Text(doubled, style="bold yellow"))
+        head.add_row("caveat", Text(doubled, style="bold yellow"))
     head.add_row("task", sanitize.text(c.task))
     head.add_row("seed", str(c.seed))
     head.add_row("evaluator", c.evaluator_version)
@@ -356,7 +356,7 @@ def program_view(program: Program, evaluations: list[Evaluation], *,
     head.add_row("status", Text(program.status, style=status_style(program.status)))
     head.add_row("score", score_text(program.score))
     if test_doubles:
-        head.add_row("test doubles", Text(test_doubles, style="bold yellow"))
+        head.add_row("caveat", Text(test_doubles, style="bold yellow"))
     if held is not None and held.program_id == program.id:
         head.add_row("held-out", sanitize.text(held_out_text(held), style="bold"))
     head.add_row("parent", ", ".join(f"#{p}" for p in program.parents)

@@ -151,7 +151,7 @@ def test_the_exported_module_and_the_view_say_it(runs, tmp_path):
         out = tmp_path / f"{name}_best.py"
         assert discover(runs, "export", name, "--out", str(out)).exit_code == 0
         header = " ".join(out.read_text().split('"""')[1].split())
-        assert (f"test doubles: {SIMULATED}" in header) == (expected is not None), header
+        assert (f"caveat: {SIMULATED}" in header) == (expected is not None), header
         assert exported_provenance(out).get("test_doubles") == expected
         with ViewReader(runs / name / "archive.sqlite") as reader:
             assert campaign_data(reader)["campaign"]["test_doubles"] == expected

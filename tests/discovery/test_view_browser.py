@@ -419,7 +419,7 @@ def test_the_header_and_program_panel_say_when_the_agent_model_is_a_test_double(
             wait_for(page, "document.querySelector('#detail h2')?.textContent.startsWith('#1')")
             if agent == "simulator":
                 assert header.is_visible()
-                assert header.text_content() == f"test doubles: {label([config])}"
+                assert header.text_content() == f"caveat: {label([config])}"
                 assert page.locator("#detail-doubles").text_content() == label([config])
             else:
                 assert not header.is_visible() and page.locator("#detail-doubles").count() == 0

@@ -224,3 +224,27 @@ def test_a_selection_strategy_with_no_equivalent_is_listed_as_ignored():
     assert "edits.scratchpad_every=10" in settings.search
     weighted = peer_settings(shinka({"db_config": {"parent_selection_strategy": "weighted"}}))
     assert weighted.search == ['selection.strategy="weighted"'] and not weighted.ignored
+
+
+def test_a_peer_campaigns_outputs_say_its_evaluator_shares_the_candidates_process(tmp_path):
+    """Every output that shows a peer campaign's scores carries the weaker trust (the same line
+    as test doubles: `status`, `show`, the view's data, exports, report.md use one label)."""
+    from discovery.double_label import campaign_label
+    from evaluators.peers.scorer import TRUST
+
+    with campaign(tmp_path, "shinka/sine_approx_headless", 2, "sine_script.jsonl") as reader:
+        assert campaign_label(reader).endswith(f"; {TRUST}")  # after the scripted model's
+        best = reader.best().id
+    status = discover(tmp_path, "status", "c")
+    assert status.exit_code == 0 and "candidate's process" in " ".join(status.output.split())
+    shown = discover(tmp_path, "show", "c", str(best))
+    assert "candidate's process" in " ".join(shown.output.split())
+    native = tmp_path / "native"
+    assert discover(tmp_path, "convert", str(PEERS / "shinka/circle_packing"),
+                    str(native)).exit_code == 0
+    run = discover(tmp_path, "run", str(native), "--name", "n", "--iterations", "1",
+                   "--progress", "quiet", "--set", 'models=[{name="scripted:'
+                   f'{PEERS / "sine_script.jsonl"}"}}]', "--set", 'executor="fresh"')
+    assert run.exit_code == 0, run.output
+    with ArchiveReader(tmp_path / "n" / "archive.sqlite") as reader:
+        assert TRUST not in campaign_label(reader)  # converted: its evaluator runs trusted

@@ -440,7 +440,7 @@ const ORIGINS = {seed: "none (the task's seed)", restart: "none (the seed, resta
     const row = (k, ...v) => facts.append(el("tr", {}, el("th", {textContent: k}), el("td", {}, ...v)));
     row("status", p.status);
     row("score", fmt(p.score));
-    if (data.campaign.test_doubles) row("test doubles", el("span", {id: "detail-doubles", textContent: data.campaign.test_doubles}));
+    if (data.campaign.test_doubles) row("caveat", el("span", {id: "detail-doubles", textContent: data.campaign.test_doubles}));
     row("parents", ...(p.parents.length ? p.parents.map(nodeLink) : [ORIGINS[p.edit_kind] || ORIGINS.archive]));
     if (p.inspirations.length) row("inspirations", ...p.inspirations.map(nodeLink));
     row("children", ...(p.children.length ? p.children.slice(0, 30).map(nodeLink) : ["none"]),
@@ -712,7 +712,7 @@ const ORIGINS = {seed: "none (the task's seed)", restart: "none (the seed, resta
     $("title").textContent = `${c.name} · ${c.task}`;
     // a test double's scores (double_label.py) are said beside the campaign's name
     $("doubles").hidden = !c.test_doubles;
-    $("doubles").textContent = c.test_doubles ? `test doubles: ${c.test_doubles}` : "";
+    $("doubles").textContent = c.test_doubles ? `caveat: ${c.test_doubles}` : "";
     document.title = `${c.name} · discovery view`;
     renderState(data.state);
     const best = data.best === null ? "-" : `#${data.best} ${fmt(m.score[m.best])}`;
