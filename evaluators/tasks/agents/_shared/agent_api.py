@@ -237,12 +237,18 @@ def _code_and_evaluator(code: Any) -> tuple[str, str]:
     return code_of(_shown(code)), "code evaluator"
 
 
+_FORKING = threading.Lock()
+"""One fork at a time: an agent's questions run on threads, and a library's fork guard (filelock's
+audit hook, imported with the dataset hub) refuses a fork while another thread is forking."""
+
+
 def run_transform(code: str, grids: list[Any]) -> tuple[str | None, list[tuple[Any, str | None]]]:
     """`transform(grid)` of `code` on each grid, in one forked child, at most CODE_TIMEOUT_S per
     grid: (why the code could not run at all, or None; per grid (output, None) or (None, why
     not)). A grid not reached in time fails with the time limit."""
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    with _FORKING:
+        pid = os.fork()
     if pid == 0:  # the child: run, send one JSON line per grid, leave without cleanup
         os.close(read_end)
         _transform_child(code, grids, write_end)
