@@ -407,6 +407,7 @@ def scripted_campaign(tmp_path) -> int:
         return reader.best().id
 
 
+@pytest.mark.slow  # about a minute of campaign; `pytest -m slow` runs it
 def test_scripted_campaign_finds_a_memory_better_than_none(tmp_path):
     """Its best beats the seed, and the gain over no memory, with its standard error, is
     among the best's metrics."""

@@ -289,6 +289,7 @@ def test_version_covers_the_shared_engine(tmp_path):
     assert load_task(task).version != before
 
 
+@pytest.mark.slow  # about a minute of campaign; `pytest -m slow` runs it
 def test_scripted_psro_campaign_beats_its_uniform_seed_and_reports_it(tmp_path):
     task = copy_task(tmp_path)
     toml = task / "task.toml"
