@@ -79,12 +79,12 @@ def peer_trust(reader: ArchiveReader) -> str | None:
     converted folder, whose evaluator runs on the trusted side."""
     started = reader.events("campaign_started", 1)
     root = started[0][2].get("task_root") if started else None
-    if root is None or (Path(root) / "task.toml").is_file():
+    if root is None:
         return None
-    from evaluators.peers.formats import peer_kind
+    from evaluators.peers.formats import peer_task
     from evaluators.peers.scorer import TRUST
 
-    return TRUST if peer_kind(Path(root)) is not None else None
+    return TRUST if peer_task(Path(root)) is not None else None
 
 
 def campaign_label(reader: ArchiveReader) -> str | None:

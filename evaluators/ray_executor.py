@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from evaluators.peers.formats import peer_kind
+from evaluators.peers.formats import peer_task
 from evaluators.sandbox import DEFAULT_LIMITS, Limits, Oracle, Run
 from evaluators.task import (
     Case,
@@ -125,7 +125,7 @@ def find_task(root: str, relative: str | None, name: str) -> Path:
     driver's), else the shipped task of that name (the project installed on every node); the
     version check after loading catches a folder that differs from the driver's."""
     places = [Path(root), *([Path(relative).resolve()] if relative else [])]
-    found = next((p for p in places if (p / "task.toml").is_file() or peer_kind(p) is not None),
+    found = next((p for p in places if (p / "task.toml").is_file() or peer_task(p) is not None),
                  task_folders().get(name))
     if found is None:
         raise TaskError(f"the task folder {root} is not on the Ray node that took its case: "

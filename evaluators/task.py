@@ -50,7 +50,7 @@ from evaluators.catalog import (  # noqa: F401 (TASKS_DIR: the tests' and script
     task_folders,
     task_names,
 )
-from evaluators.peers.formats import peer_kind
+from evaluators.peers.formats import peer_task
 from evaluators.sandbox import Executor, Limits, Run
 from evaluators.scoring import InvalidOutput, Metrics
 
@@ -477,7 +477,7 @@ def load_task(name_or_path: str | Path) -> Task:
     root = Path(name_or_path)
     if not (root / "task.toml").is_file():
         root = task_folders().get(str(name_or_path), root)
-    if not (root / "task.toml").is_file() and peer_kind(root) is not None:
+    if peer_task(root) is not None:
         # an OpenEvolve or ShinkaEvolve folder, run unchanged; its module builds on this one,
         # so it is imported by name, and only for such a folder
         return importlib.import_module("evaluators.peers.task").load_peer_task(root)

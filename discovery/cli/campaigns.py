@@ -174,10 +174,10 @@ def _peer_settings(task: str) -> list[str]:
     """An OpenEvolve or ShinkaEvolve folder's search settings as our overrides, each setting
     with no equivalent named on stderr (docs/bring-your-problem.md); none for our own tasks."""
     from discovery.peer_settings import peer_settings
-    from evaluators.peers.formats import peer_kind, read_folder
+    from evaluators.peers.formats import peer_task, read_folder
 
     folder = Path(task)
-    if (folder / "task.toml").is_file() or peer_kind(folder) is None:
+    if peer_task(folder) is None:
         return []
     peer = peer_settings(read_folder(folder))
     for line in peer.ignored:

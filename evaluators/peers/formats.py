@@ -60,6 +60,12 @@ def peer_kind(root: Path) -> Kind | None:
     return None
 
 
+def peer_task(root: Path) -> Kind | None:
+    """The peer format of a folder that runs as a peer task: not one of ours (a `task.toml`
+    wins, as for a converted folder), with a peer's evaluator (None otherwise)."""
+    return None if (root / "task.toml").is_file() else peer_kind(root)
+
+
 def read_folder(root: Path) -> PeerFolder:
     kind = peer_kind(root)
     if kind is None:
