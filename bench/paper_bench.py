@@ -17,16 +17,19 @@ arXiv 2602.16928), in one run:
 Everything runs in-process through the tasks' trusted oracles (the figures an evaluation gets:
 CFR and PSRO are deterministic, and no sum that feeds a figure calls BLAS). "Matches" means
 within TOLERANCE orders of magnitude of the best other rule. Prints Markdown; asserts nothing.
-`--games` and `--solvers` run a part of the PSRO sweep (to share it between processes).
+`--games` and `--solvers` run a part of the PSRO sweep (to share it between processes);
+`--combine` reads the figures such runs printed back into one PSRO table with the claims.
 
     .venv/bin/python bench/paper_bench.py            # about an hour of CPU (--part cfr: 19 minutes)
     .venv/bin/python bench/paper_bench.py --quick    # seconds (CI): 2 games, few iterations
-    .venv/bin/python bench/paper_bench.py --part psro --games kuhn3 --solvers SHOR-PSRO
+    .venv/bin/python bench/paper_bench.py --part psro --games kuhn3 --solvers SHOR-PSRO > kuhn3.md
+    .venv/bin/python bench/paper_bench.py --combine kuhn3.md liars4.md
 """
 
 import argparse
 import itertools
 import math
+import re
 import sys
 import time
 import tomllib
@@ -207,6 +210,46 @@ def psro_claims(rows: dict[str, dict[str, float | str]]) -> None:
                   f"{'yes' if len(won) >= 8 else 'no'} |")
 
 
+def psro_report(rows: dict[str, dict[str, float | str]],
+                cases: list[tuple[str, str, int, int | None]]) -> None:
+    """The PSRO table of `rows` (game -> solver -> figure) and, with Uniform among the solvers,
+    the paper's claim and the paper-protocol scores (`cases`: the sweep's, for the horizons and
+    the floors)."""
+    cases = [case for case in cases if case[0] in rows]
+    names = list(next(iter(rows.values())))
+    table("PSRO: exploitability of the evaluation-time meta-strategy at the last PSRO iteration "
+          f"({', '.join(f'{n} {i}' for n, _, i, _ in cases)}; ties broken at random as in "
+          "`psro_paper`)", names, rows)
+    if "Uniform" in names:
+        psro_claims(rows)
+        paper_scores(rows, "Uniform", PSRO_TASK, cases)
+
+
+FIGURE = re.compile(r"<!-- (\S+) (.+?) (n/a \(.*\)|\S+) ([\d.]+) CPU s -->")
+"""A figure as the PSRO sweep prints it: case, solver, exploitability (or why none), CPU s."""
+
+
+def combine(paths: list[Path]) -> None:
+    """One PSRO report from the figures that runs of parts of the sweep printed (each game in
+    sweep order, each solver in PSRO_SOLVERS order; a solver no run measured on a game is
+    marked "not measured"; a later file's figure replaces an earlier one's), and each
+    figure's CPU seconds."""
+    found: dict[str, dict[str, float | str]] = {}
+    cpu: dict[str, dict[str, float]] = {}
+    for path in paths:
+        for case, solver, value, seconds in FIGURE.findall(path.read_text()):
+            found.setdefault(case, {})[solver] = value if value.startswith("n/a") else float(value)
+            cpu.setdefault(case, {})[solver] = float(seconds)
+    cases = [case for case in sweep("psro_paper") if case[0] in found]
+    solvers = [name for name in PSRO_SOLVERS if any(name in row for row in found.values())]
+    rows = {name: {solver: found[name].get(solver, "not measured") for solver in solvers}
+            for name, *_ in cases}
+    psro_report(rows, cases)
+    print("\nCPU seconds per solver and game (in-process, one thread): "
+          + "; ".join(f"{name}: " + ", ".join(f"{solver} {seconds:.0f}" for solver, seconds
+                                              in cpu[name].items()) for name in rows) + ".")
+
+
 def leduc3_psro(iterations: int) -> None:
     """A few PSRO iterations on 3-player Leduc, each timed in CPU seconds (the machine is
     shared: wall time would measure the others), and the cost to iteration 100 extrapolated
@@ -251,7 +294,12 @@ def main() -> None:
     parser.add_argument("--solvers", help=f"PSRO: comma-separated, of {', '.join(PSRO_SOLVERS)}")
     parser.add_argument("--leduc3-iterations", type=int, default=20,
                         help="PSRO iterations of Uniform on 3-player Leduc to time")
+    parser.add_argument("--combine", nargs="+", type=Path, metavar="FILE",
+                        help="PSRO: no run; the table and claims from these runs' printed figures")
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine)
+        return
     threadpool_limits(limits=1, user_api="blas")
     if args.part == "leduc3":
         leduc3_psro(args.leduc3_iterations)
@@ -285,12 +333,7 @@ def main() -> None:
             value = rows[name][solver]
             print(f"<!-- {name} {solver} {value if isinstance(value, str) else f'{value:.6g}'} "
                   f"{time.process_time() - start:.1f} CPU s -->", flush=True)
-    table("PSRO: exploitability of the evaluation-time meta-strategy at the last PSRO iteration "
-          f"({', '.join(f'{n} {i}' for n, _, i, _ in psro_games)}; ties broken at random as in "
-          "`psro_paper`)", list(solvers), rows)
-    if "Uniform" in solvers:
-        psro_claims(rows)
-        paper_scores(rows, "Uniform", PSRO_TASK, psro_games)
+    psro_report(rows, psro_games)
     if not args.quick and not args.games:
         leduc3_psro(args.leduc3_iterations)
 
