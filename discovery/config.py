@@ -33,15 +33,18 @@ class Selection(_Section):
     evaluated program of every island in the prompt with its metrics as its fitness, the
     answer always a complete new block, reflexion rounds asking ADAS's interestingness
     questions), alma (ALMA: softmax over sigmoid(score - seed's score) - penalty *
-    log1p(children))."""
+    log1p(children), `alma_parents` distinct parents drawn a step at a time)."""
     lam: float = Field(10.0, gt=0)
     """lambda of the weighted rule sigmoid(lambda * (s - median) / MAD) / (1 + children)."""
     power: float = Field(1.5, gt=0)
     """Exponent of the power_law rule: rank r is drawn with weight r ** -power."""
     alma_visit_penalty: float = Field(0.5, ge=0)
     """With alma: how much each program's visits (children so far) lower its weight."""
-    alma_temperature: float = Field(1.0, gt=0)
-    """With alma: the softmax temperature over the weights."""
+    alma_temperature: float = Field(0.5, gt=0)
+    """With alma: the softmax temperature over the weights (ALMA's tau: 0.5)."""
+    alma_parents: int = Field(5, ge=1)
+    """With alma: parents drawn at once, without replacement, for a step (ALMA's
+    select_structure maximum_size: 5); each gets one child before the next step's draw."""
     pool: int = Field(64, ge=1)
     """How many of an island's best programs selection looks at."""
     archive_context: int = Field(8, ge=1)

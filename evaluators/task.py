@@ -164,6 +164,10 @@ class TaskConfig(_Strict):
     agent_model: str | None = None
     """The agent model a campaign uses when its config has no `[agent_model]` (e.g.
     `embedded`): tasks whose programs call a model over the model channel name one."""
+    agent_calls_per_evaluation: int | None = Field(None, ge=1)
+    """The agent model's `calls_per_evaluation` for this task where the user's `[agent_model]`
+    sets none (the user's setting wins): a task whose agent calls the model once a step over
+    thousands of episodes (the memory tasks) needs more than the generic default."""
     requirements: list[str] = []
     """Distributions (PEP 508 strings, e.g. "numpy>=1.26") that this task's programs may
     import: `discover export --package` makes them the package's dependencies, with the user's

@@ -51,7 +51,7 @@ def evaluate(
     from archive.records import ModelCall
     from discovery import views
     from discovery.models import agent_models
-    from discovery.models.agent import AgentModelConfig
+    from discovery.models.agent import AgentModelConfig, task_budget
     from evaluators.executors import open_executor
     from evaluators.task import TaskError, load_task
 
@@ -63,7 +63,8 @@ def evaluate(
             raise TaskError(f"no program file at {path}: give the path of a Python file")
     reports = []
     name = agent_model or loaded.config.agent_model
-    models = None if name is None else agent_models(AgentModelConfig(name=name))
+    models = None if name is None else agent_models(task_budget(
+        AgentModelConfig(name=name), loaded.config.agent_calls_per_evaluation))
     with open_executor(executor, isolation=isolation, address=address,
                        preload=tuple(loaded.config.preload)) as sandbox:
         for path in paths:  # one executor: a warm pool stays warm from one program to the next

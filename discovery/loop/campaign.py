@@ -57,6 +57,7 @@ from discovery.models.agent import (
     AgentModels,
     EvaluationModel,
     resolve_agent,
+    task_budget,
 )
 from discovery.models.agent import PURPOSE as AGENT_PURPOSE
 from discovery.models.base import Budget, CallFailed, ModelClient, ModelError, ModelSpec
@@ -70,7 +71,7 @@ from discovery.search.edits import (
 )
 from discovery.search.novelty import make_novelty
 from discovery.search.operators import float_literals, tune_constants
-from discovery.search.selection import EliteGrid, adas_archive, select_parent
+from discovery.search.selection import AlmaSteps, EliteGrid, adas_archive, select_parent
 from evaluators.executors import open_executor
 from evaluators.sandbox import Executor, Sandbox
 from evaluators.task import Task, TaskError, first_line, load_task
@@ -113,6 +114,7 @@ class Campaign:
                             if (p := writer.best(i)) is not None}
         self.grid = EliteGrid.rebuild(writer, task.config.descriptors) \
             if config.selection.strategy == "map_elites" else None
+        self.alma_steps = AlmaSteps() if config.selection.strategy == "alma" else None
         edits = config.edits
         self.proposer = Proposer(
             config, task, clients, make_novelty(edits.novelty_threshold, edits.novelty_embedding,
@@ -160,6 +162,9 @@ class Campaign:
         if config.agent_model is None and task.config.agent_model is not None:
             config = config.model_copy(update={
                 "agent_model": AgentModelConfig(name=task.config.agent_model)})
+        if config.agent_model is not None:
+            config = config.model_copy(update={"agent_model": task_budget(
+                config.agent_model, task.config.agent_calls_per_evaluation)})
         config = _resolved(config.model_copy(update={"name": name}))
         run_dir = Path(config.runs_dir) / name
         if archive_path(run_dir).exists():
@@ -369,7 +374,8 @@ class Campaign:
         if config.selection.strategy == "adas":  # no parent: the whole archive is the context
             return Plan(n, island, Op.LLM, None, adas_archive(writer), self.ensemble.choose(rng),
                         EditFormat.REWRITE, self._top_k(5, island))
-        parent = select_parent(writer, config.selection, island, rng, self.grid)
+        parent = select_parent(writer, config.selection, island, rng, self.grid,
+                               self.alma_steps)
         if parent is None:
             return Plan(n, island, Op.RESTART, parent=self._evaluated_seed())
         draw = rng.random()

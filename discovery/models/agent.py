@@ -108,6 +108,15 @@ def resolve_agent(config: AgentModelConfig) -> AgentModelConfig:
          **config.model_dump(include=config.model_fields_set)})
 
 
+def task_budget(config: AgentModelConfig, calls: int | None) -> AgentModelConfig:
+    """The config with the task's `agent_calls_per_evaluation` (`calls`) where the user set no
+    `calls_per_evaluation`: a memory task's stream plays thousands of episodes, each step one
+    agent call, past the generic default; a setting of the user's is kept as it is."""
+    if calls is None or "calls_per_evaluation" in config.model_fields_set:
+        return config
+    return config.model_copy(update={"calls_per_evaluation": calls})
+
+
 def prompt_bound(messages: Messages) -> int:
     """At most how many tokens `messages` take: a byte-level BPE tokenizer (GPT, Llama 3, Qwen,
     Mistral's Tekken; SentencePiece with byte fallback) never makes more tokens than the text

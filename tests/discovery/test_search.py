@@ -214,7 +214,8 @@ def test_text_novelty_is_fast_on_tables_and_keeps_its_meaning():
 
 
 def test_alma_selection_favours_programs_above_the_seed_and_yields_to_untried_ones(writer):
-    """ALMA's rule: sigmoid(score - seed's score) - 0.5 * log1p(children), then softmax."""
+    """ALMA's rule: sigmoid(score - seed's score) - 0.5 * log1p(children), then softmax at
+    temperature 0.5."""
     from helpers import add_scored
 
     from discovery.config import Selection
@@ -230,7 +231,7 @@ def test_alma_selection_favours_programs_above_the_seed_and_yields_to_untried_on
     weights = dict(zip([p.id for p in top], alma_weights(writer, config, top), strict=True))
     assert weights[good] > weights[seed] and weights[good] > weights[tried]
     expected = 1 / (1 + math.exp(-0.3)) - 1 / (1 + math.exp(-0.35)) + 0.5 * math.log1p(6)
-    assert math.log(weights[good] / weights[tried]) == pytest.approx(expected)
+    assert math.log(weights[good] / weights[tried]) == pytest.approx(expected / 0.5)  # tau
     rng = random.Random(0)
     drawn = [select_parent(writer, config, 0, rng).id for _ in range(2000)]
     assert drawn.count(good) > drawn.count(tried) > 0
