@@ -134,6 +134,25 @@ class Budgets(_Section):
     """Stop after this many iterations without a new best."""
 
 
+class ProposerSettings(_Section):
+    """Who proposes the children (`[proposer]`): the built-in proposer, or a proposer program
+    (docs/meta.md) between it and the meta models, run in the sandbox."""
+
+    program: str = "builtin"
+    """builtin (the default); seed (the built-in as a program: the same archive); a .py file
+    (an exported proposer); RUN or RUN:ID (the best program, or program ID, of a
+    meta_proposer campaign under runs_dir: `discover run TASK --proposer RUN`); self (a
+    meta_proposer campaign's own best program proposes the next: DGM's loop)."""
+    model_calls: int = Field(8, ge=1)
+    """Meta-model calls a proposer program may make for one request (a proposal, a repair
+    turn, a reflexion round); past it each call is refused."""
+    evaluations: int = Field(2, ge=0)
+    """Drafts a proposer program may score with `tools.evaluate` (the task's first stage) for
+    one request."""
+    wall_s: float = Field(300.0, gt=0)
+    """Seconds a proposer program may take for one request, its model calls included."""
+
+
 class CampaignConfig(_Section):
     task: str
     """A shipped task by name, or a task folder (`discover run TASK` sets it)."""
@@ -164,6 +183,8 @@ class CampaignConfig(_Section):
     """Model calls and evaluations in flight (`[parallel]`)."""
     prompts: Prompts = Prompts()
     """What proposal prompts show of the parent's lineage (`[prompts]`)."""
+    proposer: ProposerSettings = ProposerSettings()
+    """The built-in proposer or a proposer program (`[proposer]`, `--proposer`)."""
     executor: Literal["warm", "fresh", "ray"] = "warm"
     """warm: fork servers with numpy loaded (needs bubblewrap, else fresh processes); fresh: a
     new sandboxed process per run; ray: `parallel.evaluations` Ray slots, each owning a warm

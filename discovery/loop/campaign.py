@@ -50,6 +50,7 @@ from discovery.loop.pipeline import Stages, run_pipeline
 from discovery.loop.plan import EditFormat, Op, Outcome, Plan
 from discovery.loop.preflight import preflight
 from discovery.loop.proposer import Proposer
+from discovery.meta.program import check_program, make_proposer
 from discovery.models import make_client, resolve
 from discovery.models.agent import (
     EMBED_PURPOSE,
@@ -120,6 +121,7 @@ class Campaign:
             config, task, clients, make_novelty(edits.novelty_threshold, edits.novelty_embedding,
                                                 edits.embedding_threshold),
             writer.path, next((d["insights"] for _, _, d in writer.events("scratchpad", 1)), ""))
+        self.proposer = make_proposer(self.proposer, config.proposer, config.runs_dir)
         self._tops: dict[tuple[int, int | None], list[Program]] = {}
         self.broken: str | None = None
         """Why the campaign cannot go on (its seed program fails, its scorer raised, a model
@@ -154,9 +156,11 @@ class Campaign:
 
     @classmethod
     def start(cls, config: CampaignConfig, log: Callable[[dict[str, Any]], None], *,
-              check: bool | None = None) -> "Campaign":
+              check: bool | None = None,
+              clients: dict[str, ModelClient] | None = None) -> "Campaign":
         """A new campaign. `check`: preflight every model before anything is written (None:
-        no check; False: keys only, no call; True: keys and one cheap call each)."""
+        no check; False: keys only, no call; True: keys and one cheap call each). `clients`:
+        the models' clients, made by the caller (the meta task's inner campaigns)."""
         task = _searchable(load_task(config.task))
         name = config.name or f"{task.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         if config.agent_model is None and task.config.agent_model is not None:
@@ -170,7 +174,8 @@ class Campaign:
         if archive_path(run_dir).exists():
             raise ArchiveError(f"a campaign named {name!r} already exists in {run_dir.parent}: "
                                f"`discover resume {name}`, or choose another name")
-        clients = cls._clients(config, run_dir)
+        check_program(config.proposer, config.runs_dir)
+        clients = clients or cls._clients(config, run_dir)
         if check is not None:
             preflight(clients, call=check)
         liveness = Liveness(run_dir)  # before the archive: no reader sees it dead meanwhile
