@@ -16,6 +16,8 @@ from archive.records import (
     ModelUsage,
     NewProgram,
     Program,
+    PromptUse,
+    PromptVariant,
     RecordedCall,
     Summary,
 )
@@ -38,6 +40,8 @@ __all__ = [
     "ModelUsage",
     "NewProgram",
     "Program",
+    "PromptUse",
+    "PromptVariant",
     "RecordedCall",
     "Summary",
     "archive_path",

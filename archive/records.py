@@ -60,6 +60,8 @@ class Program:
     score: float | None
     evaluator_version: str | None
     n_children: int
+    prompt_variant: int | None = None
+    """The prompt variant its proposal was asked with (prompt co-evolution), else None."""
 
     @property
     def parent_id(self) -> int | None:
@@ -241,3 +243,36 @@ class Summary:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class PromptVariant:
+    """A system prompt and edit instruction of the builtin proposer, for one kind of answer
+    (diff, rewrite, continue), in the prompt archive of `[prompt_evolution]`."""
+
+    id: int
+    kind: str
+    parent_id: int | None
+    """The variant the meta model rewrote into this one; None for a shipped prompt."""
+    system: str
+    instruction: str
+    """The edit instruction shown in the user prompt; empty: the task's ideas or the shipped
+    list, drawn per iteration as without prompt evolution."""
+    name: str
+    iteration: int | None
+    """The iteration whose mutation made it; None for a shipped prompt."""
+    model: str | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class PromptUse:
+    """One iteration asked with a variant, and what came of it once its iteration committed
+    (status None while it is in flight or was lost)."""
+
+    iteration: int
+    variant_id: int
+    status: str | None
+    """The iteration's outcome: an evaluation status, or "no program" (a refused edit)."""
+    score: float | None
+    parent_score: float | None

@@ -132,7 +132,46 @@ that belong to a program take the iteration that committed it (its event is writ
 calls, in the same transaction); the others (refused edits, the scratchpad, a held-out run at a
 stop) keep none."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+CREATE TABLE prompt_variants (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    parent_id INTEGER REFERENCES prompt_variants (id),
+    system TEXT NOT NULL,
+    instruction TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    iteration INTEGER,
+    model TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX prompt_variants_kind ON prompt_variants (kind);
+
+CREATE TABLE prompt_uses (
+    iteration INTEGER PRIMARY KEY,
+    variant_id INTEGER NOT NULL REFERENCES prompt_variants (id),
+    created_at REAL NOT NULL
+);
+CREATE INDEX prompt_uses_variant ON prompt_uses (variant_id);
+
+ALTER TABLE programs ADD COLUMN prompt_variant INTEGER REFERENCES prompt_variants (id);
+
+CREATE TRIGGER programs_prompt_variant AFTER INSERT ON events
+WHEN NEW.kind = 'iteration' AND NEW.program_id IS NOT NULL
+BEGIN
+    UPDATE programs SET prompt_variant = (
+        SELECT variant_id FROM prompt_uses WHERE iteration = json_extract(NEW.data, '$.n'))
+    WHERE id = NEW.program_id;
+END;
+"""
+"""Prompt co-evolution (`[prompt_evolution]`): the system prompts and edit instructions of the
+builtin proposer as an archive of their own. A variant's `iteration` is the one whose mutation
+made it (NULL: a shipped prompt, a root); `prompt_uses` says which variant each iteration's
+proposal was asked with, written when it is chosen, so a resumed or replayed iteration is asked
+with the same one. The trigger stamps the variant on the program when its iteration commits (the
+`iteration` event, written in the same transaction as the program), so the loop needs to know
+nothing of it. Archives of version 2 hold no variants: their programs keep NULL."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """MIGRATIONS[i] upgrades a file from version i to version i + 1; append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,6 +29,8 @@ from archive.records import (
     ModelUsage,
     NewProgram,
     Program,
+    PromptUse,
+    PromptVariant,
     RecordedCall,
     Summary,
 )
@@ -40,7 +42,7 @@ PROGRAM_STATUSES = ("pending", *STATUSES)
 
 _PROGRAM_COLUMNS = (
     "id, code, code_hash, language, island, generation, model, prompt_template, edit_kind, "
-    "edit_text, diff, created_at, status, score, evaluator_version, n_children"
+    "edit_text, diff, created_at, status, score, evaluator_version, n_children, prompt_variant"
 )
 
 
@@ -168,7 +170,7 @@ class ArchiveReader:
                 inspirations=tuple(links[r[0]]["inspiration"]),
                 island=r[4], generation=r[5], model=r[6], prompt_template=r[7], edit_kind=r[8],
                 edit_text=r[9], diff=r[10], created_at=r[11], status=r[12], score=r[13],
-                evaluator_version=r[14], n_children=r[15],
+                evaluator_version=r[14], n_children=r[15], prompt_variant=r[16],
             )
             for r in rows
         ]
@@ -520,6 +522,40 @@ class ArchiveReader:
                     f"SELECT {_CALL_COLUMNS} FROM model_calls WHERE {column} = ? ORDER BY id",
                     (value,))]
 
+    # -- the prompt archive (prompt co-evolution) ------------------------------------------
+
+    def prompt_variants(self, kind: str | None = None) -> list[PromptVariant]:
+        """The prompt archive's variants (of one kind of answer, or all), oldest first."""
+        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        return [PromptVariant(*row) for row in self._conn.execute(
+            "SELECT id, kind, parent_id, system, instruction, name, iteration, model, "
+            f"created_at FROM prompt_variants {where} ORDER BY id", params)]
+
+    def prompt_uses(self) -> list[PromptUse]:
+        """Every iteration asked with a variant, by number, with its outcome once committed:
+        its status and score (its `iteration` event) and its parent's current score."""
+        return [PromptUse(*row) for row in self._conn.execute(
+            "SELECT u.iteration, u.variant_id, json_extract(e.data, '$.status'), "
+            "json_extract(e.data, '$.score'), p.score FROM prompt_uses u "
+            "LEFT JOIN events e ON e.kind = 'iteration' "
+            "AND json_extract(e.data, '$.n') = u.iteration "
+            "LEFT JOIN programs p ON p.id = json_extract(e.data, '$.parent') "
+            "ORDER BY u.iteration")]
+
+    def prompt_use(self, iteration: int) -> int | None:
+        """The variant iteration `iteration` was asked with, once chosen (None before)."""
+        row = self._conn.execute("SELECT variant_id FROM prompt_uses WHERE iteration = ?",
+                                 (iteration,)).fetchone()
+        return None if row is None else row[0]
+
+    def score_range(self) -> tuple[float, float] | None:
+        """The lowest and highest score of the programs that evaluated ok (current evaluator
+        version), or None before the first: what prompt improvements are normalised by."""
+        row = self._conn.execute(
+            "SELECT min(score), max(score) FROM programs WHERE status = 'ok' "
+            "AND evaluator_version = ?", (self._version(),)).fetchone()
+        return None if row[0] is None else (row[0], row[1])
+
     def held_out(self) -> HeldOut | None:
         """The newest held-out result: the best program scored on the task's held-out stage
         when the campaign last stopped with one measured. None when none was (a task without a
@@ -683,6 +719,23 @@ class ArchiveWriter(ArchiveReader):
                  call.cost, call.latency_s, call.raw_response, call.error, call.iteration,
                  call.call_id, self._clock()),
             ).lastrowid
+
+    def add_prompt_variant(self, kind: str, system: str, instruction: str = "", *,
+                           parent_id: int | None = None, name: str = "",
+                           iteration: int | None = None, model: str | None = None) -> int:
+        with self.batch():
+            return self._conn.execute(
+                "INSERT INTO prompt_variants (kind, parent_id, system, instruction, name, "
+                "iteration, model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (kind, parent_id, system, instruction, name, iteration, model, self._clock()),
+            ).lastrowid
+
+    def record_prompt_use(self, iteration: int, variant_id: int) -> None:
+        """Iteration `iteration` is asked with this variant; its program (when it commits) is
+        stamped with it by the schema's trigger."""
+        with self.batch():
+            self._conn.execute("INSERT INTO prompt_uses VALUES (?, ?, ?)",
+                               (iteration, variant_id, self._clock()))
 
     def log_event(self, kind: str, data: dict[str, Any] | None = None,
                   program_id: int | None = None) -> int:

@@ -107,15 +107,51 @@ class Prompts(_Section):
     steps it left out."""
 
 
+class PromptEvolution(_Section):
+    """Prompt co-evolution (`[prompt_evolution]`, ShinkaEvolve's meta-prompt evolution): the
+    builtin proposer's system prompts and edit instructions evolve in an archive of their own,
+    each proposal asked with the variant UCB1 picks on the improvement its children made (the
+    child's score minus its parent's, over the spread of the archive's scores; a failed child
+    or refused edit counts -1). Off: the shipped prompts, exactly as without this section."""
+
+    enabled: bool = False
+    """Evolve the prompts (`discover status` and `discover lineage RUN --prompts` show them)."""
+    every: int = Field(10, ge=1)
+    """Every this many iterations the proposal's model writes a new variant of the most helpful
+    one of its kind (diff, rewrite, continue), shown the best variants and their stats."""
+    ucb_c: float = Field(1.0, ge=0)
+    """UCB1's exploration constant: mean improvement + ucb_c * sqrt(ln N / uses)."""
+    max_chars: int = Field(4000, ge=200)
+    """A new variant (system prompt and instruction) longer than this is refused."""
+
+
 class Parallel(_Section):
     """Model calls and evaluations overlap, with no generation barrier: while M programs are in
-    the sandbox, N more are being proposed. With 1 and 1, iterations run one after the other and
-    a campaign replays exactly from its seed (and recorded model answers)."""
+    the sandbox, N more are being proposed. With a `lag`, the overlap is deterministic and a
+    campaign replays exactly from its seed (and recorded model answers), whatever the timing;
+    without one, iterations start as slots free and the archive depends on which finished
+    first."""
 
     proposals: int = Field(1, ge=1)
     """Model calls (with their edit checks and repair turns) in flight."""
     evaluations: int = Field(1, ge=1)
     """Sandbox evaluations in flight (the warm worker pool's size)."""
+    lag: int | None = Field(None, ge=0)
+    """Deterministic pipelining: iteration n is planned from the archive as of iteration
+    n - 1 - lag's commit, its proposal never sees a later one, and iterations commit in order,
+    so a replay or a resume makes the same plans and archive however long each step took. 1
+    overlaps the next proposal with the current evaluation (about max(model, evaluation) time
+    an iteration instead of their sum); 0 runs iterations strictly one after another; more
+    keeps up to lag + 1 iterations in flight (evaluations side by side; proposals still one a
+    commit). Unset: 1 when proposals = evaluations = 1, else no lag (free-running)."""
+
+    def effective_lag(self) -> int | None:
+        """The lag the loop runs with: the setting, or 1 at one proposal and one evaluation
+        (exact replay at no cost to throughput), or None (free-running) when more slots are
+        set and no lag is asked for."""
+        if self.lag is not None:
+            return self.lag
+        return 1 if (self.proposals, self.evaluations) == (1, 1) else None
 
 
 class Budgets(_Section):
@@ -185,6 +221,8 @@ class CampaignConfig(_Section):
     """What proposal prompts show of the parent's lineage (`[prompts]`)."""
     proposer: ProposerSettings = ProposerSettings()
     """The built-in proposer or a proposer program (`[proposer]`, `--proposer`)."""
+    prompt_evolution: PromptEvolution = PromptEvolution()
+    """Prompt co-evolution (`[prompt_evolution]`): off by default."""
     executor: Literal["warm", "fresh", "ray"] = "warm"
     """warm: fork servers with numpy loaded (needs bubblewrap, else fresh processes); fresh: a
     new sandboxed process per run; ray: `parallel.evaluations` Ray slots, each owning a warm

@@ -27,6 +27,7 @@ from discovery.search.edits import (
     splice,
 )
 from discovery.search.novelty import EmbeddingNovelty, NoveltyError, TextNovelty
+from discovery.search.prompt_evolution import PromptArchive
 from evaluators.task import Task
 from prompts import render
 
@@ -44,6 +45,9 @@ class Proposer:
         self.insights = insights
         """The scratchpad's latest distillation of the search, shown in every prompt."""
         self._readers = threading.local()
+        self.prompts = PromptArchive.open(config.prompt_evolution, archive, clients,
+                                          task.config.summary)
+        """The evolving prompts (`[prompt_evolution]`), or None: the shipped ones."""
 
     def propose(self, outcome: Outcome) -> None:
         """Ask the plan's model for a child; a failed edit's reason goes back to it for a repair
@@ -295,7 +299,11 @@ class Proposer:
         user = "continue/user.md" if continuation else f"{plan.edit_format}/user.md"
         if continuation:
             values["function"] = continuation.function
-        return [{"role": "system", "content": render(f"{kind}/system.md")},
+        variant = self.prompts and self.prompts.choose(plan.n, kind, plan.model)
+        if variant and variant.instruction:
+            values["instruction"] = variant.instruction
+        return [{"role": "system", "content": variant.system if variant else
+                 render(f"{kind}/system.md")},
                 {"role": "user", "content": render(user, **values)}]
 
     def reader(self) -> ArchiveReader:
