@@ -27,6 +27,7 @@ from archive import (
     Summary,
     reason_key,
 )
+from archive.prompt_archive import mutations, ranked, variant_stats
 from discovery import sanitize
 from discovery.double_label import MEANING, campaign_label, doubles, label
 from discovery.loop.liveness import run_state, state_text
@@ -222,7 +223,64 @@ def status_view(reader: ArchiveReader) -> Group:
             table.add_row(when(created, "%m-%d %H:%M:%S"), sanitize.text(model),
                           sanitize.text(purpose), sanitize.text(error, style="red"))
         parts.append(table)
+    prompts = prompt_archive_table(reader)
+    if prompts is not None:
+        parts.append(prompts)
     return Group(*parts)
+
+
+def prompt_archive_table(reader: ArchiveReader) -> Table | None:
+    """The prompt archive of `[prompt_evolution]` (None when it is off): each variant, where it
+    came from, how often proposals were asked with it and what their children gained; the
+    caption counts the mutations tried and names the newest refusal."""
+    stats = variant_stats(reader)
+    if not stats:
+        return None
+    tried = mutations(reader)
+    refused = [d for d in tried if d.get("refused")]
+    caption = (f"mean improvement: child's score minus its parent's over the spread of the "
+               f"archive's scores, a failed or refused edit -1. {len(tried)} mutations tried, "
+               f"{len(tried) - len(refused)} made a variant, {len(refused)} refused")
+    if refused:
+        caption += f" (newest, iteration {refused[-1]['n']}: {refused[-1]['refused']})"
+    table = Table(title="prompt archive (prompt co-evolution)", header_style="bold",
+                  caption=caption + f"; `discover lineage {reader.campaign().name} --prompts` "
+                                    "draws their tree")
+    for column in ("variant", "kind", "from", "made", "uses", "mean improvement", "name"):
+        table.add_column(column, justify="right" if column in ("uses", "mean improvement")
+                         else "left")
+    for s in stats:
+        v = s.variant
+        table.add_row(f"#{v.id}", v.kind, f"#{v.parent_id}" if v.parent_id else "-",
+                      "shipped" if v.iteration is None else f"iteration {v.iteration}",
+                      str(s.uses), f"{s.mean:+.3f}" if s.uses else "-",
+                      sanitize.text(v.name or "-"))
+    return table
+
+
+def prompt_tree(reader: ArchiveReader) -> Group:
+    """The prompt variants as trees, one per kind of answer, each variant under the one the
+    meta model rewrote into it; the most helpful of each kind in bold green."""
+    stats = variant_stats(reader)
+    if not stats:
+        return Group(Text("no prompt variants: this campaign ran without "
+                          "[prompt_evolution] enabled = true", style="yellow"))
+    trees = []
+    for kind in dict.fromkeys(s.variant.kind for s in stats):
+        mine = [s for s in stats if s.variant.kind == kind]
+        best = ranked(mine)[0].variant.id
+        tree = Tree(Text(f"{kind} prompts", style="bold"))
+        nodes: dict[int, Tree] = {}
+        for s in mine:  # oldest first: a parent is placed before its children
+            v = s.variant
+            label = sanitize.text(
+                f"#{v.id} {v.name or '-'}  uses {s.uses}  "
+                f"mean {f'{s.mean:+.3f}' if s.uses else '-'}  "
+                f"{'shipped' if v.iteration is None else f'made at iteration {v.iteration}'}",
+                style="bold green" if v.id == best else "")
+            nodes[v.id] = nodes.get(v.parent_id, tree).add(label)
+        trees.append(tree)
+    return Group(*trees)
 
 
 def held_out_line(held: HeldOut, best: int | None) -> str:

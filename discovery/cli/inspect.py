@@ -41,9 +41,16 @@ def lineage(
     fmt: Annotated[str | None, typer.Option(
         "--format", help="Write the whole graph instead: graphml, gexf, json or dot.")] = None,
     out: Annotated[Path | None, typer.Option(help="File to write the graph to.")] = None,
+    prompts: Annotated[bool, typer.Option(
+        "--prompts", help="Draw the prompt variants' tree instead ([prompt_evolution]).")] = False,
 ) -> None:
     """Draw the lineage tree, best lineage highlighted, with the focus's ancestry steps as
-    proposal prompts show them, or write the graph to a file."""
+    proposal prompts show them, or write the graph to a file; with --prompts, the tree of the
+    evolved prompt variants with their uses and mean improvement."""
+    if prompts:
+        with open_run(ctx, run) as reader:
+            console.print(views.prompt_tree(reader))
+        return
     from archive import lineage as lineage_graph
     from archive.lineage_facts import lineage_facts
     from discovery.config import Prompts

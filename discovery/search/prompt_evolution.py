@@ -14,18 +14,17 @@ that is empty, too long or drops the markers the answer parser needs is refused 
 import math
 import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from archive import ArchiveReader, ArchiveWriter, PromptUse, PromptVariant
+from archive import ArchiveReader, ArchiveWriter, PromptVariant
+from archive.prompt_archive import MUTATION_EVENT, VariantStats, mutations, ranked, variant_stats
 from discovery.config import PromptEvolution
 from discovery.models.base import CallFailed, ModelClient
 from prompts import render
 
 PURPOSE = "prompt_evolution"
 """The meta model's calls, in the archive's model calls and the transcript."""
-EVENT = "prompt_mutation"
-"""An archive event per mutation tried: the variant it made, or why it was refused."""
 
 MARKERS: dict[str, tuple[str, ...]] = {
     "diff": ("<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE"),
@@ -38,48 +37,8 @@ ANSWERS = {
     "rewrite": "the complete new code of the evolvable block in one ```python code block",
     "continue": "the new code of one function in one ```python code block",
 }
-FAILED = -1.0
-"""The reward of a child that failed its evaluation or of an edit that was refused."""
-
-
-@dataclass(frozen=True)
-class VariantStats:
-    """A variant and what its finished proposals earned (uses whose iteration committed)."""
-
-    variant: PromptVariant
-    uses: int
-    mean: float
-    """Mean normalised improvement over those uses (0 before the first)."""
-
-
 class MutationRefused(ValueError):
     """A meta model's answer that cannot become a variant; the message says why."""
-
-
-def improvement(use: PromptUse, spread: float) -> float | None:
-    """One use's reward: the child's score minus its parent's over the spread of the archive's
-    scores, clipped to [-1, 1]; FAILED for a child that failed or an edit refused; None while
-    its iteration has not committed."""
-    if use.status is None:
-        return None
-    if use.status != "ok" or use.score is None or use.parent_score is None:
-        return FAILED
-    change = use.score - use.parent_score
-    if spread <= 0:
-        return float(change > 0) - float(change < 0)
-    return max(-1.0, min(1.0, change / spread))
-
-
-def variant_stats(reader: ArchiveReader, kind: str | None = None) -> list[VariantStats]:
-    """Every variant (of one kind, or all) with its uses and mean improvement, oldest first."""
-    low, high = reader.score_range() or (0.0, 0.0)
-    rewards: dict[int, list[float]] = {}
-    for use in reader.prompt_uses():
-        reward = improvement(use, high - low)
-        if reward is not None:
-            rewards.setdefault(use.variant_id, []).append(reward)
-    return [VariantStats(v, len(r := rewards.get(v.id, [])), sum(r) / len(r) if r else 0.0)
-            for v in reader.prompt_variants(kind)]
 
 
 def ucb_pick(stats: list[VariantStats], c: float) -> VariantStats:
@@ -92,11 +51,6 @@ def ucb_pick(stats: list[VariantStats], c: float) -> VariantStats:
     total = sum(s.uses for s in stats)
     return max(stats, key=lambda s: (s.mean + c * math.sqrt(math.log(total) / s.uses),
                                      -s.variant.id))
-
-
-def ranked(stats: list[VariantStats]) -> list[VariantStats]:
-    """The variants the most helpful first: tried ones by mean improvement, then untried."""
-    return sorted(stats, key=lambda s: (s.uses == 0, -s.mean, s.variant.id))
 
 
 def _tag(answer: str, name: str) -> str | None:
@@ -164,7 +118,7 @@ class PromptArchive:
         """A mutation is due once `every` iterations have passed since this kind's last one
         (tried, refused or not) or, before any, since its first use."""
         ids = {v.id for v in reader.prompt_variants(kind)}
-        tried = [d["n"] for _, _, d in reader.events(EVENT, 10**9) if d.get("kind") == kind]
+        tried = [d["n"] for d in mutations(reader) if d.get("kind") == kind]
         first = next((u.iteration for u in reader.prompt_uses() if u.variant_id in ids), None)
         last = max(tried, default=first)
         return last is not None and n - last >= self.config.every
@@ -202,5 +156,5 @@ class PromptArchive:
                         iteration=n, model=model)
                 except MutationRefused as exc:
                     refused = str(exc)
-            writer.log_event(EVENT, {"n": n, "kind": kind, "parent": parent.id,
+            writer.log_event(MUTATION_EVENT, {"n": n, "kind": kind, "parent": parent.id,
                                      "variant": variant, "refused": refused})

@@ -10,21 +10,17 @@ import pytest
 from helpers import add_scored
 
 from archive import ArchiveReader, ArchiveWriter, ModelCall, PromptUse, PromptVariant
+from archive.prompt_archive import FAILED, VariantStats, improvement, mutations, variant_stats
 from archive.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
 from discovery.config import PromptEvolution
 from discovery.doubles.scripted import Scripted
 from discovery.models.base import CallFailed, ModelSpec
 from discovery.search.prompt_evolution import (
-    EVENT,
-    FAILED,
     PURPOSE,
     MutationRefused,
     PromptArchive,
-    VariantStats,
-    improvement,
     parse_mutation,
     ucb_pick,
-    variant_stats,
 )
 from prompts import render
 
@@ -127,7 +123,7 @@ def test_mutation_every_n_iterations_with_a_scripted_meta_model(writer, tmp_path
     fresh = prompts.choose(5, "rewrite", "meta")  # due: a new variant, tried at once
     assert (fresh.parent_id, fresh.iteration, fresh.name) == (shipped.id, 5, "small steps")
     assert fresh.instruction == "Change one idea at a time."
-    events = [d for _, _, d in writer.events(EVENT)][::-1]
+    events = mutations(writer)
     assert [(d["n"], d["variant"]) for d in events] == [(3, None), (5, fresh.id)]
     assert "no <SYSTEM>" in events[0]["refused"]
     calls = [c for n in (3, 5) for c in writer.model_calls(iteration=n)]
@@ -163,7 +159,7 @@ def test_a_failed_meta_call_is_refused_and_the_iteration_goes_on(writer, tmp_pat
     _commit(writer, 1, seed, 0.6)
     prompts.clients = {"meta": _Failing()}
     assert prompts.choose(2, "diff", "meta").kind == "diff"
-    (event,) = [d for _, _, d in writer.events(EVENT)]
+    (event,) = mutations(writer)
     assert event["refused"].startswith("the model call failed: the server is down")
 
 
