@@ -235,11 +235,13 @@ class ProgramClient:
                 attempts.extend(completion.attempts)
             return completion.text
 
+        plan = self.proposer.plan()  # the tools may be called on the oracle's thread
+
         def evaluate(draft: Any) -> dict[str, Any]:
-            return self.proposer.evaluate_draft(draft)
+            return self.proposer.evaluate_draft(draft, plan)
 
         try:
-            text = self.proposer.runner.ask(self.proposer.request(messages, purpose),
+            text = self.proposer.runner.ask(self.proposer.request(messages, purpose, plan),
                                             Tools(model, evaluate))
         except ProposerFailed as exc:
             if fatal:
@@ -275,12 +277,12 @@ class ProgramProposer(Proposer):
         self._plans.plan = outcome.plan
         return super().debug(outcome, turn)
 
-    def _plan(self) -> Plan:
+    def plan(self) -> Plan:
+        """The plan this thread is proposing for."""
         return self._plans.plan
 
-    def request(self, messages: Messages, purpose: str) -> dict[str, Any]:
+    def request(self, messages: Messages, purpose: str, plan: Plan) -> dict[str, Any]:
         """What the program is given, as plain data."""
-        plan = self._plan()
         parent = plan.parent
         metrics = {}
         if parent is not None:
@@ -299,12 +301,11 @@ class ProgramProposer(Proposer):
                         "evaluations": self.settings.evaluations},
         }
 
-    def evaluate_draft(self, draft: Any) -> dict[str, Any]:
+    def evaluate_draft(self, draft: Any, plan: Plan) -> dict[str, Any]:
         """The `evaluate` tool: a whole program, or an answer in the plan's edit format applied
         to its parent, scored on the task's first stage (no agent model)."""
         if not isinstance(draft, str):
             raise ValueError("evaluate takes the draft as text")
-        plan = self._plan()
         base = plan.parent.code if plan.parent else self.task.seed_code
         try:
             code = draft if START in draft and self.task.static_check(draft) is None else (
