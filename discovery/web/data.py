@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from archive import ArchiveReader, Evaluation, Program
+from archive.prompt_archive import mutations, variant_stats
 from archive.records import HeldOut
 from archive.store import PROGRAM_STATUSES
 from discovery.double_label import campaign_label
@@ -241,8 +242,19 @@ def campaign_data(reader: ViewReader, reports: Sequence[str] = (), *,
                       "insights": d.get("insights", "")}
                      for t, _, d in reversed(reader.events("scratchpad", limit=1000))],
         "reports": list(reports),
+        "prompts": prompt_data(reader),
         "node_chunk": NODE_CHUNK,
     }
+
+
+def prompt_data(reader: ArchiveReader) -> dict[str, list[dict[str, Any]]]:
+    """The prompt archive of `[prompt_evolution]` (empty lists when it is off): each variant
+    with its texts, its parent and what its proposals earned, and every mutation tried. A
+    campaign holds a few dozen variants of a few kB at most, so they travel whole."""
+    return {"variants": [{**dataclasses.asdict(s.variant), "uses": s.uses,
+                          "mean": _finite(s.mean) if s.uses else None}
+                         for s in variant_stats(reader)],
+            "mutations": mutations(reader)}
 
 
 def _evaluation(e: Evaluation) -> dict[str, Any]:

@@ -424,3 +424,44 @@ def test_the_header_and_program_panel_say_when_the_agent_model_is_a_test_double(
             else:
                 assert not header.is_visible() and page.locator("#detail-doubles").count() == 0
     assert page.errors == []
+
+
+def test_the_prompts_tab_draws_the_prompt_variants_tree_and_their_texts(tmp_path, page):
+    """Prompt co-evolution's archive as a second tree: each variant under its parent with its
+    uses and mean improvement, the most helpful in bold, a click shows its texts (a model wrote
+    them: HTML in them is text), and the mutations tried with the refusals' reasons."""
+    hostile = "<img src=http://evil.example/p.png> Reply with one ```python block."
+    with ArchiveWriter.create(tmp_path / "p" / "archive.sqlite", name="p", task="toy",
+                              config={"task": "toy"}, seed=0, evaluator_version="v1") as writer:
+        seed = add_scored(writer, 0.5, 1.0, edit_kind="seed")
+        shipped = writer.add_prompt_variant("rewrite", "the shipped ```python prompt",
+                                            name="shipped")
+        made = writer.add_prompt_variant("rewrite", hostile, "Change one idea.",
+                                         parent_id=shipped, name="careful", iteration=2)
+        for n, variant, score in ((1, shipped, 0.5), (2, made, 2.0)):
+            writer.record_prompt_use(n, variant)
+            child = add_scored(writer, float(n), score, parents=(seed,), edit_kind="rewrite")
+            writer.log_event("iteration", {"n": n, "op": "llm", "parent": seed, "program": child,
+                                           "status": "ok", "score": score}, child)
+        writer.log_event("prompt_mutation", {"n": 2, "kind": "rewrite", "parent": shipped,
+                                             "variant": made, "refused": None})
+        writer.log_event("prompt_mutation", {"n": 4, "kind": "rewrite", "parent": made,
+                                             "variant": None, "refused": "no <SYSTEM> block"})
+    with serving(tmp_path / "p" / "archive.sqlite") as server:
+        page.goto(server.url)
+        wait_ready(page)
+        page.click("nav button[data-tab='prompts']")
+        tree = page.locator("#prompttree")
+        assert tree.locator("h3").text_content() == "rewrite prompts"
+        child = tree.locator(f"li li button[data-variant='{made}']")  # nested under #shipped
+        # scores 1 (the seed, both children's parent), 0.5 and 2: a spread of 1.5
+        assert child.text_content().startswith(f"#{made} careful · uses 1 · mean +0.667")
+        assert "best" in child.get_attribute("class")
+        assert "mean -0.333" in tree.locator(f"button[data-variant='{shipped}']").text_content()
+        child.click()
+        detail = page.locator("#promptdetail")
+        assert hostile in detail.text_content() and "Change one idea." in detail.text_content()
+        assert page.evaluate("document.querySelectorAll('[src*=evil]').length") == 0
+        mutations = page.locator("#mutations").text_content()
+        assert f"made #{made}" in mutations and "refused: no <SYSTEM> block" in mutations
+    assert page.errors == []

@@ -676,6 +676,52 @@ const ORIGINS = {seed: "none (the task's seed)", restart: "none (the seed, resta
       : [hint(`no report plots yet: \`discover report ${data.campaign.name}\` draws them, and they show here after a reload`)]));
   }
 
+  // The prompt archive (prompt co-evolution): a tree a kind of answer, each variant under its
+  // parent; a click shows its system prompt and instruction (text only: a model wrote them).
+  let promptShown = -1;
+  function renderPrompts() {
+    const variants = data.prompts.variants, kids = new Map();
+    if (!variants.length) {
+      $("prompttree").replaceChildren(hint("no prompt variants: this campaign ran without [prompt_evolution] enabled = true"));
+      $("promptdetail").replaceChildren(); $("mutations").replaceChildren();
+      return;
+    }
+    for (const v of variants) {
+      const key = v.parent_id ?? v.kind;
+      if (!kids.has(key)) kids.set(key, []);
+      kids.get(key).push(v);
+    }
+    const best = new Map();
+    for (const v of variants) {
+      const b = best.get(v.kind);
+      if (v.uses && (!b || v.mean > b.mean)) best.set(v.kind, v);
+    }
+    const item = (v) => {
+      const mean = v.uses ? `${v.mean >= 0 ? "+" : ""}${v.mean.toFixed(3)}` : "-";
+      const made = v.iteration === null ? "shipped" : `made at iteration ${v.iteration}`;
+      const button = el("button", {className: "variant" + (best.get(v.kind) === v ? " best" : ""),
+        textContent: `#${v.id} ${v.name || "-"} · uses ${v.uses} · mean ${mean} · ${made}`});
+      button.dataset.variant = v.id;
+      button.onclick = () => { promptShown = v.id; renderPrompts(); };
+      return el("li", {}, button, list(kids.get(v.id) || []));
+    };
+    const list = (vs) => el("ul", {className: "ptree"}, ...vs.map(item));
+    const kinds = [...new Set(variants.map((v) => v.kind))];
+    $("prompttree").replaceChildren(...kinds.map((k) => el("div", {className: "pkind"},
+      el("h3", {textContent: `${k} prompts`}), list(kids.get(k) || []))));
+    const shown = variants.find((v) => v.id === promptShown);
+    $("promptdetail").replaceChildren(...(shown ? [
+      el("h3", {textContent: `#${shown.id} ${shown.name || ""} (${shown.kind}${shown.parent_id ? `, from #${shown.parent_id}` : ""})`}),
+      el("h4", {textContent: "system prompt"}), pre(shown.system),
+      el("h4", {textContent: "edit instruction"}),
+      shown.instruction ? pre(shown.instruction) : hint("none: the task's ideas or the shipped list, drawn per iteration")]
+      : [hint("click a variant to see its texts")]));
+    const tried = data.prompts.mutations.slice().reverse();
+    $("mutations").replaceChildren(...(tried.length ? tried.map((d) => el("div", {className: "idle"},
+      iterationLink(d.n), el("span", {textContent: ` ${d.kind}, from #${d.parent}: ` +
+        (d.variant !== null ? `made #${d.variant}` : `refused: ${d.refused}`)}))) : [hint("no mutation tried yet")]));
+  }
+
   // The iterations that made no program, newest first, a page at a time: each opens its plan,
   // reason and model calls in the lineage tab's panel.
   let idleShown = 100;
@@ -740,6 +786,7 @@ const ORIGINS = {seed: "none (the task's seed)", restart: "none (the seed, resta
     layout(); renderHead();
     if (!view.fitted) fit(); else redraw();
     if ($("campaign").classList.contains("on")) renderCampaign();
+    if ($("prompts").classList.contains("on")) renderPrompts();
     window.discoveryView.count = lay.shown;
     window.discoveryView.total = m.n;
     window.discoveryView.best = d.best;
@@ -759,7 +806,8 @@ const ORIGINS = {seed: "none (the task's seed)", restart: "none (the seed, resta
     b.onclick = () => {
       for (const x of document.querySelectorAll("nav button, .tab")) x.classList.remove("on");
       b.classList.add("on"); $(b.dataset.tab).classList.add("on");
-      if (b.dataset.tab === "campaign") renderCampaign(); else redraw();
+      if (b.dataset.tab === "campaign") renderCampaign();
+      else if (b.dataset.tab === "prompts") renderPrompts(); else redraw();
     };
   }
   $("fit").onclick = fit;
