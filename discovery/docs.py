@@ -25,7 +25,15 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from discovery.config import Budgets, CampaignConfig, Edits, Parallel, Prompts, Selection
+from discovery.config import (
+    Budgets,
+    CampaignConfig,
+    Edits,
+    Parallel,
+    PromptEvolution,
+    Prompts,
+    Selection,
+)
 from discovery.models.agent import AgentModelConfig
 from discovery.models.base import ModelSpec
 from evaluators.task import (
@@ -39,7 +47,8 @@ from evaluators.task import (
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 MODELS: dict[str, type[BaseModel]] = {model.__name__: model for model in (
     TaskConfig, StageConfig, CaseConfig, LimitsConfig, DescriptorConfig,
-    CampaignConfig, ModelSpec, AgentModelConfig, Selection, Edits, Prompts, Parallel, Budgets)}
+    CampaignConfig, ModelSpec, AgentModelConfig, Selection, Edits, Prompts, PromptEvolution,
+    Parallel, Budgets)}
 """The models a doc may name in a `<!-- generated: Name -->` marker."""
 SECTION = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.DOTALL)
 
