@@ -4,11 +4,12 @@ network, read-only root), from /sandbox next to harness.py: a read-only bind, so
 on our sys.path that is not the Python installation is also beyond any job's reach.
 
 Channels (set up by the launcher; their fd numbers are the two first arguments):
-  jobs      a unix seqpacket socket: one message per job, carrying three descriptors (SCM_RIGHTS):
+  jobs      a unix seqpacket socket: one message per job, carrying its descriptors (SCM_RIGHTS):
             a memfd with the job as JSON, and that job's own result and reply pipes (the
-            evaluation protocol of harness.py). The child gets only those two; we close our
-            copies at once, so no job can write into a pipe a later job reads. A message during
-            a job (no descriptors) says: end it now.
+            evaluation protocol of harness.py), then any its oracle shares (at most
+            MAX_SHARED: a games task's sealed shared memory). The child gets only those; we
+            close our copies at once, so no job can write into a pipe a later job reads. A
+            message during a job (no descriptors) says: end it now.
   notices   this server's notices to the launcher: ready, and each job's exit (never the
             child's: it closes jobs and notices before any candidate code runs)
 
@@ -49,6 +50,8 @@ PR_SET_CHILD_SUBREAPER = 36
 IPC_RMID = 0
 WRITABLE = ("/scratch", "/tmp", "/dev/shm")
 """As in sandbox.WRITABLE: the tmpfs mounts that are the only writable places."""
+MAX_SHARED = 4
+"""Most descriptors a job's oracle may share with it beyond its two pipes."""
 
 
 def _vm_bytes() -> int:
@@ -196,15 +199,15 @@ def _next_job(jobs: socket.socket) -> dict | None:
     message that crossed the last job's exit is skipped."""
     fds: list[int] = []
     while not fds:
-        message, fds, flags, _ = socket.recv_fds(jobs, 1, 3)
+        message, fds, flags, _ = socket.recv_fds(jobs, 1, 3 + MAX_SHARED)
         if not message:
             return None
-    if len(fds) != 3 or flags & socket.MSG_CTRUNC:
-        raise RuntimeError(f"a job came with {len(fds)} descriptors instead of 3")
-    payload, result_fd, reply_fd = fds
+    if len(fds) < 3 or flags & socket.MSG_CTRUNC:
+        raise RuntimeError(f"a job came with {len(fds)} descriptors, not 3 to {3 + MAX_SHARED}")
+    payload, result_fd, reply_fd, *shared = fds
     with os.fdopen(payload, "rb") as file:
         file.seek(0)
-        return {**json.loads(file.read()), "channels": [result_fd, reply_fd]}
+        return {**json.loads(file.read()), "channels": [result_fd, reply_fd, *shared]}
 
 
 def _run(job: dict, jobs: socket.socket, notices_fd: int, places: _Places) -> dict:

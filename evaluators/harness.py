@@ -12,6 +12,9 @@ in on the second. Several threads of the candidate may wait on the oracle at onc
 answering questions in parallel): each call's reply is matched by its id. While the evaluator
 holds as many calls as it takes (in number or bytes), it reads no more: a call's write then
 waits in the pipe (back-pressure) while the threads already waiting read their replies.
+Descriptors after the two pipes in `channels` are what the task's oracle shares with the
+candidate's side (a games task's sealed shared memory, wire.py): the candidate's code gets
+them as `oracle.fds`.
 """
 
 import importlib.util
@@ -92,7 +95,8 @@ def _await(token):
 def serve(request):
     """Run one request in this process (fresh, or a warm worker's forked child)."""
     global _out, _replies
-    result_fd, reply_fd = request["channels"]
+    result_fd, reply_fd, *shared = request["channels"]
+    oracle.fds = tuple(shared)
     _out = os.fdopen(result_fd, "w", buffering=1)
     _replies = os.fdopen(reply_fd, "r")
     try:

@@ -131,7 +131,9 @@ Oracle = Callable[[Any], Any]
 candidate's request as plain data and returns plain data, or raises to refuse. Calls are served
 one at a time, in order, unless the oracle has a `concurrency` attribute above 1: then up to
 that many run at once on threads (model calls of an agent answering questions in parallel),
-and the oracle must be thread-safe."""
+and the oracle must be thread-safe. An oracle's `fds` attribute, if any, lists descriptors it
+shares with the candidate's side (a games task's sealed shared memory): every executor hands
+them to the candidate's process after its two pipes; the harness gives them to its code."""
 
 MAX_QUEUED = 4
 """Calls of a concurrent oracle waiting beyond its `concurrency`, per slot. Past that (or past
@@ -420,6 +422,7 @@ class Sandbox:
                 oracle: Oracle | None) -> Run:
         result_r, result_w = os.pipe()
         reply_r, reply_w = os.pipe()
+        shared = tuple(getattr(oracle, "fds", ()))
 
         def child_setup() -> None:  # runs in the child between fork and exec
             cgroups.join()
@@ -438,7 +441,8 @@ class Sandbox:
         try:
             proc = subprocess.Popen(
                 argv, cwd=scratch, env=_scrubbed_env(scratch), stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(result_w, reply_r),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(result_w, reply_r, *shared),
                 close_fds=True, preexec_fn=child_setup, start_new_session=True,
             )
         finally:
@@ -446,7 +450,8 @@ class Sandbox:
             os.close(reply_r)
         supervisor = _Supervisor(proc, result_r, reply_w, limits, oracle, start)
         try:
-            return supervisor.watch(json.dumps({**request, "channels": [result_w, reply_r]}))
+            return supervisor.watch(json.dumps({**request,
+                                                "channels": [result_w, reply_r, *shared]}))
         finally:
             for fd in (result_r, reply_w):
                 with contextlib.suppress(OSError):

@@ -463,6 +463,7 @@ def _on(context, oracle):
     def call(request):
         with context():
             return oracle(request)
+    call.fds = getattr(oracle, "fds", ())  # shared with the candidate's side (sandbox.Oracle)
     return call
 
 

@@ -155,7 +155,7 @@ class WarmWorker:
         reply_r, reply_w = os.pipe()
         channel = Channel(reply_w, limits, oracle, start + limits.wall_s)
         try:
-            sent = self._send(job, (channel_w, reply_r))
+            sent = self._send(job, (channel_w, reply_r, *getattr(oracle, "fds", ())))
         finally:
             os.close(channel_w)
             os.close(reply_r)
@@ -170,7 +170,7 @@ class WarmWorker:
         run.resources.update(self.cgroups.resources("bwrap", self.memory_mb), worker="warm")
         return memory_verdict(run, self.cgroups.oom_kills() - oom_kills, limits)
 
-    def _send(self, job: dict[str, Any], channels: tuple[int, int]) -> bool:
+    def _send(self, job: dict[str, Any], channels: tuple[int, ...]) -> bool:
         """Hand the job and its own channels to the fork server; False if it has gone."""
         payload = os.memfd_create("job")
         try:

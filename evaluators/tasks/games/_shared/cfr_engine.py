@@ -44,6 +44,31 @@ TIE_TOLERANCE = 1e-12
 see Game.best_response): rounding in the bottom-up sums, far below any real difference."""
 
 
+def _contiguous(rows: np.ndarray) -> slice | np.ndarray:
+    """`rows` (sorted) as a slice where they are contiguous, so that indexing makes views."""
+    return slice(rows[0], rows[-1] + 1) if len(rows) and rows[-1] - rows[0] + 1 == len(rows) \
+        else rows
+
+
+@dataclass(frozen=True)
+class _Level:
+    """A player's information sets at one sequence depth, with what the passes index by."""
+
+    rows: slice | np.ndarray
+    parents: np.ndarray
+    """Each set's parent sequence."""
+    low: int
+    high: int
+    """The span of the parent sequences."""
+    offsets: np.ndarray
+    """The parent sequences less `low`."""
+
+    @classmethod
+    def of(cls, rows: slice | np.ndarray, parents: np.ndarray) -> "_Level":
+        low, high = int(parents.min()), int(parents.max()) + 1
+        return cls(rows, parents, low, high, parents - low)
+
+
 class PolicyError(ValueError):
     """A policy handed to a measurement is not a distribution at every information set, or its
     measurement is not a finite number."""
@@ -69,14 +94,17 @@ class Game:
             if np.array_equal(deeper, depth):
                 break
             depth = deeper
-        self.levels = [[rows for d in range(depth.max(initial=0) + 1)
+        self.levels = [[_Level.of(_contiguous(rows), self.parent_sequence[rows])
+                        for d in range(depth.max(initial=0) + 1)
                         if len(rows := np.flatnonzero((self.infoset_player == p) & (depth == d)))]
                        for p in range(self.num_players)]
         """Each player's information sets by sequence depth, shallowest first."""
         self.rows = [np.flatnonzero(self.infoset_player == p) for p in range(self.num_players)]
-        self.slices = [slice(r[0], r[-1] + 1) if len(r) and r[-1] - r[0] + 1 == len(r) else r
-                       for r in self.rows]
+        self.slices = [_contiguous(r) for r in self.rows]
         """The same rows, as a slice where they are contiguous (as cfr_games lays them out)."""
+        self.payoff_columns = [np.ascontiguousarray(self.terminal_payoff[:, p])
+                               for p in range(self.num_players)]
+        """Each player's column of `terminal_payoff`, contiguous (read once per regret pass)."""
         self.legal_count = self.mask.sum(axis=1, keepdims=True)
 
     def uniform(self) -> np.ndarray:
@@ -90,8 +118,8 @@ class Game:
         Entries of other players' sequences are left as they are."""
         reach = np.ones(self.mask.size + 1) if out is None else out
         grid = reach[:-1].reshape(self.mask.shape)
-        for rows in self.levels[player]:
-            grid[rows] = reach[self.parent_sequence[rows], None] * policy[rows]
+        for level in self.levels[player]:
+            grid[level.rows] = reach[level.parents, None] * policy[level.rows]
         return reach
 
     def all_reach(self, policy: np.ndarray) -> np.ndarray:
@@ -103,22 +131,27 @@ class Game:
 
     def _terminal_weights(self, reach: np.ndarray, player: int) -> np.ndarray:
         """payoff_i(z) times everyone else's reach of z (chance is in the payoff)."""
-        weight = self.terminal_payoff[:, player].copy()
+        weight = None
         for q in range(self.num_players):
             if q != player:
-                weight *= reach[q, self.terminal_last[q]]
-        return weight
+                others = reach[q][self.terminal_last[q]]
+                weight = self.payoff_columns[player] * others if weight is None \
+                    else np.multiply(weight, others, out=weight)
+        return self.payoff_columns[player].copy() if weight is None else weight
 
     def _bottom_up(self, reach: np.ndarray, player: int, choose) -> np.ndarray:
         """Counterfactual values of `player`'s sequences, each information set folded into its
         parent sequence by `choose(rows, values[rows]) -> value of each set`."""
-        size = self.mask.size + 1
         values = np.bincount(self.terminal_last[player],
-                             weights=self._terminal_weights(reach, player), minlength=size)
+                             weights=self._terminal_weights(reach, player),
+                             minlength=self.mask.size + 1)
         grid = values[:-1].reshape(self.mask.shape)
-        for rows in reversed(self.levels[player]):
-            values += np.bincount(self.parent_sequence[rows], weights=choose(rows, grid[rows]),
-                                  minlength=size)
+        for level in reversed(self.levels[player]):
+            # Only the parents' span: the rest would add 0.0, which changes no value (a
+            # bincount never holds -0.0, nor does a sum of them)
+            values[level.low:level.high] += np.bincount(
+                level.offsets, weights=choose(level.rows, grid[level.rows]),
+                minlength=level.high - level.low)
         return values
 
     def regrets(self, policy: np.ndarray, reach: np.ndarray, player: int) -> np.ndarray:

@@ -20,6 +20,7 @@ on the trusted side, and every exploitability is a finite number no lower than r
 """
 
 import contextlib
+import functools
 import importlib.util
 import math
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from cfr_games import cached_figure
+from wire import Shared
 
 from evaluators.scoring import InvalidOutput, Metrics, log_checkpoints, log_ratio
 
@@ -72,6 +74,24 @@ class Oracle:
     exploitability: dict[int, float]
     failure: str | None = None
     """Why the run ended early, if it did."""
+    sharing = False
+    """Whether the arrays travel through the region shared with the candidate's process
+    (wire.py: the candidate asked for it when it started), not packed over the channel."""
+
+    def shared_size(self) -> int:
+        """How many float64s the shared region needs at most."""
+        raise NotImplementedError
+
+    @functools.cached_property
+    def shared(self) -> Shared:
+        """The region shared with the candidate's process, made when an executor asks for
+        its descriptor (an in-process run never does)."""
+        return Shared(self.shared_size())
+
+    @property
+    def fds(self) -> tuple[int, ...]:
+        """What an executor hands to the candidate's process (sandbox.Oracle)."""
+        return self.shared.fds
 
     @property
     def done(self) -> bool:

@@ -14,7 +14,7 @@ returns is scored (the oracle measures the exploitability itself).
 from typing import Any
 
 import numpy as np
-from wire import pack, unpack
+from wire import attach, pack, unpack
 
 REGRET_TOLERANCE = 1e-12
 """Cumulative regrets this close to zero count as zero. Where actions are worth exactly the same
@@ -87,8 +87,12 @@ def run(step, cfr) -> dict[str, Any]:
     much the policy just played counts in the average. With alternating updates (OpenSpiel's
     CFR and CFR+) it is called once per player per iteration, on that player's rows, with a
     state of that player's own, after the players before it have moved to their new policy;
-    otherwise once per iteration on every row. The arrays are read-only."""
-    reply = cfr("start")
+    otherwise once per iteration on every row. The arrays are read-only.
+
+    The arrays travel through the memory the evaluator shares with this process where it does
+    (the sandbox's runs), or packed over the channel (wire.py): the same values either way."""
+    shared = attach(cfr)
+    reply = cfr("start") if shared is None else cfr("start", "shared")
     masks = [_frozen(np.array(rows, dtype=bool)) for rows in reply["masks"]]
     policies = [_frozen(mask / mask.sum(axis=1, keepdims=True)) for mask in masks]
     states: list[dict[str, Any]] = [{} for _ in masks]
@@ -97,7 +101,8 @@ def run(step, cfr) -> dict[str, Any]:
         t += 1
         for group, mask in enumerate(masks):
             regret = np.zeros(mask.shape)
-            regret[mask] = unpack(reply["regret"])
+            regret[mask] = unpack(reply["regret"]) if shared is None \
+                else shared[:np.count_nonzero(mask)]
             result = step(states[group], t, _frozen(regret), policies[group], mask)
             if not isinstance(result, tuple) or len(result) != 2:
                 raise RuleError(f"step must return (policy, weight), got {type(result).__name__}")
@@ -105,7 +110,14 @@ def run(step, cfr) -> dict[str, Any]:
             weight = np.asarray(result[1], dtype=float)
             check_layout(policy, mask, f"the policy step returned at iteration {t}")
             check_weight(weight, len(mask), f"the weight step returned at iteration {t}")
-            reply = cfr(pack(policy[mask]), pack(weight))  # the oracle checks the values
+            if shared is None:
+                reply = cfr(pack(policy[mask]), pack(weight))  # the oracle checks the values
+            else:
+                at = reply["shared"]
+                legal = policy[mask]
+                shared[at["policy"]:at["policy"] + legal.size] = legal
+                shared[at["weight"]:at["weight"] + weight.size] = weight.ravel()
+                reply = cfr("shared", weight.size)
             policies[group] = policy
         if reply["done"]:
             return {"iterations": t}

@@ -59,29 +59,58 @@ class CFR(Oracle):
         self.turn = 0
         """The group whose next policy the candidate sends next."""
         self.started = False
+        self.legal = max(int(mask.sum()) for mask in self.masks)
+        """The most legal entries of a group: the shared region's regret and policy parts."""
+
+    def shared_size(self) -> int:
+        """The shared region: a group's regrets at 0, the policy it sends at `legal`, its
+        weights at 2 * `legal`."""
+        return 2 * self.legal + max(len(mask) for mask in self.masks)
 
     def __call__(self, request: list) -> dict:
         """One request from the candidate's process, any JSON value: `["start"]` once, then
-        `[policy, weight]` (packed strings, wire.py) per update until done. Anything else, or a
+        `[policy, weight]` (packed strings, wire.py) per update until done; or, through the
+        shared region, `["start", "shared"]`, then `["shared", k]` per update (the policy and
+        k weights written into the region; the regrets are read from it). Anything else, or a
         policy or weight that fails its checks (update), is refused with a ValueError or
         TypeError (the candidate's error) before anything changes."""
         self.refuse_if_failed()
-        if request == ["start"]:
+        if request in (["start"], ["start", "shared"]):
             if self.started:
                 raise ValueError("CFR has started already")
-            self.started = True
-            return {"masks": [mask.tolist() for mask in self.masks],
-                    "regret": pack(self.regret()[self.masks[0]])}
+            self.started, self.sharing = True, request[-1] == "shared"
+            return {"masks": [mask.tolist() for mask in self.masks], **self.send()}
         if not self.started or self.done:
             raise ValueError("send cfr('start') first, then one (policy, weight) per update "
                              "until CFR is done")
+        self.update(*self.received(request))
+        return {"done": True} if self.done else {"done": False, **self.send()}
+
+    def send(self) -> dict:
+        """The regrets of the group whose turn it is: written into the shared region (the
+        reply says where the answer goes), or packed into the reply."""
+        regret = self.regret()[self.masks[self.turn]]
+        if not self.sharing:
+            return {"regret": pack(regret)}
+        self.shared.write(0, regret)
+        return {"shared": {"policy": self.legal, "weight": 2 * self.legal}}
+
+    def received(self, request) -> tuple[np.ndarray, np.ndarray]:
+        """The policy's legal entries and the weights of an update request, as private copies
+        (read out of the shared region before anything checks them: the candidate may write
+        there again at any time). A request of the wrong form is a TypeError."""
+        if self.sharing:
+            rows = len(self.masks[self.turn])
+            if not (isinstance(request, list) and len(request) == 2 and request[0] == "shared"
+                    and type(request[1]) is int and 0 <= request[1] <= rows):
+                raise TypeError(f"cfr takes 'shared' and how many weights were written to the "
+                                f"shared memory (1, or one per information set: {rows})")
+            return (self.shared.read(self.legal, int(self.masks[self.turn].sum())),
+                    self.shared.read(2 * self.legal, request[1]))
         if not isinstance(request, list) or len(request) != 2 \
                 or not all(isinstance(part, str) for part in request):
             raise TypeError("cfr takes two arguments: the next policy and the weight, packed")
-        self.update(unpack(request[0]), unpack(request[1]))
-        if self.done:
-            return {"done": True}
-        return {"done": False, "regret": pack(self.regret()[self.masks[self.turn]])}
+        return unpack(request[0]), unpack(request[1])
 
     def regret(self) -> np.ndarray:
         """The instantaneous regrets of the group whose turn it is."""

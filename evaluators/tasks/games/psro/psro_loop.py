@@ -12,19 +12,18 @@ entries. The candidate sees payoffs only: never the game, its policies, or the h
 from typing import Any
 
 import numpy as np
-from wire import unpack
+from wire import attach, unpack
 
 
 class RuleError(ValueError):
     """The meta-solver returned something PSRO cannot use."""
 
 
-def grow(payoffs: np.ndarray, sizes: list[int], new: str) -> np.ndarray:
+def grow(payoffs: np.ndarray, sizes: list[int], new: np.ndarray) -> np.ndarray:
     """The meta-game after the populations grew to `sizes`: the old entries kept, the entries
-    that involve a new member (in C order, packed) filled from `new`. Both sides use this, so
-    the candidate's tensor is the trusted one."""
+    that involve a new member filled from `new` (in C order, as the oracle sent them)."""
     grown = enlarge(payoffs, sizes)
-    grown[:, new_entries(payoffs.shape[1:], sizes)] = unpack(new).reshape(payoffs.shape[0], -1)
+    grown[:, new_entries(payoffs.shape[1:], sizes)] = new.reshape(payoffs.shape[0], -1)
     return grown
 
 
@@ -101,7 +100,9 @@ def run(meta_solver, psro, eval_solver=None) -> dict[str, Any]:
     evaluation-time solver (the paper's search space has both): its meta-strategy, with a
     state of its own and this iteration's training meta-strategy `train` to start from, is the
     one whose exploitability is measured. Without it, the training meta-strategy is."""
-    payoffs = np.asarray(psro("start"), dtype=float)
+    shared = attach(psro)  # the new payoffs arrive in shared memory, or packed (wire.py)
+    payoffs = np.asarray(psro("start") if shared is None else psro("start", "shared"),
+                         dtype=float)
     state: dict[str, Any] = {}
     eval_state: dict[str, Any] = {}
     t = 0
@@ -117,4 +118,5 @@ def run(meta_solver, psro, eval_solver=None) -> dict[str, Any]:
         reply = psro(*request)
         if reply["done"]:
             return {"iterations": t}
-        payoffs = grow(payoffs, reply["sizes"], reply["new"])
+        payoffs = grow(payoffs, reply["sizes"],
+                       unpack(reply["new"]) if shared is None else shared[:reply["shared"]])

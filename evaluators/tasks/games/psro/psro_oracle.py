@@ -78,15 +78,16 @@ class PSRO(Oracle):
         self.started = False
 
     def __call__(self, request: list) -> object:
-        """One request from the candidate's process, any JSON value: `["start"]` once, then
+        """One request from the candidate's process, any JSON value: `["start"]` once (or
+        `["start", "shared"]`: the new payoffs then arrive in the shared region, wire.py), then
         per iteration the training meta-strategy and optionally the evaluation one, each a
         list per player that check_meta_strategy accepts. Anything else is refused with a
         ValueError or TypeError (the candidate's error) before anything changes."""
         self.refuse_if_failed()
-        if request == ["start"]:
+        if request in (["start"], ["start", "shared"]):
             if self.started:
                 raise ValueError("PSRO has started already")
-            self.started = True
+            self.started, self.sharing = True, request[-1] == "shared"
             return self.payoffs.tolist()
         if not self.started or self.t >= self.iterations:
             raise ValueError("send psro('start') first, then one meta-strategy per iteration")
@@ -111,7 +112,16 @@ class PSRO(Oracle):
             self._add_best_response(p, choice)
         self.payoffs = self._grow(old)
         new = self.payoffs[:, new_entries(old.shape[1:], self.sizes)]
-        return {"done": False, "sizes": list(self.sizes), "new": pack(new)}
+        if not self.sharing:
+            return {"done": False, "sizes": list(self.sizes), "new": pack(new)}
+        self.shared.write(0, new)
+        return {"done": False, "sizes": list(self.sizes), "shared": new.size}
+
+    def shared_size(self) -> int:
+        """The most new entries one iteration adds (each population grows by one member at
+        most), within the meta-game's cap."""
+        n, k = self.game.num_players, self.iterations
+        return min(self.max_entries, n * (k**n - (k - 1)**n))
 
     def best_responses(self, joint: np.ndarray, record: bool,
                        tie: np.random.Generator | None = None) -> list[np.ndarray]:
