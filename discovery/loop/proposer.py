@@ -11,9 +11,10 @@ import random
 import threading
 from pathlib import Path
 
-from archive import ArchiveReader
+from archive import ArchiveReader, code_hash
 from archive.lineage_facts import LineageFacts, Step, lineage_facts
 from discovery.config import CampaignConfig
+from discovery.loop import analysis
 from discovery.loop.plan import EditFormat, Op, Outcome, Plan
 from discovery.models.base import EMBEDDED, CallFailed, Messages, ModelClient, ModelError
 from discovery.search.edits import (
@@ -118,26 +119,25 @@ class Proposer:
         return plan_continuation(plan.parent.code, rng, client.spec.max_tokens * 2, function)
 
     def _analyse(self, plan: Plan, outcome: Outcome, client: ModelClient) -> str | None:
-        """ALMA's analysis step: before writing code, the model reads episodes the parent took
-        part in, from the low, middle and high reward bins (a task's `episodes` metrics), and
-        its children's errors, and says what to change. None when there is nothing to read."""
+        """ALMA's analysis step (discovery/loop/analysis.py): before writing code, the model
+        reads a sample of the parent's episodes by reward bin, its errors, its score and the
+        suggestion that produced it with the score change it caused, and answers with ALMA's
+        JSON; the proposal prompt gets its labels and suggested changes. None when there is
+        nothing to read."""
         final = next((e for e in reversed(self.reader().evaluations(plan.parent.id))
                       if e.final), None)
-        episodes = "\n".join(f"{v}" for k, v in (final.public_metrics.items() if final else ())
-                             if k.endswith("episodes") and isinstance(v, str) and v)
-        if not episodes:
+        messages = analysis.messages(self.reader(), self.task.description.strip(), plan.parent,
+                                     final.public_metrics if final else {})
+        if messages is None:
             return None
-        errors = "; ".join(self.reader().child_failures(plan.parent.id, 3)) or "none"
-        messages = [{"role": "user", "content": render(
-            "analysis/user.md", task=self.task.description.strip(),
-            block=block_text(plan.parent.code), episodes=episodes, errors=errors)}]
         try:
-            completion = client.complete(messages, purpose="analysis", seed=plan.n * 7 + 300)
+            completion = client.complete(messages, purpose=analysis.PURPOSE,
+                                         seed=plan.n * 7 + 300, json_mode=True)
         except CallFailed as exc:
             outcome.calls.extend(exc.attempts)
             return None
         outcome.calls.extend(completion.attempts)
-        return completion.text.strip()[:3000] or None
+        return analysis.for_proposal(completion.text)
 
     def debug(self, outcome: Outcome, turn: int) -> bool:
         """ADAS's debug turn: the failed or zero-scoring proposal goes back to its model with
@@ -318,6 +318,9 @@ class Proposer:
         if same:
             raise EditError(f"the new code is an exact duplicate of an archived program "
                             f"(#{same[0]}): change the logic, not the layout")
+        if code_hash(code) in plan.in_flight:
+            raise EditError("the new code is an exact duplicate of a program still being "
+                            "evaluated: change the logic, not the layout")
         try:
             outcome.calls.extend(self.novelty.check(code, plan.neighbours))
         except NoveltyError as exc:

@@ -126,7 +126,7 @@ def test_hostile_embed_requests_cost_their_episodes_and_are_never_sent():
     assert result.metrics.public["memory_errors"] == 8 + 24
     assert calls == [] and model.embedded == 0  # refused before any budget or model
     errors = [line for line in result.metrics.public["episodes"].splitlines()
-              if line.startswith('{"error"')]
+              if line.startswith('{"error_info"')]
     assert errors and all("RuntimeError: AgentModelError: " in e or "RuntimeError: ask stream("
                           in e for e in errors)  # the oracle's refusals, handed back
     # without a model at all, the same requests are refused the same way

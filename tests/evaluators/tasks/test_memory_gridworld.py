@@ -14,6 +14,7 @@ from helpers import discover
 from memory_helpers import baseline, memory_class, program, smoke
 
 from archive import ArchiveReader
+from discovery.search.edits import block_text
 from evaluators.scoring import InvalidOutput
 from evaluators.task import Case, TaskError, load_task
 from evaluators.workers import WorkerPool
@@ -445,30 +446,62 @@ def test_a_bug_in_the_stream_is_the_tasks_error_not_the_candidates(monkeypatch):
         TASK.run_case(stage, case, TASK.seed_code, pool)
 
 
-def test_the_analysis_step_shows_the_model_episodes_by_reward_before_it_writes_code(tmp_path):
-    """ALMA's analysis: one model call reads the parent's episodes (low and high reward bins)
-    and its answer goes into the proposal prompt."""
-    block = baseline("gridworld_memory", "item_map").read_text() \
-        .split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
+def test_the_analysis_step_is_alma_s_and_carries_its_suggestion_to_the_child(tmp_path):
+    """ALMA's analysis (core/meta_agent_prompt.py build_analysis_prompt): the parent's code,
+    up to 3 episodes a reward bin as ALMA's examples, its score, ALMA's JSON schema asked
+    for; the proposal gets the labels and suggested changes; and the child's own analysis
+    shows, as ALMA's improve_example, the code it came from, the suggestion that made it and
+    the score change it caused."""
+    def block(name: str) -> str:
+        return baseline("gridworld_memory", name).read_text() \
+            .split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
+
+    first = {"learned_from_suggestion_example": "none yet",
+             "trajectory_score_assessment": [{"label": "Empty/BadFormat",
+                                              "how_it_can_help": "nothing is retrieved"}],
+             "content_quality_issues": "empty", "structure_and_coherence": "no memory",
+             "suggested_changes": [{"priority": "High", "what": "map items per world",
+                                    "why": "goals repeat in a world"}]}
     script = tmp_path / "answers.jsonl"
-    script.write_text(json.dumps({"text": "Remember where items were seen."}) + "\n"
-                      + json.dumps({"text": f"```python\n{block}```"}) + "\n")
-    result = discover(tmp_path, "run", "gridworld_memory", "--name", "a", "--iterations", "2",
+    script.write_text("".join(json.dumps({"text": text}) + "\n" for text in [
+        json.dumps(first), f"```python\n{block('item_map')}```",
+        "Not JSON: keep the map.", f"```python\n{block('map_memory')}```",
+        json.dumps({"suggested_changes": []}), f"```python\n{block('success_ends')}```"]))
+    result = discover(tmp_path, "run", "gridworld_memory", "--name", "a", "--iterations", "4",
                       "--progress", "quiet", "--set", "selection.islands=1",
+                      "--set", 'selection.strategy="greedy"',
                       "--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
                       "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
                       "--set", "edits.analysis=true")
     assert result.exit_code == 0, result.stderr
     asked = [json.loads(line)["messages"] for line in (tmp_path / "a" / "transcript.jsonl")
              .read_text().splitlines()]
-    analysis, proposal = asked[0][-1]["content"], asked[1][-1]["content"]
-    assert '"bin": "0-0.33"' in analysis and '"bin": "0.66-1"' in analysis
-    assert '"goal": "go to the' in analysis
-    assert "An analysis of the parent's episodes:\nRemember where items were seen." in proposal
+    analysis, proposal = asked[0], asked[1][-1]["content"]
+    assert '"suggested_changes"' in analysis[0]["content"] and "Useful" in analysis[0]["content"]
+    shown = json.loads(analysis[1]["content"].split("<CURRENT TRAJECTORY EXAMPLE>\n")[1]
+                       .split("\n</CURRENT TRAJECTORY EXAMPLE>")[0])
+    played = [e for e in shown if "steps" in e]
+    assert played and all(set(e) == {"init_environment", "memo_retrieved", "steps",
+                                     "final_reward"} for e in played)
+    assert all(sum(low <= e["final_reward"] < high or e["final_reward"] == high == 1
+                   for e in played) <= 3 for low, high in ((0, .33), (.33, .66), (.66, 1)))
+    assert "<Suggestion Example>" not in analysis[1]["content"]  # the seed had no analysis
+    given = json.JSONDecoder().raw_decode(
+        proposal.split("An analysis of the parent's episodes:\n")[1])[0]
+    assert given == {k: first[k] for k in ("trajectory_score_assessment", "suggested_changes")}
     assert "episodes=" not in proposal  # the episodes are the analysis step's, not a metric
     with ArchiveReader(tmp_path / "a" / "archive.sqlite") as reader:
-        assert reader.purpose_totals("analysis")[0] == 1
-        assert reader.best().score > reader.program(1).score
+        assert reader.purpose_totals("analysis")[0] == 3
+        seed, child = reader.program(1), reader.program(2)  # the child `first` made
+        assert child.parent_id == seed.id and child.score > seed.score
+    # a later analysis of that child (greedy: the best) is shown its suggestion example
+    later = [m[-1]["content"] for m in asked[2:] if "<Suggestion Example>" in m[-1]["content"]]
+    assert later, "no analysis of the child was made"
+    example = json.loads(later[0].split("<Suggestion Example>")[1]
+                         .split("</Suggestion Example>")[0].split("memory structure.\n")[1])
+    assert example["suggestion"] == first
+    assert example["improve_score"] == pytest.approx(child.score - seed.score)
+    assert example["source_code"] == block_text(seed.code)  # the code the child came from
 
 
 NOTE_PASSING = """

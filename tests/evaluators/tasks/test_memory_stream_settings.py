@@ -62,11 +62,12 @@ def test_a_memory_that_raises_costs_only_that_episode_which_scores_zero():
     assert ("general_update raised in collection (goal: g3): KeyError: 'lost my notes'"
             in result.errors) == collected_3
     shown = [json.loads(line) for line in result.episodes_text().splitlines()]
-    assert any(e.get("error", "").startswith("general_retrieve raised in deployment")
-               for e in shown)
-    assert {e["bin"] for e in shown if "bin" in e} == {"0-0.33", "0.66-1"}
-    failed = [e for e in result.episodes if e.get("error")]
-    assert len(failed) == 4 and all(e["reward"] == 0 for e in failed)
+    errors = [e for e in shown if "error_info" in e]  # ALMA's error examples, reward 0
+    assert any(e["error_info"].startswith("general_retrieve raised in deployment")
+               for e in errors) and all(e["final_reward"] == 0.0 for e in errors)
+    # as ALMA: an episode whose retrieval failed is among the errors, not the reward bins
+    assert len(result.episodes) == 18 - 4
+    assert {e["final_reward"] for e in shown if "steps" in e} == {1.0}  # the 0s: errors
 
 
 def test_the_analysis_sample_is_alma_s_three_random_episodes_per_fixed_reward_bin():
@@ -81,15 +82,18 @@ def test_the_analysis_sample_is_alma_s_three_random_episodes_per_fixed_reward_bi
                          mode="batched", seed=3)
     result = play_in_process(stream, flaky_class()).result
     shown = [json.loads(line) for line in result.episodes_text().splitlines()]
-    bins = [e["bin"] for e in shown if "bin" in e]
-    assert sorted(bins) == ["0-0.33"] * 3 + ["0.33-0.66"] * 3 + ["0.66-1"] * 3
-    # an episode whose retrieval raised is in the low bin too, with its error
-    assert all(e.get("actions") == ["wait"] or "ZeroDivisionError" in e.get("error", "")
-               for e in shown if "bin" in e)
-    assert sum("error" in e and "bin" not in e for e in shown) == 3
+    played = [e for e in shown if "steps" in e]
+    bins = [min(int(e["final_reward"] / 0.33), 2) for e in played]
+    assert bins == [0] * 3 + [1] * 3 + [2] * 3  # 3 a bin, low to high
+    # ALMA's example: the initial environment, the retrieval, every step, the final reward
+    assert set(played[0]) == {"init_environment", "memo_retrieved", "steps", "final_reward"}
+    assert played[0]["init_environment"]["goal"].startswith("g")
+    assert played[0]["steps"] == [{"action": "wait", "obs": played[0]["steps"][0]["obs"],
+                                   "reward": 0.0}]
+    assert sum("error_info" in e for e in shown) == 3
     # not the first episodes of each bin: drawn, and drawn the same way again
-    first = [e["goal"] for e in result.episodes if e.get("actions")][:3]
-    assert [e["goal"] for e in shown[:3]] != first
+    first = [e["init_environment"]["goal"] for e in result.episodes][:3]
+    assert [e["init_environment"]["goal"] for e in played[:3]] != first
     assert result.episodes_text() == result.episodes_text()
 
 
@@ -104,7 +108,7 @@ def test_through_the_sandbox_an_error_episode_is_counted_and_the_evaluation_scor
         broken = TASK.run_case(stage, case, program("gridworld_memory", always), pool)
     assert flaky.status == "ok", flaky.reason
     assert flaky.metrics.public["memory_errors"] >= 6  # 24 retrievals, every fourth raises
-    assert '"error": "general_retrieve raised in deployment' in flaky.metrics.public["episodes"]
+    assert '"error_info": "general_retrieve raised in deployment' in flaky.metrics.public["episodes"]
     assert broken.status == "ok" and broken.metrics.score == 0.0
     assert broken.metrics.public["memory_errors"] == 8 + 24  # 8 updates, 24 retrievals
     assert broken.metrics.public["gain"] == -broken.metrics.public["no_memory"]

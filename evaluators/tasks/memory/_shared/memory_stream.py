@@ -53,7 +53,13 @@ Mode = Literal["batched", "sequential"]
 REWARD_BINS = ((0.0, 0.33), (0.33, 0.66), (0.66, 1.0))
 """ALMA's reward bins for the analysis step's sample."""
 MAX_SHOWN = 600
-"""Characters of a retrieval, and actions of an episode, the analysis sample shows."""
+"""Characters of a retrieval or an initial observation the analysis sample shows."""
+MAX_STEP_OBS = 120
+"""Characters of each step's observation the analysis sample shows."""
+MAX_EPISODE_CHARS = 2400
+"""Characters of JSON one sampled episode takes at most: steps past it are left out from the
+middle (the first and last kept, their number said), so a case's sample stays a prompt's
+worth in the archive and in the analysis prompt."""
 Command = dict[str, Any]
 
 
@@ -73,25 +79,27 @@ class StreamResult:
     steps: list[int] = field(default_factory=list)
     """Steps taken in each deployment episode."""
     episodes: list[dict[str, Any]] = field(default_factory=list)
-    """Each deployment episode as plain data (goal, what the memory retrieved, the actions,
-    the reward): what ALMA's analysis step shows the meta agent (`episodes_text`)."""
+    """Each deployment episode that was played, as ALMA's examples show it (`_episode`): what
+    ALMA's analysis step shows the meta agent (`episodes_text`). An episode whose retrieval
+    raised is not here (ALMA keeps failed tasks out of the reward bins): its error is."""
     errors: list[str] = field(default_factory=list)
     """Each call of the memory that raised: which call, in which phase, and the error."""
     seed: int = 0
     """Draws the analysis's sample (`episodes_text`): the same stream shows the same."""
 
     def episodes_text(self, per_bin: int = 3) -> str:
-        """ALMA's analysis sample (evals/launch.py): up to `per_bin` deployment episodes drawn
-        at random from each fixed reward bin (0-0.33, 0.33-0.66, 0.66-1), and up to `per_bin`
-        of the memory's errors; one JSON object a line, the bin named in each."""
+        """ALMA's analysis sample (evals/launch.py get_meta_eval_info, get_json): up to
+        `per_bin` played deployment episodes drawn at random from each fixed reward bin
+        (0-0.33, 0.33-0.66, 0.66-1), then up to `per_bin` of the memory's errors as ALMA's
+        error examples (`error_info`, `final_reward` 0); one JSON object a line."""
         rng = random.Random(self.seed)
         lines = []
         for low, high in REWARD_BINS:
-            members = [e for e in self.episodes
-                       if low <= e["reward"] < high or (high == 1.0 and e["reward"] == 1.0)]
-            lines += [json.dumps({"bin": f"{low:g}-{high:g}", **episode}, default=str)
+            members = [e for e in self.episodes if low <= e["final_reward"] < high
+                       or (high == 1.0 and e["final_reward"] == 1.0)]
+            lines += [json.dumps(episode, default=str)
                       for episode in rng.sample(members, min(per_bin, len(members)))]
-        lines += [json.dumps({"error": error})
+        lines += [json.dumps({"error_info": error, "final_reward": 0.0})
                   for error in rng.sample(self.errors, min(per_bin, len(self.errors)))]
         return "\n".join(lines)
 
@@ -148,14 +156,12 @@ def alma_stream(tasks: Sequence[Any], opening: Callable[[Any], Recorder],
             start = opening(task)
             retrieved = yield {"kind": "retrieve", "recorder": start.plain()}
             if _note_failure(result, retrieved, "deployment", "general_retrieve", start):
-                recorder, shown = start, {"goal": start.goal, "retrieved": None,
-                                          "error": result.errors[-1], "reward": 0.0}
+                recorder = start  # not played: scored 0, its error among result.errors
             else:
                 recorder = play(task, retrieved, repeat)
-                shown = _episode(recorder, retrieved)
+                result.episodes.append(_episode(recorder, retrieved))
             group.append(recorder.reward)
             result.steps.append(len(recorder.steps))
-            result.episodes.append(shown)
             if sequential:
                 answer = yield {"kind": "update", "recorder": recorder.plain()}
                 _note_failure(result, answer, "deployment", "general_update", recorder)
@@ -173,13 +179,38 @@ def _note_failure(result: StreamResult, answer: Any, phase: str, call: str,
 
 
 def _episode(recorder: Recorder, retrieved: dict) -> dict[str, Any]:
-    """One deployment episode as the analysis sees it: the goal, what the memory retrieved
-    (cut at MAX_SHOWN characters of JSON), every action (at most MAX_SHOWN), the reward."""
-    hints = json.dumps(retrieved, sort_keys=True, default=str)
-    return {"goal": recorder.goal,
-            "retrieved": hints if len(hints) <= MAX_SHOWN else hints[:MAX_SHOWN] + "...",
-            "actions": [str(step.action) for step in recorder.steps[:MAX_SHOWN]],
-            "reward": recorder.reward}
+    """One deployment episode as ALMA's examples show it (evals/launch.py get_json): the
+    initial environment (goal and observation), what the memory retrieved, the steps (action,
+    observation, reward) and the final reward; long values cut (MAX_SHOWN, MAX_STEP_OBS) and
+    the whole within MAX_EPISODE_CHARS (`_fit`)."""
+    hints = _shown(retrieved, MAX_SHOWN)
+    return _fit({"init_environment": {"goal": recorder.goal,
+                                      "obs": _shown(recorder.obs, MAX_SHOWN)},
+                 "memo_retrieved": retrieved if len(hints) <= MAX_SHOWN else hints,
+                 "steps": [{"action": str(step.action), "obs": _shown(step.obs, MAX_STEP_OBS),
+                            "reward": step.reward} for step in recorder.steps],
+                 "final_reward": recorder.reward})
+
+
+def _shown(value: Any, limit: int) -> str:
+    """`value` as JSON text (a string as it is), cut at `limit` characters with "..."."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _fit(episode: dict[str, Any]) -> dict[str, Any]:
+    """The episode within MAX_EPISODE_CHARS of JSON: steps left out from the middle (one
+    marker saying how many), the first and last ones kept in equal numbers."""
+    steps = episode["steps"]
+    sizes = [len(json.dumps(step, default=str)) + 2 for step in steps]
+    room = MAX_EPISODE_CHARS - (len(json.dumps({**episode, "steps": []}, default=str)) + 40)
+    if sum(sizes) <= room:
+        return episode
+    keep = 0
+    while keep < len(steps) // 2 and sum(sizes[:keep + 1]) + sum(sizes[-keep - 1:]) <= room:
+        keep += 1
+    left_out = {"left_out": f"{len(steps) - 2 * keep} steps"}
+    return {**episode, "steps": [*steps[:keep], left_out, *steps[len(steps) - keep:]]}
 
 
 class StreamOracle:
