@@ -424,6 +424,8 @@ def program_view(program: Program, evaluations: list[Evaluation], *,
     head.add_row("island / generation", f"{program.island} / {program.generation}")
     head.add_row("model", sanitize.text(program.model or "-"))
     head.add_row("edit", sanitize.text(program.edit_label))
+    if program.prompt_variant is not None:
+        head.add_row("prompt variant", f"#{program.prompt_variant} (lineage --prompts)")
     if iteration is not None:
         head.add_row("iteration", str(iteration))
     head.add_row("evaluator", sanitize.text(program.evaluator_version or "-"))

@@ -295,6 +295,7 @@ def node_details(reader: ViewReader, ids: Sequence[int], transcripts: Transcript
             "inspirations": list(p.inspirations), "children": reader.children(p.id),
             "island": p.island, "generation": p.generation, "model": p.model,
             "edit_kind": p.edit_kind, "prompt_template": p.prompt_template,
+            "prompt_variant": p.prompt_variant,
             "evaluator_version": p.evaluator_version, "created_at": p.created_at,
             "iteration": iterations.get(p.id), "code": p.code, "diff": p.diff,
             # the edit as written, unless a recorded call's answer already shows it

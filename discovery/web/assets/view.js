@@ -448,6 +448,7 @@ const ORIGINS = {seed: "none (the task's seed)", restart: "none (the seed, resta
     row("island / generation", `${p.island} / ${p.generation}`);
     row("model", p.model || "-");
     row("edit", `${p.edit_kind || "-"}${p.prompt_template ? ` (${p.prompt_template})` : ""}`);
+    if (p.prompt_variant != null) row("prompt variant", `#${p.prompt_variant} (Prompts tab)`);
     row("evaluator", p.evaluator_version || "-");
     if (p.iteration !== null) row("iteration", iterationLink(p.iteration));
     const idle = data.no_program, tried = idle.n.filter((n, k) => idle.parent[k] === p.id);
