@@ -125,11 +125,15 @@ def run(
         help="Override any config field: --set selection.islands=4")] = None,
     progress: Annotated[str, typer.Option(help=PROGRESS_HELP)] = "rich",
     no_preflight: Annotated[bool, NO_PREFLIGHT] = False,
+    proposer: Annotated[str | None, typer.Option(
+        metavar="RUN[:ID]", help="Propose with a proposer program ([proposer] program): the "
+        "best (or program ID) of a meta_proposer run, an exported .py, or 'seed'.")] = None,
 ) -> None:
     """Run a discovery campaign on a task (default model: the embedded one, offline). Every
     model is checked first; Ctrl-C stops it after the work in flight, twice at once."""
     overrides = [*_peer_settings(task), *(set_ or [])]  # a peer folder's first: --set wins
-    for key, value in (("name", name), ("budgets.iterations", iterations), ("seed", seed)):
+    for key, value in (("name", name), ("budgets.iterations", iterations), ("seed", seed),
+                       ("proposer.program", proposer)):
         if value is not None:
             overrides.append(f"{key}={json.dumps(value)}")
     if not any(o.startswith("runs_dir=") for o in overrides):
