@@ -3,34 +3,24 @@ Every model here is a TEST DOUBLE (scripted answers): the outer model proposes p
 programs, the agent model answers the inner campaigns. They show the loop and its plumbing;
 what a real model's proposer achieves is for a real run (docs/meta.md)."""
 
-import json
-import sys
-from pathlib import Path
 
 import pytest
 from helpers import discover
+from meta_doubles import CRASH_1, CRASH_2, GOOD, meta_task, script
 
 from archive import ArchiveReader
 from evaluators.catalog import TASKS_DIR
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "evaluators" / "tasks"))
-from test_meta_proposer import CRASH_1, CRASH_2, GOOD, meta_task  # noqa: E402
-
 BEST_OF_TWO = (TASKS_DIR / "meta" / "meta_proposer" / "baselines" / "best_of_two.py").read_text()
 BLOCK = BEST_OF_TWO.split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
-
-
-def lines(path: Path, answers: list[str]) -> str:
-    path.write_text("".join(json.dumps({"text": a}) + "\n" for a in answers))
-    return str(path)
 
 
 def meta_run(tmp_path, name, iterations, *settings):
     """A meta_proposer campaign on one inner circle-packing problem: the outer model always
     proposes the best-of-two proposer; the inner answers crash twice, then beat the seed."""
     task = meta_task(tmp_path, [{"task": "circle_packing", "iterations": 3, "seed": 1}])
-    outer = lines(tmp_path / "outer.jsonl", [f"```python\n{BLOCK}```"])
-    inner = lines(tmp_path / "inner.jsonl", [CRASH_1, CRASH_2, GOOD])
+    outer = script(tmp_path / "outer.jsonl", [f"```python\n{BLOCK}```"])
+    inner = script(tmp_path / "inner.jsonl", [CRASH_1, CRASH_2, GOOD])
     extra = [arg for setting in settings for arg in ("--set", setting)]
     result = discover(tmp_path / "runs", "run", str(task), "--name", name, "--iterations",
                       str(iterations), "--progress", "quiet",
@@ -51,7 +41,7 @@ def test_a_meta_campaign_finds_a_proposer_that_beats_the_seed_proposer(tmp_path)
     exported = tmp_path / "best_proposer.py"
     assert discover(tmp_path / "runs", "export", "meta", "--out", str(exported)).exit_code == 0
     # the exported proposer drives an ordinary campaign, as do the run's name and a program id
-    for spec in (str(exported), "meta", "meta:2"):
+    for spec in (str(exported), "meta:2"):
         result = discover(tmp_path / "runs", "run", "circle_packing", "--iterations", "3",
                           "--progress", "quiet", "--proposer", spec, "--set",
                           f'models=[{{name="scripted:{tmp_path / "inner.jsonl"}", '
@@ -81,7 +71,7 @@ def test_proposer_works_on_representative_shipped_tasks(tmp_path, task):
     agent model themselves): their proposals go through the program (a scripted answer the
     task refuses is still a proposal made, repaired and recorded). A proposer sees only text
     and plain data, the same on every task; the other rooms' seeds take minutes to evaluate."""
-    answers = lines(tmp_path / "any.jsonl", ["I would change the idea."])
+    answers = script(tmp_path / "any.jsonl", ["I would change the idea."])
     result = discover(tmp_path, "run", task, "--iterations", "3", "--progress", "quiet",
                       "--proposer", "seed", "--name", "p", "--no-preflight", "--set",
                       f'models=[{{name="scripted:{answers}"}}]', "--set", "edits.tune_share=0",

@@ -3,54 +3,13 @@ campaigns run on the trusted side. The model everywhere here is a TEST DOUBLE (s
 answers): these tests show the plumbing and the scoring, not what a real model's proposer
 would achieve."""
 
-import json
-import shutil
-
 import pytest
+from meta_doubles import CRASH_1, CRASH_2, GOOD, meta_task, script
 
 from discovery.models import agent_models
 from discovery.models.agent import AgentModelConfig
-from evaluators.catalog import TASKS_DIR
 from evaluators.sandbox import Sandbox
 from evaluators.task import load_task
-
-PACKING = '''```python
-def construct_packing(n):
-    """Staggered rows ({name})."""
-    aspect = {aspect}
-    columns = max(1, round(math.sqrt(n) * aspect))
-    rows = math.ceil(n / columns)
-    centers = []
-    for i in range(n):
-        row, column = divmod(i, columns)
-        centers.append([(column + 0.5 + 0.5 * (row % 2)) / (columns + 0.5), (row + 0.5) / rows])
-    {end}
-```'''
-CRASH_1 = PACKING.format(name="broken", aspect=1.0, end="raise ValueError('no packing')")
-CRASH_2 = PACKING.format(name="broken too", aspect=1.0, end="return None")
-GOOD = PACKING.format(name="narrower rows", aspect=0.8, end="return centers, fit_radii(centers)")
-"""The inner model's answers, in a cycle: two that crash, then one that beats the seed. The
-seed proposer takes one answer a step, so in two steps it meets only the crashes; a proposer
-that drafts two answers and keeps the better by `evaluate` finds the good one."""
-
-
-def meta_task(tmp_path, problems: list[dict]):
-    """A copy of the meta room whose meta_proposer case holds `problems` (no held-out stage)."""
-    room = shutil.copytree(TASKS_DIR / "meta", tmp_path / "meta")
-    toml = room / "meta_proposer" / "task.toml"
-    text = toml.read_text().split("[[stages]]")[0]
-    rows = ", ".join("{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in p.items()) + " }"
-                     for p in problems)
-    toml.write_text(text + f'[[stages]]\nname = "train"\nlimits = {{ wall_s = 600, cpu_s = 300, '
-                    f'processes = 64 }}\ncases = [{{ name = "train", secret = {{ problems = '
-                    f'[{rows}] }} }}]\n')
-    return room / "meta_proposer"
-
-
-def script(tmp_path, answers: list[str]):
-    path = tmp_path / "inner_script.jsonl"
-    path.write_text("".join(json.dumps({"text": a}) + "\n" for a in answers))
-    return path
 
 
 def evaluate(task, code, model_script):
@@ -62,7 +21,7 @@ def evaluate(task, code, model_script):
 def test_a_best_of_two_proposer_beats_the_seed_proposer_with_scripted_answers(tmp_path):
     task = load_task(meta_task(tmp_path, [{"task": "circle_packing", "iterations": 3,
                                            "seed": 1}]))
-    answers = script(tmp_path, [CRASH_1, CRASH_2, GOOD])
+    answers = script(tmp_path / "inner.jsonl", [CRASH_1, CRASH_2, GOOD])
     seed = evaluate(task, task.seed_code, answers)
     better = evaluate(task, task.baselines["best_of_two"], answers)
     assert seed.status == better.status == "ok", (seed.reason, better.reason)
@@ -82,14 +41,14 @@ def test_a_best_of_two_proposer_beats_the_seed_proposer_with_scripted_answers(tm
 def test_a_broken_proposer_scores_no_improvement_and_stops_nothing(tmp_path, body):
     task = load_task(meta_task(tmp_path, [{"task": "circle_packing", "iterations": 2}]))
     code = task.seed_code.replace('return tools.model(request["messages"])', body)
-    result = evaluate(task, code, script(tmp_path, [GOOD]))
+    result = evaluate(task, code, script(tmp_path / "inner.jsonl", [GOOD]))
     assert result.status == "ok" and result.score == 0.0, result.reason
 
 
 def test_a_proposer_that_returns_at_once_or_crashes_loses_its_evaluation_only(tmp_path):
     task = load_task(meta_task(tmp_path, [{"task": "circle_packing", "iterations": 2}]))
     early = task.seed_code.replace("return proposer_api.serve(propose, oracle)", "return 0")
-    assert evaluate(task, early, script(tmp_path, [GOOD])).status == "invalid"
+    assert evaluate(task, early, script(tmp_path / "inner.jsonl", [GOOD])).status == "invalid"
     crash = task.seed_code.replace("return proposer_api.serve(propose, oracle)",
                                    "import os; os._exit(1)")
-    assert evaluate(task, crash, script(tmp_path, [GOOD])).status == "crashed"
+    assert evaluate(task, crash, script(tmp_path / "inner.jsonl", [GOOD])).status == "crashed"
