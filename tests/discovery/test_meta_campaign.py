@@ -32,6 +32,7 @@ def meta_run(tmp_path, name, iterations, *settings):
     return tmp_path / "runs" / name
 
 
+@pytest.mark.slow  # about 20 s: a meta campaign, an export and two campaigns that use it
 def test_a_meta_campaign_finds_a_proposer_that_beats_the_seed_proposer(tmp_path):
     run = meta_run(tmp_path, "meta", 2)
     with ArchiveReader(run / "archive.sqlite") as reader:

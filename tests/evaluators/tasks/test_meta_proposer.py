@@ -12,9 +12,9 @@ from evaluators.sandbox import Sandbox
 from evaluators.task import load_task
 
 
-def evaluate(task, code, model_script):
+def evaluate(task, code, model_script, **budgets):
     """One evaluation of a proposer program with a fresh scripted agent model."""
-    models = agent_models(AgentModelConfig(name=f"scripted:{model_script}"))
+    models = agent_models(AgentModelConfig(name=f"scripted:{model_script}", **budgets))
     return task.evaluate(code, Sandbox(), model=models.for_evaluation([]))[-1]
 
 
@@ -52,3 +52,16 @@ def test_a_proposer_that_returns_at_once_or_crashes_loses_its_evaluation_only(tm
     crash = task.seed_code.replace("return proposer_api.serve(propose, oracle)",
                                    "import os; os._exit(1)")
     assert evaluate(task, crash, script(tmp_path / "inner.jsonl", [GOOD])).status == "crashed"
+
+
+def test_a_proposer_that_spends_the_channel_budget_loses_only_its_own_proposals(tmp_path):
+    task = load_task(meta_task(tmp_path, [{"task": "circle_packing", "iterations": 4}]))
+    greedy = task.seed_code.replace(
+        'return tools.model(request["messages"])',
+        'return [tools.model(request["messages"]) for _ in range(3)][0]')
+    result = evaluate(task, greedy, script(tmp_path / "inner.jsonl", [GOOD]),
+                      calls_per_evaluation=2)
+    assert result.status == "ok" and result.score == 0.0
+    # three requests: the first's third call is refused, and each later one's first
+    assert result.public_metrics["requests"] == 3
+    assert result.public_metrics["model_calls"] == 3 + 1 + 1
