@@ -142,8 +142,8 @@ class Parallel(_Section):
     so a replay or a resume makes the same plans and archive however long each step took. 1
     overlaps the next proposal with the current evaluation (about max(model, evaluation) time
     an iteration instead of their sum); 0 runs iterations strictly one after another; more
-    keeps up to lag + 1 iterations in flight (evaluations side by side; proposals still one a
-    commit). Unset: 1 when proposals = evaluations = 1, else no lag (free-running)."""
+    keeps up to lag + 1 iterations in flight (evaluations side by side; proposals one at a
+    time). Unset: 1 when proposals = evaluations = 1, else no lag (free-running)."""
 
     def effective_lag(self) -> int | None:
         """The lag the loop runs with: the setting, or 1 at one proposal and one evaluation

@@ -9,7 +9,11 @@ evaluated in the sandbox in another (so N proposals and M evaluations are in fli
 generation barrier), and committed in ONE archive transaction together with an `iteration`
 event. So a kill -9 at any moment loses only iterations in flight, and `resume` redoes exactly
 the numbers that have no event, with the same random streams: nothing is lost, nothing
-duplicated.
+duplicated. With `parallel.lag` (by default 1 at one proposal and one evaluation) the overlap is
+deterministic: iteration n is planned from the archive as of commit n - 1 - lag, each commit
+also records the proposals finished since the one before (`proposal` events), and `resume`
+evaluates those instead of asking again, so a resumed or replayed campaign makes the same plans
+and archive whatever the timing.
 
 The campaign process holds its run directory's lock and heartbeat (liveness.py) from start to
 close, with what is in flight, so other processes can tell it running from stalled or dead.
@@ -40,6 +44,7 @@ from archive import (
     NewProgram,
     Program,
     archive_path,
+    code_hash,
 )
 from archive.atomic import atomic_write_text
 from discovery.config import CampaignConfig, ConfigError, apply_overrides
@@ -102,6 +107,13 @@ class Campaign:
             self.warn(message)
         done = writer.events("iteration", limit=10**9)
         self.done = {d["n"] for _, _, d in done}
+        self.proposed = self._recorded_proposals()
+        """Proposals recorded by earlier commits whose iterations never committed (a kill, a
+        second Ctrl-C): continued from their evaluation, not asked again."""
+        self.children: dict[int, str] = {}
+        """Code hashes of the children proposed and not yet committed, by iteration (written by
+        the proposal threads, under `_children_lock`): what a new plan knows is in flight."""
+        self._children_lock = threading.Lock()
         last_state = next((d["ensemble"] for _, _, d in done if "ensemble" in d), None)
         self.ensemble = Ensemble(config.models, last_state)
         summary = writer.summary()
@@ -250,12 +262,12 @@ class Campaign:
                     self.config.executor, size=parallel.evaluations,
                     preload=tuple(self.task.config.preload)) as executor:
                 reason = run_pipeline(
-                    Stages(plan=lambda: self._plan(next(todo)),  # parent, operator, model
+                    Stages(plan=lambda: self._next_plan(next(todo)),  # parent, operator, model
                            propose=self._propose_stage,  # model call, edit checks, repair turns
                            evaluate=lambda outcome: self._evaluate_stage(outcome, executor),
                            commit=self._commit,  # one archive transaction per iteration
                            track=self._track),  # what is in flight, for the heartbeat
-                    parallel.proposals, parallel.evaluations,
+                    parallel.proposals, parallel.evaluations, lag=parallel.effective_lag(),
                     stop=lambda: self._stop_reason(start),
                     room=lambda in_flight: self._room(in_flight, budget),
                     abandon=lambda: INTERRUPTED if self.abandoned else None)
@@ -400,11 +412,23 @@ class Campaign:
         inspirations += [rng.choice(diverse)] if diverse else []
         model = self.ensemble.choose(rng)
         mix = self.clients[model].spec.edit_mix
-        formats = [f for f in mix if mix[f] > 0 and (f != EditFormat.CROSSOVER or inspirations)]
+        # in the enum's order: a resumed config's mix comes back from JSON with sorted keys
+        formats = [f for f in EditFormat if mix.get(f, 0) > 0
+                   and (f != EditFormat.CROSSOVER or inspirations)]
         edit_format = rng.choices(formats, weights=[mix[f] for f in formats], k=1)[0] \
             if formats else EditFormat.REWRITE
         return Plan(n, island, Op.LLM, parent, inspirations, model, EditFormat(edit_format),
                     neighbours)
+
+    def _next_plan(self, n: int) -> Plan:
+        """Iteration n's plan: the recorded one when its proposal was recorded, else made."""
+        recorded = self.proposed.get(n)
+        if recorded is not None:
+            return recorded.plan
+        plan = self._plan(n)
+        with self._children_lock:
+            plan.in_flight = frozenset(self.children.values())
+        return plan
 
     def _evaluated_seed(self) -> Program | None:
         """The task's seed as the archive scored it, once it has (ok): later seeds and restarts
@@ -422,6 +446,13 @@ class Campaign:
     # -- working (worker thread: model, edit checks, sandbox; no archive writes) ----------
 
     def _propose_stage(self, plan: Plan) -> Outcome:
+        outcome = self.proposed.pop(plan.n, None) or self._proposal(plan)
+        if outcome.code is not None:
+            with self._children_lock:
+                self.children[plan.n] = code_hash(outcome.code)
+        return outcome
+
+    def _proposal(self, plan: Plan) -> Outcome:
         outcome = Outcome(plan)
         if plan.copies:
             outcome.code = plan.parent.code  # scored already: its evaluation is copied at commit
@@ -480,13 +511,16 @@ class Campaign:
 
     # -- committing (main thread: one transaction per iteration) ---------------------------
 
-    def _commit(self, outcome: Outcome) -> None:
+    def _commit(self, outcome: Outcome, ahead: list[Outcome]) -> None:
         plan, writer = outcome.plan, self.writer
+        with self._children_lock:
+            self.children.pop(plan.n, None)
         if outcome.fatal is not None:
             # The task's or the model's fault, not the program's: no program is blamed and no
             # iteration event written (resume redoes it once that is fixed); its model calls,
             # failed ones included, are still recorded and counted.
             with writer.batch():
+                self._record_proposals(ahead)
                 for call in outcome.calls:
                     writer.record_model_call(ModelCall(**{**call.__dict__, "iteration": plan.n}))
                     self.budget.add(call)
@@ -494,6 +528,7 @@ class Campaign:
             return
         program_id, final = None, None
         with writer.batch():
+            self._record_proposals(ahead)
             if outcome.code is not None and (outcome.results or plan.copies):
                 proposal = plan.op is Op.LLM
                 crossover = proposal and plan.edit_format is EditFormat.CROSSOVER
@@ -563,6 +598,23 @@ class Campaign:
         every = self.config.edits.scratchpad_every
         if every and len(self.done) % every == 0 and plan.n >= self.config.selection.islands:
             self._scratchpad(plan.n)
+
+    def _record_proposals(self, proposals: list[Outcome]) -> None:
+        """Proposals of later iterations, as made (in the commit's transaction): a resume
+        continues them rather than asking again from an archive that has moved on. One the
+        user must fix first (a revoked key) is asked again."""
+        debug = self.config.edits.debug_turns > 0
+        for proposal in proposals:
+            if proposal.fatal is None:
+                self.writer.log_event("proposal", proposal.record(conversation=debug))
+
+    def _recorded_proposals(self) -> dict[int, Outcome]:
+        """The recorded proposals (the newest for a number) of iterations with no `iteration`
+        event, whose model is still configured."""
+        records = {d["n"]: d for _, _, d in reversed(self.writer.events("proposal", 10**9))
+                   if d["n"] not in self.done}
+        return {n: Outcome.restore(d, self.writer.program) for n, d in records.items()
+                if d["model"] is None or d["model"] in self.clients}
 
     def _scratchpad(self, n: int) -> None:
         """Distil the archive into a few insights for later prompts (one model call)."""

@@ -1,9 +1,14 @@
 """What one iteration is: its plan (the operator, the parent, the model and how it is asked),
 and its outcome (the child's code, its evaluation, the model calls it cost). The operators and
-edit formats are enums whose values are the strings the archive records."""
+edit formats are enums whose values are the strings the archive records. A proposal (the plan
+and what its model answered, before any evaluation) is written to the archive as plain data
+(`Outcome.record`) and read back (`Outcome.restore`), so a resumed campaign evaluates it instead
+of asking again."""
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from archive import EvaluationResult, ModelCall, Program
 
@@ -56,6 +61,10 @@ class Plan:
     analysis: str | None = None
     """For a model proposal with `edits.analysis`: the model's analysis of the parent's
     episodes, shown in the proposal prompt."""
+    in_flight: frozenset[str] = frozenset()
+    """Code hashes of the children proposed before this plan was made and not yet committed,
+    as far as the plan can know them (the proposals the last commit recorded): a proposal equal
+    to one is a duplicate, as one equal to an archived program is."""
 
     @property
     def copies(self) -> bool:
@@ -86,3 +95,28 @@ class Outcome:
     @property
     def needs_evaluation(self) -> bool:
         return self.plan.op is Op.TUNE or (self.code is not None and not self.plan.copies)
+
+    def record(self, conversation: bool) -> dict[str, Any]:
+        """The proposal as plain data (programs by id): what `restore` needs to continue it.
+        `conversation`: keep the exchange with the model (only debug turns read it)."""
+        plan = self.plan
+        return {"n": plan.n, "island": plan.island, "op": plan.op,
+                "parent": plan.parent.id if plan.parent else None,
+                "inspirations": [p.id for p in plan.inspirations], "model": plan.model,
+                "edit_format": plan.edit_format, "neighbours": [p.id for p in plan.neighbours],
+                "baseline": plan.baseline, "analysis": plan.analysis, "code": self.code,
+                "calls": [asdict(call) for call in self.calls], "answer": self.answer,
+                "conversation": self.conversation if conversation else [],
+                "reason": self.reason, "turns": self.turns}
+
+    @classmethod
+    def restore(cls, record: dict[str, Any], program: Callable[[int], Program]) -> "Outcome":
+        """A proposal `record` made, its programs read back by id."""
+        plan = Plan(record["n"], record["island"], Op(record["op"]),
+                    program(record["parent"]) if record["parent"] is not None else None,
+                    [program(i) for i in record["inspirations"]], record["model"],
+                    EditFormat(record["edit_format"]), [program(i) for i in record["neighbours"]],
+                    record["baseline"], record["analysis"])
+        return cls(plan, record["code"], calls=[ModelCall(**c) for c in record["calls"]],
+                   answer=record["answer"], conversation=record["conversation"],
+                   reason=record["reason"], turns=record["turns"])

@@ -11,7 +11,7 @@ import random
 import threading
 from pathlib import Path
 
-from archive import ArchiveReader
+from archive import ArchiveReader, code_hash
 from archive.lineage_facts import LineageFacts, Step, lineage_facts
 from discovery.config import CampaignConfig
 from discovery.loop import analysis
@@ -318,6 +318,9 @@ class Proposer:
         if same:
             raise EditError(f"the new code is an exact duplicate of an archived program "
                             f"(#{same[0]}): change the logic, not the layout")
+        if code_hash(code) in plan.in_flight:
+            raise EditError("the new code is an exact duplicate of a program still being "
+                            "evaluated: change the logic, not the layout")
         try:
             outcome.calls.extend(self.novelty.check(code, plan.neighbours))
         except NoveltyError as exc:

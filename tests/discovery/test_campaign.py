@@ -272,10 +272,11 @@ def test_a_full_disk_stops_with_a_clear_error_and_resume_loses_nothing(tmp_path)
 def test_a_hosted_model_campaign_replays_from_its_transcript_to_the_same_archive(
         tmp_path, monkeypatch):
     answers = [json.loads(line)["text"] for line in SCRIPT.read_text().splitlines()]
-    answers.append("- equal circles waste the corners\n- keep every circle inside")
     served = iter(range(10**6))
 
-    def reply(messages):
+    def reply(messages):  # the scratchpad's prompt gets insights, proposals the script in turn
+        if "short insights" in messages[-1]["content"]:
+            return "- equal circles waste the corners\n- keep every circle inside"
         return answers[next(served) % len(answers)]
 
     monkeypatch.setenv("MOCK_KEY", "sk-test")
@@ -411,7 +412,7 @@ def test_a_revoked_key_mid_campaign_is_recorded_and_shown_by_status(tmp_path, mo
 def test_a_crash_of_our_own_is_recorded_as_the_stop(tmp_path, monkeypatch):
     """A bug of ours (an unexpected exception in the loop) still propagates, but the archive
     says the campaign stopped and why, so `discover status` is not silent about it."""
-    def broken_commit(self, outcome):
+    def broken_commit(self, outcome, ahead):
         raise RuntimeError("a bug in the commit step")
 
     monkeypatch.setattr(Campaign, "_commit", broken_commit)
@@ -430,8 +431,8 @@ def test_ctrl_c_stops_at_once_keeping_what_is_committed(tmp_path, monkeypatch):
     stop is recorded, and the held-out stage (minutes for some tasks) is not started."""
     commit = Campaign._commit
 
-    def commit_then_interrupt(self, outcome):
-        commit(self, outcome)
+    def commit_then_interrupt(self, outcome, ahead):
+        commit(self, outcome, ahead)
         if len(self.done) == 2:
             raise KeyboardInterrupt
 
