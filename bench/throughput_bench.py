@@ -157,9 +157,10 @@ class BareClient:
 
 
 def run_ours(api_base: str, proposals: int, evaluations: int, iterations: int, scale: float,
-             work: Path, bare: bool = False) -> list[Evaluated]:
+             work: Path, bare: bool = False, lag: int | None = None) -> list[Evaluated]:
     """Our campaign through the real stack (litellm or the bare client, the warm sandbox pool,
-    the SQLite archive), `iterations` model proposals."""
+    the SQLite archive), `iterations` model proposals; `lag`: `parallel.lag` (None: its
+    default, 1 at 1x1)."""
     os.environ["MOCK_KEY"] = "x"
     timeout = 2 * 60.0 / scale + 10
     config = load_config(str(write_task(work / "task", scale)), None, [
@@ -170,7 +171,7 @@ def run_ours(api_base: str, proposals: int, evaluations: int, iterations: int, s
         f"parallel.proposals={proposals}", f"parallel.evaluations={evaluations}",
         "edits.tune_share=0", "edits.restart_share=0", "edits.scratchpad_every=0",
         "selection.migration_every=0", "selection.stagnation=0", "selection.islands=1",
-        "transcript=false"])
+        "transcript=false", *([] if lag is None else [f"parallel.lag={lag}"])])
     campaign = Campaign.start(config, lambda event: None)
     if bare:  # the proposer shares this dict
         campaign.clients.update({spec.name: BareClient(spec) for spec in campaign.config.models})
@@ -336,6 +337,9 @@ def frameworks(args: argparse.Namespace) -> dict[str, Framework]:
     return {
         "discovery": Framework("discovery", lambda n, m: (n, m), lambda url, n, m, i, w:
                                run_ours(url, n, m, i, scale, w)),
+        # the loop strictly one iteration after another, as 1x1 ran before the lag
+        "serial": Framework("discovery, lag 0 (serial)", lambda n, m: (n, m),
+                            lambda url, n, m, i, w: run_ours(url, n, m, i, scale, w, lag=0)),
         "bare": Framework("discovery, bare openai client", lambda n, m: (n, m),
                           lambda url, n, m, i, w: run_ours(url, n, m, i, scale, w, bare=True)),
         # one knob, workers: each makes one proposal and evaluates it, so model calls in
@@ -359,7 +363,8 @@ def main() -> None:
                         help="proposals x evaluations")
     parser.add_argument("--frameworks", nargs="+", default=["discovery", "openevolve",
                                                             "shinka"],
-                        help="of: discovery, bare (ours with a bare openai client instead of "
+                        help="of: discovery, serial (ours with parallel.lag = 0: one iteration "
+                        "after another), bare (ours with a bare openai client instead of "
                         "litellm), openevolve, openevolve-n (OpenEvolve with N workers), shinka")
     parser.add_argument("--openevolve-python", default="/tmp/oevenv/bin/python")
     parser.add_argument("--shinka-python", default="/tmp/shinkavenv/bin/python")
