@@ -19,6 +19,8 @@ FIGURES = {
     "agents_bench.py": [rf"\| 32 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \d+% \|"],
     "archive_bench.py": [rf"\| 1,000 \| {NUMBER} \|.*\| {RATIO} \|"],
     "campaign_bench.py": [rf"\| 1,000 \| 20 \| {NUMBER} \| {NUMBER} \| {RATIO} \|"],
+    "meta_bench.py": [rf"\| train \| 1 \| 3 \| \d+ \| \d+ \| {NUMBER} \| {NUMBER} \| {NUMBER} "
+                      rf"\| {NUMBER} \|"],
     "memory_bench.py": [
         rf"\| map_memory \| smoke \| {NUMBER} \| {NUMBER} \| \+{NUMBER} ± {NUMBER} \|"],
     "rl_gpu_bench.py": [
