@@ -34,6 +34,10 @@ from wire import pack, unpack
 SCALE_BITS = 1000
 """A numerator row is rescaled before its sum could reach 2**SCALE_BITS (float64 ends at
 2**1024): room for one more increment below 2**SCALE_BITS on top of the row."""
+PLAIN_LIMIT = 2.0 ** (SCALE_BITS - 10)
+PLAIN_RANGE = 2.0 ** -500
+"""Where `accumulate` may add plainly (see there): every row's sum stays below PLAIN_LIMIT,
+and every non-zero weight and own reach is at least PLAIN_RANGE (so no product is subnormal)."""
 
 
 class CFR(Oracle):
@@ -61,6 +65,9 @@ class CFR(Oracle):
         self.started = False
         self.legal = max(int(mask.sum()) for mask in self.masks)
         """The most legal entries of a group: the shared region's regret and policy parts."""
+        self.bound = 0.0
+        """Above every numerator row's sum while `accumulate` adds plainly; inf after it
+        could not once."""
 
     def shared_size(self) -> int:
         """The shared region: a group's regrets at 0, the policy it sends at `legal`, its
@@ -163,7 +170,21 @@ class CFR(Oracle):
         2**SCALE_BITS is first scaled down by a power of two (exact) and its scale raised.
         Only a row's ratios matter (average_policy divides it by its sum), so the scale never
         shows. Honest weights (VAD-CFR's t^4 is 1e12 at t = 1000) never come near: their rows
-        keep scale 0 and the very sums of a plain `numerator += weight * own * policy`."""
+        keep scale 0 and the very sums of a plain `numerator += weight * own * policy`.
+
+        That plain sum is what runs while it is the same arithmetic: no row could reach a
+        rescale (`bound`: each increment adds at most twice the largest weight to a row, own
+        reach and a policy's row sum being 1 up to rounding) and no product is subnormal
+        (weight * own rounds once, where mantissa * own rounded and ldexp rounded again);
+        a scaled power of two rounds as the product does, so the bits are the same."""
+        top = float(weight.max())
+        if self.bound + 2 * top < PLAIN_LIMIT \
+                and own.min(where=own > 0, initial=1.0) >= PLAIN_RANGE \
+                and weight.min(where=weight > 0, initial=1.0) >= PLAIN_RANGE:
+            self.bound += 2 * top
+            self.numerator[rows] += (weight * own)[:, None] * self.policy[rows]
+            return
+        self.bound = np.inf
         mantissa, exponent = np.frexp(np.broadcast_to(weight, own.shape))
         mass = mantissa * own  # under 2: own reach is at most 1 (and rounding)
         numerator, scale = self.numerator[rows], self.scale[rows]
