@@ -6,9 +6,9 @@ them, and average the policies played. Here the update rule `step` is the candid
 everything else is the evaluator's: the trusted `cfr` oracle (cfr_oracle.py) holds the game, the
 policy, the reach and the average policy, sends each step's regrets, and receives the next
 policy and the weight of the policy just played (arrays as their legal actions' entries only,
-packed by wire.py). `run` only passes them through `step`. The
-candidate never sees the game, the number of iterations or the average policy; nothing it
-returns is scored (the oracle measures the exploitability itself).
+in the memory the oracle shares with this process, or packed: wire.py). `run` only passes them
+through `step`. The candidate never sees the game, the number of iterations or the average
+policy; nothing it returns is scored (the oracle measures the exploitability itself).
 """
 
 from typing import Any
