@@ -47,21 +47,29 @@ def rule(path):
     return module.step
 
 
-def best_ms(fn, iterations: int, repeats: int) -> float:
-    """Wall ms per iteration of `fn()` (which runs `iterations`), best of `repeats`: the
-    machine is shared, and the best run is the one the others disturbed least."""
-    times = []
+def best_ms(fn, iterations: int, repeats: int) -> tuple[float, float]:
+    """Wall and CPU ms per iteration of `fn()` (which runs `iterations` and returns the CPU
+    seconds it used outside this process), each the best of `repeats`: the machine is shared,
+    and the best run is the one the others disturbed least."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times) / iterations * 1000
+        start, cpu = time.perf_counter(), time.process_time()
+        elsewhere = fn() or 0.0
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu + elsewhere)
+    return min(walls) / iterations * 1000, min(cpus) / iterations * 1000
 
 
 def in_process(name: str, step, checkpoints: list[int]) -> CFR:
-    """CFR run by the trusted oracle with the rule called directly (no sandbox, no channel)."""
+    """CFR run by the trusted oracle with the rule called directly (no sandbox, no channel;
+    the arrays in the oracle's shared memory, mapped twice in this process)."""
     cfr = CFR(flatten(name).game, checkpoints)
-    run(step, lambda *args: cfr(list(args)))
+
+    def call(*args):
+        return cfr(list(args))
+
+    call.fds = cfr.fds
+    run(step, call)
     return cfr
 
 
@@ -72,26 +80,25 @@ cfr_loop.attach = lambda oracle: None  # the arrays go over the channel, packed
 """
 
 
-def sandboxed_ms(game: str, iterations: int, code: str, repeats: int) -> float:
-    """Wall ms per iteration of a whole evaluation of `code` on `game` (sandbox, channel,
-    oracle, exploitability at the end), the start-up cost taken out: the difference between a
-    run of `iterations` and a run of one, best of `repeats` each."""
+def sandboxed_ms(game: str, iterations: int, code: str, repeats: int) -> tuple[float, float]:
+    """Wall and CPU ms per iteration of a whole evaluation of `code` on `game` (sandbox,
+    channel, oracle, exploitability at the end; CPU: this process's and the candidate's),
+    the start-up cost taken out: the difference between a run of `iterations` and a run of
+    one, best of `repeats` each."""
     task = load_task("cfr")
 
-    def best(n: int) -> float:
+    def evaluate(n: int) -> float:
         config = CaseConfig(name="bench", secret={"game": game, "checkpoints": [n],
                                                   "alternating": True})
         stage = StageConfig(name="bench", cases=[config])
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            result = task.run_case(stage, Case(config.name, config.inputs, config.secret), code,
-                                   Sandbox())
-            times.append(time.perf_counter() - start)
-            assert result.status == "ok", result.reason
-        return min(times)
+        result = task.run_case(stage, Case(config.name, config.inputs, config.secret), code,
+                               Sandbox())
+        assert result.status == "ok", result.reason
+        return result.resources["cpu_s"]
 
-    return (best(iterations) - best(1)) / (iterations - 1) * 1000
+    many = best_ms(lambda: evaluate(iterations), 1, repeats)
+    one = best_ms(lambda: evaluate(1), 1, repeats)
+    return tuple((a - b) / (iterations - 1) for a, b in zip(many, one, strict=True))
 
 
 def speed(game: str, label: str, iterations: int, repeats: int) -> None:
@@ -101,26 +108,35 @@ def speed(game: str, label: str, iterations: int, repeats: int) -> None:
     step = rule(TASK / "seed.py")
     seed = load_task("cfr").seed_code
     flatten(game)
-    ours = best_ms(lambda: in_process(game, step, [iterations]), iterations, repeats)
-    shared = sandboxed_ms(game, iterations, seed, repeats)
-    channel = sandboxed_ms(game, iterations, seed.replace(
-        "# EVOLVE-BLOCK-END", CHANNEL_ONLY + "# EVOLVE-BLOCK-END"), repeats)
     cpp = pyspiel.CFRPlusSolver(pyspiel.load_game(game))
-    cpp_ms = best_ms(lambda: [cpp.evaluate_and_update_policy() for _ in range(20)], 20,
-                     5 * repeats)
     slow = python_cfr.CFRPlusSolver(pyspiel.load_game(game))
-    python_ms = best_ms(slow.evaluate_and_update_policy, 1, repeats)
-    print(f"\n| {label}, CFR+ with alternating updates ({iterations} iterations), wall | "
-          "ms per iteration | OpenSpiel C++ / this |")
-    print("|---|---:|---:|")
-    for what, ms in (("discovery's oracle, the rule called in-process", ours),
-                     ("discovery's evaluation: the rule in the sandbox, arrays in shared "
-                      "memory", shared),
-                     ("discovery's evaluation: the rule in the sandbox, arrays packed over "
-                      "the channel", channel),
-                     ("OpenSpiel C++ `CFRPlusSolver`", cpp_ms),
-                     ("OpenSpiel Python `CFRPlusSolver`", python_ms)):
-        print(f"| {what} | {ms:.3f} | {cpp_ms / ms:.2f}x |")
+
+    def ours() -> None:
+        in_process(game, step, [iterations])
+
+    def cpp_block() -> None:
+        for _ in range(20):
+            cpp.evaluate_and_update_policy()
+
+    rows = {
+        "discovery's oracle, the rule called in-process": best_ms(ours, iterations, repeats),
+        "discovery's evaluation: the rule in the sandbox, arrays in shared memory":
+            sandboxed_ms(game, iterations, seed, repeats),
+        "discovery's evaluation: the rule in the sandbox, arrays packed over the channel":
+            sandboxed_ms(game, iterations, seed.replace(
+                "# EVOLVE-BLOCK-END", CHANNEL_ONLY + "# EVOLVE-BLOCK-END"), repeats),
+        "OpenSpiel C++ `CFRPlusSolver`": best_ms(cpp_block, 20, 5 * repeats),
+        "OpenSpiel Python `CFRPlusSolver`": best_ms(slow.evaluate_and_update_policy, 1,
+                                                    repeats),
+    }
+    cpp_wall, cpp_cpu = rows["OpenSpiel C++ `CFRPlusSolver`"]
+    print(f"\n| {label}, CFR+ with alternating updates ({iterations} iterations) | wall ms "
+          "per iteration | OpenSpiel C++ / this (wall) | CPU ms per iteration (every process) "
+          "| OpenSpiel C++ / this (CPU) |")
+    print("|---|---:|---:|---:|---:|")
+    for what, (wall, cpu) in rows.items():
+        print(f"| {what} | {wall:.3f} | {cpp_wall / wall:.2f}x | {cpu:.3f} | "
+              f"{cpp_cpu / cpu:.2f}x |")
 
 
 def baselines(checkpoints: list[int], games: list[str] | None) -> None:
