@@ -132,32 +132,35 @@ def matches_or_beats(rows: dict[str, dict[str, float | str]], name: str,
 
 
 def paper_scores(rows: dict[str, dict[str, float | str]], reference: str, task: Path,
-                 cases: list[tuple[str, str, int, int | None]]) -> None:
-    """Each rule's train score under the paper protocol (the `*_paper` tasks): the mean over the
-    train games of log10(reference / rule), both floored at the game's float resolution
-    (protocols.paper_score), from the sweep's figures (`cases`: the sweep's)."""
-    train = [case["name"] for case in next(
-        stage for stage in tomllib.loads((task / "task.toml").read_text())["stages"]
-        if stage["name"] == "train")["cases"]]
-    games = [game for game in train if game in rows]
+                 cases: list[tuple[str, str, int, int | None]], stage: str = "train") -> None:
+    """Each rule's score under the paper protocol (the `*_paper` tasks): per game log10(reference
+    / rule), both floored at the game's float resolution (protocols.paper_score), and their mean,
+    from the sweep's figures (`cases`: the sweep's). `stage` "train": over the task's train
+    games; "sweep": over every game of `rows`, which for the sweep's own cases are what the
+    held-out stage scores per case (its stage score the mean)."""
+    if stage == "train":
+        train = [case["name"] for case in next(
+            table for table in tomllib.loads((task / "task.toml").read_text())["stages"]
+            if table["name"] == "train")["cases"]]
+        games = [game for game in train if game in rows]
+    else:
+        games = list(rows)
     if not games:
         return
     floors = {name: resolution(flatten(game).game) for name, game, _, _ in cases}
-    print(f"\nPaper-protocol train score (mean over {', '.join(games)} of log10({reference} / "
+    print(f"\nPaper-protocol {stage} score (mean over {', '.join(games)} of log10({reference} / "
           "rule), uncapped, both floored at the game's float resolution ("
           + ", ".join(f"{game} {floors[game]:.2g}" for game in games)
-          + "); from the sweep's runs; n/a where a rule cannot run a game):\n")
-    print("| rule | " + " | ".join(games) + " | train score |")
+          + "); from the sweep's runs; n/a where a rule cannot run or did not run a game, and "
+          "then no mean):\n")
+    print("| rule | " + " | ".join(games) + f" | {stage} score |")
     print("|---|" + "---:|" * (len(games) + 1))
     for name in rows[games[0]]:
-        values = [rows[game][name] for game in games]
-        if not all(isinstance(v, float) for v in values):
-            print(f"| {name} | " + " | ".join("n/a" for _ in games) + " | n/a |")
-            continue
-        scores = [paper_score(v, rows[game][reference], floors[game])
-                  for v, game in zip(values, games, strict=True)]
-        print(f"| {name} | " + " | ".join(f"{x:+.2f}" for x in scores)
-              + f" | {sum(scores) / len(scores):+.3f} |", flush=True)
+        scores = [paper_score(rows[game][name], rows[game][reference], floors[game])
+                  if isinstance(rows[game][name], float) else None for game in games]
+        mean = (f"{sum(scores) / len(scores):+.3f}" if None not in scores else "n/a")
+        print(f"| {name} | " + " | ".join("n/a" if x is None else f"{x:+.2f}" for x in scores)
+              + f" | {mean} |", flush=True)
 
 
 def cfr_claims(rows: dict[str, dict[str, float | str]]) -> None:
@@ -223,6 +226,7 @@ def psro_report(rows: dict[str, dict[str, float | str]],
     if "Uniform" in names:
         psro_claims(rows)
         paper_scores(rows, "Uniform", PSRO_TASK, cases)
+        paper_scores(rows, "Uniform", PSRO_TASK, cases, stage="sweep")
 
 
 FIGURE = re.compile(r"<!-- (\S+) (.+?) (n/a \(.*\)|\S+) ([\d.]+) CPU s -->")
