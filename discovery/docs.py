@@ -32,6 +32,7 @@ from discovery.config import (
     Parallel,
     PromptEvolution,
     Prompts,
+    ProposerSettings,
     Selection,
 )
 from discovery.models.agent import AgentModelConfig
@@ -48,7 +49,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 MODELS: dict[str, type[BaseModel]] = {model.__name__: model for model in (
     TaskConfig, StageConfig, CaseConfig, LimitsConfig, DescriptorConfig,
     CampaignConfig, ModelSpec, AgentModelConfig, Selection, Edits, Prompts, PromptEvolution,
-    Parallel, Budgets)}
+    ProposerSettings, Parallel, Budgets)}
 """The models a doc may name in a `<!-- generated: Name -->` marker."""
 SECTION = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.DOTALL)
 
