@@ -3,8 +3,8 @@
 A proposer program (the meta room's candidate format; its seed is
 evaluators/tasks/meta/meta_proposer/seed.py) defines `propose(request, tools)`: given plain
 data (the prompt the built-in proposer would send, the task description, the parent's code
-and metrics, inspirations, its children's failures) it returns the model's answer in the
-request's edit format, calling the campaign's meta model only through `tools.model` and
+and metrics, inspirations, its children's failures) it returns an edit in the request's
+format (or a whole child program), calling the campaign's meta model only through `tools.model` and
 scoring drafts only through `tools.evaluate` (the task's first stage), both answered here,
 counted and budgeted (`[proposer]`).
 
@@ -35,7 +35,14 @@ from discovery.config import ConfigError, ProposerSettings
 from discovery.loop.plan import EditFormat, Outcome, Plan
 from discovery.loop.proposer import Proposer
 from discovery.models.base import CallFailed, Completion, Messages, ModelClient, ModelError
-from discovery.search.edits import START, EditError, apply_diff, rewrite_block
+from discovery.search.edits import (
+    START,
+    EditError,
+    apply_diff,
+    block_text,
+    extract_code,
+    rewrite_block,
+)
 from evaluators.agent_model import AgentModelError, checked_messages, checked_temperature
 from evaluators.catalog import TASKS_DIR
 from evaluators.sandbox import Executor, Limits, Sandbox
@@ -249,10 +256,24 @@ class ProgramClient:
             raise CallFailed(str(exc), attempts) from None
         if fatal:
             raise ModelError(str(fatal[0]), attempts)
+        text = as_edit(text, plan)
         ok = [a for a in attempts if a.error is None]
         return Completion(self.spec.name, text, sum(a.tokens_in for a in ok),
                           sum(a.tokens_out for a in ok), sum(a.cost for a in attempts),
                           sum(a.latency_s or 0.0 for a in attempts), tuple(attempts))
+
+
+def as_edit(answer: str, plan: Plan) -> str:
+    """A whole child program (its EVOLVE-BLOCK markers in the answer) as the edit the plan asks
+    for: a diff plan gets one SEARCH/REPLACE of the parent's whole block; a rewrite takes a
+    whole program as it is (the built-in keeps its block). Any other answer is the edit."""
+    if START not in answer or plan.edit_format is not EditFormat.DIFF or plan.parent is None:
+        return answer
+    try:
+        new, old = block_text(extract_code(answer)), block_text(plan.parent.code)
+    except EditError:
+        return answer
+    return f"<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n"
 
 
 class ProgramProposer(Proposer):

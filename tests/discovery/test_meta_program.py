@@ -68,3 +68,17 @@ def test_a_proposer_that_is_not_one_is_refused_in_one_line(tmp_path):
         assert len(result.output.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir()) or [p.name for p in tmp_path.iterdir()] == [
         "nothing.py"]
+
+
+def test_a_proposer_may_answer_a_whole_child_program_in_a_diff_campaign(tmp_path):
+    """No model's answer is used: the program writes the child itself, from its parent."""
+    body = ('return request["parent"]["code"].replace("aspect = 1.0", "aspect = 0.8")'
+            ' if request["parent"] else ""')
+    model = f'models=[{{name="scripted:{SCRIPT}", edit_mix={{diff=1.0}}}}]'
+    run_scripted(tmp_path, "w", 3, model, "executor='fresh'", "selection.islands=1",
+                 "edits.novelty_threshold=1.0",
+                 f"proposer.program={broken(tmp_path, body)!r}")
+    with ArchiveReader(tmp_path / "w" / "archive.sqlite") as reader:
+        child = reader.program(2)
+        assert child.edit_kind == "diff" and "aspect = 0.8" in child.code
+        assert child.score > reader.program(1).score
