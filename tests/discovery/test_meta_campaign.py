@@ -84,3 +84,18 @@ def test_proposer_works_on_representative_shipped_tasks(tmp_path, task):
         assert {c.purpose for c in calls} >= {"propose", "repair"}
         assert all(c.raw_response == "I would change the idea." for c in calls
                    if c.purpose in ("propose", "repair"))
+
+
+@pytest.mark.slow  # minutes: the embedded model answers every call on the CPU
+def test_a_meta_campaign_runs_offline_with_the_embedded_model(tmp_path):
+    task = meta_task(tmp_path, [{"task": "circle_packing", "iterations": 2}])
+    result = discover(tmp_path / "runs", "run", str(task), "--name", "e", "--iterations", "2",
+                      "--progress", "quiet", "--set", "selection.islands=1",
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0")
+    assert result.exit_code == 0, result.output
+    with ArchiveReader(tmp_path / "runs" / "e" / "archive.sqlite") as reader:
+        seed = reader.program(1)
+        assert seed.status == "ok" and seed.score is not None
+        inner = reader.model_calls(program=1)
+        assert inner and {c.model for c in inner} == {"embedded"}
+        assert len(reader.events("iteration", limit=10)) == 2
