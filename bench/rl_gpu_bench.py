@@ -3,11 +3,13 @@ steps per second against purejaxrl's published anchor (2048 CartPole-v1 PPO agen
 each, in about 98 s on one A100: about 10M steps/s, https://github.com/luchris429/purejaxrl).
 
     python bench/rl_gpu_bench.py                      # 2048 agents x 500k steps (needs CUDA)
-    python bench/rl_gpu_bench.py --agents 1024 --steps 100000
+    python bench/rl_gpu_bench.py --agents 2048 --steps 100000   # one short run (a lent GPU)
     python bench/rl_gpu_bench.py --quick              # 64 agents x 8k steps, any device (a smoke)
 
 Prints one Markdown row per run. The trainer is the task's own (evaluators/tasks/rl/_shared/
-ppo.py): the same code as on the CPU, no CUDA graphs yet.
+ppo.py): the same code as on the CPU, no CUDA graphs yet. On a CUDA machine it first checks an
+evaluation slot's sandbox (evaluators/devices.py): a warm worker given the first GPU runs a
+CUDA product inside bubblewrap, and a row says what the candidate saw.
 """
 
 import argparse
@@ -17,11 +19,40 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluators" / "tasks" / "rl"
-                       / "_shared"))
-from ppo import ppo_clip, train
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "evaluators" / "tasks" / "rl" / "_shared"))
+from ppo import ppo_clip, train  # noqa: E402
+
+from evaluators.sandbox import Limits  # noqa: E402
+from evaluators.workers import WorkerPool  # noqa: E402
 
 PUREJAXRL_STEPS_PER_S = 2048 * 500_000 / 98
+IN_SLOT = """
+import os, torch
+
+def probe():
+    x = torch.ones(256, 256, device="cuda")
+    return {"visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "devices": torch.cuda.device_count(), "name": torch.cuda.get_device_name(0),
+            "product": float((x @ x)[0, 0]), "nodes": sorted(n for n in os.listdir("/dev")
+                                                            if n.startswith("nvidia"))}
+"""
+"""A candidate that computes on whatever GPU its sandbox shows it."""
+
+
+def slot_check() -> None:
+    """One warm worker pinned to one GPU: what its sandboxed candidate sees. CUDA reserves far
+    more address space than it touches, so the address-space limit is lifted (RAM stays
+    capped by the memory cgroup, where one can be made)."""
+    limits = Limits(wall_s=180, cpu_s=180, memory_mb=2**20, processes=128)
+    with WorkerPool(size=1, preload=("numpy", "torch"), gpus_per_slot=1) as pool, \
+            pool.slot(limits) as slot:
+        run = slot.run(IN_SLOT, "probe", {}, limits)
+    print("| slot GPUs | isolation | status | candidate saw |")
+    print("|---|---|---|---|")
+    seen = run.outputs if run.status == "ok" else f"{run.reason} {run.error_tail or ''}"[:300]
+    print(f"| {', '.join(g.node for g in slot.gpus)} | {pool.level} | {run.status} | {seen} |\n")
 
 
 def main() -> None:
@@ -36,6 +67,8 @@ def main() -> None:
     elif not torch.cuda.is_available():
         sys.exit("no CUDA device visible: this bench measures the GPU (use --quick to smoke it)")
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        slot_check()
     train(args.env, ppo_clip, list(range(min(args.agents, 8))), 1024, device=device)  # warm-up
     if device == "cuda":
         torch.cuda.synchronize()

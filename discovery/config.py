@@ -136,6 +136,11 @@ class Parallel(_Section):
     """Model calls (with their edit checks and repair turns) in flight."""
     evaluations: int = Field(1, ge=1)
     """Sandbox evaluations in flight (the warm worker pool's size)."""
+    gpus_per_evaluation: int | None = Field(None, ge=0)
+    """GPUs each evaluation slot owns (default: the task's `gpus`, 0 for most): no two slots
+    share one, a slot's sandbox sees only its own, and the task's trusted trainer runs on them
+    (warm workers pinned per GPU set; Ray slots ask for `num_gpus`). Needs evaluations x this
+    many GPUs (`$DISCOVERY_GPUS` lists those a campaign may use: "0,1")."""
     lag: int | None = Field(None, ge=0)
     """Deterministic pipelining: iteration n is planned from the archive as of iteration
     n - 1 - lag's commit, its proposal never sees a later one, and iterations commit in order,
@@ -152,6 +157,10 @@ class Parallel(_Section):
         if self.lag is not None:
             return self.lag
         return 1 if (self.proposals, self.evaluations) == (1, 1) else None
+
+    def gpus(self, task_default: int) -> int:
+        """GPUs per evaluation slot for a task whose task.toml asks `task_default`."""
+        return task_default if self.gpus_per_evaluation is None else self.gpus_per_evaluation
 
 
 class Budgets(_Section):

@@ -6,7 +6,9 @@ the task folder's path, the stage and case names and the code; the node loads th
 folder must exist there: the same file system, or a Ray `runtime_env` working_dir), runs the
 candidate, serves the task's oracle and scores the outputs locally, and sends back the result,
 with the id of the node that ran it (`resources["node"]`).
-GPU tasks ask Ray for GPUs per slot (`num_gpus`, fractions allowed). Tasks whose programs call
+GPU tasks ask Ray for GPUs per slot (`num_gpus`, fractions allowed); a slot's warm worker is
+pinned to the GPUs Ray gave it (their device nodes bound into its sandbox, the task's trusted
+trainer on the first), as a local pool's slot is (evaluators/devices.py). Tasks whose programs call
 an agent model (agents, memories with `agent = "llm"`) are refused with that reason: the model's
 budgets, records and clients live in the driver, and calls from nodes do not reach it yet.
 
@@ -30,6 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from evaluators.devices import discover
 from evaluators.peers.formats import peer_task
 from evaluators.sandbox import DEFAULT_LIMITS, Limits, Oracle, Run
 from evaluators.task import (
@@ -92,7 +95,9 @@ class _Slot:
     def __init__(self, preload: tuple[str, ...]):
         import ray
 
-        self.pool = WorkerPool(size=1, preload=preload)
+        ids = {str(i) for i in ray.get_gpu_ids()}
+        self.pool = WorkerPool(size=1, preload=preload, gpus_per_slot=len(ids),
+                               devices=[gpu for gpu in discover() if str(gpu.index) in ids])
         self.node = ray.get_runtime_context().get_node_id()
         self.tasks: dict[str, Task] = {}
 

@@ -7,7 +7,9 @@ Isolation levels, strongest first (the one in force is reported with every resul
   code in /sandbox), a read-only root and /dev, a fresh `/proc` that shows no process of ours,
   `--die-with-parent`, no capabilities. The only writable places are /scratch (the working
   directory), /tmp and /dev/shm: each a tmpfs sized to the memory limit. Inside, uid 65534 is
-  root outside: file permissions protect nothing, only read-only mounts do.
+  root outside: file permissions protect nothing, only read-only mounts do. A sandbox given
+  GPUs (an evaluation slot's: evaluators/devices.py) also has their /dev/nvidia<N> nodes and
+  the driver's control nodes, and no other device of the host.
 - `unshare`: util-linux `unshare` with new net, pid, ipc, uts and mount namespaces. The candidate
   runs as the launching user: the file system is NOT protected beyond its permissions.
 - `rlimits`: resource limits, a scrubbed environment and a scratch cwd only.
@@ -50,6 +52,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from evaluators.devices import Gpu, nodes, visible
 
 HARNESS = Path(__file__).with_name("harness.py")
 LEVELS = ("bwrap", "unshare", "rlimits")
@@ -201,14 +205,17 @@ def _problem(level: str) -> str | None:
     return tail(done.stderr.decode(errors="replace"), 1) or f"exit code {done.returncode}"
 
 
-def _scrubbed_env(home: Path) -> dict[str, str]:
+def _scrubbed_env(home: Path, gpus: tuple[Gpu, ...] = ()) -> dict[str, str]:
     """No keys, no tokens; BLAS on one thread. A machine's pinned OpenBLAS kernel choice
     (OPENBLAS_CORETYPE) is kept, so the candidate's arithmetic is the evaluator's and the
-    benches': other kernels round differently and moved a PSRO case score by 0.04."""
+    benches': other kernels round differently and moved a PSRO case score by 0.04. CUDA sees
+    the slot's `gpus` only (none: an empty list; below the bwrap level, where the host's
+    device nodes are reachable, this is all that keeps a slot off other slots' GPUs)."""
     pinned = {k: v for k in ("OPENBLAS_CORETYPE",) if (v := os.environ.get(k))}
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1", **pinned}
+            "PYTHONDONTWRITEBYTECODE": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+            "CUDA_VISIBLE_DEVICES": visible(gpus), **pinned}
 
 
 def _python_roots() -> list[Path]:
@@ -223,17 +230,21 @@ def python_argv(level: str, script: Path, *args: str) -> list[str]:
     return [sys.executable, "-I", "-B", where, *args]
 
 
-def _wrap(level: str, argv: list[str], writable_mb: int, code: tuple[Path, ...] = ()) -> list[str]:
-    """`argv` under `level`; at bwrap, `code` is bound read-only into CODE_DIR and each
-    writable place is a tmpfs of `writable_mb`. The tools are found on the user's PATH (the
-    candidate's is scrubbed)."""
+def _wrap(level: str, argv: list[str], writable_mb: int, code: tuple[Path, ...] = (),
+          gpus: tuple[Gpu, ...] = ()) -> list[str]:
+    """`argv` under `level`; at bwrap, `code` is bound read-only into CODE_DIR, each writable
+    place is a tmpfs of `writable_mb`, and the device nodes of `gpus` (with the driver's
+    control nodes) are bound into the minimal /dev, nothing else of the host's. The tools are
+    found on the user's PATH (the candidate's is scrubbed)."""
     if level == "bwrap":
         cmd = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--uid", str(_NOBODY),
                "--gid", str(_NOBODY), "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                "--clearenv"]
-        for name, value in _scrubbed_env(Path("/scratch")).items():
+        for name, value in _scrubbed_env(Path("/scratch"), gpus).items():
             cmd += ["--setenv", name, value]
         cmd += ["--proc", "/proc", "--dev", "/dev"]
+        for node in nodes(gpus):
+            cmd += ["--dev-bind", node, node]
         # Mount order matters: a tmpfs mounted later would hide binds beneath it (a venv in /tmp).
         for place in WRITABLE:
             cmd += ["--size", str(writable_mb * 2**20), "--tmpfs", place]
@@ -394,8 +405,12 @@ def _v2_base() -> Path | None:
 
 
 class Sandbox:
-    def __init__(self, level: str | None = None):
+    """A fresh sandboxed process per run; `gpus`: the devices its runs may use (an evaluation
+    slot's), none by default."""
+
+    def __init__(self, level: str | None = None, gpus: tuple[Gpu, ...] = ()):
         self.level = checked_level(level)
+        self.gpus = gpus
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
             oracle: Oracle | None = None, oracle_arg: str | None = None,
@@ -436,11 +451,11 @@ class Sandbox:
             resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
         argv = _wrap(self.level, python_argv(self.level, HARNESS), limits.memory_mb,
-                     code=(HARNESS,))
+                     code=(HARNESS,), gpus=self.gpus)
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
-                argv, cwd=scratch, env=_scrubbed_env(scratch), stdin=subprocess.PIPE,
+                argv, cwd=scratch, env=_scrubbed_env(scratch, self.gpus), stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 pass_fds=(result_w, reply_r, *shared),
                 close_fds=True, preexec_fn=child_setup, start_new_session=True,

@@ -21,6 +21,7 @@ guide, with every key and the scorer's contract: docs/task-authoring.md.
 """
 
 import ast
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -50,6 +51,7 @@ from evaluators.catalog import (  # noqa: F401 (TASKS_DIR: the tests' and script
     task_folders,
     task_names,
 )
+from evaluators.devices import using
 from evaluators.peers.formats import peer_task
 from evaluators.sandbox import Executor, Limits, Run
 from evaluators.scoring import InvalidOutput, Metrics
@@ -176,6 +178,11 @@ class TaskConfig(_Strict):
     preload: list[str] = []
     """Modules the warm workers import once before their first job (e.g. `torch`: 3 s per
     fresh import), so that each evaluation pays milliseconds for them, not seconds."""
+    gpus: int = Field(0, ge=0)
+    """GPUs each evaluation slot owns for this task, unless the campaign's `[parallel]
+    gpus_per_evaluation` says otherwise: the slot's sandbox sees only those (their device
+    nodes, CUDA_VISIBLE_DEVICES) and the trusted code of its cases (the RL trainer) computes on
+    the first; 0: the CPU only. The machine must have evaluations x gpus of them."""
     mistakes: list[str] = []
     """Implementation mistakes models tend to make with this task's API: reflexion rounds and
     debug turns ask the model to check for each (ADAS lists them for its agents)."""
@@ -340,7 +347,17 @@ class Task:
                  executor: Executor) -> "CaseResult":
         """Run one case in the sandbox and score its outputs here, where the secret lives.
         The scorer's own exceptions are TaskErrors: a bug of the task must stop a campaign,
-        not be recorded as a failure of every program it meets."""
+        not be recorded as a failure of every program it meets. The case holds one slot of
+        the executor from run to score (WorkerPool.slot), so trusted code that computes on a
+        GPU (the RL trainer) uses the slot's (devices.using), which no other case holds."""
+        limits = Limits(**stage.limits.model_dump())
+        slot = getattr(executor, "slot", None)
+        with (slot(limits) if slot else contextlib.nullcontext(executor)) as runner, \
+                using(getattr(runner, "gpus", ())):
+            return self._run_case(stage, case, code, runner, limits)
+
+    def _run_case(self, stage: StageConfig, case: Case, code: str, executor: Executor,
+                  limits: Limits) -> "CaseResult":
         one_thread = _one_thread()
         begin = time.perf_counter()
         with one_thread():
@@ -350,8 +367,7 @@ class Task:
             inputs = self._call_scorer("inputs", stage, case) \
                 if hasattr(self.scorer, "inputs") else case.inputs
         setup_s = time.perf_counter() - begin
-        run = executor.run(code, self.config.entry, inputs,
-                           Limits(**stage.limits.model_dump()),
+        run = executor.run(code, self.config.entry, inputs, limits,
                            oracle=_on(one_thread, oracle) if oracle else None,
                            oracle_arg=self.config.oracle_arg if oracle else None,
                            files=self.support_files)

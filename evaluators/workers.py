@@ -18,6 +18,13 @@ stopped and replaced too, never handed another job.
 
 Warm workers need the pid namespace of the `bwrap` level; at weaker levels the pool runs each
 evaluation in a fresh process instead (and says so in the result's resources).
+
+GPUs: a pool of `size` slots with `gpus_per_slot` GPUs each splits the machine's GPUs
+(evaluators/devices.py) into `size` disjoint sets, and pins each set to one worker (or, without
+warm workers, to one fresh sandbox per slot): its sandbox binds only that set's device nodes
+and CUDA sees only them. `slot()` holds a slot for a whole case, so that the trusted code
+that runs after the candidate (a scorer that trains on the GPU) uses the slot's GPUs while no
+other case can.
 """
 
 import contextlib
@@ -32,10 +39,13 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluators.devices import Gpu, discover, split
 from evaluators.sandbox import (
     DEFAULT_LIMITS,
     HARNESS,
@@ -70,9 +80,11 @@ class WorkerError(Exception):
 
 class WarmWorker:
     def __init__(self, preload: tuple[str, ...] = (), processes: int = Limits.processes,
-                 memory_mb: int = Limits.memory_mb):
+                 memory_mb: int = Limits.memory_mb, gpus: tuple[Gpu, ...] = ()):
         self.preload, self.processes, self.memory_mb = preload, processes, memory_mb
         """`memory_mb`: the size of each writable tmpfs, the most a job may ask for here."""
+        self.gpus = gpus
+        """The GPUs this worker's sandbox binds (its slot's), none by default."""
         self.proc: subprocess.Popen | None = None
         self.started_s = 0.0
 
@@ -85,8 +97,9 @@ class WarmWorker:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (the server's stderr while it lives)
         begin = time.monotonic()
         self.proc = subprocess.Popen(
-            _wrap("bwrap", argv, self.memory_mb, code=(FORKSERVER, HARNESS)), cwd="/",
-            env=_scrubbed_env(Path("/")), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            _wrap("bwrap", argv, self.memory_mb, code=(FORKSERVER, HARNESS), gpus=self.gpus),
+            cwd="/", env=_scrubbed_env(Path("/"), self.gpus), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
             stderr=self.log, pass_fds=child_ends, close_fds=True, preexec_fn=self.cgroups.join,
             start_new_session=True)
         server_socket.close()
@@ -242,15 +255,39 @@ class WarmWorker:
                 return {"kind": "died"}
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One evaluation slot, held for a case (WorkerPool.slot): `run` as an executor's, on the
+    slot's worker or sandbox; `gpus`, which no other slot holds meanwhile."""
+
+    run: Callable[..., Run]
+    gpus: tuple[Gpu, ...]
+    level: str
+
+
 class WorkerPool:
-    """Local executor: `size` warm workers used from any thread; with no bubblewrap, fresh
-    sandboxed processes instead."""
+    """Local executor: `size` warm workers used from any thread; with no bubblewrap (or
+    `warm=False`), one fresh sandboxed process per run instead. `gpus_per_slot`: GPUs each
+    slot owns, from `devices` (default: this machine's, evaluators.devices.discover); a
+    DeviceError if there are too few."""
 
     def __init__(self, size: int = 2, preload: tuple[str, ...] = ("numpy",),
-                 level: str | None = None):
+                 level: str | None = None, gpus_per_slot: int = 0,
+                 devices: list[Gpu] | None = None, warm: bool = True):
         self.level = checked_level(level)
         self.size, self.preload = size, preload
-        self._fresh = Sandbox(self.level) if self.level != "bwrap" else None
+        sets = split(discover() if devices is None else devices, size, gpus_per_slot) \
+            if gpus_per_slot else [()] * size
+        self._sets: queue.Queue[tuple[Gpu, ...]] = queue.Queue()
+        """Device sets no worker holds (warm workers take one each when they start)."""
+        for gpus in sets:
+            self._sets.put(gpus)
+        self._fresh: queue.Queue[Sandbox] | None = None
+        """Without warm workers: one sandbox per slot, each with its slot's GPUs."""
+        if self.level != "bwrap" or not warm:
+            self._fresh = queue.Queue()
+            while not self._sets.empty():
+                self._fresh.put(Sandbox(self.level, self._sets.get()))
         self._idle: queue.Queue[WarmWorker | None] = queue.Queue()
         """Idle workers; None wakes a waiting thread when a retired worker frees a place."""
         self._all: list[WarmWorker] = []
@@ -266,8 +303,13 @@ class WorkerPool:
         while True:
             with self._lock:
                 if self._idle.empty() and len(self._all) < self.size:
-                    worker = WarmWorker(self.preload, memory_mb=memory_mb)
-                    self._spawner.submit(worker.start).result()
+                    worker = WarmWorker(self.preload, memory_mb=memory_mb,
+                                        gpus=self._sets.get_nowait())
+                    try:
+                        self._spawner.submit(worker.start).result()
+                    except BaseException:
+                        self._sets.put(worker.gpus)
+                        raise
                     self._all.append(worker)
                     return worker
             worker = self._idle.get()
@@ -280,26 +322,51 @@ class WorkerPool:
         worker.stop()
         with self._lock:
             self._all.remove(worker)
+            self._sets.put(worker.gpus)  # before the wake-up: the next worker takes them
         self._idle.put(None)
+
+    @contextlib.contextmanager
+    def slot(self, limits: Limits = DEFAULT_LIMITS) -> Iterator[Slot]:
+        """A slot held until the block ends (a worker whose writable places fit `limits`):
+        a task's case runs the candidate on it and then scores on the trusted side with its
+        GPUs (evaluators.devices.using), while no other case holds them."""
+        if self._fresh is not None:
+            sandbox = self._fresh.get()
+            try:
+                yield Slot(self._fresh_run(sandbox), sandbox.gpus, self.level)
+            finally:
+                self._fresh.put(sandbox)
+            return
+        worker = self._worker(limits.memory_mb)
+        failed = []
+
+        def run(*args: Any, **kwargs: Any) -> Run:
+            try:
+                return worker.run(*args, **kwargs)
+            except BaseException:  # whatever went wrong on our side, the worker takes no more
+                failed.append(True)
+                raise
+        try:
+            yield Slot(run, worker.gpus, self.level)
+        finally:
+            if worker.alive and not failed:
+                self._idle.put(worker)
+            else:
+                self._retire(worker)
+
+    def _fresh_run(self, sandbox: Sandbox) -> Callable[..., Run]:
+        def run(*args: Any, **kwargs: Any) -> Run:
+            result = sandbox.run(*args, **kwargs)
+            result.resources["worker"] = "fresh" if self.level == "bwrap" else \
+                "fresh (warm workers need bwrap)"
+            return result
+        return run
 
     def run(self, code: str, entry: str, inputs: dict[str, Any], limits: Limits = DEFAULT_LIMITS,
             oracle: Oracle | None = None, oracle_arg: str | None = None,
             files: dict[str, str] | None = None) -> Run:
-        if self._fresh is not None:
-            run = self._fresh.run(code, entry, inputs, limits, oracle, oracle_arg, files)
-            run.resources["worker"] = "fresh (warm workers need bwrap)"
-            return run
-        worker = self._worker(limits.memory_mb)
-        try:
-            run = worker.run(code, entry, inputs, limits, oracle, oracle_arg, files)
-        except BaseException:  # whatever went wrong on our side, this worker takes no more jobs
-            self._retire(worker)
-            raise
-        if worker.alive:
-            self._idle.put(worker)
-        else:
-            self._retire(worker)
-        return run
+        with self.slot(limits) as slot:
+            return slot.run(code, entry, inputs, limits, oracle, oracle_arg, files)
 
     def close(self) -> None:
         with self._lock:

@@ -66,7 +66,8 @@ def evaluate(
     models = None if name is None else agent_models(task_budget(
         AgentModelConfig(name=name), loaded.config.agent_calls_per_evaluation))
     with open_executor(executor, isolation=isolation, address=address,
-                       preload=tuple(loaded.config.preload)) as sandbox:
+                       preload=tuple(loaded.config.preload),
+                       gpus=loaded.config.gpus) as sandbox:
         for path in paths:  # one executor: a warm pool stays warm from one program to the next
             calls: list[ModelCall] = []
             results = loaded.evaluate(path.read_text(encoding="utf-8"), sandbox,
