@@ -549,3 +549,48 @@ def test_sequential_copies_cannot_read_what_another_copy_wrote():
             assert result.status == "ok", result.reason
             alone = play_in_process(SCORER.stream(SCORER.case(secret)), NoMemory).result
             assert result.metrics.score == alone.mean_and_se()[0]
+
+
+def test_new_code_that_raises_in_the_probe_goes_back_for_repair_before_the_full_evaluation(
+        tmp_path):
+    """ALMA's examine_new_code: new code runs on a few tasks first (the smoke case, a probe);
+    a memory that raises there fails before the train stage, and the debug turn hands its
+    errors back to the model; the repaired code is evaluated in full."""
+    good = baseline("gridworld_memory", "item_map").read_text() \
+        .split("# EVOLVE-BLOCK-START\n")[1].split("# EVOLVE-BLOCK-END")[0]
+    broken = good.replace('        init = recorder["init"]\n',
+                          '        init = recorder["init"]\n        raise KeyError("no map yet")\n')
+    script = tmp_path / "answers.jsonl"
+    script.write_text(json.dumps({"text": f"```python\n{broken}```"}) + "\n"
+                      + json.dumps({"text": f"```python\n{good}```"}) + "\n")
+    result = discover(tmp_path, "run", "gridworld_memory", "--name", "a", "--iterations", "2",
+                      "--progress", "quiet", "--set", "selection.islands=1",
+                      "--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
+                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
+                      "--set", "edits.debug_turns=2")
+    assert result.exit_code == 0, result.stderr
+    asked = [json.loads(line)["messages"] for line in (tmp_path / "a" / "transcript.jsonl")
+             .read_text().splitlines()]
+    assert len(asked) == 2  # the proposal, then one debug turn: the repair passed
+    debug = asked[1][-1]["content"]
+    assert "the memory raised on 24 of its calls in the probe" in debug
+    assert "KeyError: 'no map yet'" in debug
+    with ArchiveReader(tmp_path / "a" / "archive.sqlite") as reader:
+        child = reader.program(2)
+        assert child.status == "ok" and "no map yet" not in child.code
+        assert [e.stage for e in reader.evaluations(child.id)][-1] == "train"
+        assert child.score > reader.program(1).score
+
+
+@pytest.mark.slow  # plays about 31,000 simulator agent steps (7 s on an idle machine)
+def test_an_llm_agent_evaluation_of_the_train_stage_completes_within_the_task_s_budget(
+        tmp_path):
+    """The LLM agent calls the model once a step: the seed's evaluation (its no-memory
+    baseline's stream played too) makes far more calls than the generic 2,000 default, which
+    it spent on one case before; the task's agent_calls_per_evaluation covers it."""
+    result = discover(tmp_path, "eval", "gridworld_memory", "--agent-model", "simulator")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "train" in result.stdout and "ok" in result.stdout
+    calls = int(result.stdout.split("agent model simulator")[1].split(" calls")[0]
+                .rsplit(" ", 1)[1])
+    assert 2000 < calls <= TASK.config.agent_calls_per_evaluation

@@ -7,7 +7,7 @@ import json
 import pytest
 from memory_helpers import program, smoke
 
-from evaluators.task import load_task
+from evaluators.task import Case, load_task
 from evaluators.workers import WorkerPool
 
 TASK = load_task("gridworld_memory")
@@ -98,20 +98,30 @@ def test_the_analysis_sample_is_alma_s_three_random_episodes_per_fixed_reward_bi
 
 
 def test_through_the_sandbox_an_error_episode_is_counted_and_the_evaluation_scores():
-    """The smoke case through the sandbox: status ok, the errors counted in the metrics and
-    shown in `episodes`; a memory raising on every call scores 0 with every call counted."""
-    stage, case = smoke("gridworld_memory", cpu_s=60, wall_s=120)
+    """The smoke case through the sandbox, as a case of the full stages (no probe): status
+    ok, the errors counted in the metrics and shown in `episodes`; a memory raising on every
+    call scores 0 with every call counted. As the task's probe (ALMA's examination of new
+    code), the same memory fails the case, the first errors in the reason."""
+    stage, probe = smoke("gridworld_memory", cpu_s=60, wall_s=120)
+    assert probe.secret["probe"] is True
+    case = Case(probe.name, probe.inputs, {**probe.secret, "probe": False})
     always = FLAKY.replace("self.calls % 4 == 0", "True").replace(
         'endswith("3")', 'endswith("")')
     with WorkerPool(size=1) as pool:
         flaky = TASK.run_case(stage, case, program("gridworld_memory", FLAKY), pool)
         broken = TASK.run_case(stage, case, program("gridworld_memory", always), pool)
+        probed = TASK.run_case(stage, probe, program("gridworld_memory", FLAKY), pool)
     assert flaky.status == "ok", flaky.reason
-    assert flaky.metrics.public["memory_errors"] >= 6  # 24 retrievals, every fourth raises
-    assert '"error_info": "general_retrieve raised in deployment' in flaky.metrics.public["episodes"]
+    errors = flaky.metrics.public["memory_errors"]
+    assert errors >= 6  # 24 retrievals, every fourth raises
+    shown = flaky.metrics.public["episodes"]
+    assert '"error_info": "general_retrieve raised in deployment' in shown
     assert broken.status == "ok" and broken.metrics.score == 0.0
     assert broken.metrics.public["memory_errors"] == 8 + 24  # 8 updates, 24 retrievals
     assert broken.metrics.public["gain"] == -broken.metrics.public["no_memory"]
+    assert probed.status == "invalid"
+    assert f"the memory raised on {errors} of its calls in the probe" in probed.reason
+    assert "general_retrieve raised in deployment" in probed.reason
 
 
 def test_the_collection_size_is_a_setting():

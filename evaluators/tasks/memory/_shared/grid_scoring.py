@@ -68,6 +68,12 @@ class StreamCase:
     """ALMA's distribution-shift test (-1: off): collect on this case's tasks, deploy on the
     deployment half of the case with `seed = deploy_seed` (other worlds, same settings), so
     the shifted score compares with that case's own in-distribution score."""
+    probe: bool = False
+    """ALMA's examination of new code (core/meta_agent.py examine_new_code): a memory that
+    raises on any call in this case fails it (invalid, its first errors in the reason), so
+    the evaluation stops before the full stages and a campaign's debug turns
+    (`edits.debug_turns`) hand the errors back to the model to fix. The memory tasks' smoke
+    case is their probe; elsewhere a raise costs only its episode."""
 
 
 @dataclass(frozen=True)
@@ -208,8 +214,19 @@ class GridScorer:
         if oracle.result is None:
             raise InvalidOutput(f"the program stopped the stream after {oracle.sent} commands, "
                                 "before its end")
-        return stream_metrics(oracle.result, self.no_memory(self.case(case.secret), case.model),
+        stream_case = self.case(case.secret)
+        if stream_case.probe and oracle.result.errors:
+            raise InvalidOutput(probe_failure(oracle.result.errors))
+        return stream_metrics(oracle.result, self.no_memory(stream_case, case.model),
                               oracle.retrieved_bytes, oracle.model_calls)
+
+
+def probe_failure(errors: list[str], shown: int = 3) -> str:
+    """Why a probe case failed: how many calls of the memory raised, and the first `shown`
+    errors (each at most memory_loop.MAX_ERROR_CHARS), for the model's debug turn."""
+    more = f" (and {len(errors) - shown} more)" if len(errors) > shown else ""
+    return (f"the memory raised on {len(errors)} of its calls in the probe, a few tasks run "
+            f"before the full evaluation; fix these errors{more}: " + " | ".join(errors[:shown]))
 
 
 def stream_metrics(result: StreamResult, baseline: StreamResult, retrieved_bytes: list[int],
