@@ -136,6 +136,9 @@ def module_source(reader: ArchiveReader, program: Program) -> str:
         f"    evaluator version: {facts['evaluator_version']}",
         f"    created:           {facts['created']}",
         f"    exported:          {facts['exported']}",
+        *(["", "A proposer program: `discover run TASK --proposer THIS_FILE.py`, or [proposer]",
+           "program = \"THIS_FILE.py\" in a campaign config (docs/meta.md)."]
+          if facts["task"] == "meta_proposer" else []),
     ])
     # the program's docstring without control characters: a NUL does not compile, an escape
     # sequence would act on the terminal of whoever prints the module

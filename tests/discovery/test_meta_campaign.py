@@ -41,6 +41,7 @@ def test_a_meta_campaign_finds_a_proposer_that_beats_the_seed_proposer(tmp_path)
         assert "tools.evaluate(draft)" in best.code and best.edit_kind == "rewrite"
     exported = tmp_path / "best_proposer.py"
     assert discover(tmp_path / "runs", "export", "meta", "--out", str(exported)).exit_code == 0
+    assert "discover run TASK --proposer THIS_FILE.py" in exported.read_text()
     # the exported proposer drives an ordinary campaign, as do the run's name and a program id
     for spec in (str(exported), "meta:2"):
         result = discover(tmp_path / "runs", "run", "circle_packing", "--iterations", "3",
