@@ -35,7 +35,7 @@ from evaluators.scoring import InvalidOutput, Metrics
 CHANNEL = "agent-model"
 """The inner campaigns' model name: the outer campaign's agent model, through the channel."""
 BOOTSTRAP_SAMPLES = 1000
-SETTINGS = ProposerSettings(program="seed", model_calls=4, evaluations=2, wall_s=120)
+SETTINGS = ProposerSettings(program="seed", model_calls=4, evaluations=2, wall_s=600)
 """What a candidate may do for one inner request (as `[proposer]` of an outer campaign)."""
 
 
