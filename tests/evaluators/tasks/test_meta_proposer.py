@@ -65,3 +65,19 @@ def test_a_proposer_that_spends_the_channel_budget_loses_only_its_own_proposals(
     # three requests: the first's third call is refused, and each later one's first
     assert result.public_metrics["requests"] == 3
     assert result.public_metrics["model_calls"] == 3 + 1 + 1
+
+
+def test_a_generated_problem_is_a_task_of_its_own_size(tmp_path):
+    """`generated = "sphere_points"`: a task folder written from the template, its size drawn
+    from the problem's seed; a scripted answer with the golden angle beats the seed's spiral."""
+    golden = ("```python\ndef place_points(n):\n    turn = 2.399963  # the golden angle\n"
+              "    points = []\n    for i in range(n):\n        z = 1 - 2 * (i + 0.5) / n\n"
+              "        r = math.sqrt(max(0.0, 1 - z * z))\n"
+              "        points.append([r * math.cos(i * turn), r * math.sin(i * turn), z])\n"
+              "    return points\n```")
+    task = load_task(meta_task(tmp_path, [{"generated": "sphere_points", "iterations": 2,
+                                           "seed": 1}]))
+    result = evaluate(task, task.seed_code, script(tmp_path / "inner.jsonl", [golden]))
+    assert result.status == "ok" and result.score > 0.05, result.reason
+    assert result.private_metrics["sphere_points_19_best"] > \
+        result.private_metrics["sphere_points_19_seed"]

@@ -18,6 +18,7 @@ the trusted side of this room is a campaign.
 """
 
 import random
+import shutil
 import statistics
 import tempfile
 import threading
@@ -32,6 +33,9 @@ from discovery.models.base import CallFailed, Completion, Messages, ModelSpec
 from evaluators.agent_model import AgentModel, AgentModelError
 from evaluators.scoring import InvalidOutput, Metrics
 
+GENERATED = {"sphere_points": (10, 40)}
+"""Generated problem families (a template folder beside this file), with the range their
+seeded size is drawn from: a problem `{generated = "sphere_points", seed = 3}` is one size."""
 CHANNEL = "agent-model"
 """The inner campaigns' model name: the outer campaign's agent model, through the channel."""
 BOOTSTRAP_SAMPLES = 1000
@@ -92,8 +96,10 @@ class InnerCampaigns:
             self.session.close("the inner campaigns are done")
 
     def _inner(self, index: int, problem: dict[str, Any], runs: Path) -> dict[str, Any]:
+        task, name = generated_task(problem, runs / f"task{index}") if "generated" in problem \
+            else (problem["task"], problem["task"])
         config = CampaignConfig.model_validate({
-            "task": problem["task"], "name": f"p{index}", "runs_dir": str(runs),
+            "task": task, "name": f"p{index}", "runs_dir": str(runs),
             "seed": problem.get("seed", 0),
             "models": [{"name": CHANNEL, **({"edit_mix": self.edit_mix} if self.edit_mix else {})}],
             "budgets": {"iterations": problem["iterations"]}, "transcript": False,
@@ -109,8 +115,8 @@ class InnerCampaigns:
         with ArchiveReader(archive_path(runs / f"p{index}")) as reader:
             seed, best = reader.program(1).score, reader.best()
         if seed is None or best is None:
-            raise ValueError(f"the inner task {problem['task']}'s seed did not score")
-        return {"task": problem["task"], "seed": seed, "best": best.score,
+            raise ValueError(f"the inner task {name}'s seed did not score")
+        return {"task": name, "seed": seed, "best": best.score,
                 "improvement": (best.score - seed) / max(abs(seed), 1e-9),
                 "model_calls": client.calls}
 
@@ -123,6 +129,17 @@ class InnerCampaigns:
         if self.error is not None:
             raise self.error
         return self.results
+
+
+def generated_task(problem: dict[str, Any], folder: Path) -> tuple[str, str]:
+    """A generated problem's task folder, written at `folder` from its family's template with
+    the size its seed draws: (the folder, the task's name)."""
+    low, high = GENERATED[problem["generated"]]
+    n = random.Random(f"{problem['generated']}:{problem.get('seed', 0)}").randint(low, high)
+    shutil.copytree(Path(__file__).parent / problem["generated"], folder)
+    template = (folder / "task.toml.in").read_text(encoding="utf-8")
+    (folder / "task.toml").write_text(template.format(n=n), encoding="utf-8")
+    return str(folder), f"{problem['generated']}_{n}"
 
 
 def oracle(stage: str, case: Any) -> InnerCampaigns:
@@ -157,6 +174,12 @@ def prepare(stages: list[Any]) -> None:
     for stage in stages:
         for case in stage.cases:
             for problem in case.secret.get("problems", []):
-                load_task(problem["task"])
+                if "generated" in problem:
+                    if problem["generated"] not in GENERATED:
+                        raise ValueError(f"case {case.name}: no generated problem family "
+                                         f"{problem['generated']!r} (known: "
+                                         f"{', '.join(GENERATED)})")
+                else:
+                    load_task(problem["task"])
                 if not isinstance(problem.get("iterations"), int) or problem["iterations"] < 1:
                     raise ValueError(f"case {case.name}: a problem needs iterations >= 1")
