@@ -54,14 +54,20 @@ def test_malformed_hints_are_the_memorys_fault_naming_the_key():
             read_hints(retrieved)
 
 
-def test_without_nle_the_task_loads_and_prepare_names_the_install(monkeypatch):
-    monkeypatch.setattr(minihack_worlds, "_local", type(minihack_worlds._local)())
+def test_without_nle_the_task_loads_and_discover_eval_names_the_install(monkeypatch,
+                                                                        tmp_path):
+    monkeypatch.setattr(minihack_worlds, "_idle", {})
     monkeypatch.setitem(sys.modules, "minihack", None)
     task = load_task("minihack_memory")
     assert task.baselines and "Memory" in task.seed_code
     with pytest.raises(ValueError, match=r"nle and minihack packages: .*pip install -e "
                                          r"'\.\[minihack\]'"):
         task.scorer.prepare(task.config.stages)
+    result = discover(tmp_path, "eval", "minihack_memory",
+                      str(baseline("minihack_memory", "map_memory")))
+    assert result.exit_code != 0
+    said = [line for line in result.output.splitlines() if "nle and minihack" in line]
+    assert len(said) == 1 and "pip install -e '.[minihack]'" in said[0]
     with pytest.raises(ValueError, match="MazeWalk-9x9, "):
         minihack_worlds.make_world("w0", "MazeWalk-99", 1)
 
@@ -86,10 +92,10 @@ def test_a_seed_is_one_maze_and_the_same_moves_go_the_same_way():
     first = replay()
     assert first == replay()  # the level, its start and its moves' outcomes repeat
     opening = minihack_worlds.Episode(task, 30).opening().plain()["init"]["obs"]
-    assert opening["position"] == first["init"]["obs"]["position"] and opening["world"] == "w0"
+    assert opening["position"] == first["init"]["obs"]["position"] and opening["world"] == "m0"
     assert len(opening["view"]) == 5 and all(len(row) == 5 for row in opening["view"])
     other = minihack_worlds.Episode(SCORER.tasks(case)[2], 30).opening().plain()
-    assert other["init"]["obs"]["world"] == "w1"
+    assert other["init"]["obs"]["world"] == "m1"
 
 
 @needs_minihack
@@ -129,8 +135,8 @@ class Memory:
         pass
 
     def general_retrieve(self, recorder):
-        if recorder["init"]["obs"]["world"] == "w0":
-            raise RuntimeError("no hints for w0")
+        if recorder["init"]["obs"]["world"] == "m0":
+            raise RuntimeError("no hints for m0")
         return {}
 """,
     "huge": """
@@ -162,9 +168,9 @@ def test_hostile_memories_cost_their_episode_or_stop_with_the_reason():
     assert raised.status == "ok", raised.reason
     public = raised.metrics.public
     deployed = [t for t in split(SCORER.tasks(SCORER.case(case.secret)), 0)[1]
-                if t.world.name == "w0"]
+                if t.world.name == "m0"]
     assert deployed and public["memory_errors"] == 3 * len(deployed)  # each repeat scored 0
-    assert "no hints for w0" in public["episodes"]
+    assert "no hints for m0" in public["episodes"]
     assert results["huge"].status != "ok" and "kB" in results["huge"].reason
     assert results["garbage"].status != "ok" and "stood[0]" in results["garbage"].reason
 
@@ -203,7 +209,7 @@ def test_discover_eval_with_the_embedded_model_on_a_tiny_stream(tmp_path):
         f'extends = "{TASK.root / "task.toml"}"\nname = "minihack_tiny"\n[[stages]]\n'
         'name = "tiny"\nlimits = { wall_s = 600, cpu_s = 600, memory_mb = 2048 }\n'
         'cases = [{ name = "t", secret = { seed = 0, worlds = 1, tasks_per_world = 2, '
-        'level = "MazeWalk-9x9", budget = 8 } }]\n')
+        'repeats = 1, level = "MazeWalk-9x9", budget = 2 } }]\n')
     result = discover(tmp_path, "eval", str(task),
                       str(baseline("minihack_memory", "map_memory")), "--agent-model",
                       "embedded", "--executor", "warm", "--json")

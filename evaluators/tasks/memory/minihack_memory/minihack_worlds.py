@@ -16,7 +16,7 @@ the 8 compass directions.
 
 An observation (plain data, what the memory sees in the recorder):
 
-    {"world": "w0", "level": "MazeWalk-15x15", "position": [x, y], "message": "<the game's>",
+    {"world": "m2003", "level": "MazeWalk-15x15", "position": [x, y], "message": "<the game's>",
      "view": ["rows of the remembered map around the player", ...], "stairs": [x, y] | None,
      "steps_left": n}
 
@@ -74,20 +74,29 @@ def _nethack():
     return gymnasium
 
 
-_local = threading.local()
-"""Each thread's environments, one per level: NLE starts a level in milliseconds, but making
-an environment (copying NetHack's library) costs tens of them, and one environment is never
-stepped by two threads."""
+_idle: dict[str, list[Any]] = {}
+"""Environments not playing an episode now, per level. Making one costs tens of milliseconds
+(NLE copies NetHack's library, MiniHack compiles the level); starting a level on one costs a
+few. They are kept for the life of the process and never closed: closing an NLE environment
+while another one lives (a thread's environments collected when the thread ends did) closed
+the other's open game data file, and its next level failed ("NetHack done right after
+reset")."""
+_idle_lock = threading.Lock()
 
 
-def _env(level: str):
-    envs = getattr(_local, "envs", None)
-    if envs is None:
-        envs = _local.envs = {}
-    if level not in envs:
-        envs[level] = _nethack().make(f"MiniHack-{level}-v0",
-                                      observation_keys=("chars", "blstats", "message"))
-    return envs[level]
+@contextlib.contextmanager
+def _env(level: str) -> Iterator[Any]:
+    """An environment of `level` that nobody else steps while the context lasts."""
+    with _idle_lock:
+        env = _idle[level].pop() if _idle.get(level) else None
+    if env is None:
+        env = _nethack().make(f"MiniHack-{level}-v0",
+                              observation_keys=("chars", "blstats", "message"))
+    try:
+        yield env
+    finally:
+        with _idle_lock:
+            _idle.setdefault(level, []).append(env)
 
 
 @dataclass(frozen=True)
@@ -109,8 +118,11 @@ class MazeTask:
 
 
 def make_world(name: str, level: str, seed: int) -> MazeWorld:
+    """The world, once its level is known and NLE and MiniHack import (so a missing package
+    is said where the case's stream is made, before any episode)."""
     if level not in LEVELS:
         raise ValueError(f"a MiniHack case's level is one of {', '.join(LEVELS)}, not {level!r}")
+    _nethack()
     return MazeWorld(name, level, seed)
 
 
@@ -176,10 +188,10 @@ def map_text(screen: Screen) -> tuple[list[str], Cell]:
 @contextlib.contextmanager
 def _level(task: MazeTask) -> Iterator[tuple[Any, Screen]]:
     """The task's level from its start: the world's seeds, then a reset."""
-    env = _env(task.world.level)
-    env.unwrapped.seed(task.world.seed, task.world.seed + 1, False)
-    raw, _ = env.reset()
-    yield env, Screen.read(raw)
+    with _env(task.world.level) as env:
+        env.unwrapped.seed(task.world.seed, task.world.seed + 1, False)
+        raw, _ = env.reset()
+        yield env, Screen.read(raw)
 
 
 def _obs(task: MazeTask, screen: Screen, steps_left: int) -> dict[str, Any]:
