@@ -74,10 +74,12 @@ class Edits(_Section):
     """ADAS's reflexion: after a valid proposal, this many turns in which the model reviews it
     and may revise it before it is run (each one more model call)."""
     analysis: bool = False
-    """ALMA's analysis step: before each proposal the model reads episodes of the parent from
-    the low, middle and high reward bins (a task's `episodes` metric: the memory tasks give
-    one) and its children's errors, and its analysis goes into the proposal prompt (one more
-    model call)."""
+    """ALMA's analysis step (discovery/loop/analysis.py): before each proposal the model reads
+    the parent's code and score, up to 3 of its episodes from each fixed reward bin and 3 of
+    its errors (a task's `episodes` metric: the memory tasks give one), and the suggestion
+    that produced the parent with the score change it caused; it answers in ALMA's JSON, and
+    its labels of the retrieved items and suggested changes go into the proposal prompt (one
+    more model call)."""
     debug_turns: int = Field(0, ge=0)
     """ADAS's debug turns: a proposal that crashes, is invalid or times out, or scores 0, goes
     back to its model with the reason, up to this many times, and is run again."""
