@@ -21,8 +21,8 @@ when it was told `stairs`, the frontier's straight-line
 (Chebyshev) distance to them; ties are broken by a random generator seeded with the task, so
 the same task is explored the same way. A move that did not move the player (rock the map
 does not show) is never tried from that cell again. A malformed hint (a move that is not one
-of MOVES, a cell that is not two integers on the map, too many entries) is the memory's fault:
-InvalidOutput naming the key.
+of MOVES, a cell that is not two integers on the map, more than grid_agent.MAX_HINTS = 4096
+entries in a list) is the memory's fault: InvalidOutput naming the key.
 
 The work hints can make this trusted agent do is bounded by their checked size: one
 breadth-first search over the map's 79 x 21 cells a step, whatever the hints.
@@ -35,14 +35,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from grid_agent import _entries
 from grid_llm_agent import answer_field
 from minihack_worlds import MOVES, STEP, Cell, Screen, map_text
 
 from evaluators.agent_model import AgentModel
 from evaluators.scoring import InvalidOutput
 
-MAX_HINTS = 2048
-"""Entries in one hint list: more than a map has cells is a memory gone wrong."""
 WIDTH, HEIGHT = 79, 21
 """NetHack's map."""
 FLOOR = set(".>#<{_")
@@ -69,15 +68,6 @@ def read_hints(retrieved: dict) -> Hints:
                                                                                     key))}
                     for key in ("floor", "stood"))
     return Hints(list(plan), None if stairs is None else _cell(stairs, "stairs"), floor, stood)
-
-
-def _entries(retrieved: dict, key: str) -> list:
-    value = retrieved.get(key, [])
-    if not isinstance(value, list):
-        raise InvalidOutput(f"retrieved {key} is {type(value).__name__}, not a list")
-    if len(value) > MAX_HINTS:
-        raise InvalidOutput(f"retrieved {key} has {len(value)} entries (at most {MAX_HINTS})")
-    return value
 
 
 def _cell(value: Any, key: str) -> Cell:
@@ -187,7 +177,8 @@ class MazeLLMAgent:
     1 to MOVES_PER_CALL moves, made in order before the model is asked again. Alongside, the
     scripted agent with the same hints proposes its move: each call's `reference` (real models
     ignore it; the CI simulator answers from it) and the move made when a reply names none
-    (counted in `fallbacks`)."""
+    (counted in `fallbacks`). The loop is grid_llm_agent.LLMAgent's, whose reply parser knows
+    only the grid's four moves, not the maze's eight."""
 
     def __init__(self, model: AgentModel, goal: str, retrieved: dict, hints: Hints, seed: str,
                  temperature: float = 0.0):
