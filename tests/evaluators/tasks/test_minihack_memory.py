@@ -11,7 +11,7 @@ import sys
 import pytest
 from memory_helpers import Echo, baseline, memory_class, program, smoke
 
-from evaluators.task import load_task
+from evaluators.task import Case, load_task
 from evaluators.workers import WorkerPool
 from tests.helpers import discover
 
@@ -160,10 +160,13 @@ class Memory:
 
 @needs_minihack
 def test_hostile_memories_cost_their_episode_or_stop_with_the_reason():
-    stage, case = smoke("minihack_memory")
+    stage, probe = smoke("minihack_memory")
+    case = Case(probe.name, probe.inputs, {**probe.secret, "probe": False})
     with WorkerPool(size=1) as pool:
         results = {name: TASK.run_case(stage, case, program("minihack_memory", code), pool)
                    for name, code in HOSTILE.items()}
+        probed = TASK.run_case(stage, probe, program("minihack_memory", HOSTILE["raises"]), pool)
+    assert probed.status != "ok" and "no hints for m0" in probed.reason  # the probe: it fails
     raised = results["raises"]
     assert raised.status == "ok", raised.reason
     public = raised.metrics.public
