@@ -21,6 +21,7 @@ from typing import Protocol
 import networkx as nx
 
 from archive.lineage import add_rows, ancestry, paid_off, primary_parent, score_of
+from archive.pyparse import parse_python
 from archive.store import ArchiveReader
 
 
@@ -188,7 +189,7 @@ def _definitions(code: str) -> dict[str, str] | None:
     their methods) and assigned names, by name, in source order; None where the code does not
     parse."""
     try:
-        body = ast.parse(code).body
+        body = parse_python(code).body
     except (SyntaxError, ValueError):
         return None
     lines = code.splitlines()

@@ -150,15 +150,17 @@ class Parallel(_Section):
     overlaps the next proposal with the current evaluation (about max(model, evaluation) time
     an iteration instead of their sum); 0 runs iterations strictly one after another; more
     keeps up to lag + 1 iterations in flight (evaluations side by side; proposals one at a
-    time). Unset: 1 when proposals = evaluations = 1, else no lag (free-running)."""
+    time). Unset: 1 when proposals = evaluations = 1 (0 with selection.strategy = "adas", whose
+    generations each see the one before), else no lag (free-running)."""
 
-    def effective_lag(self) -> int | None:
-        """The lag the loop runs with: the setting, or 1 at one proposal and one evaluation
-        (exact replay at no cost to throughput), or None (free-running) when more slots are
-        set and no lag is asked for."""
+    def effective_lag(self, serial: bool = False) -> int | None:
+        """The lag the loop runs with: the setting, or at one proposal and one evaluation 1
+        (exact replay at no cost to throughput; 0 for a `serial` search, where every plan must
+        see every commit before it), or None (free-running) when more slots are set and no
+        lag is asked for."""
         if self.lag is not None:
             return self.lag
-        return 1 if (self.proposals, self.evaluations) == (1, 1) else None
+        return int(not serial) if (self.proposals, self.evaluations) == (1, 1) else None
 
     def gpus(self, task_default: int) -> int:
         """GPUs per evaluation slot for a task whose task.toml asks `task_default`."""

@@ -164,7 +164,7 @@ def exported_provenance(path: Path) -> dict[str, Any] | None:
     """The `__provenance__` of a module `export_module` wrote, or None when the file is missing
     or is not such an export: how a campaign tells whether its best export is current."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_python(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):
         return None
     for node in reversed(tree.body):

@@ -31,7 +31,6 @@ import inspect
 import math
 import os
 import statistics
-import threading
 import time
 import tomllib
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from threadpoolctl import ThreadpoolController
 
+from archive.pyparse import parse_python
 from archive.records import EvaluationResult
 from evaluators import sandbox as sandbox_module
 from evaluators import scoring
@@ -611,18 +611,6 @@ def first_line(exc: BaseException) -> str:
     """`Type: first line of the message`: what a one-line error keeps of an exception."""
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
-
-_PARSE_LOCK = threading.Lock()
-
-
-def parse_python(code: str) -> ast.Module:
-    """`ast.parse`, one thread at a time: CPython before 3.11.8/3.12.1 keeps the AST
-    converter's recursion depth in interpreter-wide state, so two threads parsing at once can
-    fail with `SystemError: AST constructor recursion depth mismatch` (CPython gh-106905;
-    seen here with parallel proposals)."""
-    with _PARSE_LOCK:
-        return ast.parse(code)
 
 
 def validation_message(exc: ValidationError) -> str:

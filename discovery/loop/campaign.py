@@ -267,7 +267,8 @@ class Campaign:
                            evaluate=lambda outcome: self._evaluate_stage(outcome, executor),
                            commit=self._commit,  # one archive transaction per iteration
                            track=self._track),  # what is in flight, for the heartbeat
-                    parallel.proposals, parallel.evaluations, lag=parallel.effective_lag(),
+                    parallel.proposals, parallel.evaluations, lag=parallel.effective_lag(
+                        serial=self.config.selection.strategy == "adas"),
                     stop=lambda: self._stop_reason(start),
                     room=lambda in_flight: self._room(in_flight, budget),
                     abandon=lambda: INTERRUPTED if self.abandoned else None)

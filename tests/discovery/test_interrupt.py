@@ -58,8 +58,8 @@ def test_one_ctrl_c_finishes_what_is_in_flight_then_stops(tmp_path, monkeypatch)
     two proposals and two evaluations in flight at a time."""
     commit = Campaign._commit
 
-    def commit_then_ctrl_c(self, outcome):
-        commit(self, outcome)
+    def commit_then_ctrl_c(self, outcome, ahead):
+        commit(self, outcome, ahead)
         if len(self.done) == 2:
             os.kill(os.getpid(), signal.SIGINT)
 

@@ -158,6 +158,8 @@ def test_the_lag_is_on_by_default_at_one_proposal_and_one_evaluation():
     assert Parallel(proposals=8, evaluations=2).effective_lag() is None
     assert Parallel(proposals=8, evaluations=2, lag=3).effective_lag() == 3
     assert Parallel(lag=0).effective_lag() == 0
+    assert Parallel().effective_lag(serial=True) == 0  # ADAS: each generation sees the last
+    assert Parallel(lag=1).effective_lag(serial=True) == 1
 
 
 # -- whole campaigns: the real loop, sandbox and archive ------------------------------------

@@ -32,7 +32,8 @@ def campaign(tmp_path_factory):
         '"""A k x k grid', '"""Grid with holes\n\n    A k x k grid')
     script = runs / "named.jsonl"
     script.write_text("".join(json.dumps(a) + "\n" for a in answers))
-    run_scripted(runs, "l", 12, junk_model(script), "selection.islands=1", "executor='fresh'")
+    run_scripted(runs, "l", 12, junk_model(script), "selection.islands=1", "executor='fresh'",
+                 "parallel.lag=0")  # every prompt sees the commit before it: the script's order
     return runs
 
 

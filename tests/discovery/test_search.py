@@ -126,7 +126,8 @@ def test_separate_proposal_and_evaluation_pools_run_every_iteration_once(tmp_pat
         programs = {d["program"] for d in iterations} - {None}
         assert sorted(d["n"] for d in iterations) == list(range(12))
         assert len(programs) == reader.count() and reader.best().score > reader.program(1).score
-        assert reader.campaign().config["parallel"] == {"proposals": 3, "evaluations": 2}
+        parallel = reader.campaign().config["parallel"]
+        assert (parallel["proposals"], parallel["evaluations"]) == (3, 2)
 
 
 def test_embedding_novelty_refuses_a_renamed_copy_through_a_real_embeddings_endpoint(tmp_path):
