@@ -446,6 +446,7 @@ def test_a_bug_in_the_stream_is_the_tasks_error_not_the_candidates(monkeypatch):
         TASK.run_case(stage, case, TASK.seed_code, pool)
 
 
+@pytest.mark.slow  # a campaign of 4 iterations (68 s at a load of 14 on 2 cores)
 def test_the_analysis_step_is_alma_s_and_carries_its_suggestion_to_the_child(tmp_path):
     """ALMA's analysis (core/meta_agent_prompt.py build_analysis_prompt): the parent's code,
     up to 3 episodes a reward bin as ALMA's examples, its score, ALMA's JSON schema asked
@@ -551,6 +552,7 @@ def test_sequential_copies_cannot_read_what_another_copy_wrote():
             assert result.metrics.score == alone.mean_and_se()[0]
 
 
+@pytest.mark.slow  # a campaign of 2 iterations, 3 evaluations (45 s at a load of 14 on 2 cores)
 def test_new_code_that_raises_in_the_probe_goes_back_for_repair_before_the_full_evaluation(
         tmp_path):
     """ALMA's examine_new_code: new code runs on a few tasks first (the smoke case, a probe);
