@@ -88,3 +88,24 @@ def test_the_task_s_agent_budget_applies_only_where_the_user_set_none():
     assert task_budget(AgentModelConfig(name="simulator", calls_per_evaluation=300),
                        50_000).calls_per_evaluation == 300
     assert task_budget(AgentModelConfig(name="simulator"), None).calls_per_evaluation == 2000
+
+
+def test_a_memory_campaign_stores_the_task_s_agent_budget_unless_the_user_set_one(tmp_path):
+    """Campaign.start gives [agent_model] the task's agent_calls_per_evaluation where the user
+    set no calls_per_evaluation, and stores it, so a resume runs with the same budget."""
+    import json
+
+    from discovery.config import load_config
+    from discovery.loop.campaign import Campaign
+    from evaluators.task import load_task
+
+    task_budget_calls = load_task("gridworld_memory").config.agent_calls_per_evaluation
+    assert task_budget_calls > 2000
+    for name, extra, expected in [("d", [], task_budget_calls),
+                                  ("u", ["agent_model.calls_per_evaluation=300"], 300)]:
+        config = load_config("gridworld_memory", None, [
+            f'runs_dir="{tmp_path}"', f'name="{name}"', 'agent_model={name="simulator"}',
+            *extra])
+        Campaign.start(config, lambda event: None).close()
+        stored = json.loads((tmp_path / name / "campaign.json").read_text())
+        assert stored["agent_model"]["calls_per_evaluation"] == expected
