@@ -83,3 +83,40 @@ def test_the_improve_example_is_the_parent_s_code_the_suggestion_and_the_score_c
     assert "Find the gems." in system and '"trajectory_score_assessment"' in system
     assert '"improve_score": 0.5' in user and "keep a map" in user
     assert "<CURRENT BENCHMARK SCORE>\n0.75\n" in user
+
+
+def test_the_proposer_asks_alma_s_analysis_and_passes_on_the_labels_and_changes(
+        writer, tmp_path):
+    """Proposer._analyse: one call (purpose analysis, JSON asked for) with ALMA's prompt for
+    the parent's final evaluation; the proposal gets the labels and the suggested changes."""
+    from archive import NewProgram
+    from archive.records import EvaluationResult
+    from discovery.config import load_config
+    from discovery.doubles.scripted import Scripted
+    from discovery.loop.plan import Op, Outcome, Plan
+    from discovery.loop.proposer import Proposer
+    from discovery.models.base import ModelSpec
+    from discovery.search.novelty import TextNovelty
+    from evaluators.task import load_task
+
+    task = load_task("gridworld_memory")
+    parent = writer.add_program(NewProgram(task.seed_code))
+    writer.record_evaluation(parent, EvaluationResult(
+        "train", "ok", 0.4, {"s1_episodes": episode(0.0, "go to the gem"), "s1_reward": 0.4}))
+    answer = {"trajectory_score_assessment": [{"label": "Irrelevant", "how_it_can_help": "-"}],
+              "suggested_changes": [{"priority": "High", "what": "map", "why": "w"}],
+              "structure_and_coherence": "none"}
+    script = tmp_path / "answers.jsonl"
+    script.write_text(json.dumps({"text": json.dumps(answer)}) + "\n")
+    spec = ModelSpec(name=f"scripted:{script}")
+    client = Scripted(spec, script)
+    config = load_config("gridworld_memory", None, ["edits.analysis=true"])
+    proposer = Proposer(config, task, {spec.name: client}, TextNovelty(0.995), writer.path, "")
+    plan = Plan(1, 0, Op.LLM, parent=writer.program(parent), model=spec.name)
+    outcome = Outcome(plan)
+    given = proposer._analyse(plan, outcome, client)
+    assert json.loads(given) == {k: answer[k] for k in analysis.FOR_PROPOSAL}
+    assert [c.purpose for c in outcome.calls] == ["analysis"]
+    plan.analysis = given
+    prompt = proposer.messages(plan)[-1]["content"]
+    assert "An analysis of the parent's episodes:\n" + given in prompt
