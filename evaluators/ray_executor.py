@@ -97,7 +97,8 @@ class _Slot:
 
         ids = {str(i) for i in ray.get_gpu_ids()}
         self.pool = WorkerPool(size=1, preload=preload, gpus_per_slot=len(ids),
-                               devices=[gpu for gpu in discover() if str(gpu.index) in ids])
+                               devices=[gpu for gpu in discover() if str(gpu.index) in ids]
+                               if ids else [])
         self.node = ray.get_runtime_context().get_node_id()
         self.tasks: dict[str, Task] = {}
 

@@ -56,7 +56,7 @@ def scored():
     honest best baseline's score on that case."""
     task = load_task("ppo_objective")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(task.scorer, "stored_anchor", lambda run, seeds: {
+        patch.setattr(task.scorer, "stored_anchor", lambda run, seeds, device: {
             "ppo": [30.0] * len(seeds), "random": [20.0] * len(seeds)})
         patch.setattr(task.scorer, "_REUSED", {})
 

@@ -173,14 +173,69 @@ def test_a_boards_first_layer_is_the_dense_product_summed_in_another_order(monke
     np.testing.assert_allclose(sparse.weights, dense.weights, rtol=1e-7)
 
 
-def test_a_nan_in_one_agent_skips_its_updates_and_touches_no_other():
+def test_a_nan_in_one_agent_is_masked_there_and_touches_no_other():
+    """Every drift term of agent 0 is NaN: each is masked and counted (8 updates x 4 epochs x
+    a batch of 512), agent 0 still trains (on the surrogate alone) and agent 1 trains as alone.
+    A loss that is not finite past the drift's guard still skips the agent's update."""
     def poisoned(ratio, adv, eps, log_ratio, progress):
         return ratio * float("nan")
     alone = train("cartpole", ppo_clip, [5], 4096)
     both = train("cartpole", stacked([poisoned, ppo_clip], 1), [5, 5], 4096)
     np.testing.assert_array_equal(both.curves[1], alone.curves[0])
     assert both.weights[1] == alone.weights[0] and np.isfinite(both.weights[0])
-    assert both.skipped[0] == 8 * 4 * 4 and both.skipped[1] == 0  # updates x epochs x minibatches
+    assert both.masked.tolist() == [8 * 4 * 512, 0] and both.skipped.tolist() == [0, 0]
+    assert both.weights[0] != alone.weights[0]  # it trained, without the penalty
+
+
+class _NanGradient(torch.autograd.Function):
+    """The identity, whose gradient is NaN at the first sample of each agent's minibatch: what
+    `torch.where(ratio > 1, torch.sqrt(1 - ratio) * 0, ...)` does to a few samples (sqrt of a
+    negative in the branch not taken: a finite value, a NaN gradient)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        grad[:, 0] = float("nan")
+        return grad
+
+
+@pytest.mark.parametrize("place", ["ratio", "log_ratio"])
+def test_one_nan_gradient_sample_masks_that_sample_not_the_update(place):
+    """Issue 28: a NaN in one sample's drift gradient cost its agent the whole minibatch (646
+    of 3,072 hurdle updates for a drift using sqrt of negatives). Now that sample is masked
+    and counted, once per minibatch, no update is skipped, and the agent learns."""
+    def one_nan(ratio, adv, eps, log_ratio, progress):
+        if place == "ratio":
+            return ppo_clip(_NanGradient.apply(ratio), adv, eps, log_ratio, progress)
+        return ppo_clip(ratio, adv, eps, log_ratio, progress) \
+            + 0.0 * _NanGradient.apply(log_ratio)
+    guarded = train("cartpole", one_nan, [0, 1], 8192)
+    assert guarded.skipped.tolist() == [0, 0]
+    assert guarded.masked.tolist() == [16 * 4 * 4] * 2  # updates x epochs x minibatches
+    assert np.isfinite(guarded.weights).all()
+    assert np.nanmean(guarded.curves[:, -4:]) > np.nanmean(guarded.curves[:, :4])
+
+
+def test_the_element_guard_changes_no_bit_of_an_honest_drifts_training(monkeypatch):
+    """With every drift term finite, the per-element guard (FiniteTerms) is two torch.wheres
+    that return their inputs: training with it and with the drift called bare agree exactly,
+    on a dense game and on a board game."""
+    import ppo
+
+    def bare(self, drift, *inputs):
+        return drift(*inputs)
+    for env, config in (("cartpole", None), ("breakout", config_for("breakout", num_envs=4))):
+        guarded = train(env, ppo_clip, [0, 1], 4096, config)
+        with monkeypatch.context() as patch:
+            patch.setattr(ppo.FiniteTerms, "__call__", bare)
+            plain = train(env, ppo_clip, [0, 1], 4096, config)
+        np.testing.assert_array_equal(guarded.weights, plain.weights)
+        np.testing.assert_array_equal(guarded.curves, plain.curves)
+        assert guarded.masked.tolist() == [0, 0]
 
 
 def small_task(root: Path) -> Path:
@@ -286,13 +341,14 @@ def test_learning_curves_reach_the_report_as_linear_panels_per_run(tmp_path):
 
     task = load_task("ppo_objective")
     result = train("cartpole", ppo_clip, [0, 1], 8 * 512)
-    summary = task.scorer.summary(result.curves, result.skipped, result.steps_per_update)
+    summary = task.scorer.summary(result)
     assert list(summary["curve"]) == [512 * (i + 1) for i in range(8)]
     assert np.mean(list(summary["curve"].values())) == pytest.approx(np.mean(summary["area"]))
     secret = {"seeds": [0, 1], "runs": [{"env": "cartpole", "steps": 8 * 512}]}
-    anchors = {task.scorer.anchor_key(secret["runs"][0], [0, 1]): {"ppo": [30.0, 30.0],
-                                                                   "random": [20.0, 20.0]}}
-    metrics = task.scorer.aggregate({"cartpole": summary}, secret, anchors)
+    where = task.scorer.platform("cpu")
+    anchors = {task.scorer.anchor_key(secret["runs"][0], [0, 1], where): {
+        "ppo": [30.0, 30.0], "random": [20.0, 20.0]}}
+    metrics = task.scorer.aggregate({"cartpole": summary}, secret, "cpu", anchors)
     curves = report.curves_from_metrics(task, task.config.stages[0], metrics.public)
     assert curves == {"cartpole": {t: round(v, 3) for t, v in summary["curve"].items()}}
     worse = {"cartpole": {t: v - 5 for t, v in curves["cartpole"].items()}}
@@ -316,7 +372,7 @@ def tiny_scorer(monkeypatch):
     anything else is a TaskError, as in a campaign), on TINY with stand-in anchors; a fresh
     reuse cache."""
     task = load_task("ppo_objective")
-    monkeypatch.setattr(task.scorer, "stored_anchor", lambda run, seeds: {
+    monkeypatch.setattr(task.scorer, "stored_anchor", lambda run, seeds, device: {
         "ppo": [30.0] * len(seeds), "random": [20.0] * len(seeds)})
     monkeypatch.setattr(task.scorer, "_REUSED", {})
 
