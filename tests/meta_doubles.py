@@ -27,16 +27,17 @@ seed proposer takes one answer a step, so in two steps it meets only the crashes
 that drafts two answers and keeps the better by `evaluate` finds the good one."""
 
 
-def meta_task(tmp_path, problems: list[dict]):
-    """A copy of the meta room whose meta_proposer case holds `problems` (no held-out stage)."""
+def meta_task(tmp_path, problems: list[dict], cpu_s: int = 300):
+    """A copy of the meta room whose meta_proposer case holds `problems` (no held-out stage),
+    the candidate limited to `cpu_s` seconds of CPU."""
     room = shutil.copytree(TASKS_DIR / "meta", tmp_path / "meta")
     toml = room / "meta_proposer" / "task.toml"
     text = toml.read_text().split("[[stages]]")[0]
     rows = ", ".join("{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in p.items()) + " }"
                      for p in problems)
-    toml.write_text(text + f'[[stages]]\nname = "train"\nlimits = {{ wall_s = 600, cpu_s = 300, '
-                    f'processes = 64 }}\ncases = [{{ name = "train", secret = {{ problems = '
-                    f'[{rows}] }} }}]\n')
+    toml.write_text(text + f'[[stages]]\nname = "train"\nlimits = {{ wall_s = 600, '
+                    f'cpu_s = {cpu_s}, processes = 64 }}\ncases = [{{ name = "train", secret = '
+                    f'{{ problems = [{rows}] }} }}]\n')
     return room / "meta_proposer"
 
 

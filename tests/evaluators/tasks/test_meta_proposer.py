@@ -3,6 +3,10 @@ campaigns run on the trusted side. The model everywhere here is a TEST DOUBLE (s
 answers): these tests show the plumbing and the scoring, not what a real model's proposer
 would achieve."""
 
+import gc
+import threading
+import time
+
 import pytest
 from meta_doubles import CRASH_1, CRASH_2, GOOD, meta_task, script
 
@@ -81,3 +85,19 @@ def test_a_generated_problem_is_a_task_of_its_own_size(tmp_path):
     assert result.status == "ok" and result.score > 0.05, result.reason
     assert result.private_metrics["sphere_points_19_best"] > \
         result.private_metrics["sphere_points_19_seed"]
+
+
+def test_a_proposer_that_loops_times_out_alone(tmp_path):
+    """The candidate spins inside propose: its run is killed at its CPU limit, the reason
+    recorded; the inner campaign waiting for its answer gives up on its own at once: the oracle's
+    finaliser closes its session, so no thread is left waiting."""
+    task = load_task(meta_task(tmp_path, [{"task": "circle_packing", "iterations": 2}],
+                               cpu_s=3))
+    spin = task.seed_code.replace('return tools.model(request["messages"])', "while True: pass")
+    result = evaluate(task, spin, script(tmp_path / "inner.jsonl", [GOOD]))
+    assert result.status != "ok" and "CPU time limit" in result.reason, result.reason
+    gc.collect()  # what a traceback kept of the oracle goes, and its finaliser with it
+    deadline = time.monotonic() + 120
+    while any(t.name.startswith("meta-") for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the inner campaigns still wait for the proposer"
+        time.sleep(0.2)

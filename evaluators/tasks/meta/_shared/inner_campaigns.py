@@ -22,6 +22,7 @@ import shutil
 import statistics
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -66,26 +67,49 @@ class ChannelClient:
 
 class InnerCampaigns:
     """The oracle of one case: the session the candidate talks to, and the inner campaigns
-    behind it, started on the first request."""
+    behind it (`_Inner`, on a thread of their own), started on the first request. When the
+    candidate's run ends without a score (it crashed, timed out), the evaluator drops this
+    oracle: its finaliser closes the session, so the inner campaigns stop waiting for answers
+    at once and the thread ends (a process exiting joins the inner loop's thread pools)."""
 
     def __init__(self, case_name: str, secret: dict[str, Any], model: AgentModel | None):
         if model is None:
             raise ValueError("the meta task needs an agent model: set [agent_model]")
-        self.problems, self.edit_mix = secret["problems"], secret.get("edit_mix")
-        self.session = Session(SETTINGS)
-        self.model = model
-        self.results: list[dict[str, Any]] = []
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"meta-{case_name}", daemon=True)
+        self.inner = _Inner(secret["problems"], secret.get("edit_mix"), model)
+        self.problems, self.session = self.inner.problems, self.inner.session
+        self._thread = threading.Thread(target=self.inner.run, name=f"meta-{case_name}",
+                                        daemon=True)
         self._lock = threading.Lock()
+        weakref.finalize(self, self.session.close, "the proposer program's run ended")
 
     def __call__(self, request: Any) -> Any:
         with self._lock:
-            if not self._thread.is_alive() and not self.results and self.error is None:
+            if self._thread.ident is None:
                 self._thread.start()
         return self.session(request)
 
-    def _run(self) -> None:
+    def finish(self) -> list[dict[str, Any]]:
+        """The inner results, once the inner campaigns end (the candidate returned: whatever
+        it left unanswered fails at once)."""
+        self.session.close("the proposer program returned")
+        if self._thread.ident is not None:
+            self._thread.join()
+        if self.inner.error is not None:
+            raise self.inner.error
+        return self.inner.results
+
+
+class _Inner:
+    """The inner campaigns of one case, one problem after another; what the thread holds."""
+
+    def __init__(self, problems: list[dict[str, Any]], edit_mix: dict[str, float] | None,
+                 model: AgentModel):
+        self.problems, self.edit_mix, self.model = problems, edit_mix, model
+        self.session = Session(SETTINGS)
+        self.results: list[dict[str, Any]] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
         try:
             with tempfile.TemporaryDirectory(prefix="meta-inner-") as runs:
                 for index, problem in enumerate(self.problems):
@@ -119,16 +143,6 @@ class InnerCampaigns:
         return {"task": name, "seed": seed, "best": best.score,
                 "improvement": (best.score - seed) / max(abs(seed), 1e-9),
                 "model_calls": client.calls}
-
-    def finish(self) -> list[dict[str, Any]]:
-        """The inner results, once the inner campaigns end (the candidate returned: whatever
-        it left unanswered fails at once)."""
-        self.session.close("the proposer program returned")
-        if self._thread.is_alive() or self._thread.ident is not None:
-            self._thread.join()
-        if self.error is not None:
-            raise self.error
-        return self.results
 
 
 def generated_task(problem: dict[str, Any], folder: Path) -> tuple[str, str]:
