@@ -260,7 +260,8 @@ class Campaign:
         try:
             with self._ctrl_c(), open_executor(
                     self.config.executor, size=parallel.evaluations,
-                    preload=tuple(self.task.config.preload)) as executor:
+                    preload=tuple(self.task.config.preload),
+                    gpus=parallel.gpus(self.task.config.gpus)) as executor:
                 reason = run_pipeline(
                     Stages(plan=lambda: self._next_plan(next(todo)),  # parent, operator, model
                            propose=self._propose_stage,  # model call, edit checks, repair turns

@@ -184,3 +184,18 @@ def test_the_campaign_key_overrides_the_tasks_default():
     assert Parallel(gpus_per_evaluation=0).gpus(2) == 0
     assert Parallel(gpus_per_evaluation=3).gpus(0) == 3
     assert json.loads(Parallel().model_dump_json())["gpus_per_evaluation"] is None
+
+
+def test_a_campaign_config_reaches_the_executor_and_too_few_gpus_is_one_line(tmp_path,
+                                                                            monkeypatch):
+    """`discover run` with `[parallel] gpus_per_evaluation` on a machine without GPUs: one
+    line naming the shortfall and the fix, exit code 1, no traceback."""
+    from helpers import discover as cli
+
+    monkeypatch.setenv(ENV, "")
+    result = cli(tmp_path, "run", "circle_packing", "--iterations", "1", "--progress", "quiet",
+                 "--set", "parallel.gpus_per_evaluation=1")
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "1 evaluation slot(s) x 1 GPU(s) each need 1 GPUs and this " \
+        "machine has 0: lower [parallel] evaluations or gpus_per_evaluation" in lines[0], lines
