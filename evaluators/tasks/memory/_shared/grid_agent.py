@@ -55,8 +55,8 @@ class Hints:
 def read_hints(retrieved: dict) -> Hints:
     """The schema's keys of a retrieved dict, checked."""
     cells = {key: [_cell(value, key, i) for i, value in enumerate(
-        _entries(retrieved, key))] for key in ("targets", "waypoints", "avoid")}
-    plan = _entries(retrieved, "plan")
+        entries(retrieved, key))] for key in ("targets", "waypoints", "avoid")}
+    plan = entries(retrieved, "plan")
     for i, move in enumerate(plan):
         if move not in MOVES:
             raise InvalidOutput(f"retrieved plan[{i}] is {move!r}, not one of "
@@ -64,7 +64,9 @@ def read_hints(retrieved: dict) -> Hints:
     return Hints(cells["targets"], cells["waypoints"], set(cells["avoid"]), list(plan))
 
 
-def _entries(retrieved: dict, key: str) -> list:
+def entries(retrieved: dict, key: str) -> list:
+    """The list under `key` (empty if absent), checked to be a list of at most MAX_HINTS
+    entries: the hint lists of every grid-like task (MiniHack's too) are read through it."""
     value = retrieved.get(key, [])
     if not isinstance(value, list):
         raise InvalidOutput(f"retrieved {key} is {type(value).__name__}, not a list")

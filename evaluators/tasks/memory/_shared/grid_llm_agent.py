@@ -12,6 +12,8 @@ move at all (counted in `fallbacks`).
 import json
 import re
 from collections import deque
+from collections.abc import Iterable
+from typing import Any
 
 from grid_agent import Hints, ScriptedAgent
 from gridworld import MOVES
@@ -20,7 +22,13 @@ from evaluators.agent_model import AgentModel
 
 MOVES_PER_CALL = 5
 MEMORY_CHARS = 4000
-_MOVE = re.compile(r"\b(" + "|".join(MOVES) + r")\b", re.I)
+
+
+def move_pattern(moves: Iterable[str]) -> re.Pattern[str]:
+    """A regex that finds `moves` as whole words, longest first (so `northeast` is not read
+    as `north`)."""
+    return re.compile(r"\b(" + "|".join(sorted(moves, key=len, reverse=True)) + r")\b", re.I)
+
 
 SYSTEM = f"""You control an agent in a grid world. Cells are [x, y]; x grows eastwards, y \
 southwards; a move is one of {", ".join(MOVES)}; walking into a wall wastes the move. You see \
@@ -36,23 +44,37 @@ Reply in the following JSON format.
 
 
 class LLMAgent:
+    """The loop of a world's LLM agent. Another world's agent (MiniHack's MazeLLMAgent)
+    subclasses it with its own MOVE_PATTERN, SYSTEM, scripted_agent and _situation; `act`'s extra
+    arguments (the maze's screen) go on to its scripted agent and its prompt."""
+
+    MOVE_PATTERN = move_pattern(MOVES)
+    """The moves a reply names, read in order (case-insensitive, whole words)."""
+    SYSTEM = SYSTEM
+    """The system prompt: the world, its moves and the reply's format."""
+
     def __init__(self, model: AgentModel, goal: str, goal_item: str, retrieved: dict,
-                 hints: Hints, seed: str, temperature: float = 0.0):
+                 hints: Any, seed: str, temperature: float = 0.0):
         self.model, self.goal, self.temperature = model, goal, temperature
         self.memory = json.dumps(retrieved)[:MEMORY_CHARS]
-        self.scripted = ScriptedAgent(goal_item, hints, seed)
+        self.scripted = self.scripted_agent(goal_item, hints, seed)
         self.queue: deque[str] = deque()
         self.history: list[str] = []
         self.calls = 0
         self.fallbacks = 0
 
-    def act(self, obs: dict) -> str:
-        suggestion = self.scripted.act(obs)
+    def scripted_agent(self, goal_item: str, hints: Hints, seed: str) -> Any:
+        """The scripted agent whose move is each call's reference and the fallback; its
+        `act` takes the same arguments as this agent's."""
+        return ScriptedAgent(goal_item, hints, seed)
+
+    def act(self, obs: dict, *view: Any) -> str:
+        suggestion = self.scripted.act(obs, *view)
         if not self.queue:
             self.calls += 1
-            reply = self.model(self._messages(obs), temperature=self.temperature,
+            reply = self.model(self._messages(obs, *view), temperature=self.temperature,
                                reference=suggestion)
-            moves = _MOVE.findall(answer_field(reply))[:MOVES_PER_CALL]
+            moves = self.MOVE_PATTERN.findall(answer_field(reply))[:MOVES_PER_CALL]
             self.queue.extend(m.lower() for m in moves)
         if not self.queue:
             self.fallbacks += 1
@@ -61,17 +83,21 @@ class LLMAgent:
         self.history.append(f"{move} from {obs['position']}")
         return move
 
-    def _messages(self, obs: dict) -> list[dict[str, str]]:
+    def _messages(self, obs: dict, *view: Any) -> list[dict[str, str]]:
+        user = (f"Goal: {self.goal}.\n{self._situation(obs, *view)}\nYour last moves: "
+                f"{'; '.join(self.history[-10:]) or 'none'}.\nMemory: {self.memory}")
+        return [{"role": "system", "content": self.SYSTEM}, {"role": "user", "content": user}]
+
+    def _situation(self, obs: dict) -> str:
+        """The prompt's lines on where the agent is and what it sees now."""
         items = ", ".join(f"{name} at {cell}" for name, cell in obs["items"].items()) or "none"
         view = "\n".join(obs["view"])
         x, y = obs["position"]
         r = len(obs["view"]) // 2
-        user = (f"Goal: {self.goal}.\nWorld {obs['world']} ({obs['size']}x{obs['size']}); you "
-                f"are at [{x}, {y}] with {obs['steps_left']} steps left.\nWhat you see (# wall, "
-                f". open; the top-left character is [{x - r}, {y - r}], you are in the "
-                f"middle):\n{view}\nItems in sight: {items}.\nYour last moves: "
-                f"{'; '.join(self.history[-10:]) or 'none'}.\nMemory: {self.memory}")
-        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        return (f"World {obs['world']} ({obs['size']}x{obs['size']}); you are at [{x}, {y}] "
+                f"with {obs['steps_left']} steps left.\nWhat you see (# wall, . open; the "
+                f"top-left character is [{x - r}, {y - r}], you are in the middle):\n{view}\n"
+                f"Items in sight: {items}.")
 
 
 def answer_field(reply: str) -> str:

@@ -28,18 +28,15 @@ The work hints can make this trusted agent do is bounded by their checked size: 
 breadth-first search over the map's 79 x 21 cells a step, whatever the hints.
 """
 
-import json
 import random
-import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from grid_agent import _entries
-from grid_llm_agent import answer_field
+from grid_agent import entries
+from grid_llm_agent import MOVES_PER_CALL, LLMAgent, move_pattern
 from minihack_worlds import MOVES, STEP, Cell, Screen, map_text
 
-from evaluators.agent_model import AgentModel
 from evaluators.scoring import InvalidOutput
 
 WIDTH, HEIGHT = 79, 21
@@ -58,13 +55,13 @@ class Hints:
 
 def read_hints(retrieved: dict) -> Hints:
     """The schema's keys of a retrieved dict, checked."""
-    plan = _entries(retrieved, "plan")
+    plan = entries(retrieved, "plan")
     for i, move in enumerate(plan):
         if move not in MOVES:
             raise InvalidOutput(f"retrieved plan[{i}] is {move!r:.80}, not one of "
                                 f"{', '.join(MOVES)}")
     stairs = retrieved.get("stairs")
-    floor, stood = ({_cell(cell, f"{key}[{i}]") for i, cell in enumerate(_entries(retrieved,
+    floor, stood = ({_cell(cell, f"{key}[{i}]") for i, cell in enumerate(entries(retrieved,
                                                                                     key))}
                     for key in ("floor", "stood"))
     return Hints(list(plan), None if stairs is None else _cell(stairs, "stairs"), floor, stood)
@@ -151,10 +148,6 @@ class ScriptedMazeAgent:
         return first, dist
 
 
-MOVES_PER_CALL = 5
-MEMORY_CHARS = 4000
-_MOVE = re.compile(r"\b(" + "|".join(sorted(MOVES, key=len, reverse=True)) + r")\b", re.I)
-
 SYSTEM = f"""You play NetHack in a MiniHack maze: find the staircase down (>) and step onto it \
 within the moves left. The map shows what you have seen: . floor, > the staircase, @ you; a \
 blank is rock or not yet seen (in a dark maze you see only the cells next to you). A move is \
@@ -169,49 +162,23 @@ Reply in the following JSON format.
 }}"""
 
 
-class MazeLLMAgent:
-    """The agent model picks the moves, with the whole retrieved dict in its prompt, as ALMA's
-    agents get their memory. Each call shows the goal, the remembered map (cut to what was
-    seen, with its top-left cell's coordinates), the player's cell, the game's message, the
-    recent moves and the retrieved memory (as JSON, cut at MEMORY_CHARS), and asks for the next
-    1 to MOVES_PER_CALL moves, made in order before the model is asked again. Alongside, the
-    scripted agent with the same hints proposes its move: each call's `reference` (real models
-    ignore it; the CI simulator answers from it) and the move made when a reply names none
-    (counted in `fallbacks`). The loop is grid_llm_agent.LLMAgent's, whose reply parser knows
-    only the grid's four moves, not the maze's eight."""
+class MazeLLMAgent(LLMAgent):
+    """grid_llm_agent.LLMAgent in a maze: its replies may name the maze's eight moves, and the
+    scripted maze agent gives each call's reference and the fallback move. Each call shows the
+    goal, the remembered map (cut to what was seen, with its top-left cell's coordinates), the
+    player's cell, the game's message, the recent moves and the retrieved memory. `goal_item`
+    is not used: the goal is always the staircase down."""
 
-    def __init__(self, model: AgentModel, goal: str, retrieved: dict, hints: Hints, seed: str,
-                 temperature: float = 0.0):
-        self.model, self.goal, self.temperature = model, goal, temperature
-        self.memory = json.dumps(retrieved)[:MEMORY_CHARS]
-        self.scripted = ScriptedMazeAgent(hints, seed)
-        self.queue: deque[str] = deque()
-        self.history: list[str] = []
-        self.calls = 0
-        self.fallbacks = 0
+    MOVE_PATTERN = move_pattern(MOVES)
+    SYSTEM = SYSTEM
 
-    def act(self, obs: dict[str, Any], screen: Screen) -> str:
-        suggestion = self.scripted.act(obs, screen)
-        if not self.queue:
-            self.calls += 1
-            reply = self.model(self._messages(obs, screen), temperature=self.temperature,
-                               reference=suggestion)
-            moves = _MOVE.findall(answer_field(reply))[:MOVES_PER_CALL]
-            self.queue.extend(m.lower() for m in moves)
-        if not self.queue:
-            self.fallbacks += 1
-            self.queue.append(suggestion)
-        move = self.queue.popleft()
-        self.history.append(f"{move} from {obs['position']}")
-        return move
+    def scripted_agent(self, goal_item: str, hints: Hints, seed: str) -> ScriptedMazeAgent:
+        return ScriptedMazeAgent(hints, seed)
 
-    def _messages(self, obs: dict[str, Any], screen: Screen) -> list[dict[str, str]]:
+    def _situation(self, obs: dict[str, Any], screen: Screen) -> str:
         rows, (left, top) = map_text(screen)
         x, y = obs["position"]
         picture = "\n".join(rows)
-        user = (f"Goal: {self.goal}.\nMaze {obs['world']} ({obs['level']}); you are at [{x}, "
-                f"{y}] with {obs['steps_left']} moves left.\nThe game says: "
-                f"{obs['message'] or 'nothing'}\nThe map (its top-left character is [{left}, "
-                f"{top}]):\n{picture}\nYour last moves: "
-                f"{'; '.join(self.history[-10:]) or 'none'}.\nMemory: {self.memory}")
-        return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        return (f"Maze {obs['world']} ({obs['level']}); you are at [{x}, {y}] with "
+                f"{obs['steps_left']} moves left.\nThe game says: {obs['message'] or 'nothing'}"
+                f"\nThe map (its top-left character is [{left}, {top}]):\n{picture}")

@@ -56,7 +56,7 @@ class MiniHackScorer(GridScorer):
         def play(task: MazeTask, retrieved: dict, repeat: int):
             hints, seed = read_hints(retrieved), f"{task.key}-{repeat}"
             agent = ScriptedMazeAgent(hints, seed) if not llm else \
-                MazeLLMAgent(model, task.goal, retrieved, hints, seed)
+                MazeLLMAgent(model, task.goal, ">", retrieved, hints, seed)
             return Episode(task, case.budget).play(agent)
 
         return self.alma(case, lambda task: Episode(task, case.budget).opening(), play)
