@@ -264,8 +264,9 @@ def combine(paths: list[Path]) -> None:
             for name, *_ in cases}
     psro_report(rows, cases)
     print("\nCPU seconds per solver and game (in-process, one thread): "
-          + "; ".join(f"{name}: " + ", ".join(f"{solver} {seconds:.0f}" for solver, seconds
-                                              in cpu[name].items()) for name in rows) + ".")
+          + "; ".join(f"{name}: " + ", ".join(f"{solver} {cpu[name][solver]:.0f}"
+                                              for solver in solvers if solver in cpu[name])
+                      for name in rows) + ".")
 
 
 def leduc3_psro(iterations: int) -> None:
