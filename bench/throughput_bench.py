@@ -161,6 +161,10 @@ def run_ours(api_base: str, proposals: int, evaluations: int, iterations: int, s
     """Our campaign through the real stack (litellm or the bare client, the warm sandbox pool,
     the SQLite archive), `iterations` model proposals; `lag`: `parallel.lag` (None: its
     default, 1 at 1x1)."""
+    import litellm  # noqa: F401  (loaded before the window, as `discover run`'s preflight does,
+    # and as the peers load their clients before evaluating their seed: on a loaded machine the
+    # import took 29 s, counted as idle sandbox time when it came with the first proposal)
+
     os.environ["MOCK_KEY"] = "x"
     timeout = 2 * 60.0 / scale + 10
     config = load_config(str(write_task(work / "task", scale)), None, [
@@ -333,10 +337,11 @@ class Framework:
 
 def frameworks(args: argparse.Namespace) -> dict[str, Framework]:
     """Every framework the bench can run, by its --frameworks name."""
-    scale, oe, shinka = args.scale, args.openevolve_python, args.shinka_python
+    scale, oe, shinka, lag = args.scale, args.openevolve_python, args.shinka_python, args.lag
     return {
-        "discovery": Framework("discovery", lambda n, m: (n, m), lambda url, n, m, i, w:
-                               run_ours(url, n, m, i, scale, w)),
+        "discovery": Framework("discovery" if lag is None else f"discovery, lag {lag}",
+                               lambda n, m: (n, m), lambda url, n, m, i, w:
+                               run_ours(url, n, m, i, scale, w, lag=lag)),
         # the loop strictly one iteration after another, as 1x1 ran before the lag
         "serial": Framework("discovery, lag 0 (serial)", lambda n, m: (n, m),
                             lambda url, n, m, i, w: run_ours(url, n, m, i, scale, w, lag=0)),
@@ -366,6 +371,9 @@ def main() -> None:
                         help="of: discovery, serial (ours with parallel.lag = 0: one iteration "
                         "after another), bare (ours with a bare openai client instead of "
                         "litellm), openevolve, openevolve-n (OpenEvolve with N workers), shinka")
+    parser.add_argument("--lag", type=int, default=None,
+                        help="parallel.lag for our `discovery` rows (default: the config's, "
+                        "1 at 1x1, free-running otherwise)")
     parser.add_argument("--openevolve-python", default="/tmp/oevenv/bin/python")
     parser.add_argument("--shinka-python", default="/tmp/shinkavenv/bin/python")
     parser.add_argument("--quick", action="store_true",

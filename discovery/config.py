@@ -127,6 +127,15 @@ class PromptEvolution(_Section):
     """A new variant (system prompt and instruction) longer than this is refused."""
 
 
+SERIAL_LAG = 1
+"""The lag at one proposal and one evaluation: each plan one commit behind. With answers and
+evaluations of varying length one step of look-ahead cannot hide an answer slower than the
+evaluation beside it: on the throughput bench's latencies (`bench/throughput_bench.py --scale
+10`, 1x1) lag 1 ran at 80.9% of the bound, 2 at 88.3%, 3 at 90.0% (a simulation of the same
+distributions: 85.6%, 91.7%, 94.1%), against 59.0% strictly serial. A larger default would
+also plan an island's first proposals before its seed copy is committed (restarts instead)."""
+
+
 class Parallel(_Section):
     """Model calls and evaluations overlap, with no generation barrier: while M programs are in
     the sandbox, N more are being proposed. With a `lag`, the overlap is deterministic and a
@@ -147,20 +156,22 @@ class Parallel(_Section):
     """Deterministic pipelining: iteration n is planned from the archive as of iteration
     n - 1 - lag's commit, its proposal never sees a later one, and iterations commit in order,
     so a replay or a resume makes the same plans and archive however long each step took. 1
-    overlaps the next proposal with the current evaluation (about max(model, evaluation) time
-    an iteration instead of their sum); 0 runs iterations strictly one after another; more
-    keeps up to lag + 1 iterations in flight (evaluations side by side; proposals one at a
-    time). Unset: 1 when proposals = evaluations = 1 (0 with selection.strategy = "adas", whose
-    generations each see the one before), else no lag (free-running)."""
+    overlaps the next proposal with the current evaluation; more lets proposals run further
+    ahead (up to lag + 1 iterations in flight, proposals one at a time), so a slow answer or a
+    quick evaluation idles the sandbox less, each plan that many commits behind; 0 runs
+    iterations strictly one after another. Unset: 1 when proposals = evaluations = 1 (0 with
+    selection.strategy = "adas", whose generations each see the one before), else no lag
+    (free-running)."""
 
     def effective_lag(self, serial: bool = False) -> int | None:
-        """The lag the loop runs with: the setting, or at one proposal and one evaluation 1
-        (exact replay at no cost to throughput; 0 for a `serial` search, where every plan must
-        see every commit before it), or None (free-running) when more slots are set and no
-        lag is asked for."""
+        """The lag the loop runs with: the setting, or at one proposal and one evaluation
+        `SERIAL_LAG` (0 for a `serial` search, where every plan must see every commit before
+        it), or None (free-running) when more slots are set and no lag is asked for."""
         if self.lag is not None:
             return self.lag
-        return int(not serial) if (self.proposals, self.evaluations) == (1, 1) else None
+        if (self.proposals, self.evaluations) != (1, 1):
+            return None
+        return 0 if serial else SERIAL_LAG
 
     def gpus(self, task_default: int) -> int:
         """GPUs per evaluation slot for a task whose task.toml asks `task_default`."""

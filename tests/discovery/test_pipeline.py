@@ -15,7 +15,7 @@ from helpers import SCRIPT
 
 import discovery.loop.campaign as campaign_module
 from archive import ArchiveReader, archive_path
-from discovery.config import Parallel, load_config
+from discovery.config import SERIAL_LAG, Parallel, load_config
 from discovery.loop.campaign import Campaign
 from discovery.loop.pipeline import Stages, run_pipeline
 from discovery.loop.plan import Op, Outcome, Plan
@@ -154,7 +154,7 @@ def test_each_commit_records_the_proposals_finished_since_the_one_before():
 
 
 def test_the_lag_is_on_by_default_at_one_proposal_and_one_evaluation():
-    assert Parallel().effective_lag() == 1
+    assert Parallel().effective_lag() == SERIAL_LAG >= 1
     assert Parallel(proposals=8, evaluations=2).effective_lag() is None
     assert Parallel(proposals=8, evaluations=2, lag=3).effective_lag() == 3
     assert Parallel(lag=0).effective_lag() == 0
@@ -261,23 +261,25 @@ def snapshot(run_dir):
 
 def test_a_replay_with_other_delays_or_slots_makes_the_same_campaign(tmp_path, monkeypatch):
     """The same campaign three times: two timing streams at one slot each (the lag on by
-    default), and two evaluation slots with lag 1 asked for (evaluations overlap and may finish
-    out of order). Same programs, plans, outcomes, calls and insights."""
+    default), and two evaluation slots with the same lag asked for (evaluations overlap and may
+    finish out of order). Same programs, plans, outcomes, calls and insights."""
     campaign(tmp_path, monkeypatch, "a", 1)
     campaign(tmp_path, monkeypatch, "b", 2)
-    campaign(tmp_path, monkeypatch, "c", 3, "parallel.evaluations=2", "parallel.lag=1")
+    campaign(tmp_path, monkeypatch, "c", 3, "parallel.evaluations=2",
+             f"parallel.lag={SERIAL_LAG}")
     a = snapshot(tmp_path / "a")
-    assert len(a[0]) >= 5 and {d["status"] for d in a[1]} >= {"ok", "no program"}
+    assert len(a[0]) >= 5 and len({d["status"] for d in a[1]}) >= 2
     assert [d["n"] for d in a[1]] == list(range(8))
     assert snapshot(tmp_path / "b") == a
     assert snapshot(tmp_path / "c") == a
 
 
 def test_a_kill_mid_pipeline_then_resume_makes_the_same_plans(tmp_path, monkeypatch):
-    """Killed instead of its fifth commit (iteration 4 evaluated, iteration 5's proposal made
-    from the archive of four commits), then resumed: the resumed campaign continues iteration
-    4's recorded proposal without asking again, plans 5 from the same archive as before, and
-    ends with the archive of an uninterrupted run, model calls included."""
+    """Killed instead of its fifth commit (iteration 4 evaluated, the proposals after it made,
+    those the fourth commit recorded among them), then resumed: the resumed campaign continues
+    the recorded proposals (iteration 4's included) without asking again, plans the others from
+    the same archive as before, and ends with the archive of an uninterrupted run, model calls
+    included."""
     campaign(tmp_path, monkeypatch, "whole", 1)
     campaign(tmp_path, monkeypatch, "killed", 2, kill_at=4)
     with ArchiveReader(archive_path(tmp_path / "killed")) as reader:
