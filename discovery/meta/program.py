@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from archive import ArchiveError, ArchiveReader, archive_path
+from archive import ArchiveError, ArchiveReader, ModelCall, archive_path
 from discovery.config import ConfigError, ProposerSettings
 from discovery.loop.plan import EditFormat, Outcome, Plan
 from discovery.loop.proposer import Proposer
@@ -43,7 +43,12 @@ from discovery.search.edits import (
     extract_code,
     rewrite_block,
 )
-from evaluators.agent_model import AgentModelError, checked_messages, checked_temperature
+from evaluators.agent_model import (
+    AgentModel,
+    AgentModelError,
+    checked_messages,
+    checked_temperature,
+)
 from evaluators.catalog import TASKS_DIR
 from evaluators.sandbox import Executor, Limits, Sandbox
 from evaluators.task import Task, TaskError, first_line, parse_python
@@ -245,7 +250,12 @@ class ProgramClient:
         plan = self.proposer.plan()  # the tools may be called on the oracle's thread
 
         def evaluate(draft: Any) -> dict[str, Any]:
-            return self.proposer.evaluate_draft(draft, plan)
+            spent: list[ModelCall] = []  # the agent model's calls, recorded with the proposal
+            try:
+                return self.proposer.evaluate_draft(draft, plan, spent)
+            finally:
+                with lock:
+                    attempts.extend(spent)
 
         try:
             text = self.proposer.runner.ask(self.proposer.request(messages, purpose, plan),
@@ -276,11 +286,19 @@ def as_edit(answer: str, plan: Plan) -> str:
     return f"<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n"
 
 
+AgentFactory = Callable[[list[ModelCall]], AgentModel | None]
+"""The campaign's agent model for one evaluation, its calls appended to the list (None: the
+campaign has no agent model)."""
+
+
 class ProgramProposer(Proposer):
-    """The built-in proposer with a proposer program between it and every meta model."""
+    """The built-in proposer with a proposer program between it and every meta model. `agent`:
+    the campaign's agent model for the `evaluate` tool's drafts, which a task whose scorer calls
+    one (the agent and memory rooms, meta_proposer's inner campaigns) needs to score them as
+    the campaign will."""
 
     def __init__(self, builtin: Proposer, runner: Runner, settings: ProposerSettings,
-                 sandbox: Executor | None = None):
+                 sandbox: Executor | None = None, agent: AgentFactory | None = None):
         self.__dict__.update(builtin.__dict__)  # its settings, novelty, prompts, insights
         self._readers = threading.local()
         self.clients = {name: ProgramClient(client, self)
@@ -289,6 +307,7 @@ class ProgramProposer(Proposer):
         self.sandbox = sandbox or Sandbox()
         self._plans = threading.local()
         self.smoke = _first_stage(builtin.task)
+        self.agent = agent
 
     def propose(self, outcome: Outcome) -> None:
         self._plans.plan = outcome.plan
@@ -322,9 +341,11 @@ class ProgramProposer(Proposer):
                         "evaluations": self.settings.evaluations},
         }
 
-    def evaluate_draft(self, draft: Any, plan: Plan) -> dict[str, Any]:
+    def evaluate_draft(self, draft: Any, plan: Plan, calls: list[ModelCall]) -> dict[str, Any]:
         """The `evaluate` tool: a whole program, or an answer in the plan's edit format applied
-        to its parent, scored on the task's first stage (no agent model)."""
+        to its parent, scored on the task's first stage with the campaign's agent model (its
+        calls appended to `calls`, under the same per-evaluation and campaign budgets as any
+        evaluation's)."""
         if not isinstance(draft, str):
             raise ValueError("evaluate takes the draft as text")
         base = plan.parent.code if plan.parent else self.task.seed_code
@@ -334,7 +355,8 @@ class ProgramProposer(Proposer):
         except EditError as exc:
             return {"status": "invalid", "score": None, "reason": str(exc)}
         try:
-            final = self.smoke.evaluate(code, self.sandbox)[-1]
+            final = self.smoke.evaluate(
+                code, self.sandbox, model=None if self.agent is None else self.agent(calls))[-1]
         except TaskError as exc:
             raise ValueError(f"the task could not score the draft: {exc}") from None
         return {"status": final.status, "score": final.score, "reason": final.reason}
@@ -392,23 +414,26 @@ def load_program(spec: str, runs_dir: str | Path) -> str:
     return code
 
 
-def make_proposer(builtin: Proposer, settings: ProposerSettings,
-                  runs_dir: str | Path) -> Proposer:
+def make_proposer(builtin: Proposer, settings: ProposerSettings, runs_dir: str | Path,
+                  agent: AgentFactory | None = None) -> Proposer:
     """The campaign's proposer as `[proposer] program` says: the built-in itself, or the
-    built-in with a program between it and the model. `self` (a meta_proposer campaign: DGM's
-    loop) runs the campaign's own best program so far, the seed proposer until one scores."""
+    built-in with a program between it and the model (`agent`: the campaign's agent model, for
+    the `evaluate` tool). `self` (a meta_proposer campaign: DGM's loop) runs the campaign's own
+    best program so far, the seed proposer until one scores."""
     if settings.program == "builtin":
         return builtin
     if settings.program != "self":
         code = load_program(settings.program, runs_dir)
-        return ProgramProposer(builtin, SandboxRunner(lambda: code, settings), settings)
+        return ProgramProposer(builtin, SandboxRunner(lambda: code, settings), settings,
+                               agent=agent)
     seed = SEED_FILE.read_text(encoding="utf-8")
 
     def current() -> str:
         best = proposer.reader().best()
         return best.code if best is not None and is_proposer_program(best.code) is None \
             else seed
-    proposer = ProgramProposer(builtin, SandboxRunner(current, settings), settings)
+    proposer = ProgramProposer(builtin, SandboxRunner(current, settings), settings,
+                               agent=agent)
     return proposer
 
 
