@@ -133,7 +133,8 @@ class Campaign:
             config, task, clients, make_novelty(edits.novelty_threshold, edits.novelty_embedding,
                                                 edits.embedding_threshold),
             writer.path, next((d["insights"] for _, _, d in writer.events("scratchpad", 1)), ""))
-        self.proposer = make_proposer(self.proposer, config.proposer, config.runs_dir)
+        self.proposer = make_proposer(self.proposer, config.proposer, config.runs_dir,
+                                      self._agent)
         self._tops: dict[tuple[int, int | None], list[Program]] = {}
         self.broken: str | None = None
         """Why the campaign cannot go on (its seed program fails, its scorer raised, a model
