@@ -62,10 +62,12 @@ def propose(request, tools):
 ''',
     "hangs": '''
 def propose(request, tools):
-    """Asks once, then never answers."""
+    """Asks once, then never answers (asleep: no CPU burnt on a shared machine)."""
+    import time
+
     tools.model(request["messages"])
     while True:
-        pass
+        time.sleep(1)
 ''',
 }
 """Broken proposer blocks, put into the seed proposer's frame."""
@@ -128,6 +130,7 @@ def campaign(tmp_path: Path, name: str, proposer: Path, *settings: str) -> Path:
     model = script(tmp_path / "model.jsonl", [f"```python\n{answer}```"])
     extra = [arg for setting in settings for arg in ("--set", setting)]
     result = discover(tmp_path / "runs", "run", str(task), "--name", "p", "--iterations", "2",
+                      # the seed's iteration, then the one proposal
                       "--progress", "quiet", "--no-preflight", "--proposer", str(proposer),
                       "--set", f'models=[{{name="scripted:{model}", edit_mix={{rewrite=1.0}}}}]',
                       "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
@@ -138,6 +141,8 @@ def campaign(tmp_path: Path, name: str, proposer: Path, *settings: str) -> Path:
 
 
 def every_task(fast: set[str]) -> list:
+    """Every shipped task as a parameter, slow unless in `fast` (most take 3 to 30 s here on an
+    idle machine, cfr_paper's smoke stage 70 to 160 s: together minutes, too many for CI)."""
     return [pytest.param(name, marks=[] if name in fast else [pytest.mark.slow])
             for name in task_names()]
 
