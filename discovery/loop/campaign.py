@@ -135,11 +135,15 @@ class Campaign:
             writer.path, next((d["insights"] for _, _, d in writer.events("scratchpad", 1)), ""))
         self.proposer = make_proposer(self.proposer, config.proposer, config.runs_dir,
                                       self._agent)
+        if self.proposer.prompts is not None:
+            self.proposer.prompts.spent = self.budget.add
         self._tops: dict[tuple[int, int | None], list[Program]] = {}
         self.broken: str | None = None
         """Why the campaign cannot go on (its seed program fails, its scorer raised, a model
         refused the key), when it cannot: it stops, and the CLI exits 1 with this line."""
         model_call_s = max((_call_limit(c.spec) for c in clients.values()), default=0.0)
+        if config.proposer.program != "builtin":  # each request runs the program, its calls in it
+            model_call_s = max(model_call_s, config.proposer.wall_s)
         self.proposal_limit_s = model_call_s * (2 + edits.repair_turns + edits.reflexion_rounds
                                                 + edits.analysis)
         """The longest one proposal may take: its model calls (the proposal, repair and

@@ -5,7 +5,8 @@ clients (litellm, embedded, transcripts, test doubles) import this and never eac
 
 
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -129,10 +130,13 @@ class Budget:
     max_cost: float | None = None
     tokens: int = 0
     cost: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, call: ModelCall) -> None:
-        self.tokens += call.tokens_in + call.tokens_out
-        self.cost += call.cost
+        """Thread-safe: commits and proposal threads (a prompt mutation) both add."""
+        with self._lock:
+            self.tokens += call.tokens_in + call.tokens_out
+            self.cost += call.cost
 
     def exhausted(self) -> str | None:
         """Why no new proposal may start, or None."""

@@ -14,13 +14,14 @@ that is empty, too long or drops the markers the answer parser needs is refused 
 import math
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from archive import ArchiveReader, ArchiveWriter, PromptVariant
 from archive.prompt_archive import MUTATION_EVENT, VariantStats, mutations, ranked, variant_stats
 from discovery.config import PromptEvolution
-from discovery.models.base import CallFailed, ModelClient
+from discovery.models.base import CallFailed, ModelCall, ModelClient
 from prompts import render
 
 PURPOSE = "prompt_evolution"
@@ -92,6 +93,9 @@ class PromptArchive:
                  task: str):
         self.config, self.archive, self.clients, self.task = config, archive, clients, task
         self._lock = threading.Lock()
+        self.spent: Callable[[ModelCall], None] = lambda call: None
+        """Told of each mutation call as it is recorded: the campaign counts it against its
+        budget at once (a running campaign would otherwise learn of it only at a resume)."""
 
     @classmethod
     def open(cls, config: PromptEvolution, archive: Path, clients: dict[str, ModelClient],
@@ -147,6 +151,7 @@ class PromptArchive:
         with writer.batch():
             for call in calls:
                 writer.record_model_call(replace(call, iteration=n))
+                self.spent(call)
             if answer is not None:
                 try:
                     name, system, instruction = parse_mutation(

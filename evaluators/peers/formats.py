@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
+from archive.pyparse import parse_python
+
 Kind = Literal["openevolve", "shinka"]
 
 LAYOUTS: dict[Kind, tuple[str, str]] = {
@@ -78,7 +80,7 @@ def read_folder(root: Path) -> PeerFolder:
             if programs else ""
         raise PeerFormatError(f"{root}: {NAMES[kind]} task needs {stem}.py{other}")
     try:
-        tree = ast.parse((root / evaluator).read_text(encoding="utf-8"))
+        tree = parse_python((root / evaluator).read_text(encoding="utf-8"))
     except SyntaxError as exc:
         raise PeerFormatError(f"{root / evaluator}: syntax error at line {exc.lineno}: "
                               f"{exc.msg}") from exc
@@ -141,7 +143,7 @@ def _run_evo_literals(path: Path) -> tuple[dict[str, Any], str]:
     system message (a `task_sys_msg` keyword or item, or a module-level `*sys_msg` string).
     Parsed, never run: values that are not literals are left out."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_python(path.read_text(encoding="utf-8"))
     except SyntaxError:
         return {}, ""
     strings = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)

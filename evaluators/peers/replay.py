@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from archive.pyparse import parse_python
 from evaluators.peers.driver import call_evaluator
 from evaluators.peers.formats import PeerFolder
 from evaluators.peers.scorer import peer_metrics
@@ -77,7 +78,7 @@ def replay_entry(folder: PeerFolder) -> tuple[str | None, str]:
     `hasattr(program, "NAME")`) among the initial program's functions; it must take no
     required arguments, since the evaluator's own arguments cannot be replayed."""
     source = (folder.root / folder.evaluator).read_text(encoding="utf-8")
-    program = ast.parse((folder.root / folder.program).read_text(encoding="utf-8"))
+    program = parse_python((folder.root / folder.program).read_text(encoding="utf-8"))
     defined = {n.name: n for n in program.body if isinstance(n, ast.FunctionDef)}
     patterns = (r"experiment_fn_name\s*=\s*[\"'](\w+)", r"\b(?:program|module)\.(\w+)",
                 r"(?:get|has)attr\(\s*\w+\s*,\s*[\"'](\w+)")

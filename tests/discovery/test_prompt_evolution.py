@@ -111,6 +111,8 @@ def test_off_by_default_and_on_by_the_setting(writer, tmp_path):
 def test_mutation_every_n_iterations_with_a_scripted_meta_model(writer, tmp_path):
     seed = add_scored(writer, 0.0, 0.5)
     prompts = _archive(writer, tmp_path, "no tags at all", GOOD)
+    spent = []  # what a running campaign's budget is told, as each call is recorded
+    prompts.spent = spent.append
     shipped = prompts.choose(1, "rewrite", "meta")  # the first use: the shipped prompt
     assert (shipped.system, shipped.parent_id) == (render("rewrite/system.md"), None)
     _commit(writer, 1, seed, 0.6)
@@ -128,6 +130,7 @@ def test_mutation_every_n_iterations_with_a_scripted_meta_model(writer, tmp_path
     assert "no <SYSTEM>" in events[0]["refused"]
     calls = [c for n in (3, 5) for c in writer.model_calls(iteration=n)]
     assert [c.purpose for c in calls] == [PURPOSE, PURPOSE]  # both calls are counted
+    assert [(c.purpose, c.tokens_in) for c in spent] == [(c.purpose, c.tokens_in) for c in calls]
     child = _commit(writer, 5, seed, 0.8)
     assert writer.program(child).prompt_variant == fresh.id  # stamped at commit
     stats = {s.variant.id: s for s in variant_stats(writer, "rewrite")}
