@@ -259,6 +259,7 @@ def _outputs(job_dir: str, keep: int) -> dict:
 
 def main() -> None:
     jobs_fd, notices_fd = (int(a) for a in sys.argv[1:3])
+    harness.default_signals()  # the jobs it forks inherit them
     preload = sys.argv[3:]
     for name in preload:
         importlib.import_module(name)

@@ -20,6 +20,7 @@ them as `oracle.fds`.
 import importlib.util
 import json
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -33,6 +34,16 @@ _waiting = {}
 _reading = False
 """Whether a thread is reading the reply pipe (one at a time; the others wait for it)."""
 _closed = False
+
+
+def default_signals():
+    """The limits' signals back at their default action, none blocked. An ignored disposition
+    and the signal mask survive fork and exec, and a library in the evaluator's process can set
+    them (NetHack, through NLE, ignores SIGXCPU and SIGHUP): the candidate would then never get
+    the CPU limit's SIGXCPU and die by SIGKILL at the hard limit, without the limit's reason."""
+    for name in ("SIGXCPU", "SIGXFSZ", "SIGHUP"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
 def _send(message):
@@ -127,6 +138,7 @@ def serve(request):
 
 
 if __name__ == "__main__":
+    default_signals()
     serve(json.loads(sys.stdin.read()))
     sys.stdout.flush()
     # Skip interpreter teardown: atexit hooks and finalizers the candidate registered do not run.

@@ -4,6 +4,7 @@ leaked, nothing left running and nothing outside scratch changed. Keep this list
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -106,6 +107,22 @@ def test_cpu_limit(bwrap):
     result = run(bwrap, "while True:\n    pass", Limits(wall_s=10, cpu_s=1))
     assert result.status == "crashed" and "CPU time limit" in result.reason
     assert result.resources["cpu_s"] == pytest.approx(1.0, abs=0.5)
+
+
+def test_cpu_limit_when_the_evaluator_ignores_sigxcpu():
+    """An ignored SIGXCPU survives fork and exec, and NetHack (through NLE, on the MiniHack
+    task's trusted side) sets it: the sandbox and a fork server started then still end a CPU
+    loop by the CPU limit, with its reason."""
+    if available_level() != "bwrap":
+        pytest.skip("bubblewrap is not usable on this machine")
+    before = signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+    try:
+        with WorkerPool(size=1) as pool:
+            for sandbox in (Sandbox("bwrap"), pool):
+                result = run(sandbox, "while True:\n    pass", Limits(wall_s=10, cpu_s=1))
+                assert result.status == "crashed" and "CPU time limit" in result.reason
+    finally:
+        signal.signal(signal.SIGXCPU, before)
 
 
 def test_sleep_forever_times_out(bwrap):

@@ -468,15 +468,8 @@ def test_the_analysis_step_is_alma_s_and_carries_its_suggestion_to_the_child(tmp
         json.dumps(first), f"```python\n{block('item_map')}```",
         "Not JSON: keep the map.", f"```python\n{block('map_memory')}```",
         json.dumps({"suggested_changes": []}), f"```python\n{block('success_ends')}```"]))
-    result = discover(tmp_path, "run", "gridworld_memory", "--name", "a", "--iterations", "4",
-                      "--progress", "quiet", "--set", "selection.islands=1",
-                      "--set", 'selection.strategy="greedy"',
-                      "--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
-                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
-                      "--set", "edits.analysis=true")
-    assert result.exit_code == 0, result.stderr
-    asked = [json.loads(line)["messages"] for line in (tmp_path / "a" / "transcript.jsonl")
-             .read_text().splitlines()]
+    asked = _scripted_campaign(tmp_path, script, 4, 'selection.strategy="greedy"',
+                               "edits.analysis=true")
     analysis, proposal = asked[0], asked[1][-1]["content"]
     assert '"suggested_changes"' in analysis[0]["content"] and "Useful" in analysis[0]["content"]
     shown = json.loads(analysis[1]["content"].split("<CURRENT TRAJECTORY EXAMPLE>\n")[1]
@@ -565,14 +558,7 @@ def test_new_code_that_raises_in_the_probe_goes_back_for_repair_before_the_full_
     script = tmp_path / "answers.jsonl"
     script.write_text(json.dumps({"text": f"```python\n{broken}```"}) + "\n"
                       + json.dumps({"text": f"```python\n{good}```"}) + "\n")
-    result = discover(tmp_path, "run", "gridworld_memory", "--name", "a", "--iterations", "2",
-                      "--progress", "quiet", "--set", "selection.islands=1",
-                      "--set", f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]',
-                      "--set", "edits.tune_share=0", "--set", "edits.restart_share=0",
-                      "--set", "edits.debug_turns=2")
-    assert result.exit_code == 0, result.stderr
-    asked = [json.loads(line)["messages"] for line in (tmp_path / "a" / "transcript.jsonl")
-             .read_text().splitlines()]
+    asked = _scripted_campaign(tmp_path, script, 2, "edits.debug_turns=2")
     assert len(asked) == 2  # the proposal, then one debug turn: the repair passed
     debug = asked[1][-1]["content"]
     assert "the memory raised on 24 of its calls in the probe" in debug
@@ -596,3 +582,17 @@ def test_an_llm_agent_evaluation_of_the_train_stage_completes_within_the_task_s_
     calls = int(result.stdout.split("agent model simulator")[1].split(" calls")[0]
                 .rsplit(" ", 1)[1])
     assert 2000 < calls <= TASK.config.agent_calls_per_evaluation
+
+
+def _scripted_campaign(tmp_path, script, iterations: int, *settings: str) -> list:
+    """A gridworld_memory campaign `a` answered by `script` (a scripted test double), one island,
+    proposals only; returns each model request's messages from its transcript."""
+    model = f'models=[{{name="scripted:{script}", edit_mix={{rewrite=1.0}}}}]'
+    sets = ["selection.islands=1", model, "edits.tune_share=0", "edits.restart_share=0",
+            *settings]
+    result = discover(tmp_path, "run", "gridworld_memory", "--name", "a", "--iterations",
+                      str(iterations), "--progress", "quiet",
+                      *(arg for setting in sets for arg in ("--set", setting)))
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line)["messages"] for line in (tmp_path / "a" / "transcript.jsonl")
+            .read_text().splitlines()]
