@@ -12,6 +12,7 @@ from memory_helpers import Echo, memory_class, smoke
 
 from evaluators.task import Case, load_task
 from evaluators.workers import WorkerPool
+from tests.helpers import discover
 
 TASK = load_task("textworld_games_memory")
 SCORER = TASK.scorer.SCORER
@@ -75,3 +76,23 @@ def test_the_smoke_case_through_the_sandbox_and_with_the_llm_agent():
     assert all("Memory: {" in prompt for prompt in echo.prompts)
     assert any('"plan": ["' in prompt for prompt in echo.prompts)
     assert json.loads(json.dumps(llm.metrics.public))["memory_errors"] == 0
+
+
+@needs_textworld
+@pytest.mark.slow
+def test_discover_eval_with_the_embedded_model_on_a_tiny_stream(tmp_path):
+    """ALMA's TextWorld domain end to end with the embedded model as the LLM agent: one small
+    treasure hunt played twice, a short command budget."""
+    task = tmp_path / "textworld_tiny"
+    task.mkdir()
+    (task / "task.toml").write_text(
+        f'extends = "{TASK.root / "task.toml"}"\nname = "textworld_tiny"\n[[stages]]\n'
+        'name = "tiny"\nlimits = { wall_s = 900, cpu_s = 900, memory_mb = 2048 }\n'
+        'cases = [{ name = "t", secret = { seed = 0, worlds = 1, tasks_per_world = 2, '
+        'level = 4, budget = 4 } }]\n')
+    result = discover(tmp_path, "eval", str(task), str(SCORING), "--agent-model", "embedded",
+                      "--executor", "warm", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("["):])[0]["results"][-1]
+    assert report["status"] == "ok", report["reason"]
+    assert 0 <= report["public_metrics"]["reward"] <= 1
