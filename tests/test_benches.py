@@ -25,6 +25,10 @@ FIGURES = {
         rf"\| map_memory \| smoke \| {NUMBER} \| {NUMBER} \| \+{NUMBER} ± {NUMBER} \|"],
     "rl_gpu_bench.py": [
         rf"\| cpu \| cartpole \| 64 \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {RATIO} \|"],
+    "cfr_gpu_bench.py": [rf"\| leduc_poker \| 5,520 \| {path} \| cpu \| 5 \| {NUMBER} \| {NUMBER} "
+                         rf"\| {NUMBER} \| {NUMBER}e[-+]\d+ \| {RATIO} \|"
+                         for path in (r"numpy engine \(oracle \+ seed rule\)",
+                                      r"torch CFR\+ wholly on the device")],
     "rl_reference_bench.py": [rf"\| ppo_clip \(seed\) \| 1\.00 \[{NUMBER}, {NUMBER}\] \|"],
     "rl_bench.py": [
         rf"\| cartpole \| stacked-agent PPO \(torch env\) \| {NUMBER} \| {NUMBER} \| {RATIO} \|",

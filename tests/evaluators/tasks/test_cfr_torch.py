@@ -96,8 +96,18 @@ def test_the_oracle_holding_a_device_game_scores_as_with_the_game(name):
     """The hook: the CFR oracle with on_device's DeviceGame (forced here: CPU torch, no
     threshold) runs the candidate's rule to the same exploitability."""
     game = flatten(name).game
-    assert oracle_cfr_plus(DeviceGame(game, "cpu"), 20) == pytest.approx(
-        oracle_cfr_plus(game, 20), rel=0, abs=1e-10)
+    held = DeviceGame(game, "cpu")
+    assert oracle_cfr_plus(held, 20) == pytest.approx(oracle_cfr_plus(game, 20), rel=0,
+                                                      abs=1e-10)
+    policy = random_policy(game, 2)
+    reach = game.all_reach(policy)
+    for p in range(game.num_players):  # the regrets as the oracle takes them: legal entries
+        legal = game.mask[game.slices[p]]
+        out = np.full(2 * legal.sum(), np.nan)
+        held.legal_regrets(policy, reach, p, out, np.arange(legal.sum()) * 2)
+        np.testing.assert_allclose(out[::2], game.regrets(policy, reach, p)[legal], rtol=0,
+                                   atol=CLOSE)
+        assert np.isnan(out[1::2]).all()
 
 
 def test_on_device_keeps_small_games_and_the_cpu_on_numpy():

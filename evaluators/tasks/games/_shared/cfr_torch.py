@@ -258,6 +258,13 @@ class DeviceGame:
         on = self.torch
         return on.regrets(on.tensor(policy), on.tensor(reach), player).cpu().numpy()
 
+    def legal_regrets(self, policy: np.ndarray, reach: np.ndarray, player: int,
+                      out: np.ndarray, positions: np.ndarray) -> None:
+        """Game.legal_regrets: `player`'s regrets, its k-th legal entry (row-major over its
+        rows) written to out[positions[k]] (what the oracle sends)."""
+        regret = self.regrets(policy, reach, player)
+        out[positions] = regret[self.numpy.mask[self.numpy.slices[player]]]
+
     def expected_utility(self, reach: np.ndarray) -> np.ndarray:
         return self.torch.expected_utility(self.torch.tensor(reach)).cpu().numpy()
 
