@@ -16,12 +16,15 @@ from helpers import load_module  # noqa: E402
 from evaluators.task import TASKS_DIR, task_folders  # noqa: E402
 
 TASK = task_folders()["cfr"]
-sys.path[:0] = [str(TASK), str(TASKS_DIR / "games" / "_shared")]
+PSRO_TASK = task_folders()["psro"]
+sys.path[:0] = [str(TASK), str(PSRO_TASK), str(TASKS_DIR / "games" / "_shared")]
 from cfr_engine import PolicyError  # noqa: E402
 from cfr_games import flatten  # noqa: E402
 from cfr_loop import REGRET_TOLERANCE, run  # noqa: E402
 from cfr_oracle import CFR  # noqa: E402
 from cfr_torch import DeviceGame, TorchGame, cfr_plus, on_device  # noqa: E402
+from psro_loop import run as run_psro  # noqa: E402
+from psro_oracle import PSRO  # noqa: E402
 
 GAMES = ["kuhn_poker", "kuhn_poker(players=3)", "leduc_poker",
          "goofspiel(num_cards=4,imp_info=True,points_order=descending)"]
@@ -108,6 +111,24 @@ def test_the_oracle_holding_a_device_game_scores_as_with_the_game(name):
         np.testing.assert_allclose(out[::2], game.regrets(policy, reach, p)[legal], rtol=0,
                                    atol=CLOSE)
         assert np.isnan(out[1::2]).all()
+
+
+@pytest.mark.parametrize("tie_seed", [None, 11])
+@pytest.mark.parametrize("name", ["kuhn_poker(players=3)", "leduc_poker"])
+def test_the_psro_oracle_holding_a_device_game_scores_as_with_the_game(name, tie_seed):
+    """PSRO's best responses on the device, first or random ties: the same populations (so the
+    same meta-games) and the same exploitabilities."""
+    solver = load_module(PSRO_TASK / "seed.py", "cfr_torch_psro_seed").meta_solver
+    runs = []
+    for game in (flatten(name).game, DeviceGame(flatten(name).game, "cpu")):
+        psro = PSRO(game, 6, tie_seed=tie_seed)
+        run_psro(solver, lambda *args, psro=psro: psro(list(args)))
+        runs.append(psro)
+    numpy_run, device_run = runs
+    np.testing.assert_allclose(device_run.payoffs, numpy_run.payoffs, rtol=0, atol=CLOSE)
+    assert list(device_run.exploitability) == list(numpy_run.exploitability) == [1, 2, 3, 4, 5, 6]
+    np.testing.assert_allclose(list(device_run.exploitability.values()),
+                               list(numpy_run.exploitability.values()), rtol=0, atol=1e-10)
 
 
 def test_on_device_keeps_small_games_and_the_cpu_on_numpy():
