@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evaluators.devices import Gpu, nodes, visible
+from evaluators.harness import poll_read
 
 HARNESS = Path(__file__).with_name("harness.py")
 LEVELS = ("bwrap", "unshare", "rlimits")
@@ -70,6 +71,16 @@ PARSE_COST = 32
 key 28x, lists of pairs 24x, of short strings 13x, of floats 9x, of small ints 5x; a long
 string 1-4x, 4 where one character needs UCS-4). No shape grows faster than linearly: the
 nesting is bounded, and ints are capped at 4300 digits by Python itself."""
+CALL_POLL_S = 0.0003
+"""How long our side polls the result pipe for the candidate's next call after answering one,
+before it goes back to waiting in select. A trusted loop's candidate answers within tens of
+microseconds (a CFR update: ~30-50 us), and waking a thread that sleeps in select costs ~40
+us on these VMs: polling makes an oracle round trip ~10 us instead of ~85 (bench/
+oracle_bench.py). A candidate that does not call again costs one window per answer, never
+more; 0 turns polling off."""
+REPLY_POLL_S = 0.0003
+"""How long the candidate's harness polls for an oracle's answer before it blocks (sent in
+the request as `poll_s`; the polling is the candidate's own CPU time)."""
 _NOBODY = 65534
 _READ_CHUNK = 65536
 _FIXES = {
@@ -158,13 +169,17 @@ class Executor(Protocol):
         ...
 
 
-def job_files(code: str, files: dict[str, str] | None) -> dict[str, str]:
-    """The candidate and the task's support modules, which the harness writes side by side
-    into the candidate's working directory (inside the sandbox: we never write there)."""
+def harness_request(code: str, entry: str, inputs: dict[str, Any], oracle_arg: str | None,
+                    files: dict[str, str] | None) -> dict[str, Any]:
+    """What the harness gets (evaluators/harness.py), less its channels: the candidate and the
+    task's support modules, which it writes side by side into the candidate's working directory
+    (inside the sandbox: we never write there), the entry and its inputs, and how long a call
+    polls for its answer."""
     for name in files or {}:
         if Path(name).name != name:
             raise ValueError(f"support file {name!r} must be a plain file name")
-    return {**(files or {}), "candidate.py": code}
+    return {"files": {**(files or {}), "candidate.py": code}, "module": "candidate.py",
+            "entry": entry, "inputs": inputs, "oracle_arg": oracle_arg, "poll_s": REPLY_POLL_S}
 
 
 def available_level() -> str:
@@ -416,8 +431,7 @@ class Sandbox:
             oracle: Oracle | None = None, oracle_arg: str | None = None,
             files: dict[str, str] | None = None) -> Run:
         """Run `entry(**inputs)` of `code` (plus the oracle as keyword `oracle_arg`)."""
-        request = {"files": job_files(code, files), "module": "candidate.py", "entry": entry,
-                   "inputs": inputs, "oracle_arg": oracle_arg}
+        request = harness_request(code, entry, inputs, oracle_arg, files)
         with _scratch() as scratch:
             cgroups = _Cgroups(limits.processes, limits.memory_mb)
             try:
@@ -487,14 +501,19 @@ class MessageError(ValueError):
     """A message from the candidate we refuse to take (its fault: the run is invalid)."""
 
 
+_decode = json.JSONDecoder().decode
+
+
 def parse_message(line: bytes) -> dict[str, Any]:
     """One JSON message from the candidate, within bounds: a candidate's JSON cannot exhaust
-    our stack (nesting) or our memory (containers cost us ~20x their bytes)."""
+    our stack (nesting) or our memory (containers cost us ~20x their bytes). UTF-8 only (the
+    harness sends ASCII): `json.loads` would guess an encoding first, ~40% of a small
+    message's parse."""
     containers = line.count(b"[") + line.count(b"{")  # counts brackets in strings too: a bound
     if containers > MAX_CONTAINERS:
         raise MessageError(f"more than {MAX_CONTAINERS} lists and objects in one message")
     try:
-        message = json.loads(line)
+        message = _decode(line.decode())
     except RecursionError:
         raise MessageError(f"message nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:
@@ -551,6 +570,8 @@ class Channel:
         """A complete message waits in `pending` for room: read no more from the pipe."""
         self.wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         self.writing = threading.Lock()
+        self.replies = 0
+        """Answers written so far (under `writing`): `read` polls for the next call after one."""
         self.pending = bytearray()
         """Read and not yet handled: complete messages waiting for room, then the start of a
         line whose end has not arrived yet (at most one message and one read's worth)."""
@@ -568,6 +589,23 @@ class Channel:
         if self.problem is None:
             self.pending += chunk
             self.pump()
+
+    def read(self, fd: int) -> bool:
+        """Read the result pipe `fd` (non-blocking, and readable) and handle what came; after
+        each read that answered a call, poll `fd` for the next call for CALL_POLL_S before
+        the caller goes back to its select (so a candidate that stops calling costs one window
+        per answer). False at the pipe's end."""
+        with contextlib.suppress(BlockingIOError):
+            chunk: bytes | None = os.read(fd, _READ_CHUNK)
+            while chunk:
+                replies = self.replies
+                self.feed(chunk)
+                if self.replies == replies or self.blocked or self.problem is not None \
+                        or time.monotonic() >= self.deadline:
+                    return True
+                chunk = poll_read(fd, CALL_POLL_S)
+            return chunk is None
+        return True
 
     def wake_up(self) -> None:
         """`wake` was readable: room has freed, handle the messages that waited for it."""
@@ -661,6 +699,7 @@ class Channel:
         data = memoryview((json.dumps(reply) + "\n").encode())
         with self.writing:  # replies of concurrent calls go out whole, one after another
             self._write(data)
+            self.replies += 1
 
     def close(self) -> None:
         """The candidate is gone (or its verdict settled): wait for the calls being served
@@ -677,7 +716,8 @@ class Channel:
         """Write a reply larger than the pipe holds without trusting the candidate to read it:
         a candidate that asks and never reads runs into the wall-clock deadline, not us into a
         blocked write."""
-        os.set_blocking(self.reply_w, False)
+        if not self.replies:
+            os.set_blocking(self.reply_w, False)
         while data:
             try:
                 data = data[os.write(self.reply_w, data):]
@@ -742,6 +782,7 @@ class _Supervisor:
         deadline = self.start + self.limits.wall_s
         exited = False
         channel = self.channel
+        os.set_blocking(self.result_r, False)  # Channel.read polls it
         try:
             while streams and channel.problem is None:
                 left = deadline - time.monotonic()
@@ -760,11 +801,13 @@ class _Supervisor:
                     if fd == channel.wake:
                         channel.wake_up()
                         continue
+                    if streams[fd] == "result":
+                        if not channel.read(fd):
+                            del streams[fd]
+                        continue
                     chunk = os.read(fd, _READ_CHUNK)
                     if not chunk:
                         del streams[fd]
-                    elif streams[fd] == "result":
-                        channel.feed(chunk)
                     else:
                         self._output(streams[fd], chunk)
         finally:

@@ -58,7 +58,7 @@ from evaluators.sandbox import (
     _scrubbed_env,
     _wrap,
     checked_level,
-    job_files,
+    harness_request,
     memory_verdict,
     output_problem,
     python_argv,
@@ -157,8 +157,8 @@ class WarmWorker:
             files: dict[str, str] | None = None) -> Run:
         """One job on this (started, alive) worker; afterwards the worker is stopped if it
         must not take another."""
-        job = {"files": job_files(code, files), "module": "candidate.py", "entry": entry,
-               "inputs": inputs, "oracle_arg": oracle_arg, "limits": dataclasses.asdict(limits)}
+        job = {**harness_request(code, entry, inputs, oracle_arg, files),
+               "limits": dataclasses.asdict(limits)}
         if self.cgroups.pids is not None:
             (self.cgroups.pids / "pids.max").write_text(str(limits.processes + 4))
         self.cgroups.limit_memory(self.cgroups.memory_used() + limits.memory_mb * 2**20)
@@ -224,6 +224,7 @@ class WarmWorker:
         has a problem, ask the server to end the job now (its verdict is settled). While the
         channel has no room, its pipe is not read: it fills and the job's writes wait."""
         reading, ended = True, False
+        os.set_blocking(result_r, False)  # Channel.read polls it
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -235,9 +236,7 @@ class WarmWorker:
             if channel.wake in ready:
                 channel.wake_up()
             if result_r in ready:
-                chunk = os.read(result_r, 65536)
-                reading = bool(chunk)
-                channel.feed(chunk)
+                reading = channel.read(result_r)
             if channel.problem is not None and not ended:
                 ended = True
                 with contextlib.suppress(OSError):
@@ -246,10 +245,11 @@ class WarmWorker:
                 notice = self._notice(deadline)
                 if notice is None or notice["kind"] == "died":
                     return notice
-                os.set_blocking(result_r, False)  # the job's processes are all dead now: what
-                with contextlib.suppress(BlockingIOError):  # is in the pipe (a pipe's worth
+                # The job's processes are all dead now: what is in the pipe (a pipe's worth at
+                # most) is all of it; channel.close() ends it.
+                with contextlib.suppress(BlockingIOError):
                     while channel.problem is None and (chunk := os.read(result_r, 65536)):
-                        channel.feed(chunk)  # at most) is all of it; channel.close() ends it
+                        channel.feed(chunk)
                 return notice
             if not ready and not self.alive:
                 return {"kind": "died"}

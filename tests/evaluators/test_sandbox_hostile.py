@@ -401,6 +401,7 @@ def attack():
     open('/tmp/planted', 'w').write('x')
     open('left-in-scratch', 'w').write('x')
     sys.modules['json'].dumps = lambda *a, **k: 'poisoned'
+    sys.modules['harness']._encode = lambda *a: 'poisoned'  # the harness keeps its own encoder
     return os.getcwd()
 """, "attack", {})
         look = pool.run(look_code, "attack", {})
