@@ -34,9 +34,10 @@ import torch
 from cfr_engine import POLICY_TOLERANCE, TIE_TOLERANCE, Game, PolicyError
 
 GPU_MIN_TERMINALS = 100_000
-"""Games with fewer terminals keep the numpy engine even in a GPU slot: their passes take
-well under a millisecond on a core, less than a GPU's kernel launches and copies (3-player Leduc
-has 1,043,952 terminals, 2-player Leduc 5,520). A guess: not yet measured on a GPU."""
+"""Games with fewer terminals keep the numpy engine even in a GPU slot: a pass over them takes
+a millisecond or two on a core at most, about what a GPU's kernel launches and copies cost
+(3-player Leduc has 1,043,952 terminals, 2-player Leduc 5,520). A guess: not yet measured on a
+GPU."""
 
 Rows = slice | torch.Tensor
 
