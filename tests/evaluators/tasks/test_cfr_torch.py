@@ -38,9 +38,9 @@ def random_policy(game, seed: int) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def oracle_cfr_plus(game, iterations: int) -> float:
+def oracle_cfr_plus(game, iterations: int, alternating: bool = True) -> float:
     """Exploitability of the CFR task's oracle running the seed (CFR+) for `iterations`."""
-    cfr = CFR(game, [iterations])
+    cfr = CFR(game, [iterations], alternating)
     run(load_module(TASK / "seed.py", "cfr_torch_seed").step, lambda *args: cfr(list(args)))
     return cfr.exploitability[iterations]
 
@@ -100,8 +100,9 @@ def test_the_oracle_holding_a_device_game_scores_as_with_the_game(name):
     threshold) runs the candidate's rule to the same exploitability."""
     game = flatten(name).game
     held = DeviceGame(game, "cpu")
-    assert oracle_cfr_plus(held, 20) == pytest.approx(oracle_cfr_plus(game, 20), rel=0,
-                                                      abs=1e-10)
+    for alternating in (True, False):  # one player's rows per update, or all at once
+        assert oracle_cfr_plus(held, 20, alternating) == pytest.approx(
+            oracle_cfr_plus(game, 20, alternating), rel=0, abs=1e-10)
     policy = random_policy(game, 2)
     reach = game.all_reach(policy)
     for p in range(game.num_players):  # the regrets as the oracle takes them: legal entries
