@@ -335,27 +335,31 @@ class Framework:
     """(api_base, its model slots, its evaluation slots, iterations, work dir)."""
 
 
-def frameworks(args: argparse.Namespace) -> dict[str, Framework]:
-    """Every framework the bench can run, by its --frameworks name."""
-    scale, oe, shinka, lag = args.scale, args.openevolve_python, args.shinka_python, args.lag
+def frameworks(args: argparse.Namespace) -> dict[str, list[Framework]]:
+    """Every framework the bench can run, by its --frameworks name (`discovery`: a row per
+    `--lag`)."""
+    scale, oe, shinka = args.scale, args.openevolve_python, args.shinka_python
+
+    def ours(name: str, lag: int | None = None, bare: bool = False) -> Framework:
+        return Framework(name, lambda n, m: (n, m), lambda url, n, m, i, w:
+                         run_ours(url, n, m, i, scale, w, bare=bare, lag=lag))
+
     return {
-        "discovery": Framework("discovery" if lag is None else f"discovery, lag {lag}",
-                               lambda n, m: (n, m), lambda url, n, m, i, w:
-                               run_ours(url, n, m, i, scale, w, lag=lag)),
+        "discovery": [ours("discovery" if lag is None else f"discovery, lag {lag}", lag)
+                      for lag in args.lag or [None]],
         # the loop strictly one iteration after another, as 1x1 ran before the lag
-        "serial": Framework("discovery, lag 0 (serial)", lambda n, m: (n, m),
-                            lambda url, n, m, i, w: run_ours(url, n, m, i, scale, w, lag=0)),
-        "bare": Framework("discovery, bare openai client", lambda n, m: (n, m),
-                          lambda url, n, m, i, w: run_ours(url, n, m, i, scale, w, bare=True)),
+        "serial": [ours("discovery, lag 0 (serial)", lag=0)],
+        "bare": [ours("discovery, bare openai client", bare=True)],
         # one knob, workers: each makes one proposal and evaluates it, so model calls in
         # flight = evaluations in flight; run at the setting's evaluations, or its proposals
-        "openevolve": Framework("OpenEvolve 0.4.0", lambda n, m: (m, m), lambda url, n, m, i, w:
-                                run_openevolve(oe, url, m, i, scale, w)),
-        "openevolve-n": Framework("OpenEvolve 0.4.0", lambda n, m: (n, n) if n != m else None,
-                                  lambda url, n, m, i, w: run_openevolve(oe, url, n, i, scale,
-                                                                         w)),
-        "shinka": Framework("ShinkaEvolve 0.0.7", lambda n, m: (n, m), lambda url, n, m, i, w:
-                            run_shinka(shinka, url, n, m, i, scale, w))}
+        "openevolve": [Framework("OpenEvolve 0.4.0", lambda n, m: (m, m),
+                                 lambda url, n, m, i, w: run_openevolve(oe, url, m, i, scale,
+                                                                        w))],
+        "openevolve-n": [Framework("OpenEvolve 0.4.0", lambda n, m: (n, n) if n != m else None,
+                                   lambda url, n, m, i, w: run_openevolve(oe, url, n, i, scale,
+                                                                          w))],
+        "shinka": [Framework("ShinkaEvolve 0.0.7", lambda n, m: (n, m), lambda url, n, m, i, w:
+                             run_shinka(shinka, url, n, m, i, scale, w))]}
 
 
 def main() -> None:
@@ -371,9 +375,10 @@ def main() -> None:
                         help="of: discovery, serial (ours with parallel.lag = 0: one iteration "
                         "after another), bare (ours with a bare openai client instead of "
                         "litellm), openevolve, openevolve-n (OpenEvolve with N workers), shinka")
-    parser.add_argument("--lag", type=int, default=None,
-                        help="parallel.lag for our `discovery` rows (default: the config's, "
-                        "1 at 1x1, free-running otherwise)")
+    parser.add_argument("--lag", type=int, nargs="+", default=None,
+                        help="parallel.lag for our `discovery` rows, a row per value, e.g. "
+                        "`--lag 1 3` (default: the config's, SERIAL_LAG at 1x1, free-running "
+                        "otherwise)")
     parser.add_argument("--openevolve-python", default="/tmp/oevenv/bin/python")
     parser.add_argument("--shinka-python", default="/tmp/shinkavenv/bin/python")
     parser.add_argument("--quick", action="store_true",
@@ -387,7 +392,7 @@ def main() -> None:
                   "shinka": args.shinka_python}.get(name)
         module = "shinka" if name == "shinka" else "openevolve"
         if python is None or has_module(python, module):
-            chosen.append(known[name])
+            chosen.extend(known[name])
         else:
             print(f"{name} is not installed for {python} (see the module docstring): left out",
                   file=sys.stderr)

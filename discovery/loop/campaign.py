@@ -400,6 +400,10 @@ class Campaign:
                         EditFormat.REWRITE, self._top_k(5, island))
         parent = select_parent(writer, config.selection, island, rng, self.grid,
                                self.alma_steps)
+        if parent is None and island not in self.done:
+            # The island's seed copy (iteration `island`) is not committed yet: a lagged plan
+            # runs ahead of it. Build on the seed, as the island will, not a restart.
+            parent = self._evaluated_seed()
         if parent is None:
             return Plan(n, island, Op.RESTART, parent=self._evaluated_seed())
         draw = rng.random()

@@ -287,3 +287,21 @@ def test_a_kill_mid_pipeline_then_resume_makes_the_same_plans(tmp_path, monkeypa
         proposals = {d["n"] for _, _, d in reader.events("proposal", 100)}
     assert resumed == [{"done": 4}] and 4 in proposals
     assert snapshot(tmp_path / "killed") == snapshot(tmp_path / "whole")
+
+
+@pytest.mark.parametrize("islands", [2, 3])
+def test_a_deep_lag_builds_each_island_on_the_seed_before_its_copy_commits(tmp_path, monkeypatch,
+                                                                           islands):
+    """With lag 3 the plan of iteration n sees the first max(1, n - 3) commits, so an island's
+    first proposals are planned before its seed copy (iteration `island`) is committed: they
+    ask the model to build on the seed, as the island will once its copy lands, instead of
+    restarting the island (a second copy of the seed and an iteration without a proposal)."""
+    campaign(tmp_path, monkeypatch, "deep", 1, f"selection.islands={islands}", "parallel.lag=3")
+    seed = load_task("circle_packing").seed_code
+    with ArchiveReader(archive_path(tmp_path / "deep")) as reader:
+        seed_id = min(reader.find_by_hash(seed))
+        iterations = sorted((d for _, _, d in reader.events("iteration", 100)),
+                            key=lambda d: d["n"])
+    assert [d["op"] for d in iterations] == ["seed"] * islands + ["llm"] * (8 - islands)
+    early = [d for d in iterations[islands:] if max(1, d["n"] - 3) <= d["island"]]
+    assert early and all(d["parent"] == seed_id for d in early)
