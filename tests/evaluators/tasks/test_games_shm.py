@@ -21,7 +21,7 @@ from evaluators.workers import WorkerPool
 
 TASK = task_folders()["cfr"]
 sys.path[:0] = [str(TASK), str(task_folders()["psro"]), str(TASKS_DIR / "games" / "_shared")]
-import cfr_oracle  # noqa: E402
+import cfr_kernels  # noqa: E402
 import psro_loop  # noqa: E402
 from cfr_games import flatten  # noqa: E402
 from cfr_loop import run  # noqa: E402
@@ -90,14 +90,16 @@ def test_the_oracle_uses_the_copy_it_checked(monkeypatch):
     uniform = (mask / mask.sum(axis=1, keepdims=True))[mask]
     cfr.shared.write(reply["shared"]["policy"], uniform)
     cfr.shared.write(reply["shared"]["weight"], np.ones(1))
-    checked = cfr_oracle.check_policy
+    checked = cfr_kernels.check_update
 
-    def racing(policy, what):
-        checked(policy, what)
+    def racing(*args):
+        verdict = checked(*args)
         cfr.shared.array[:] = np.nan  # the candidate writes while the oracle works
+        return verdict
 
-    monkeypatch.setattr(cfr_oracle, "check_policy", racing)
+    monkeypatch.setattr(cfr_kernels, "check_update", racing)
     cfr(["shared", 1])
+    assert np.isnan(cfr.shared.array[cfr.legal:]).all()  # the race ran (the regrets are new)
     assert cfr.turn == 1 and np.isfinite(cfr.policy).all() and np.isfinite(cfr.numerator).all()
 
 

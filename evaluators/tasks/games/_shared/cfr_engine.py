@@ -32,6 +32,7 @@ scored.
 import math
 from dataclasses import dataclass
 
+import cfr_kernels
 import numpy as np
 
 POLICY_TOLERANCE = 1e-9
@@ -106,6 +107,22 @@ class Game:
                                for p in range(self.num_players)]
         """Each player's column of `terminal_payoff`, contiguous (read once per regret pass)."""
         self.legal_count = self.mask.sum(axis=1, keepdims=True)
+        numbered = np.arange(self.num_infosets)
+        self.order = [np.concatenate([numbered[level.rows] for level in levels]
+                                     or [numbered[:0]]) for levels in self.levels]
+        """Each player's rows by depth, shallowest first: its levels as cfr_kernels takes them,
+        with `bounds` (where each level starts in `order`, then the end), `lows` and `highs`
+        (each level's span of parent sequences)."""
+        self.bounds = [np.cumsum([0] + [len(numbered[level.rows]) for level in levels])
+                       for levels in self.levels]
+        self.lows = [np.array([level.low for level in levels], dtype=np.int64)
+                     for levels in self.levels]
+        self.highs = [np.array([level.high for level in levels], dtype=np.int64)
+                      for levels in self.levels]
+        legal = self.mask.ravel()
+        self.legal = [np.flatnonzero(legal & np.repeat(self.infoset_player == p, self.num_actions))
+                      for p in range(self.num_players)]
+        """Each player's legal entries, as flat indices r * A + a in order."""
 
     def uniform(self) -> np.ndarray:
         return self.mask / self.legal_count
@@ -117,9 +134,7 @@ class Game:
         """x[s]: `player`'s own probability of playing sequence s (x[S] = 1: the empty one).
         Entries of other players' sequences are left as they are."""
         reach = np.ones(self.mask.size + 1) if out is None else out
-        grid = reach[:-1].reshape(self.mask.shape)
-        for level in self.levels[player]:
-            grid[level.rows] = reach[level.parents, None] * policy[level.rows]
+        cfr_kernels.sequence_reach(policy, self.order[player], self.parent_sequence, reach)
         return reach
 
     def all_reach(self, policy: np.ndarray) -> np.ndarray:
@@ -154,18 +169,21 @@ class Game:
                 minlength=level.high - level.low)
         return values
 
+    def legal_regrets(self, policy: np.ndarray, reach: np.ndarray, player: int,
+                      out: np.ndarray, positions: np.ndarray) -> None:
+        """`player`'s instantaneous counterfactual regrets, its k-th legal entry (`legal`)
+        written to out[positions[k]]: straight into what the oracle sends. The module's
+        docstring has the pass (compiled: cfr_kernels.regrets)."""
+        cfr_kernels.regrets(policy, reach, self.terminal_last, self.payoff_columns[player],
+                            player, self.order[player], self.bounds[player], self.lows[player],
+                            self.highs[player], self.parent_sequence, self.legal[player],
+                            positions, out)
+
     def regrets(self, policy: np.ndarray, reach: np.ndarray, player: int) -> np.ndarray:
-        """Instantaneous counterfactual regret of each (I, a) of `player`'s rows (in order)."""
-        expected = np.zeros(self.num_infosets)
-
-        def fold(rows, values):  # final once reached: deeper sets were folded in before
-            expected[rows] = (policy[rows] * values).sum(axis=1)
-            return expected[rows]
-
-        values = self._bottom_up(reach, player, fold)
-        rows = self.slices[player]
-        grid = values[:-1].reshape(self.mask.shape)[rows]
-        return (grid - expected[rows, None]) * self.mask[rows]
+        """The same regrets as an array of `player`'s rows (in order), 0 on illegal actions."""
+        regret = np.zeros(self.mask.size)
+        self.legal_regrets(policy, reach, player, regret, self.legal[player])
+        return regret.reshape(self.mask.shape)[self.slices[player]]
 
     def expected_utility(self, reach: np.ndarray) -> np.ndarray:
         """Each player's expected utility when everyone plays the policy behind `reach`."""

@@ -28,6 +28,11 @@ differences) and departs from CFR+ there. The tolerance is absolute: it holds fo
 below it (ship value 1e-14: departs at iteration 2)."""
 
 
+POLICY_SUM_TOLERANCE = 1e-6
+"""How far from 1 a policy's row may sum when it is played (check_policy; the oracle checks
+with the same)."""
+
+
 class RuleError(ValueError):
     """The update rule returned something CFR cannot use."""
 
@@ -61,7 +66,7 @@ def check_policy(policy: np.ndarray, what: str) -> None:
     # One cheap pass for the usual, valid case (NaN fails every comparison, so it falls
     # through to the checks below that name what is wrong).
     if policy.min(initial=0.0) >= 0 and np.abs(policy.sum(axis=1) - 1.0).max(initial=0.0) \
-            <= 1e-6:
+            <= POLICY_SUM_TOLERANCE:
         return
     if not np.all(np.isfinite(policy)):
         raise RuleError(f"{what} is not finite (NaN or inf)")

@@ -25,9 +25,10 @@ checks that the average is a distribution at every information set (`Game.best_r
 a failure there ends the run as the program's failure (`protocols.Oracle`).
 """
 
+import cfr_kernels
 import numpy as np
 from cfr_engine import Game
-from cfr_loop import check_policy, check_weight
+from cfr_loop import POLICY_SUM_TOLERANCE, check_policy, check_weight
 from protocols import Oracle
 from wire import pack, unpack
 
@@ -51,6 +52,15 @@ class CFR(Oracle):
         """The rows updated together: each player's (alternating) or all of them."""
         self.masks = [game.mask[rows] for rows in self.groups]
         """Their legal actions: only those entries of a policy or regret array travel."""
+        self.rows = game.rows if alternating else [np.arange(game.num_infosets)]
+        self.counts = [int(mask.sum()) for mask in self.masks]
+        """The groups' rows as index arrays (the kernels'), and their legal entries' counts."""
+        players = [[p] for p in range(game.num_players)] if alternating \
+            else [list(range(game.num_players))]
+        rank = np.cumsum(game.mask.ravel()) - 1  # each legal entry's place among all of them
+        self.players = [[(p, np.arange(len(game.legal[p])) if alternating else rank[game.legal[p]])
+                         for p in group] for group in players]
+        """Each group's players, each with where its legal regrets go in what the group sends."""
         self.policy = game.uniform()
         self.reach = game.all_reach(self.policy)
         self.numerator = np.zeros(game.mask.shape)
@@ -66,6 +76,8 @@ class CFR(Oracle):
         self.legal = max(int(mask.sum()) for mask in self.masks)
         """The most legal entries of a group: the shared region's regret and policy parts."""
         self.bound = 0.0
+        self.outgoing = np.empty(self.legal)
+        """The regrets sent over the channel (packed), as the shared region would hold them."""
         """Above every numerator row's sum while `accumulate` adds plainly; inf after it
         could not once."""
 
@@ -94,12 +106,14 @@ class CFR(Oracle):
         return {"done": True} if self.done else {"done": False, **self.send()}
 
     def send(self) -> dict:
-        """The regrets of the group whose turn it is: written into the shared region (the
-        reply says where the answer goes), or packed into the reply."""
-        regret = self.regret()[self.masks[self.turn]]
+        """The instantaneous regrets of the group whose turn it is (their legal entries, in
+        order): written straight into the shared region (the reply says where the answer
+        goes), or packed into the reply."""
+        out = self.shared.array if self.sharing else self.outgoing
+        for player, positions in self.players[self.turn]:
+            self.game.legal_regrets(self.policy, self.reach, player, out, positions)
         if not self.sharing:
-            return {"regret": pack(regret)}
-        self.shared.write(0, regret)
+            return {"regret": pack(out[:self.counts[self.turn]])}
         return {"shared": {"policy": self.legal, "weight": 2 * self.legal}}
 
     def received(self, request) -> tuple[np.ndarray, np.ndarray]:
@@ -112,50 +126,51 @@ class CFR(Oracle):
                     and type(request[1]) is int and 0 <= request[1] <= rows):
                 raise TypeError(f"cfr takes 'shared' and how many weights were written to the "
                                 f"shared memory (1, or one per information set: {rows})")
-            return (self.shared.read(self.legal, int(self.masks[self.turn].sum())),
+            return (self.shared.read(self.legal, self.counts[self.turn]),
                     self.shared.read(2 * self.legal, request[1]))
         if not isinstance(request, list) or len(request) != 2 \
                 or not all(isinstance(part, str) for part in request):
             raise TypeError("cfr takes two arguments: the next policy and the weight, packed")
-        return unpack(request[0]), unpack(request[1])
-
-    def regret(self) -> np.ndarray:
-        """The instantaneous regrets of the group whose turn it is."""
-        if self.alternating:
-            return self.game.regrets(self.policy, self.reach, self.turn)
-        regret = np.zeros(self.game.mask.shape)
-        for p, rows in enumerate(self.game.slices):
-            regret[rows] = self.game.regrets(self.policy, self.reach, p)
-        return regret
+        return unpack(request[0]).copy(), unpack(request[1]).copy()
 
     def update(self, legal: np.ndarray, weight: np.ndarray) -> None:
         """Average the policy just played with `weight`, then play the policy whose legal
-        actions' entries are `legal` (as sent): both checked before anything changes."""
-        rows, mask = self.groups[self.turn], self.masks[self.turn]
+        actions' entries are `legal` (as sent): both checked before anything changes
+        (cfr_kernels.check_update: cfr_loop's checks, compiled; where they fail, cfr_loop's
+        own name what is wrong)."""
+        rows, count = self.rows[self.turn], self.counts[self.turn]
         what = f"at iteration {self.t + 1}"
-        if legal.size != mask.sum():
+        if legal.size != count:
             raise ValueError(f"the policy sent {what} has {legal.size} entries, not one per "
-                             f"legal action ({mask.sum()})")
-        policy = np.zeros(mask.shape)
-        policy[mask] = legal
-        weight = weight.reshape(()) if weight.size == 1 else weight
-        check_policy(policy, f"the policy sent {what}")
-        check_weight(weight, len(mask), f"the weight sent {what}")
+                             f"legal action ({count})")
+        if cfr_kernels.check_update(legal, weight, rows, self.game.mask, POLICY_SUM_TOLERANCE):
+            mask = self.masks[self.turn]
+            policy = np.zeros(mask.shape)
+            policy[mask] = legal
+            check_policy(policy, f"the policy sent {what}")
+            check_weight(weight.reshape(()) if weight.size == 1 else weight, len(mask),
+                         f"the weight sent {what}")
         with self.committing(what):
-            self.advance(rows, policy, weight)
+            self.advance(rows, legal, weight)
 
-    def advance(self, rows: slice | np.ndarray, policy: np.ndarray, weight: np.ndarray) -> None:
+    def advance(self, rows: np.ndarray, legal: np.ndarray, weight: np.ndarray) -> None:
         """The checked update of the group whose turn it is: the average takes the policy just
-        played, `policy` is played from now on, and after a checkpoint iteration the average
-        is measured (Game.nash_conv refuses one that is not a distribution)."""
+        played, the policy whose legal entries are `legal` is played from now on (and the
+        group's players' reach follows it: a player's reach depends on its own moves only),
+        and after a checkpoint iteration the average is measured (Game.nash_conv refuses one
+        that is not a distribution)."""
         game = self.game
-        own = self.reach[game.infoset_player[rows], game.parent_sequence[rows]]
-        self.accumulate(rows, weight, own)
-        self.policy[rows] = policy
-        if self.alternating:  # a player's reach depends on its own moves only
-            game.sequence_reach(self.policy, self.turn, out=self.reach[self.turn])
+        bound = cfr_kernels.accumulate(weight, rows, self.policy, self.numerator, self.reach,
+                                       game.infoset_player, game.parent_sequence, self.bound,
+                                       PLAIN_LIMIT, PLAIN_RANGE)
+        if bound >= 0:
+            self.bound = bound
         else:
-            self.reach = game.all_reach(self.policy)
+            self.accumulate(rows, weight.reshape(()) if weight.size == 1 else weight,
+                            self.reach[game.infoset_player[rows], game.parent_sequence[rows]])
+        cfr_kernels.play(legal, rows, game.mask, self.policy)
+        for player, _ in self.players[self.turn]:
+            game.sequence_reach(self.policy, player, out=self.reach[player])
         self.turn = (self.turn + 1) % len(self.groups)
         if self.turn == 0:
             self.t += 1
@@ -163,7 +178,7 @@ class CFR(Oracle):
                 self.exploitability[self.t] = (game.nash_conv(self.average_policy())
                                                / game.num_players)
 
-    def accumulate(self, rows: slice | np.ndarray, weight: np.ndarray, own: np.ndarray) -> None:
+    def accumulate(self, rows: np.ndarray, weight: np.ndarray, own: np.ndarray) -> None:
         """Add weight * own * (the policy just played) to the rows' numerator, whatever the
         (finite, non-negative) weights: the increment's mantissa and exponent are taken apart
         (frexp) so nothing overflows on the way, and a row whose sum could pass
@@ -176,14 +191,8 @@ class CFR(Oracle):
         rescale (`bound`: each increment adds at most twice the largest weight to a row, own
         reach and a policy's row sum being 1 up to rounding) and no product is subnormal
         (weight * own rounds once, where mantissa * own rounded and ldexp rounded again);
-        a scaled power of two rounds as the product does, so the bits are the same."""
-        top = float(weight.max())
-        if self.bound + 2 * top < PLAIN_LIMIT \
-                and own.min(where=own > 0, initial=1.0) >= PLAIN_RANGE \
-                and weight.min(where=weight > 0, initial=1.0) >= PLAIN_RANGE:
-            self.bound += 2 * top
-            self.numerator[rows] += (weight * own)[:, None] * self.policy[rows]
-            return
+        a scaled power of two rounds as the product does, so the bits are the same. The plain
+        sum runs compiled (cfr_kernels.accumulate, which says when it cannot: then this)."""
         self.bound = np.inf
         mantissa, exponent = np.frexp(np.broadcast_to(weight, own.shape))
         mass = mantissa * own  # under 2: own reach is at most 1 (and rounding)
