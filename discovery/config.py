@@ -127,13 +127,14 @@ class PromptEvolution(_Section):
     """A new variant (system prompt and instruction) longer than this is refused."""
 
 
-SERIAL_LAG = 1
-"""The lag at one proposal and one evaluation: each plan one commit behind. With answers and
-evaluations of varying length one step of look-ahead cannot hide an answer slower than the
-evaluation beside it: on the throughput bench's latencies (`bench/throughput_bench.py --scale
-10`, 1x1) lag 1 ran at 80.9% of the bound, 2 at 88.3%, 3 at 90.0% (a simulation of the same
-distributions: 85.6%, 91.7%, 94.1%), against 59.0% strictly serial. A larger default would
-also plan an island's first proposals before its seed copy is committed (restarts instead)."""
+SERIAL_LAG = 3
+"""The lag at one proposal and one evaluation: each plan three commits behind. With answers and
+evaluations of varying length, a short look-ahead cannot hide an answer slower than the
+evaluations beside it: on the throughput bench's latencies (`bench/throughput_bench.py --scale
+10`, 1x1) lag 1 ran at 80.6-80.9% of the wall bound, 2 at 88.3-90.4%, 3 at 90.0-91.4% (a
+simulation of the same distributions: 85.6%, 91.7%, 94.1%), against 59.0-64.5% strictly
+serial. 3 is the smallest lag that reached the 90% goal in every run; a larger one would make
+parents staler for a few percent more."""
 
 
 class Parallel(_Section):
@@ -159,9 +160,10 @@ class Parallel(_Section):
     overlaps the next proposal with the current evaluation; more lets proposals run further
     ahead (up to lag + 1 iterations in flight, proposals one at a time), so a slow answer or a
     quick evaluation idles the sandbox less, each plan that many commits behind; 0 runs
-    iterations strictly one after another. Unset: 1 when proposals = evaluations = 1 (0 with
-    selection.strategy = "adas", whose generations each see the one before), else no lag
-    (free-running)."""
+    iterations strictly one after another. An island whose seed copy is not yet committed when
+    its plan is made builds on the seed, as it will once the copy lands. Unset: 3 (`SERIAL_LAG`)
+    when proposals = evaluations = 1 (0 with selection.strategy = "adas", whose generations
+    each see the one before), else no lag (free-running)."""
 
     def effective_lag(self, serial: bool = False) -> int | None:
         """The lag the loop runs with: the setting, or at one proposal and one evaluation

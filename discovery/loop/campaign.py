@@ -9,7 +9,7 @@ evaluated in the sandbox in another (so N proposals and M evaluations are in fli
 generation barrier), and committed in ONE archive transaction together with an `iteration`
 event. So a kill -9 at any moment loses only iterations in flight, and `resume` redoes exactly
 the numbers that have no event, with the same random streams: nothing is lost, nothing
-duplicated. With `parallel.lag` (by default 1 at one proposal and one evaluation) the overlap is
+duplicated. With `parallel.lag` (by default 3 at one proposal and one evaluation) the overlap is
 deterministic: iteration n is planned from the archive as of commit n - 1 - lag, each commit
 also records the proposals finished since the one before (`proposal` events), and `resume`
 evaluates those instead of asking again, so a resumed or replayed campaign makes the same plans

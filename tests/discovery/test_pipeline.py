@@ -227,6 +227,7 @@ def campaign(tmp_path, monkeypatch, name: str, timing: int, *settings: str,
     monkeypatch.setattr(Campaign, "_commit", commit_or_die)
     config = load_config("circle_packing", None, [
         f"runs_dir={str(tmp_path)!r}", f"name={name!r}", "budgets.iterations=8",
+        "seed=1",  # its plans meet ok, invalid and no-program outcomes at the default lag
         f'models=[{{name="scripted:{SCRIPT}", edit_mix={{rewrite=1.0, diff=0.2}}}}]',
         "edits.tune_share=0", "edits.restart_share=0", "edits.scratchpad_every=3",
         "edits.novelty_threshold=1.0",
@@ -274,18 +275,22 @@ def test_a_replay_with_other_delays_or_slots_makes_the_same_campaign(tmp_path, m
     assert snapshot(tmp_path / "c") == a
 
 
-def test_a_kill_mid_pipeline_then_resume_makes_the_same_plans(tmp_path, monkeypatch):
-    """Killed instead of its fifth commit (iteration 4 evaluated, the proposals after it made,
-    those the fourth commit recorded among them), then resumed: the resumed campaign continues
-    the recorded proposals (iteration 4's included) without asking again, plans the others from
-    the same archive as before, and ends with the archive of an uninterrupted run, model calls
-    included."""
-    campaign(tmp_path, monkeypatch, "whole", 1)
-    campaign(tmp_path, monkeypatch, "killed", 2, kill_at=4)
+@pytest.mark.parametrize(("islands", "kill_at"), [(2, 4), (3, 2)])
+def test_a_kill_mid_pipeline_then_resume_makes_the_same_plans(tmp_path, monkeypatch, islands,
+                                                              kill_at):
+    """At the default lag, killed instead of commit `kill_at` (that iteration evaluated, the
+    proposals after it made, those an earlier commit recorded among them; with 3 islands before
+    island 2's seed copy commits, while islands 1 and 2 already have proposals built on the
+    seed), then resumed: the resumed campaign continues the recorded proposals (the killed
+    iteration's included) without asking again, plans the others from the same archive as
+    before, and ends with the archive of an uninterrupted run, model calls included."""
+    islands_set = f"selection.islands={islands}"
+    campaign(tmp_path, monkeypatch, "whole", 1, islands_set)
+    campaign(tmp_path, monkeypatch, "killed", 2, islands_set, kill_at=kill_at)
     with ArchiveReader(archive_path(tmp_path / "killed")) as reader:
         resumed = [d for _, _, d in reader.events("campaign_resumed")]
         proposals = {d["n"] for _, _, d in reader.events("proposal", 100)}
-    assert resumed == [{"done": 4}] and 4 in proposals
+    assert resumed == [{"done": kill_at}] and kill_at in proposals
     assert snapshot(tmp_path / "killed") == snapshot(tmp_path / "whole")
 
 
