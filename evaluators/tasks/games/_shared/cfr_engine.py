@@ -176,8 +176,8 @@ class Game:
         docstring has the pass (compiled: cfr_kernels.regrets)."""
         cfr_kernels.regrets(policy, reach, self.terminal_last, self.payoff_columns[player],
                             player, self.order[player], self.bounds[player], self.lows[player],
-                            self.highs[player], self.parent_sequence, self.legal[player],
-                            positions, out)
+                            self.highs[player], self.parent_sequence, self.rows[player],
+                            self.mask, positions, out)
 
     def regrets(self, policy: np.ndarray, reach: np.ndarray, player: int) -> np.ndarray:
         """The same regrets as an array of `player`'s rows (in order), 0 on illegal actions."""

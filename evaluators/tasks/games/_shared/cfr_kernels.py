@@ -106,10 +106,10 @@ def sequence_reach(policy: np.ndarray, order: np.ndarray, parent_sequence: np.nd
 def regrets(policy: np.ndarray, reach: np.ndarray, terminal_last: np.ndarray,
             payoff: np.ndarray, player: int, order: np.ndarray, bounds: np.ndarray,
             lows: np.ndarray, highs: np.ndarray, parent_sequence: np.ndarray,
-            legal: np.ndarray, positions: np.ndarray, out: np.ndarray) -> None:
+            rows: np.ndarray, mask: np.ndarray, positions: np.ndarray, out: np.ndarray) -> None:
     """`player`'s instantaneous counterfactual regrets under `policy` (its sequence reach in
-    `reach`, one row per player), written to out[positions[k]] for each legal entry legal[k]
-    (a flat index r * A + a) of its rows.
+    `reach`, one row per player), the k-th legal entry of its `rows` (in order) written to
+    out[positions[k]].
 
     The counterfactual values: `payoff` (the player's column of chance x utility) times every
     other player's reach of each terminal, added into the player's last sequence before it,
@@ -117,16 +117,21 @@ def regrets(policy: np.ndarray, reach: np.ndarray, terminal_last: np.ndarray,
     the level's parent sequences within [lows[l], highs[l])), each set's expected value
     sum_a pi(I, a) v(I, a) added into its parent sequence; a regret is v(I, a) less that."""
     actions = policy.shape[1]
-    weight = payoff.copy()
-    for q in range(terminal_last.shape[0]):
-        if q != player:
-            last, others = terminal_last[q], reach[q]
-            for z in range(len(weight)):
-                weight[z] *= others[last[z]]
     values = np.zeros(reach.shape[1])
     last = terminal_last[player]
-    for z in range(len(weight)):
-        values[last[z]] += weight[z]
+    if terminal_last.shape[0] == 2:  # one other player: no weights array
+        others, other_last = reach[1 - player], terminal_last[1 - player]
+        for z in range(len(payoff)):
+            values[last[z]] += payoff[z] * others[other_last[z]]
+    else:
+        weight = payoff.copy()
+        for q in range(terminal_last.shape[0]):
+            if q != player:
+                others, other_last = reach[q], terminal_last[q]
+                for z in range(len(weight)):
+                    weight[z] *= others[other_last[z]]
+        for z in range(len(weight)):
+            values[last[z]] += weight[z]
     expected = np.zeros(policy.shape[0])
     product = np.empty(actions)
     folded = np.empty(int((highs - lows).max()) if len(lows) else 0)
@@ -142,17 +147,26 @@ def regrets(policy: np.ndarray, reach: np.ndarray, terminal_last: np.ndarray,
             folded[parent_sequence[r] - low] += expected[r]
         for j in range(highs[level] - low):
             values[low + j] += folded[j]
-    for k in range(len(legal)):
-        out[positions[k]] = values[legal[k]] - expected[legal[k] // actions]
+    k = 0
+    for r in rows:
+        for a in range(actions):
+            if mask[r, a]:
+                out[positions[k]] = values[r * actions + a] - expected[r]
+                k += 1
+
+
+PASSED, BAD_POLICY, BAD_WEIGHT, SCALED = 0, 1, 2, 3
+"""What `update` found: it updated; the policy or the weight fails cfr_loop's checks (nothing
+changed); the accumulation needs the scaled sum (nothing changed: cfr_oracle's
+CFR.accumulate, then `update` again with `accumulated`)."""
 
 
 @_compiled
-def check_update(legal: np.ndarray, weight: np.ndarray, rows: np.ndarray, mask: np.ndarray,
-                 tolerance: float) -> int:
-    """Whether the rows' next policy (its legal entries `legal`, in order) and the weights
-    pass cfr_loop.check_policy's and check_weight's checks, exactly: 0 if both do, 1 if the
-    policy fails, 2 if the weight does (the numpy checks then name what is wrong). NaN fails
-    every comparison here, as there."""
+def _check(legal: np.ndarray, weight: np.ndarray, rows: np.ndarray, mask: np.ndarray,
+           tolerance: float) -> int:
+    """cfr_loop.check_policy's and check_weight's verdict on the rows' next policy (its legal
+    entries `legal`, in order; 0 elsewhere) and the weights, exactly: PASSED, BAD_POLICY or
+    BAD_WEIGHT. NaN fails every comparison here, as there."""
     actions = mask.shape[1]
     row = np.zeros(actions)
     k = 0
@@ -161,59 +175,78 @@ def check_update(legal: np.ndarray, weight: np.ndarray, rows: np.ndarray, mask: 
             if mask[r, a]:
                 row[a] = legal[k]
                 if not legal[k] >= 0:
-                    return 1
+                    return BAD_POLICY
                 k += 1
             else:
                 row[a] = 0.0
         total = 0.0 + _block(row, 0, actions) if actions <= 128 else _row_sum(row)
         if not abs(total - 1.0) <= tolerance:
-            return 1
+            return BAD_POLICY
     if len(weight) != 1 and len(weight) != len(rows):
-        return 2
+        return BAD_WEIGHT
     for w in weight:
         if not (w >= 0 and np.isfinite(w)):
-            return 2
-    return 0
+            return BAD_WEIGHT
+    return PASSED
 
 
 @_compiled
-def accumulate(weight: np.ndarray, rows: np.ndarray, policy: np.ndarray,
-               numerator: np.ndarray, reach: np.ndarray, infoset_player: np.ndarray,
-               parent_sequence: np.ndarray, bound: float, limit: float,
-               least: float) -> float:
-    """numerator[r] += (weight * own reach of r) * policy[r] over the rows, the plain sum, if
-    it is the same arithmetic as the scaled one (cfr_oracle's CFR.accumulate says when:
-    `bound` + 2 x the largest weight under `limit`, every non-zero weight and own reach at
-    least `least`); returns the new bound, or -1.0 having changed nothing where it is not."""
-    if len(rows) == 0:
-        return -1.0
-    top = weight.max()
-    if not bound + 2 * top < limit:
-        return -1.0
+def _plain(weight: np.ndarray, rows: np.ndarray, reach: np.ndarray,
+           infoset_player: np.ndarray, parent_sequence: np.ndarray, bound: float,
+           limit: float, least: float) -> bool:
+    """Whether the plain sum is the same arithmetic as the scaled one (cfr_oracle's
+    CFR.accumulate says why): `bound` + 2 x the largest weight under `limit`, every non-zero
+    weight and own reach at least `least`."""
+    if len(rows) == 0 or not bound + 2 * weight.max() < limit:
+        return False
     for w in weight:
         if w > 0 and not w >= least:
-            return -1.0
+            return False
     for r in rows:
         own = reach[infoset_player[r], parent_sequence[r]]
         if own > 0 and not own >= least:
-            return -1.0
-    for i in range(len(rows)):
-        r = rows[i]
-        mass = weight[i if len(weight) > 1 else 0] * reach[infoset_player[r], parent_sequence[r]]
-        for a in range(policy.shape[1]):
-            numerator[r, a] += mass * policy[r, a]
-    return bound + 2 * top
+            return False
+    return True
 
 
 @_compiled
-def play(legal: np.ndarray, rows: np.ndarray, mask: np.ndarray, policy: np.ndarray) -> None:
-    """policy[rows] = the rows' next policy: `legal` on their legal actions (in order), 0
-    elsewhere."""
+def update(legal: np.ndarray, weight: np.ndarray, rows: np.ndarray, mask: np.ndarray,
+           tolerance: float, checked: bool, accumulated: bool, policy: np.ndarray,
+           numerator: np.ndarray, reach: np.ndarray, infoset_player: np.ndarray,
+           parent_sequence: np.ndarray, bound: float, limit: float, least: float,
+           player: int, order: np.ndarray) -> tuple[int, float]:
+    """One checked update of `rows` (cfr_oracle's CFR.update), returning what it found (PASSED,
+    BAD_POLICY, BAD_WEIGHT, SCALED) and the plain sum's new bound; nothing changes unless it
+    passes, and nothing after that can fail.
+
+    The checks (skipped if `checked`); then numerator[r] += (weight * own reach of r) *
+    policy[r], the plain sum (skipped if `accumulated`: the scaled one ran); then policy[rows]
+    = the policy whose legal entries are `legal` (0 elsewhere); then, unless `player` is -1,
+    that player's sequence reach (its rows by depth: `order`)."""
+    if not checked:
+        verdict = _check(legal, weight, rows, mask, tolerance)
+        if verdict != PASSED:
+            return verdict, bound
+    actions = mask.shape[1]
+    if not accumulated:
+        if not _plain(weight, rows, reach, infoset_player, parent_sequence, bound, limit,
+                      least):
+            return SCALED, bound
+        for i in range(len(rows)):
+            r = rows[i]
+            mass = weight[i if len(weight) > 1 else 0] \
+                * reach[infoset_player[r], parent_sequence[r]]
+            for a in range(actions):
+                numerator[r, a] += mass * policy[r, a]
+        bound += 2 * weight.max()
     k = 0
     for r in rows:
-        for a in range(mask.shape[1]):
+        for a in range(actions):
             if mask[r, a]:
                 policy[r, a] = legal[k]
                 k += 1
             else:
                 policy[r, a] = 0.0
+    if player >= 0:
+        sequence_reach(policy, order, parent_sequence, reach[player])
+    return PASSED, bound

@@ -55,11 +55,11 @@ class CFR(Oracle):
         self.rows = game.rows if alternating else [np.arange(game.num_infosets)]
         self.counts = [int(mask.sum()) for mask in self.masks]
         """The groups' rows as index arrays (the kernels'), and their legal entries' counts."""
-        players = [[p] for p in range(game.num_players)] if alternating \
+        groups = [[p] for p in range(game.num_players)] if alternating \
             else [list(range(game.num_players))]
         rank = np.cumsum(game.mask.ravel()) - 1  # each legal entry's place among all of them
-        self.players = [[(p, np.arange(len(game.legal[p])) if alternating else rank[game.legal[p]])
-                         for p in group] for group in players]
+        self.senders = [[(p, np.arange(len(game.legal[p])) if alternating else rank[game.legal[p]])
+                         for p in group] for group in groups]
         """Each group's players, each with where its legal regrets go in what the group sends."""
         self.policy = game.uniform()
         self.reach = game.all_reach(self.policy)
@@ -110,7 +110,7 @@ class CFR(Oracle):
         order): written straight into the shared region (the reply says where the answer
         goes), or packed into the reply."""
         out = self.shared.array if self.sharing else self.outgoing
-        for player, positions in self.players[self.turn]:
+        for player, positions in self.senders[self.turn]:
             self.game.legal_regrets(self.policy, self.reach, player, out, positions)
         if not self.sharing:
             return {"regret": pack(out[:self.counts[self.turn]])}
@@ -136,41 +136,52 @@ class CFR(Oracle):
     def update(self, legal: np.ndarray, weight: np.ndarray) -> None:
         """Average the policy just played with `weight`, then play the policy whose legal
         actions' entries are `legal` (as sent): both checked before anything changes
-        (cfr_kernels.check_update: cfr_loop's checks, compiled; where they fail, cfr_loop's
-        own name what is wrong)."""
-        rows, count = self.rows[self.turn], self.counts[self.turn]
+        (cfr_kernels.update checks them as cfr_loop does, compiled; where they fail, cfr_loop's
+        own checks name what is wrong)."""
+        count = self.counts[self.turn]
         what = f"at iteration {self.t + 1}"
         if legal.size != count:
             raise ValueError(f"the policy sent {what} has {legal.size} entries, not one per "
                              f"legal action ({count})")
-        if cfr_kernels.check_update(legal, weight, rows, self.game.mask, POLICY_SUM_TOLERANCE):
+        found, bound = self.apply(legal, weight, checked=False, accumulated=False)
+        if found in (cfr_kernels.BAD_POLICY, cfr_kernels.BAD_WEIGHT):
             mask = self.masks[self.turn]
             policy = np.zeros(mask.shape)
             policy[mask] = legal
             check_policy(policy, f"the policy sent {what}")
             check_weight(weight.reshape(()) if weight.size == 1 else weight, len(mask),
                          f"the weight sent {what}")
+            found, bound = self.apply(legal, weight, checked=True, accumulated=False)
         with self.committing(what):
-            self.advance(rows, legal, weight)
-
-    def advance(self, rows: np.ndarray, legal: np.ndarray, weight: np.ndarray) -> None:
-        """The checked update of the group whose turn it is: the average takes the policy just
-        played, the policy whose legal entries are `legal` is played from now on (and the
-        group's players' reach follows it: a player's reach depends on its own moves only),
-        and after a checkpoint iteration the average is measured (Game.nash_conv refuses one
-        that is not a distribution)."""
-        game = self.game
-        bound = cfr_kernels.accumulate(weight, rows, self.policy, self.numerator, self.reach,
-                                       game.infoset_player, game.parent_sequence, self.bound,
-                                       PLAIN_LIMIT, PLAIN_RANGE)
-        if bound >= 0:
+            if found == cfr_kernels.SCALED:
+                rows, game = self.rows[self.turn], self.game
+                self.accumulate(rows, weight.reshape(()) if weight.size == 1 else weight,
+                                self.reach[game.infoset_player[rows], game.parent_sequence[rows]])
+                found, bound = self.apply(legal, weight, checked=True, accumulated=True)
             self.bound = bound
-        else:
-            self.accumulate(rows, weight.reshape(()) if weight.size == 1 else weight,
-                            self.reach[game.infoset_player[rows], game.parent_sequence[rows]])
-        cfr_kernels.play(legal, rows, game.mask, self.policy)
-        for player, _ in self.players[self.turn]:
-            game.sequence_reach(self.policy, player, out=self.reach[player])
+            self.advance()
+
+    def apply(self, legal: np.ndarray, weight: np.ndarray, checked: bool,
+              accumulated: bool) -> tuple[int, float]:
+        """cfr_kernels.update on the group whose turn it is (with alternating updates it also
+        recomputes that player's reach: a player's reach depends on its own moves only)."""
+        game = self.game
+        player = self.turn if self.alternating else -1
+        return cfr_kernels.update(legal, weight, self.rows[self.turn], game.mask,
+                                  POLICY_SUM_TOLERANCE, checked, accumulated, self.policy,
+                                  self.numerator, self.reach, game.infoset_player,
+                                  game.parent_sequence, self.bound, PLAIN_LIMIT, PLAIN_RANGE,
+                                  player, game.order[max(player, 0)])
+
+    def advance(self) -> None:
+        """After the group whose turn it is was updated: every player's reach follows the new
+        policy (without alternating updates; `apply` did the one player's otherwise), the turn
+        passes, and after a checkpoint iteration the average is measured (Game.nash_conv
+        refuses one that is not a distribution)."""
+        game = self.game
+        if not self.alternating:
+            for player in range(game.num_players):
+                game.sequence_reach(self.policy, player, out=self.reach[player])
         self.turn = (self.turn + 1) % len(self.groups)
         if self.turn == 0:
             self.t += 1
