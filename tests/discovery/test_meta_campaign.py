@@ -58,7 +58,8 @@ def test_a_meta_campaign_finds_a_proposer_that_beats_the_seed_proposer(tmp_path)
 
 
 def test_self_reference_the_best_proposer_so_far_proposes_the_next(tmp_path):
-    run = meta_run(tmp_path, "self", 4, "proposer.program='self'", "proposer.evaluations=0")
+    run = meta_run(tmp_path, "self", 4, "proposer.program='self'", "proposer.evaluations=0",
+                   "parallel.lag=1")  # plan 3 sees commits 0 and 1
     with ArchiveReader(run / "archive.sqlite") as reader:
         first = [c.purpose for c in reader.model_calls(iteration=1)]
         last = [c.purpose for c in reader.model_calls(iteration=3)]  # after 1 is committed
