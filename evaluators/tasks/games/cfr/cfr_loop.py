@@ -86,7 +86,7 @@ def check_layout(policy: np.ndarray, mask: np.ndarray, what: str,
     entries are sent; `illegal`: their flat indices, where the caller has them)."""
     if policy.shape != mask.shape:
         raise RuleError(f"{what} has shape {policy.shape}, not {mask.shape}")
-    illegal = policy[~mask] if illegal is None else policy.take(illegal)
+    illegal = policy[~mask] if illegal is None else policy.take(illegal, mode="clip")
     if np.count_nonzero(illegal):
         raise RuleError(f"{what} puts probability on illegal actions" if np.isfinite(illegal).all()
                         else f"{what} is not finite (NaN or inf)")

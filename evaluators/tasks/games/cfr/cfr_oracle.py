@@ -152,19 +152,21 @@ class CFR(Oracle):
             check_weight(weight.reshape(()) if weight.size == 1 else weight, len(mask),
                          f"the weight sent {what}")
             found, bound = self.apply(legal, weight, checked=True, accumulated=False)
-        with self.committing(what):
-            if found == cfr_kernels.SCALED:
+        if found == cfr_kernels.SCALED:
+            with self.committing(what):
                 rows, game = self.rows[self.turn], self.game
                 self.accumulate(rows, weight.reshape(()) if weight.size == 1 else weight,
                                 self.reach[game.infoset_player[rows], game.parent_sequence[rows]])
                 found, bound = self.apply(legal, weight, checked=True, accumulated=True)
-            self.bound = bound
-            self.advance()
+        self.bound = bound
+        self.advance(what)
 
     def apply(self, legal: np.ndarray, weight: np.ndarray, checked: bool,
               accumulated: bool) -> tuple[int, float]:
         """cfr_kernels.update on the group whose turn it is (with alternating updates it also
-        recomputes that player's reach: a player's reach depends on its own moves only)."""
+        recomputes that player's reach: a player's reach depends on its own moves only). Once
+        its checks pass it cannot fail (compiled loops over arrays it does not allocate), so it
+        runs outside `committing`: only what can fail after a change does."""
         game = self.game
         player = self.turn if self.alternating else -1
         return cfr_kernels.update(legal, weight, self.rows[self.turn], game.mask,
@@ -173,11 +175,11 @@ class CFR(Oracle):
                                   game.parent_sequence, self.bound, PLAIN_LIMIT, PLAIN_RANGE,
                                   player, game.order[max(player, 0)])
 
-    def advance(self) -> None:
+    def advance(self, what: str) -> None:
         """After the group whose turn it is was updated: every player's reach follows the new
         policy (without alternating updates; `apply` did the one player's otherwise), the turn
         passes, and after a checkpoint iteration the average is measured (Game.nash_conv
-        refuses one that is not a distribution)."""
+        refuses one that is not a distribution: the run's failure)."""
         game = self.game
         if not self.alternating:
             for player in range(game.num_players):
@@ -186,8 +188,9 @@ class CFR(Oracle):
         if self.turn == 0:
             self.t += 1
             if self.t in self.checkpoints:
-                self.exploitability[self.t] = (game.nash_conv(self.average_policy())
-                                               / game.num_players)
+                with self.committing(what):
+                    self.exploitability[self.t] = (game.nash_conv(self.average_policy())
+                                                   / game.num_players)
 
     def accumulate(self, rows: np.ndarray, weight: np.ndarray, own: np.ndarray) -> None:
         """Add weight * own * (the policy just played) to the rows' numerator, whatever the
