@@ -7,8 +7,13 @@ shared memory, kept for runs without it); OpenSpiel's C++ `CFRPlusSolver` and it
 (the only OpenSpiel path that could host a model-written rule); (2) exploitability of every
 baseline (the seed CFR+, CFR, Linear CFR, DCFR, PCFR+, PDCFR+) at each checkpoint on each
 train game, the table in evaluators/tasks/games/cfr/README.md.
-BLAS runs on one thread, as in an evaluation. Prints Markdown; asserts nothing. `--quick`
-(seconds; CI runs it) prints the same figures for few iterations.
+
+An iteration is two updates (one per player), each a round trip between the candidate's
+process (cfr_loop.run: the regrets in, the rule's `step`, the policy out) and the oracle (its
+checks, the average, the next regrets: cfr_kernels.py, compiled with numba). The oracle's
+kernels are compiled (or loaded from numba's cache) before anything is timed, as a campaign's
+evaluator does once. BLAS runs on one thread, as in an evaluation. Prints Markdown; asserts
+nothing. `--quick` (seconds; CI runs it) prints the same figures for few iterations.
 
     .venv/bin/python bench/cfr_bench.py [--iterations 1000] [--skip-baselines] [--quick]
 """
@@ -108,6 +113,7 @@ def speed(game: str, label: str, iterations: int, repeats: int) -> None:
     step = rule(TASK / "seed.py")
     seed = load_task("cfr").seed_code
     flatten(game)
+    in_process(game, step, [2])  # the kernels compiled or loaded, not timed
     cpp = pyspiel.CFRPlusSolver(pyspiel.load_game(game))
     slow = python_cfr.CFRPlusSolver(pyspiel.load_game(game))
 

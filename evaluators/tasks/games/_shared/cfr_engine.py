@@ -1,4 +1,5 @@
-"""Vectorised counterfactual regret minimisation on a game in sequence form (numpy only).
+"""Vectorised counterfactual regret minimisation on a game in sequence form (numpy, and numba
+for the per-update passes).
 
 Trusted code, run in the evaluator only: the CFR task's oracle (cfr/cfr_oracle.py) drives its
 iterations with it and measures the average policy's exploitability; the PSRO task's oracle
@@ -20,12 +21,16 @@ utility). Reaching z takes every player's own probability of its last sequence, 
     adding its expected value sum_a pi(I, a) v_i(I, a) into its parent sequence;
   - a best response takes max_a instead of that expectation, in the same single pass.
 An iteration touches each terminal once per player instead of every history per depth level.
+The passes CFR runs at every update (a player's regrets, its sequence reach) are compiled
+(cfr_kernels.py: on Leduc the numpy calls, not the arithmetic, were their cost), bit for bit
+the numpy formulas; the best responses (`_bottom_up` with a max fold) run once per checkpoint
+and stay numpy.
 
 What a measurement assumes (`Game.check_policy`, checked by `best_responses` and `nash_conv`
 on every policy they measure): a policy is a distribution at every information set. Without
 it the passes measure something else: an all-zero row reaches no terminal, so a policy of zero
 rows reads NashConv 0 (the best score there is), and a NaN row reads NaN. The regret pass takes
-the policy the candidate played, checked per answer by cfr_loop.check_policy; it is never
+the policy the candidate played, checked per answer as cfr_loop.check_policy does; it is never
 scored.
 """
 

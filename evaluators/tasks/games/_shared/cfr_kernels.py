@@ -171,6 +171,7 @@ def _check(legal: np.ndarray, weight: np.ndarray, rows: np.ndarray, mask: np.nda
     row = np.zeros(actions)
     k = 0
     for r in rows:
+        total = -0.0  # under 8 actions, numpy's row sum as _block adds it, without the copy
         for a in range(actions):
             if mask[r, a]:
                 row[a] = legal[k]
@@ -179,8 +180,10 @@ def _check(legal: np.ndarray, weight: np.ndarray, rows: np.ndarray, mask: np.nda
                 k += 1
             else:
                 row[a] = 0.0
-        total = 0.0 + _block(row, 0, actions) if actions <= 128 else _row_sum(row)
-        if not abs(total - 1.0) <= tolerance:
+            total += row[a]
+        if actions >= 8:
+            total = _block(row, 0, actions) if actions <= 128 else _row_sum(row)
+        if not abs(0.0 + total - 1.0) <= tolerance:
             return BAD_POLICY
     if len(weight) != 1 and len(weight) != len(rows):
         return BAD_WEIGHT
@@ -232,16 +235,15 @@ def update(legal: np.ndarray, weight: np.ndarray, rows: np.ndarray, mask: np.nda
         if not _plain(weight, rows, reach, infoset_player, parent_sequence, bound, limit,
                       least):
             return SCALED, bound
-        for i in range(len(rows)):
-            r = rows[i]
-            mass = weight[i if len(weight) > 1 else 0] \
-                * reach[infoset_player[r], parent_sequence[r]]
-            for a in range(actions):
-                numerator[r, a] += mass * policy[r, a]
         bound += 2 * weight.max()
     k = 0
-    for r in rows:
+    for i in range(len(rows)):
+        r = rows[i]
+        mass = 0.0 if accumulated else weight[i if len(weight) > 1 else 0] \
+            * reach[infoset_player[r], parent_sequence[r]]
         for a in range(actions):
+            if not accumulated:
+                numerator[r, a] += mass * policy[r, a]
             if mask[r, a]:
                 policy[r, a] = legal[k]
                 k += 1
