@@ -184,10 +184,10 @@ def test_the_compiled_checks_refuse_what_the_numpy_checks_refuse(legal, weight):
     legal = changed[legal]
     weight = np.ones(len(mask)) if weight == "per row" else np.array(weight, dtype=float)
     before = cfr.policy.copy(), cfr.numerator.copy(), cfr.reach.copy()
-    found, _ = cfr_kernels.update(legal, weight, rows, game.mask, cfr_loop.POLICY_SUM_TOLERANCE,
-                                  False, False, cfr.policy.copy(), cfr.numerator.copy(),
-                                  cfr.reach.copy(), game.infoset_player, game.parent_sequence,
-                                  0.0, PLAIN_LIMIT, PLAIN_RANGE, 0, game.order[0])
+    found, _ = cfr_kernels.update(legal, weight, False, False, 0.0, rows, game.mask,
+                                  cfr_loop.POLICY_SUM_TOLERANCE, cfr.policy.copy(),
+                                  cfr.numerator.copy(), cfr.reach.copy(), game.infoset_player,
+                                  game.parent_sequence, PLAIN_LIMIT, PLAIN_RANGE, 0, game.order[0])
     assert (found == cfr_kernels.PASSED) == numpy_checks_pass(legal, weight, mask)
     if found != cfr_kernels.PASSED:  # the oracle refuses, with cfr_loop's reason, unchanged
         cfr.sharing, cfr.started = False, True

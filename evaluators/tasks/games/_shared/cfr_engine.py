@@ -128,6 +128,11 @@ class Game:
         self.legal = [np.flatnonzero(legal & np.repeat(self.infoset_player == p, self.num_actions))
                       for p in range(self.num_players)]
         """Each player's legal entries, as flat indices r * A + a in order."""
+        self.regret_arrays = [(self.terminal_last, self.payoff_columns[p], p, self.order[p],
+                               self.bounds[p], self.lows[p], self.highs[p],
+                               self.parent_sequence, self.rows[p], self.mask)
+                              for p in range(self.num_players)]
+        """What cfr_kernels.regrets takes about the game, per player (looked up once)."""
 
     def uniform(self) -> np.ndarray:
         return self.mask / self.legal_count
@@ -179,10 +184,7 @@ class Game:
         """`player`'s instantaneous counterfactual regrets, its k-th legal entry (`legal`)
         written to out[positions[k]]: straight into what the oracle sends. The module's
         docstring has the pass (compiled: cfr_kernels.regrets)."""
-        cfr_kernels.regrets(policy, reach, self.terminal_last, self.payoff_columns[player],
-                            player, self.order[player], self.bounds[player], self.lows[player],
-                            self.highs[player], self.parent_sequence, self.rows[player],
-                            self.mask, positions, out)
+        cfr_kernels.regrets(policy, reach, *self.regret_arrays[player], positions, out)
 
     def regrets(self, policy: np.ndarray, reach: np.ndarray, player: int) -> np.ndarray:
         """The same regrets as an array of `player`'s rows (in order), 0 on illegal actions."""

@@ -213,10 +213,10 @@ def _plain(weight: np.ndarray, rows: np.ndarray, reach: np.ndarray,
 
 
 @_compiled
-def update(legal: np.ndarray, weight: np.ndarray, rows: np.ndarray, mask: np.ndarray,
-           tolerance: float, checked: bool, accumulated: bool, policy: np.ndarray,
-           numerator: np.ndarray, reach: np.ndarray, infoset_player: np.ndarray,
-           parent_sequence: np.ndarray, bound: float, limit: float, least: float,
+def update(legal: np.ndarray, weight: np.ndarray, checked: bool, accumulated: bool,
+           bound: float, rows: np.ndarray, mask: np.ndarray, tolerance: float,
+           policy: np.ndarray, numerator: np.ndarray, reach: np.ndarray,
+           infoset_player: np.ndarray, parent_sequence: np.ndarray, limit: float, least: float,
            player: int, order: np.ndarray) -> tuple[int, float]:
     """One checked update of `rows` (cfr_oracle's CFR.update), returning what it found (PASSED,
     BAD_POLICY, BAD_WEIGHT, SCALED) and the plain sum's new bound; nothing changes unless it

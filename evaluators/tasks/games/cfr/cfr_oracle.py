@@ -73,13 +73,19 @@ class CFR(Oracle):
         self.turn = 0
         """The group whose next policy the candidate sends next."""
         self.started = False
-        self.legal = max(int(mask.sum()) for mask in self.masks)
+        self.legal = max(self.counts)
         """The most legal entries of a group: the shared region's regret and policy parts."""
         self.bound = 0.0
-        self.outgoing = np.empty(self.legal)
-        """The regrets sent over the channel (packed), as the shared region would hold them."""
         """Above every numerator row's sum while `accumulate` adds plainly; inf after it
         could not once."""
+        self.outgoing = np.empty(self.legal)
+        """The regrets sent over the channel (packed), as the shared region would hold them."""
+        self.arrays = [(rows, game.mask, POLICY_SUM_TOLERANCE, self.policy, self.numerator,
+                        self.reach, game.infoset_player, game.parent_sequence, PLAIN_LIMIT,
+                        PLAIN_RANGE, p if alternating else -1, game.order[p if alternating else 0])
+                       for p, rows in enumerate(self.rows)]
+        """What cfr_kernels.update takes besides the answer, per group (the policy, reach and
+        numerator arrays are updated in place, never replaced)."""
 
     def shared_size(self) -> int:
         """The shared region: a group's regrets at 0, the policy it sends at `legal`, its
@@ -167,13 +173,8 @@ class CFR(Oracle):
         recomputes that player's reach: a player's reach depends on its own moves only). Once
         its checks pass it cannot fail (compiled loops over arrays it does not allocate), so it
         runs outside `committing`: only what can fail after a change does."""
-        game = self.game
-        player = self.turn if self.alternating else -1
-        return cfr_kernels.update(legal, weight, self.rows[self.turn], game.mask,
-                                  POLICY_SUM_TOLERANCE, checked, accumulated, self.policy,
-                                  self.numerator, self.reach, game.infoset_player,
-                                  game.parent_sequence, self.bound, PLAIN_LIMIT, PLAIN_RANGE,
-                                  player, game.order[max(player, 0)])
+        return cfr_kernels.update(legal, weight, checked, accumulated, self.bound,
+                                  *self.arrays[self.turn])
 
     def advance(self, what: str) -> None:
         """After the group whose turn it is was updated: every player's reach follows the new
