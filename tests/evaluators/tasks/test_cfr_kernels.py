@@ -273,3 +273,29 @@ def test_the_kernels_run_from_a_read_only_checkout(tmp_path, home):
                                                   0).tobytes().hex()
     assert not (tree / "__pycache__").exists()
     assert bool(list(home_dir.rglob("*.nbi"))) == (home == "fresh")
+
+
+def test_the_oracle_pins_blas_itself_around_its_measurement(monkeypatch):
+    """The evaluator hands the CFR oracle over without its per-call BLAS pin (7 to 25 us a
+    call: evaluators/task.py's `_on`), so the oracle pins BLAS to one thread itself where it
+    uses BLAS: the measurement, even in a process running BLAS on two."""
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    from evaluators.task import _on
+
+    game = flatten("kuhn_poker").game
+    cfr = CFR(game, [2, 3])
+    assert _on(lambda: pytest.fail("pinned per call"), cfr) is cfr
+    threads = []
+    measure = game.nash_conv
+
+    def pinned(policy):
+        threads.extend(info["num_threads"] for info in ThreadpoolController().info()
+                       if info["user_api"] == "blas")
+        return measure(policy)
+
+    monkeypatch.setattr(game, "nash_conv", pinned)
+    with threadpool_limits(limits=2, user_api="blas"):
+        cfr_loop.run(load_module(TASK / "seed.py", "kernel_seed_blas").step,
+                     lambda *args: cfr(list(args)))
+    assert cfr.done and threads and set(threads) == {1}

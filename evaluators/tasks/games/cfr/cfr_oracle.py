@@ -30,6 +30,7 @@ import numpy as np
 from cfr_engine import Game
 from cfr_loop import POLICY_SUM_TOLERANCE, check_policy, check_weight
 from protocols import Oracle
+from threadpoolctl import threadpool_limits
 from wire import pack, unpack
 
 SCALE_BITS = 1000
@@ -43,6 +44,9 @@ and every non-zero weight and own reach is at least PLAIN_RANGE (so no product i
 
 class CFR(Oracle):
     name = "CFR"
+    pins_blas = True
+    """The evaluator need not pin BLAS to one thread around each call (evaluators/task.py):
+    an update uses no BLAS (compiled passes, copies), and the measurement pins it itself."""
 
     def __init__(self, game: Game, checkpoints: list[int], alternating: bool = True):
         self.game, self.checkpoints = game, set(checkpoints)
@@ -189,7 +193,7 @@ class CFR(Oracle):
         if self.turn == 0:
             self.t += 1
             if self.t in self.checkpoints:
-                with self.committing(what):
+                with self.committing(what), threadpool_limits(limits=1, user_api="blas"):
                     self.exploitability[self.t] = (game.nash_conv(self.average_policy())
                                                    / game.num_players)
 
