@@ -90,6 +90,19 @@ class CFR(Oracle):
                        for p, rows in enumerate(self.rows)]
         """What cfr_kernels.update takes besides the answer, per group (the policy, reach and
         numerator arrays are updated in place, never replaced)."""
+        self.compile()
+
+    def compile(self) -> None:
+        """The kernels compiled (or loaded from numba's cache) now, while the evaluator sets
+        the case up, not at the first request, while the candidate's process waits on its
+        wall-time limit (a cold compile takes ~5 s here, more under load): the first regrets,
+        and an update of no rows (which changes nothing), with the argument types of every
+        later call."""
+        self.game.legal_regrets(self.policy, self.reach, 0, self.outgoing,
+                                self.senders[0][0][1])
+        none = np.zeros(0)
+        cfr_kernels.update(none, none, False, False, self.bound, none.astype(np.int64),
+                           *self.arrays[0][1:])
 
     def shared_size(self) -> int:
         """The shared region: a group's regrets at 0, the policy it sends at `legal`, its
