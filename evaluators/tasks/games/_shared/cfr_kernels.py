@@ -140,10 +140,16 @@ def regrets(policy: np.ndarray, reach: np.ndarray, terminal_last: np.ndarray,
         folded[:highs[level] - low] = 0.0
         for k in range(bounds[level], bounds[level + 1]):
             r = order[k]
-            for a in range(actions):
-                product[a] = policy[r, a] * values[r * actions + a]
-            expected[r] = 0.0 + _block(product, 0, actions) if actions <= 128 \
-                else _row_sum(product)
+            if actions < 8:  # _block's sum, without the copy (half the fold's time on Leduc)
+                total = -0.0
+                for a in range(actions):
+                    total += policy[r, a] * values[r * actions + a]
+                expected[r] = 0.0 + total
+            else:
+                for a in range(actions):
+                    product[a] = policy[r, a] * values[r * actions + a]
+                expected[r] = 0.0 + _block(product, 0, actions) if actions <= 128 \
+                    else _row_sum(product)
             folded[parent_sequence[r] - low] += expected[r]
         for j in range(highs[level] - low):
             values[low + j] += folded[j]
