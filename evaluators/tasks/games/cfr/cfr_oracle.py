@@ -25,12 +25,14 @@ checks that the average is a distribution at every information set (`Game.best_r
 a failure there ends the run as the program's failure (`protocols.Oracle`).
 """
 
+import functools
+
 import cfr_kernels
 import numpy as np
 from cfr_engine import Game
 from cfr_loop import POLICY_SUM_TOLERANCE, check_policy, check_weight
 from protocols import Oracle
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from wire import pack, unpack
 
 SCALE_BITS = 1000
@@ -40,6 +42,13 @@ PLAIN_LIMIT = 2.0 ** (SCALE_BITS - 10)
 PLAIN_RANGE = 2.0 ** -500
 """Where `accumulate` may add plainly (see there): every row's sum stays below PLAIN_LIMIT,
 and every non-zero weight and own reach is at least PLAIN_RANGE (so no product is subnormal)."""
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries, found once (0.5 ms a time; numpy's, which the measurement
+    uses, is loaded by then)."""
+    return ThreadpoolController()
 
 
 class CFR(Oracle):
@@ -206,7 +215,7 @@ class CFR(Oracle):
         if self.turn == 0:
             self.t += 1
             if self.t in self.checkpoints:
-                with self.committing(what), threadpool_limits(limits=1, user_api="blas"):
+                with self.committing(what), _blas().limit(limits=1, user_api="blas"):
                     self.exploitability[self.t] = (game.nash_conv(self.average_policy())
                                                    / game.num_players)
 
