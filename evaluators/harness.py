@@ -18,7 +18,9 @@ them as `oracle.fds`.
 """
 
 import importlib.util
+import itertools
 import json
+import json.encoder
 import os
 import select
 import signal
@@ -33,10 +35,15 @@ _replies = -1
 """The reply pipe's descriptor, non-blocking: read by `_next_line` only."""
 _pending = bytearray()
 """Read from the reply pipe and not yet taken: the start of the next replies."""
-_poll_s = 0.0
-"""How long a call polls for its reply before it blocks (the request's `poll_s`)."""
+_prefix = ""
+"""Random per process (set by `serve`): call ids are never those of another job."""
+_poller = None
+"""Polls for a call's reply before it blocks (for the request's `poll_s`)."""
 _sending = threading.Lock()
-_replies_ready = threading.Condition()
+_lock = threading.Lock()
+"""Guards the state of the calls in flight (entered directly: a Condition's own `with` is
+Python code, ~0.5 us a time)."""
+_replies_ready = threading.Condition(_lock)
 _waiting = {}
 """Call id -> its reply once read (None until then): the calls in flight."""
 _reading = False
@@ -63,11 +70,41 @@ def _plain(value):
                     f"not {type(value).__name__}")
 
 
-_encode = json.JSONEncoder(default=_plain, allow_nan=True).encode
-"""One encoder for every message: `json.dumps` with arguments builds a new one per call (a
-few microseconds of an oracle round trip that costs ~10)."""
-_decode = json.JSONDecoder().decode
-"""Replies are ASCII (our side writes them): `json.loads` would guess their encoding first."""
+def json_encoder(default):
+    """A function value -> JSON text, as `json.dumps(value, default=default)` writes it, with
+    one C encoder made here: `json.dumps` (and JSONEncoder.encode) makes a new one per call,
+    ~2 us of an oracle round trip of ~10, for each message. A structure that contains itself
+    raises RecursionError (not ValueError). Shared by both ends of the harness channel."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return json.JSONEncoder(default=default, allow_nan=True).encode
+    encode = make(None, default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+                  False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+_encode = json_encoder(_plain)
+def json_decoder():
+    """A function text -> the one JSON value that fills it (no whitespace around it; anything
+    else raises ValueError, and nesting too deep RecursionError): the C scanner called
+    directly, ~3x faster than `json.loads` on a small message (which first matches whitespace
+    twice with regular expressions). Shared by both ends of the harness channel."""
+    scan = json.JSONDecoder().scan_once
+
+    def decode(text):
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            raise ValueError("not a JSON value") from None
+        if end != len(text):
+            raise ValueError("more than one JSON value")
+        return value
+    return decode
+
+
+_decode = json_decoder()
+_calls = itertools.count()
+"""Numbers the calls of this process: with `_prefix`, each call's id."""
 
 
 def _send(message):
@@ -76,22 +113,18 @@ def _send(message):
 
 def _write(text):
     """One message (its JSON text) out on the result pipe, whole."""
-    data = memoryview((text + "\n").encode())
+    data = (text + "\n").encode()
     with _sending:
-        while data:  # a blocking pipe: a write returns early only if a signal interrupts it
-            data = data[_out.write(data):]
+        written = _out.write(data)
+        while written < len(data):  # a blocking pipe: only a signal cuts a write short
+            written += _out.write(memoryview(data)[written:])
 
 
 def poll_read(fd, window_s):
     """Up to 64 KB from the non-blocking `fd` (b"" at its end), polling for `window_s`
-    seconds; None if nothing came by then (one read when `window_s` is 0).
-
-    Why poll: the other side answers within tens of microseconds, and a process that blocks
-    in select or read is put to sleep, its CPU halted: waking it costs ~40 us on these VMs,
-    against ~3.5 us for a round trip between two polling processes. Each poll is a read and a
-    sched_yield: system calls, so other threads of this process take the GIL meanwhile and a
-    process waiting for this core gets it. Shared by both ends of the harness channel
-    (evaluators.sandbox imports it)."""
+    seconds; None if nothing came by then (one read when `window_s` is 0). Each poll is a
+    read and a sched_yield: system calls, so other threads of this process take the GIL
+    meanwhile, and a process waiting for this core gets it."""
     until = time.perf_counter() + window_s
     while True:
         try:
@@ -99,16 +132,47 @@ def poll_read(fd, window_s):
         except BlockingIOError:
             if time.perf_counter() >= until:
                 return None
-            os.sched_yield()
+
+
+class Poller:
+    """Polls for the other side's next message before blocking, while polling pays.
+
+    Why poll: the other side of a trusted loop answers within tens of microseconds, and a
+    process that blocks in select or read is put to sleep, its CPU halted: waking it costs
+    ~40 us on these VMs, against ~3.5 us for a round trip between two polling processes. Why
+    back off: where the other side is not running (every core busy) or is slow, a window ends
+    empty, and polling only burns a core the other side may need (at a load of 5 on 2 cores,
+    polling every time made round trips 5x slower). So after a window that ends empty the next
+    1, 2, 4 ... up to MAX_SKIP reads block at once; a window that catches a message halves
+    the back-off (resetting it at once let one lucky catch under load restart the waste).
+    Shared by both ends of the harness channel (evaluators.sandbox imports it)."""
+
+    MAX_SKIP = 64
+
+    def __init__(self, window_s):
+        self.window_s, self.skip, self.backoff = window_s, 0, 1
+
+    def read(self, fd):
+        """As `poll_read`, for this poller's window, or for none while it backs off."""
+        if self.skip or not self.window_s:
+            self.skip = max(0, self.skip - 1)
+            return poll_read(fd, 0.0)
+        chunk = poll_read(fd, self.window_s)
+        if chunk is None:
+            self.skip, self.backoff = self.backoff, min(2 * self.backoff, self.MAX_SKIP)
+        else:
+            self.backoff = max(1, self.backoff // 2)
+        return chunk
 
 
 def oracle(*args):
     """Ask the task's trusted oracle: the arguments go out as plain data, the answer comes back.
 
-    Each call carries a fresh random id that its reply echoes: a reply that is not this call's
-    (one the candidate wrote into its own reply pipe) is skipped, never taken for the answer."""
-    token = os.urandom(16).hex()
-    with _replies_ready:
+    Each call carries an id of its own (this process's random prefix and the call's number)
+    that its reply echoes: a reply that is not this call's (one the candidate wrote into its
+    own reply pipe) is skipped, never taken for the answer."""
+    token = f"{_prefix}{next(_calls)}"
+    with _lock:
         _waiting[token] = None
     _send({"kind": "call", "id": token, "request": list(args)})
     reply = _await(token)
@@ -119,10 +183,11 @@ def oracle(*args):
 
 def _await(token):
     """This call's reply: whichever waiting thread reads the pipe files each reply under its
-    id and wakes the others; a reply no call waits for is dropped."""
+    id and wakes the others (if any: each waits with its id in `_waiting`); a reply no call
+    waits for is dropped."""
     global _reading, _closed
     while True:
-        with _replies_ready:
+        with _lock:
             while _waiting[token] is None and _reading and not _closed:
                 _replies_ready.wait()
             if _waiting[token] is not None:
@@ -132,7 +197,7 @@ def _await(token):
                 raise RuntimeError("the evaluator closed the oracle channel")
             _reading = True
         line = _next_line()
-        with _replies_ready:
+        with _lock:
             _reading = False
             if line is None:
                 _closed = True
@@ -141,16 +206,19 @@ def _await(token):
                 key = reply.get("id")
                 if isinstance(key, str) and key in _waiting and _waiting[key] is None:
                     _waiting[key] = reply
-            _replies_ready.notify_all()
+            if len(_waiting) > 1:
+                _replies_ready.notify_all()
+            if _waiting[token] is not None:
+                return _waiting.pop(token)
 
 
 def _next_line():
-    """The next reply's line (None at the pipe's end): polled for `_poll_s`, then waited for.
-    Each byte read is searched for a line end once."""
+    """The next reply's line (None at the pipe's end): polled for, then waited for. Each byte
+    read is searched for a line end once."""
     scanned = 0
     while (end := _pending.find(b"\n", scanned)) < 0:
         scanned = len(_pending)
-        chunk = poll_read(_replies, _poll_s)
+        chunk = _poller.read(_replies)
         if chunk is None:
             select.select([_replies], [], [])
         elif not chunk:
@@ -164,12 +232,13 @@ def _next_line():
 
 def serve(request):
     """Run one request in this process (fresh, or a warm worker's forked child)."""
-    global _out, _replies, _poll_s
+    global _out, _replies, _poller, _prefix
     result_fd, _replies, *shared = request["channels"]
     oracle.fds = tuple(shared)
     _out = os.fdopen(result_fd, "wb", buffering=0)
     os.set_blocking(_replies, False)
-    _poll_s = request.get("poll_s", 0.0)
+    _poller = Poller(request.get("poll_s", 0.0))
+    _prefix = os.urandom(8).hex() + "-"
     try:
         for name, text in request["files"].items():
             with open(name, "x", encoding="utf-8") as file:

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from evaluators.devices import Gpu, nodes, visible
-from evaluators.harness import poll_read
+from evaluators.harness import Poller, json_decoder, json_encoder
 
 HARNESS = Path(__file__).with_name("harness.py")
 LEVELS = ("bwrap", "unshare", "rlimits")
@@ -501,14 +501,15 @@ class MessageError(ValueError):
     """A message from the candidate we refuse to take (its fault: the run is invalid)."""
 
 
-_decode = json.JSONDecoder().decode
+_decode = json_decoder()
+_encode = json_encoder(json.JSONEncoder().default)
 
 
 def parse_message(line: bytes) -> dict[str, Any]:
     """One JSON message from the candidate, within bounds: a candidate's JSON cannot exhaust
-    our stack (nesting) or our memory (containers cost us ~20x their bytes). UTF-8 only (the
-    harness sends ASCII): `json.loads` would guess an encoding first, ~40% of a small
-    message's parse."""
+    our stack (nesting) or our memory (containers cost us ~20x their bytes). UTF-8 only, and
+    nothing around the JSON value (the harness sends ASCII lines): `json.loads` would guess
+    the encoding and match whitespace first, most of a small message's parse."""
     containers = line.count(b"[") + line.count(b"{")  # counts brackets in strings too: a bound
     if containers > MAX_CONTAINERS:
         raise MessageError(f"more than {MAX_CONTAINERS} lists and objects in one message")
@@ -572,6 +573,7 @@ class Channel:
         self.writing = threading.Lock()
         self.replies = 0
         """Answers written so far (under `writing`): `read` polls for the next call after one."""
+        self.poller = Poller(CALL_POLL_S)
         self.pending = bytearray()
         """Read and not yet handled: complete messages waiting for room, then the start of a
         line whose end has not arrived yet (at most one message and one read's worth)."""
@@ -592,9 +594,9 @@ class Channel:
 
     def read(self, fd: int) -> bool:
         """Read the result pipe `fd` (non-blocking, and readable) and handle what came; after
-        each read that answered a call, poll `fd` for the next call for CALL_POLL_S before
-        the caller goes back to its select (so a candidate that stops calling costs one window
-        per answer). False at the pipe's end."""
+        each read that answered a call, poll `fd` for the next call (for CALL_POLL_S, while
+        that pays: harness.Poller) before the caller goes back to its select, so a candidate
+        that stops calling costs at most one window per answer. False at the pipe's end."""
         with contextlib.suppress(BlockingIOError):
             chunk: bytes | None = os.read(fd, _READ_CHUNK)
             while chunk:
@@ -603,7 +605,7 @@ class Channel:
                 if self.replies == replies or self.blocked or self.problem is not None \
                         or time.monotonic() >= self.deadline:
                     return True
-                chunk = poll_read(fd, CALL_POLL_S)
+                chunk = self.poller.read(fd)
             return chunk is None
         return True
 
@@ -696,7 +698,7 @@ class Channel:
         self._reply(reply)
 
     def _reply(self, reply: dict[str, Any]) -> None:
-        data = memoryview((json.dumps(reply) + "\n").encode())
+        data = memoryview((_encode(reply) + "\n").encode())
         with self.writing:  # replies of concurrent calls go out whole, one after another
             self._write(data)
             self.replies += 1

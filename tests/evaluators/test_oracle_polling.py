@@ -60,6 +60,7 @@ def test_the_harness_takes_replies_that_arrive_together_or_in_pieces(pipe, monke
     """Two replies in one read, then one split across reads: each comes out whole, in order."""
     monkeypatch.setattr(harness, "_replies", pipe[0])
     monkeypatch.setattr(harness, "_pending", bytearray())
+    monkeypatch.setattr(harness, "_poller", harness.Poller(0.0))
     os.write(pipe[1], b'{"id": "a", "value": 1}\n{"id": "b", "value": 2}\n{"id": "c", ')
     assert harness._next_line() == '{"id": "a", "value": 1}'
     assert harness._next_line() == '{"id": "b", "value": 2}'
@@ -87,32 +88,58 @@ def main(ask, calls, pause_s):
 
 
 class Counted:
-    """Wraps sandbox.poll_read: how often our side began a polling window."""
+    """Wraps harness.poll_read: how often a polling window began (reads without one are not
+    windows)."""
 
     def __init__(self):
         self.windows = 0
-        self.poll_read = sandbox.poll_read
+        self.poll_read = harness.poll_read
 
     def __call__(self, fd: int, window_s: float) -> bytes | None:
-        self.windows += 1
+        self.windows += window_s > 0
         return self.poll_read(fd, window_s)
+
+
+def test_a_poller_backs_off_while_its_windows_end_empty(pipe, monkeypatch):
+    """Empty windows: the next 1, 2, 4 ... (at most MAX_SKIP) reads do not poll; a window that
+    catches a message halves the back-off."""
+    counted = Counted()
+    monkeypatch.setattr(harness, "poll_read", counted)
+    clock = StepClock(step=1.0)
+    monkeypatch.setattr(harness, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    poller = harness.Poller(window_s=3.0)
+    began = []
+    for _ in range(1 + 1 + 1 + 2 + 1 + 4 + 1):
+        before = counted.windows
+        assert poller.read(pipe[0]) is None
+        began.append(counted.windows - before)
+    assert began == [1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1]
+    for _ in range(200):
+        poller.read(pipe[0])
+    assert poller.skip <= harness.Poller.MAX_SKIP and poller.backoff == harness.Poller.MAX_SKIP
+    poller.skip = 0
+    os.write(pipe[1], b"x")
+    assert poller.read(pipe[0]) == b"x" and poller.backoff == harness.Poller.MAX_SKIP // 2
+    before = counted.windows
+    assert harness.Poller(0.0).read(pipe[0]) is None and counted.windows == before  # off
 
 
 @pytest.mark.parametrize("calls", [0, 3])
 def test_our_side_polls_one_window_per_answer_and_no_more(bwrap, calls,  # noqa: F811
                                                           monkeypatch):
     """A candidate that calls now and then (pausing far longer than a window) or never: our
-    side polls one window after each answer, of a bounded number of polls, and never while the
-    candidate only computes."""
+    side polls at most one window after each answer (after the first, which ends empty, the
+    poller backs off), of a bounded number of polls, and never while the candidate only
+    computes."""
     counted = Counted()
-    monkeypatch.setattr(sandbox, "poll_read", counted)
+    monkeypatch.setattr(harness, "poll_read", counted)
     clock = StepClock(step=sandbox.CALL_POLL_S / 4)
     monkeypatch.setattr(harness, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
     run = bwrap.run(CALLER, "main", {"calls": calls, "pause_s": 0.05}, ROOMY,
                     oracle=lambda request: request[0] * 2, oracle_arg="ask")
     assert run.status == "ok", run.reason
     assert run.outputs == [2 * step for step in range(calls)]
-    assert counted.windows == calls
+    assert counted.windows == min(calls, 2)  # a window, none (backing off), a window
     assert clock.readings <= calls * (4 + 2)  # each window: its start and at most 5 polls
 
 
