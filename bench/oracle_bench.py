@@ -8,8 +8,10 @@ Two candidates: an empty oracle called in a loop (the channel alone), and a trus
 shape (as CFR's: each side computes `--work-us` between messages, spinning, so the other side's
 poll must outlast it); for the latter the row gives the microseconds per step beyond the work.
 The figure is the median over `--repeats` runs of each run's mean (timed inside the candidate).
-Polling trades CPU for latency: on a machine whose cores are all busy it helps less, or not at
-all; the load average is printed first. Prints Markdown; asserts nothing.
+Polling trades CPU for latency, and pays only where cores idle (waking a halted CPU is what it
+saves); each side's harness.Poller learns within a few calls whether it pays and blocks at once
+where it does not, so on a busy machine "on" is close to "off", not far above it. The load
+average is printed first. Prints Markdown; asserts nothing.
 
     .venv/bin/python bench/oracle_bench.py [--calls 5000] [--repeats 7] [--work-us 40]
     .venv/bin/python bench/oracle_bench.py --quick   # seconds: 500 calls, 3 repeats
@@ -107,7 +109,7 @@ def main() -> None:
                         with polling(on):
                             times[on].append(per_call_us(executor, args.calls, work_s))
                 off, on = (statistics.median(times[flag]) for flag in (False, True))
-                print(f"| {label} | {shape} | {off:.1f} | {on:.1f} | {off / on:.1f}x |",
+                print(f"| {label} | {shape} | {off:.1f} | {on:.1f} | {off / max(on, 0.1):.1f}x |",
                       flush=True)
 
 

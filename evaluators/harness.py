@@ -8,7 +8,8 @@ argument of `serve`), naming the two pipes in `channels` and carrying the candid
 support modules in `files`, which we write into the working directory (a fresh one, writable by
 the candidate; the harness itself lies read-only elsewhere); messages go out on the first pipe
 as JSON lines (`call` for the task's oracle, then one `result` or `error`); oracle replies come
-in on the second. Several threads of the candidate may wait on the oracle at once (an agent
+in on the second (a call polls for its reply for the request's `poll_s` before it blocks, while
+that pays: `Poller`). Several threads of the candidate may wait on the oracle at once (an agent
 answering questions in parallel): each call's reply is matched by its id. While the evaluator
 holds as many calls as it takes (in number or bytes), it reads no more: a call's write then
 waits in the pipe (back-pressure) while the threads already waiting read their replies.
@@ -84,6 +85,8 @@ def json_encoder(default):
 
 
 _encode = json_encoder(_plain)
+
+
 def json_decoder():
     """A function text -> the one JSON value that fills it (no whitespace around it; anything
     else raises ValueError, and nesting too deep RecursionError): the C scanner called
@@ -132,6 +135,7 @@ def poll_read(fd, window_s):
         except BlockingIOError:
             if time.perf_counter() >= until:
                 return None
+            os.sched_yield()
 
 
 class Poller:
@@ -139,30 +143,52 @@ class Poller:
 
     Why poll: the other side of a trusted loop answers within tens of microseconds, and a
     process that blocks in select or read is put to sleep, its CPU halted: waking it costs
-    ~40 us on these VMs, against ~3.5 us for a round trip between two polling processes. Why
-    back off: where the other side is not running (every core busy) or is slow, a window ends
-    empty, and polling only burns a core the other side may need (at a load of 5 on 2 cores,
-    polling every time made round trips 5x slower). So after a window that ends empty the next
-    1, 2, 4 ... up to MAX_SKIP reads block at once; a window that catches a message halves
-    the back-off (resetting it at once let one lucky catch under load restart the waste).
-    Shared by both ends of the harness channel (evaluators.sandbox imports it)."""
+    ~40 us on these VMs, against ~3.5 us for a round trip between two polling processes.
+    Where every core is busy the reverse holds: no CPU halts, so waking is quick, and a
+    polling process only takes the core the other side needs (at a load of 5 on 2 cores,
+    polling every time made round trips 5x slower). So each way of waiting keeps an average
+    of how long its waits took, from the read until the message came (capped at MAX_WAIT_S:
+    past that both are slow, and one long pause must not decide for long), and a read polls
+    while polling has waited less; every EXPLORE-th read tries the other way. Shared by both
+    ends of the harness channel (evaluators.sandbox imports it): `read`, then, where it found
+    nothing and the caller blocked until the message came, `waited`."""
 
-    MAX_SKIP = 64
+    EXPLORE = 64
+    MAX_WAIT_S = 0.001
 
     def __init__(self, window_s):
-        self.window_s, self.skip, self.backoff = window_s, 0, 1
+        self.window_s = window_s
+        self.waits = [None, None]
+        """The average wait of blocking at once, and of polling (None: not tried yet)."""
+        self.reads = 0
+        self.way = None
+        """How the read in progress waits (0 blocks, 1 polls), until its message came."""
+        self.exploring = False
+        """Whether it tries the way that has waited longer (its wait then weighs more, so
+        that a way that became better is found within a few tries)."""
+        self.began = 0.0
 
     def read(self, fd):
-        """As `poll_read`, for this poller's window, or for none while it backs off."""
-        if self.skip or not self.window_s:
-            self.skip = max(0, self.skip - 1)
-            return poll_read(fd, 0.0)
-        chunk = poll_read(fd, self.window_s)
-        if chunk is None:
-            self.skip, self.backoff = self.backoff, min(2 * self.backoff, self.MAX_SKIP)
-        else:
-            self.backoff = max(1, self.backoff // 2)
+        """As `poll_read`: for this poller's window, or at once where blocking has paid."""
+        self.reads += 1
+        block, poll = self.waits
+        better = block is None or poll is None or poll <= block
+        self.exploring = self.reads % self.EXPLORE == 0
+        self.way = int(bool(self.window_s) and better != self.exploring)
+        self.began = time.perf_counter()
+        chunk = poll_read(fd, self.window_s * self.way)
+        if chunk is not None:
+            self.waited()
         return chunk
+
+    def waited(self):
+        """The message the last `read` did not find has come (a no-op if none is awaited)."""
+        if self.way is not None:
+            wait = min(time.perf_counter() - self.began, self.MAX_WAIT_S)
+            mean = self.waits[self.way]
+            weight = 1 / 2 if self.exploring else 1 / 8
+            self.waits[self.way] = wait if mean is None else mean + (wait - mean) * weight
+            self.way = None
 
 
 def oracle(*args):
@@ -221,10 +247,11 @@ def _next_line():
         chunk = _poller.read(_replies)
         if chunk is None:
             select.select([_replies], [], [])
-        elif not chunk:
+            _poller.waited()
+            chunk = os.read(_replies, _CHUNK)
+        if not chunk:
             return None
-        else:
-            _pending.extend(chunk)
+        _pending.extend(chunk)
     line = _pending[:end].decode()
     del _pending[:end + 1]
     return line

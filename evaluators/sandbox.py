@@ -597,6 +597,7 @@ class Channel:
         each read that answered a call, poll `fd` for the next call (for CALL_POLL_S, while
         that pays: harness.Poller) before the caller goes back to its select, so a candidate
         that stops calling costs at most one window per answer. False at the pipe's end."""
+        self.poller.waited()
         with contextlib.suppress(BlockingIOError):
             chunk: bytes | None = os.read(fd, _READ_CHUNK)
             while chunk:

@@ -37,6 +37,8 @@ FIGURES = {
     "models_bench.py": [rf"\| raw openai SDK \(baseline\) \| {NUMBER} \| {NUMBER} \| 1.00x \|",
                         rf"\| discovery LiteLLMClient \(litellm\) \| {NUMBER} \| {NUMBER} "
                         rf"\| {RATIO} \|"],
+    "oracle_bench.py": [rf"\| fresh process \(\w+\) \| empty oracle \| {NUMBER} \| {NUMBER} "
+                        rf"\| {RATIO} \|"],
     "openevolve_bench.py": [rf"\| 60 \| {NUMBER} \| ({NUMBER}|-) \| ({RATIO}|-) \|"],
     "peer_tasks_bench.py": [
         rf"\| shinka/circle_packing \| shinka \| yes \| ok \(main\) \| {NUMBER} \| {NUMBER} \| yes "

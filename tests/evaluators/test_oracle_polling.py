@@ -100,37 +100,60 @@ class Counted:
         return self.poll_read(fd, window_s)
 
 
-def test_a_poller_backs_off_while_its_windows_end_empty(pipe, monkeypatch):
-    """Empty windows: the next 1, 2, 4 ... (at most MAX_SKIP) reads do not poll; a window that
-    catches a message halves the back-off."""
-    counted = Counted()
-    monkeypatch.setattr(harness, "poll_read", counted)
-    clock = StepClock(step=1.0)
-    monkeypatch.setattr(harness, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
-    poller = harness.Poller(window_s=3.0)
-    began = []
-    for _ in range(1 + 1 + 1 + 2 + 1 + 4 + 1):
-        before = counted.windows
-        assert poller.read(pipe[0]) is None
-        began.append(counted.windows - before)
-    assert began == [1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1]
-    for _ in range(200):
-        poller.read(pipe[0])
-    assert poller.skip <= harness.Poller.MAX_SKIP and poller.backoff == harness.Poller.MAX_SKIP
-    poller.skip = 0
-    os.write(pipe[1], b"x")
-    assert poller.read(pipe[0]) == b"x" and poller.backoff == harness.Poller.MAX_SKIP // 2
-    before = counted.windows
-    assert harness.Poller(0.0).read(pipe[0]) is None and counted.windows == before  # off
+class Waits:
+    """Stand-ins for harness.poll_read and its clock: a polling read finds the message after
+    `poll_s`; a read that does not poll finds nothing, and the message comes `block_s` later."""
+
+    def __init__(self):
+        self.now, self.poll_s, self.block_s, self.windows = 0.0, 0.0, 0.0, 0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def poll_read(self, fd: int, window_s: float) -> bytes | None:
+        if not window_s:
+            return None
+        self.windows += 1
+        self.now += self.poll_s
+        return b"x"
+
+    def reads(self, poller: "harness.Poller", count: int) -> int:
+        """How many of `count` reads polled."""
+        before = self.windows
+        for _ in range(count):
+            if poller.read(-1) is None:
+                self.now += self.block_s
+                poller.waited()
+        return self.windows - before
+
+
+def test_a_poller_polls_while_polling_waits_less(monkeypatch):
+    """Idle cores (polling catches the message in 5 us, waking from a block takes 40): it
+    polls, trying a block one read in EXPLORE. All cores busy (polling waits 300 us, a block
+    20): within a few reads it blocks, trying a poll one read in EXPLORE."""
+    waits = Waits()
+    monkeypatch.setattr(harness, "poll_read", waits.poll_read)
+    monkeypatch.setattr(harness, "time", types.SimpleNamespace(perf_counter=waits.perf_counter))
+    poller = harness.Poller(window_s=0.0003)
+    explore = harness.Poller.EXPLORE
+    waits.poll_s, waits.block_s = 5e-6, 40e-6
+    assert waits.reads(poller, 10 * explore) == 10 * explore - 10
+    waits.poll_s, waits.block_s = 300e-6, 20e-6
+    assert waits.reads(poller, explore) <= 3  # one slow poll nearly tips it, a few do
+    assert waits.reads(poller, 10 * explore) == 10
+    waits.poll_s, waits.block_s = 5e-6, 40e-6  # quiet again: back to polling
+    waits.reads(poller, 5 * explore)
+    assert waits.reads(poller, 10 * explore) == 10 * explore - 10
+    before = waits.windows
+    assert harness.Poller(0.0).read(-1) is None and waits.windows == before  # 0: never polls
 
 
 @pytest.mark.parametrize("calls", [0, 3])
 def test_our_side_polls_one_window_per_answer_and_no_more(bwrap, calls,  # noqa: F811
                                                           monkeypatch):
     """A candidate that calls now and then (pausing far longer than a window) or never: our
-    side polls at most one window after each answer (after the first, which ends empty, the
-    poller backs off), of a bounded number of polls, and never while the candidate only
-    computes."""
+    side polls one window after each answer (blocking is not tried before the EXPLORE-th read),
+    of a bounded number of polls, and never while the candidate only computes."""
     counted = Counted()
     monkeypatch.setattr(harness, "poll_read", counted)
     clock = StepClock(step=sandbox.CALL_POLL_S / 4)
@@ -139,8 +162,9 @@ def test_our_side_polls_one_window_per_answer_and_no_more(bwrap, calls,  # noqa:
                     oracle=lambda request: request[0] * 2, oracle_arg="ask")
     assert run.status == "ok", run.reason
     assert run.outputs == [2 * step for step in range(calls)]
-    assert counted.windows == min(calls, 2)  # a window, none (backing off), a window
-    assert clock.readings <= calls * (4 + 2)  # each window: its start and at most 5 polls
+    assert counted.windows == calls
+    # each answer: the read's start, the window's start, 4 polls (5 with rounding), the end
+    assert clock.readings <= calls * 8
 
 
 def test_polling_off_still_answers_every_call(bwrap, monkeypatch):  # noqa: F811
