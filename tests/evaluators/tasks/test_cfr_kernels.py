@@ -215,8 +215,8 @@ def test_the_row_sums_are_numpys():
 
 def test_regret_matching_gives_the_former_formulas_bits():
     """cfr_loop.regret_matching (row sums by columns, the uniform fallback cached for run's
-    masks) against the formula it replaced, with and without a power, for masks run hands
-    out and masks of the rule's own."""
+    masks, skipped where no row needs it) against the formula it replaced, with and without a
+    power, for masks run hands out and masks of the rule's own."""
     rng = np.random.default_rng(4)
     for width in (2, 3, 5, 9):
         mask = rng.random((60, width)) < 0.7
@@ -229,10 +229,12 @@ def test_regret_matching_gives_the_former_formulas_bits():
                 cumulative = rng.standard_normal(mask.shape) * rng.choice([1e-13, 1.0, 1e6])
                 cumulative[rng.random(mask.shape) < 0.3] = 0.0
                 cumulative[rng.random(mask.shape) < 0.05] = np.nan
-                for power in (1.0, 1.5):
-                    old = old_regret_matching(cumulative, mask, power).tobytes()
-                    assert cfr_loop.regret_matching(cumulative, frozen, power).tobytes() == old
-                    assert cfr_loop.regret_matching(cumulative, mask, power).tobytes() == old
+                positive = np.abs(np.nan_to_num(cumulative)) + 0.5  # no row falls back
+                for values in (cumulative, positive):
+                    for power in (1.0, 1.5):
+                        old = old_regret_matching(values, mask, power).tobytes()
+                        assert cfr_loop.regret_matching(values, frozen, power).tobytes() == old
+                        assert cfr_loop.regret_matching(values, mask, power).tobytes() == old
         finally:
             del cfr_loop._UNIFORM[id(frozen)]
 

@@ -48,6 +48,8 @@ def regret_matching(cumulative: np.ndarray, mask: np.ndarray, power: float = 1.0
         positive = positive**power
     total = row_sums(positive)
     some = total > 0
+    if some.all():  # no row falls back to uniform (on Leduc, 99% of CFR+'s calls): the same bits
+        return positive / total
     return np.where(some, positive / np.where(some, total, 1.0), uniform(mask))
 
 
