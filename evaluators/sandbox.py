@@ -25,7 +25,9 @@ which the whole process tree is killed, and capped output.
 
 The candidate talks to the harness over two pipes we set up (their fd numbers travel in the
 request): the result pipe (harness to us: JSON lines, `call` requests for the task's oracle and
-one `result` or `error`) and the reply pipe (our answers to calls). A candidate can write to the
+one `result` or `error`) and the reply pipe (our answers to calls). After a call's answer each
+side polls for the other's next message for a short window before it blocks, where that pays
+(harness.Poller): a sleeping process wakes slowly. A candidate can write to the
 result pipe itself, but anything it could say there it could equally return: scores are
 computed by the trusted scorer from the outputs, never taken from the candidate. Whatever
 arrives is parsed in linear time under bounds (total size, nesting depth, number of lists and
@@ -73,11 +75,11 @@ string 1-4x, 4 where one character needs UCS-4). No shape grows faster than line
 nesting is bounded, and ints are capped at 4300 digits by Python itself."""
 CALL_POLL_S = 0.0003
 """How long our side polls the result pipe for the candidate's next call after answering one,
-before it goes back to waiting in select. A trusted loop's candidate answers within tens of
-microseconds (a CFR update: ~30-50 us), and waking a thread that sleeps in select costs ~40
-us on these VMs: polling makes an oracle round trip ~10 us instead of ~85 (bench/
-oracle_bench.py). A candidate that does not call again costs one window per answer, never
-more; 0 turns polling off."""
+before it goes back to waiting in select (while polling pays: harness.Poller). A trusted
+loop's candidate calls again within tens of microseconds (a CFR update: ~30-50 us), and waking
+a thread that sleeps in select costs ~40 us on these VMs: on idle cores polling made an empty
+oracle round trip ~12 us instead of ~50-85 (bench/oracle_bench.py). A candidate that does not
+call again costs at most one window per answer; 0 turns polling off."""
 REPLY_POLL_S = 0.0003
 """How long the candidate's harness polls for an oracle's answer before it blocks (sent in
 the request as `poll_s`; the polling is the candidate's own CPU time)."""
