@@ -14,7 +14,7 @@ and its row sums (`sum(axis=1)`) are its pairwise summation onto 0.0 (`_row_sum`
 right under 8 entries, eight interleaved partial sums from 8 on, halves from 128 on), so the
 kernels do exactly that; a bincount into a level's parents is summed apart and then added, as
 numpy's `values[low:high] += bincount(...)` does. The best responses (cfr_engine's numpy
-`_bottom_up` with a max fold) and PSRO's passes are not per-update work and stay in numpy.
+`_bottom_up` with a max fold) are not per-update work and stay in numpy.
 
 Compiled once per machine (~4.5 s here; cfr_oracle's CFR compiles them when it is made, during
 a case's set-up): numba caches the machine code where NUMBA_CACHE_DIR says, else in
