@@ -55,6 +55,7 @@ from archive.records import ModelCall
 from discovery.config import load_config
 from discovery.doubles.mock_server import Latency, MockServer
 from discovery.loop.campaign import Campaign
+from discovery.loop.preflight import check
 from discovery.models.base import CallFailed, Completion, Messages, ModelSpec
 
 SETTINGS = [(1, 1), (8, 2), (32, 2)]
@@ -160,11 +161,7 @@ def run_ours(api_base: str, proposals: int, evaluations: int, iterations: int, s
              work: Path, bare: bool = False, lag: int | None = None) -> list[Evaluated]:
     """Our campaign through the real stack (litellm or the bare client, the warm sandbox pool,
     the SQLite archive), `iterations` model proposals; `lag`: `parallel.lag` (None: its
-    default, 1 at 1x1)."""
-    import litellm  # noqa: F401  (loaded before the window, as `discover run`'s preflight does,
-    # and as the peers load their clients before evaluating their seed: on a loaded machine the
-    # import took 29 s, counted as idle sandbox time when it came with the first proposal)
-
+    default, SERIAL_LAG at 1x1)."""
     os.environ["MOCK_KEY"] = "x"
     timeout = 2 * 60.0 / scale + 10
     config = load_config(str(write_task(work / "task", scale)), None, [
@@ -176,6 +173,13 @@ def run_ours(api_base: str, proposals: int, evaluations: int, iterations: int, s
         "edits.tune_share=0", "edits.restart_share=0", "edits.scratchpad_every=0",
         "selection.migration_every=0", "selection.stagnation=0", "selection.islands=1",
         "transcript=false", *([] if lag is None else [f"parallel.lag={lag}"])])
+    # `discover run`'s preflight call, before the window as there, and as the peers load their
+    # clients before evaluating their seed: litellm and the openai SDK load most of their
+    # request path on the first call (on a loaded machine the litellm import alone took 29 s;
+    # the rest about 1 s), counted as idle sandbox time when it came with the first proposal.
+    # It asks a mock of its own, so the measured mock's answers stay the same as the peers'.
+    with MockServer() as warm:
+        check(config.models[0].model_copy(update={"api_base": warm.base_url}))
     campaign = Campaign.start(config, lambda event: None)
     if bare:  # the proposer shares this dict
         campaign.clients.update({spec.name: BareClient(spec) for spec in campaign.config.models})
