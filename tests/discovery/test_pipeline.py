@@ -145,6 +145,28 @@ def test_the_next_proposal_runs_while_the_current_evaluation_does():
         assert serial.events.index(("commit", n - 1)) < serial.events.index(("propose", n))
 
 
+def test_at_the_default_lag_proposals_run_that_many_iterations_ahead_of_the_sandbox():
+    """At one slot each the default lag lets proposal n + SERIAL_LAG begin before evaluation n
+    ends, so an answer slower than the evaluations beside it is hidden behind the proposals
+    made before it; proposal n + SERIAL_LAG + 1 never does (its plan needs commit n). Each
+    evaluation waits (bounded) for the first and looks at the second."""
+    lag, budget = Parallel().effective_lag(), SERIAL_LAG + 6
+    toy = Toy(0, budget=budget, lag=lag)
+
+    def evaluate(outcome: Outcome) -> Outcome:
+        n = outcome.plan.n
+        ahead, beyond = toy.started(n + lag), toy.started(n + lag + 1)
+        # the seed is scored before anything is planned; the last ones have nothing that far on
+        ran = ahead.is_set() if n == 0 or n + lag >= budget else ahead.wait(timeout=60)
+        toy.log("ahead" if ran and not beyond.is_set() else "not ahead", n)
+        return outcome
+
+    toy.run(evaluate)
+    evaluated = {n: what for what, n in toy.events if what.endswith("ahead")}
+    assert evaluated == {n: "ahead" if 0 < n < budget - lag else "not ahead"
+                         for n in range(budget)}
+
+
 def test_each_commit_records_the_proposals_finished_since_the_one_before():
     """Proposal n (n >= 2) is recorded by commit n - 1 (in its transaction), before its own
     commit: a kill after that commit loses no proposal that was asked."""
