@@ -167,11 +167,14 @@ def test_our_side_polls_one_window_per_answer_and_no_more(bwrap, calls,  # noqa:
     assert clock.readings <= calls * 8
 
 
-def test_polling_off_still_answers_every_call(bwrap, monkeypatch):  # noqa: F811
-    """Windows of 0 on both sides (the bench's baseline): every call blocks at once, and is
-    answered all the same, with several candidate threads waiting on the oracle together."""
-    monkeypatch.setattr(sandbox, "CALL_POLL_S", 0.0)
-    monkeypatch.setattr(sandbox, "REPLY_POLL_S", 0.0)
+@pytest.mark.parametrize("window_s", [0.0, sandbox.CALL_POLL_S], ids=["off", "on"])
+def test_several_threads_waiting_together_each_get_their_answer(bwrap, window_s,  # noqa: F811
+                                                                 monkeypatch):
+    """Four candidate threads call at once, with polling on and off (windows of 0 on both
+    sides, the bench's baseline: every wait blocks at once): each reply reaches its own call,
+    whichever thread read it."""
+    monkeypatch.setattr(sandbox, "CALL_POLL_S", window_s)
+    monkeypatch.setattr(sandbox, "REPLY_POLL_S", window_s)
     code = """
 from concurrent.futures import ThreadPoolExecutor
 
