@@ -31,6 +31,7 @@ import numpy as np
 from cfr_games import cached_figure
 from wire import Shared
 
+from evaluators.devices import torch_device
 from evaluators.scoring import InvalidOutput, Metrics, log_checkpoints, log_ratio
 
 PROTOCOLS = ("checkpoints", "paper")
@@ -108,6 +109,18 @@ class Oracle:
         except Exception as exc:
             self.failure = f"{self.name} failed {what} ({type(exc).__name__}: {exc})"
             raise
+
+
+def on_slot(game):
+    """The game as this evaluation slot's oracle computes on it: on the slot's GPU where it has
+    one and the game is large (cfr_torch.on_device), else the CPU engine itself. torch is
+    imported only in a slot with a GPU."""
+    device = torch_device()
+    if device == "cpu":
+        return game
+    from cfr_torch import on_device
+
+    return on_device(game, device)
 
 
 def measured(oracle: Oracle, checkpoints: list[int]) -> dict[int, float]:

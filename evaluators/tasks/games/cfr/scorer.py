@@ -21,7 +21,7 @@ import cfr_loop
 import cfr_oracle
 from cfr_games import flatten
 from cfr_oracle import CFR
-from protocols import check_protocols, measured, protocol_metrics, reference_figure
+from protocols import check_protocols, measured, on_slot, protocol_metrics, reference_figure
 
 
 def prepare(stages) -> None:
@@ -35,7 +35,7 @@ def prepare(stages) -> None:
 
 
 def oracle(stage, case) -> CFR:
-    return CFR(flatten(case.secret["game"]).game, case.secret["checkpoints"],
+    return CFR(on_slot(flatten(case.secret["game"]).game), case.secret["checkpoints"],
                case.secret["alternating"])
 
 

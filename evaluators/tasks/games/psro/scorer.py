@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import psro_loop
 import psro_oracle
 from cfr_games import flatten
-from protocols import check_protocols, measured, protocol_metrics, reference_figure
+from protocols import check_protocols, measured, on_slot, protocol_metrics, reference_figure
 from psro_oracle import PSRO
 
 
@@ -57,7 +57,7 @@ def tie_seed(case) -> int | None:
 
 
 def oracle(stage, case) -> PSRO:
-    return PSRO(flatten(case.secret["game"]).game, max(case.secret["checkpoints"]),
+    return PSRO(on_slot(flatten(case.secret["game"]).game), max(case.secret["checkpoints"]),
                 tie_seed=tie_seed(case))
 
 
