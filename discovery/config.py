@@ -130,11 +130,13 @@ class PromptEvolution(_Section):
 SERIAL_LAG = 3
 """The lag at one proposal and one evaluation: each plan three commits behind. With answers and
 evaluations of varying length, a short look-ahead cannot hide an answer slower than the
-evaluations beside it: on the throughput bench's latencies (`bench/throughput_bench.py --scale
-10`, 1x1) lag 1 ran at 80.6-80.9% of the wall bound, 2 at 88.3-90.4%, 3 at 90.0-91.4% (a
-simulation of the same distributions: 85.6%, 91.7%, 94.1%), against 59.0-64.5% strictly
-serial. 3 is the smallest lag that reached the 90% goal in every run; a larger one would make
-parents staler for a few percent more."""
+evaluations beside it. On the throughput bench's latencies (`bench/throughput_bench.py --scale
+10`, 1x1, shared machine) lag 3 ran at 90.8-91.5% of the wall bound in three runs, lag 2 at
+88.3-91.5% (89.6% beside lag 3's 90.8%), lag 1 at 80.9-84.5%, lag 4 at 93.2%, strictly serial at
+59-65%; a simulation of the same distributions puts the ceilings at 85.6% (1), 91.7% (2) and
+94.1% (3), before the sandbox hand-off (about 15 ms of a 1 s evaluation). 3 is the smallest lag
+whose runs all reached the 90% goal; a larger one makes parents staler for a few percent
+more."""
 
 
 class Parallel(_Section):
