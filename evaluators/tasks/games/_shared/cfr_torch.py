@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from cfr_engine import POLICY_TOLERANCE, TIE_TOLERANCE, Game, PolicyError
+from cfr_engine import POLICY_TOLERANCE, TIE_TOLERANCE, Game
 
 GPU_MIN_TERMINALS = 100_000
 """Games with fewer terminals keep the numpy engine even in a GPU slot: a pass over them takes
@@ -214,22 +214,10 @@ class TorchGame:
         values = self._bottom_up(self.all_reach(policy), player, best)
         return values[-1], choice
 
-    def best_responses(self, policy: torch.Tensor) -> tuple[float, list[torch.Tensor]]:
-        """Game.best_responses: NashConv of `policy` and each player's best response, after
-        the same check of the policy (check_policy) and of the result (a PolicyError if not
-        finite). Reads one number back from the device, and one more to check the policy."""
-        self.check_policy(policy)
-        on_policy = self.expected_utility(self.all_reach(policy))
-        responses = [self.best_response(policy, p) for p in range(self.num_players)]
-        gains = torch.stack([value for value, _ in responses]) - on_policy
-        nash_conv = float(gains.sum())
-        if not math.isfinite(nash_conv):
-            raise PolicyError(f"the policy's NashConv is not finite ({nash_conv})")
-        return nash_conv, [choice for _, choice in responses]
-
-    def nash_conv(self, policy: torch.Tensor) -> float:
-        """best_responses' NashConv alone (checked the same way)."""
-        return self.best_responses(policy)[0]
+    # Game's own: they only call the passes above (check_policy, expected_utility, all_reach,
+    # best_response), whose values are 0-d tensors here; the NashConv is read back once.
+    best_responses = Game.best_responses
+    nash_conv = Game.nash_conv
 
     def check_policy(self, policy: torch.Tensor) -> None:
         """Game.check_policy's invariant, tested on the device in one read; a policy that
