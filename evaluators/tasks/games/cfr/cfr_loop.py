@@ -137,7 +137,7 @@ def run(step, cfr) -> dict[str, Any]:
     shared = attach(cfr)
     reply = cfr("start") if shared is None else cfr("start", "shared")
     masks = [_frozen(np.array(rows, dtype=bool)) for rows in reply["masks"]]
-    policies = [_frozen(mask / mask.sum(axis=1, keepdims=True)) for mask in masks]
+    policies = [_frozen(uniform(mask)) for mask in masks]
     legal = [np.flatnonzero(mask) for mask in masks]
     illegal = [np.flatnonzero(~mask) for mask in masks]
     """Flat indices of each group's legal and illegal entries: what travels, what must be 0."""

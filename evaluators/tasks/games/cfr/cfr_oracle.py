@@ -233,7 +233,7 @@ class CFR(Oracle):
         reach and a policy's row sum being 1 up to rounding) and no product is subnormal
         (weight * own rounds once, where mantissa * own rounded and ldexp rounded again);
         a scaled power of two rounds as the product does, so the bits are the same. The plain
-        sum runs compiled (cfr_kernels.accumulate, which says when it cannot: then this)."""
+        sum runs compiled in cfr_kernels.update, which returns SCALED where it cannot: then this."""
         self.bound = np.inf
         mantissa, exponent = np.frexp(np.broadcast_to(weight, own.shape))
         mass = mantissa * own  # under 2: own reach is at most 1 (and rounding)
